@@ -1,0 +1,74 @@
+"""The composition root: `create_app(settings)` builds the hub, the log table, the watcher and the routes.
+
+Nothing is created at import time; everything the app needs lives on `app.state.logtail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.cors import CORSMiddleware
+
+from . import __version__
+from .auth import BasicAuth
+from .config import Settings
+from .headers import SecurityHeaders
+from .hub import Hub
+from .metrics import build_registry
+from .paths import resource_dir
+from .registry import LogRegistry
+from .routes import build_router
+from .state import AppState
+from .watch import watch
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    hub = Hub(settings.window_lines, settings.queue_bytes)
+    registry = LogRegistry(settings, hub)
+    state = AppState(
+        settings=settings,
+        hub=hub,
+        registry=registry,
+        templates=Jinja2Templates(directory=str(resource_dir("templates"))),
+        metrics=build_registry(hub),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(registry.run(), name="logs"),
+            asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
+        ]
+        try:
+            yield
+        finally:
+            state.shutdown_streams()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            registry.close()
+
+    app = FastAPI(
+        title="logtail",
+        version=__version__,
+        description="Follow log files like `tail -F` and stream new lines over Server-Sent Events.",
+        lifespan=lifespan,
+    )
+    app.state.logtail = state
+    app.include_router(build_router())
+    app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
+                           allow_headers=["Last-Event-ID"], allow_credentials=False)
+    if settings.auth:
+        app.add_middleware(BasicAuth, credentials=settings.auth)
+    return app

@@ -1,0 +1,89 @@
+"""Command line: `logtail serve`, `logtail demo`, `logtail hash-password`.
+
+The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
+configuration is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .auth import hash_password
+from .config import OPTIONS, ConfigError, Settings, resolve
+from .server import serve
+
+EPILOG = """\
+SOURCE is PATH, GLOB or NAME=PATH; a log is named after its file unless named explicitly.
+Every option can also be set as LOGTAIL_<OPTION> (e.g. LOGTAIL_PORT=9000, LOGTAIL_SOURCES="app.log x=/y.log")
+or in the TOML file given by --config (port = 9000, sources = [...], [logs] name = "path").
+Precedence: flag, then environment, then config file, then default.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logtail", description="Follow log files and stream them over SSE.")
+    parser.add_argument("--version", action="version", version=f"logtail {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_p = commands.add_parser("serve", help="serve logs", epilog=EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
+    serve_p.add_argument("--config", type=Path, help="TOML configuration file")
+    add_setting_flags(serve_p)
+
+    demo_p = commands.add_parser("demo", help="serve a live demo: sample logs with a writer appending lines")
+    demo_p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    demo_p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
+
+    commands.add_parser("hash-password", help="print a salted hash for the `auth` setting (reads stdin/tty)")
+    return parser
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    for name, (kind, help_text) in OPTIONS.items():
+        # default=None: a flag that was not given must not hide the environment or the config file.
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text,
+                            metavar=name.upper())
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    flags = {name: getattr(args, name) for name in OPTIONS}
+    return resolve(flags, args.sources, args.config, os.environ)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            settings = settings_from_args(args)
+            _configure_logging(settings.log_level)
+            serve(settings)
+        elif args.command == "demo":
+            from .demo import run_demo
+
+            _configure_logging("info")
+            run_demo(args.host, args.port, args.rate)
+        elif args.command == "hash-password":
+            password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+            if not password:
+                raise ConfigError("empty password")
+            print(hash_password(password))
+    except ConfigError as exc:
+        print(f"logtail: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    if level.upper() not in logging.getLevelNamesMapping():
+        raise ConfigError(f"log_level {level!r} is not one of debug, info, warning, error")
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

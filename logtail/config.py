@@ -1,0 +1,229 @@
+"""Configuration: one `Settings` value built once from a TOML file, `LOGTAIL_*` variables and flags.
+
+Precedence is flag > environment > file > default, resolved per setting in `resolve()`. Anything wrong
+(unknown key, bad value, duplicate log name, unreadable file) raises `ConfigError` with one line naming the
+problem; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+WATCHERS = ("auto", "inotify", "watchfiles", "poll")
+
+
+class ConfigError(Exception):
+    """A configuration problem, reported to the operator as one line."""
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A configured source: one named file, or a glob whose matches become logs as they appear."""
+
+    name: str | None  # None for globs: each match is named after its file
+    path: Path
+    is_glob: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    sources: tuple[LogSource, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8000
+    heartbeat: float = 15.0
+    root_path: str = ""
+    max_clients: int = 10000
+    backlog: int = 10
+    window_lines: int = 10000
+    max_line_bytes: int = 65536
+    queue_bytes: int = 4 * 1024 * 1024
+    send_timeout: float = 30.0
+    resume_max_bytes: int = 64 * 1024 * 1024
+    retry_ms: int = 2000
+    watcher: str = "auto"
+    poll_interval: float = 1.0
+    auth: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
+    cors_origins: tuple[str, ...] = ()
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    shutdown_timeout: float = 3.0
+    workers: int = 1
+    log_level: str = "info"
+    page_max_lines: int = 5000
+    # Seconds of batching added per subscriber of a log (capped at 20 ms); see FileFollower.
+    flush_window: float = 1e-5
+
+
+# Setting name -> (type, help). The CLI builds its flags from this table and the README documents it.
+OPTIONS: dict[str, tuple[type, str]] = {
+    "host": (str, "interface to bind (default 127.0.0.1: loopback only)"),
+    "port": (int, "TCP port (default 8000)"),
+    "heartbeat": (float, "seconds between heartbeat comments on a quiet stream (default 15)"),
+    "root_path": (str, "URL prefix when served under a sub-path by a proxy, e.g. /logs"),
+    "max_clients": (int, "open streams allowed; the next gets 503 with Retry-After (default 10000)"),
+    "backlog": (int, "lines sent first when a stream opens without backlog= (default 10)"),
+    "window_lines": (int, "recent lines kept in memory per log for backlog and resume (default 10000)"),
+    "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged (default 65536)"),
+    "queue_bytes": (int, "per-client queue bound; a slower client skips ahead with a gap notice (default 4 MiB)"),
+    "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected (default 30)"),
+    "resume_max_bytes": (int, "most bytes read back from a file to resume a client (default 64 MiB)"),
+    "retry_ms": (int, "reconnect delay announced to EventSource clients (default 2000)"),
+    "watcher": (str, "change notification: auto, inotify, watchfiles or poll (default auto)"),
+    "poll_interval": (float, "seconds between rescans of files and globs, a safety net (default 1)"),
+    "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
+    "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers (default 127.0.0.1)"),
+    "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin (default none)"),
+    "ssl_certfile": (str, "TLS certificate file (serve HTTPS without a proxy)"),
+    "ssl_keyfile": (str, "TLS private key file"),
+    "shutdown_timeout": (float, "seconds to wait for connections to close on SIGTERM (default 3)"),
+    "workers": (int, "server processes sharing the port; each follows the files itself (default 1)"),
+    "log_level": (str, "logging level: debug, info, warning, error (default info)"),
+    "page_max_lines": (int, "lines the dashboard keeps on the page (default 5000)"),
+}
+
+
+def parse_source(spec: str, base: Path) -> LogSource:
+    """`PATH`, `GLOB` or `NAME=PATH`, relative paths taken from `base`."""
+    name: str | None = None
+    if "=" in spec and not spec.startswith(("/", ".")):
+        name, _, spec = spec.partition("=")
+        check_name(name)
+    if not spec:
+        raise ConfigError(f"source {name + '=' if name else ''}{spec!r}: empty path")
+    path = Path(spec).expanduser()
+    path = path if path.is_absolute() else base / path
+    if glob.has_magic(spec):
+        if name:
+            raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
+        return LogSource(None, path, is_glob=True)
+    return LogSource(name or path.name, path)
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -)")
+    return name
+
+
+def check_sources(sources: tuple[LogSource, ...]) -> None:
+    seen: dict[str, Path] = {}
+    for src in sources:
+        if src.is_glob:
+            continue
+        assert src.name is not None
+        if src.name in seen:
+            raise ConfigError(f"duplicate log name {src.name!r} ({seen[src.name]} and {src.path}); "
+                              f"name one with NAME=PATH")
+        seen[src.name] = src.path
+        if src.path.exists() and not os.access(src.path, os.R_OK):
+            raise ConfigError(f"log {src.name!r}: {src.path} is not readable by this user")
+        if src.path.is_dir():
+            raise ConfigError(f"log {src.name!r}: {src.path} is a directory (use a glob like {src.path}/*.log)")
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    known = set(OPTIONS) | {"sources", "logs"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"config file {path}: unknown key {key!r}")
+    return data
+
+
+def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
+    specs = data.get("sources", [])
+    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+        raise ConfigError("config key 'sources' must be a list of strings")
+    logs = data.get("logs", {})
+    if not isinstance(logs, dict) or not all(isinstance(v, str) for v in logs.values()):
+        raise ConfigError("config table [logs] must map names to path strings")
+    return [parse_source(s, base) for s in specs] + [parse_source(f"{n}={p}", base) for n, p in logs.items()]
+
+
+def convert(name: str, value: Any, origin: str) -> Any:
+    kind = OPTIONS[name][0]
+    if name == "cors_origins":
+        items = value if isinstance(value, list) else str(value).split(",")
+        return tuple(str(v).strip() for v in items if str(v).strip())
+    try:
+        if kind is int and not isinstance(value, bool):
+            converted: Any = int(value)
+        elif kind is float and not isinstance(value, bool):
+            converted = float(value)
+        elif kind is str and isinstance(value, str | int | float):
+            converted = str(value)
+        else:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {name} must be {kind.__name__}, got {value!r}") from None
+    return converted
+
+
+def validate(values: dict[str, Any]) -> None:
+    for name in ("port",):
+        if not 0 <= values.get(name, 0) <= 65535:
+            raise ConfigError(f"{name} must be between 0 and 65535")
+    for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
+        if name in values and values[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
+        if name in values and values[name] < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    if values.get("backlog", 0) < 0 or values.get("backlog", 0) > values.get("window_lines", 10000):
+        raise ConfigError("backlog must be between 0 and window_lines")
+    if values.get("watcher", "auto") not in WATCHERS:
+        raise ConfigError(f"watcher must be one of {', '.join(WATCHERS)}")
+    root = values.get("root_path", "")
+    if root and (not root.startswith("/") or root.endswith("/")):
+        raise ConfigError(f"root_path {root!r} must start with '/' and not end with '/' (e.g. /logs)")
+    auth = values.get("auth")
+    if auth is not None and (":" not in auth or not auth.partition(":")[0]):
+        raise ConfigError("auth must be USER:PASSWORD (or USER:<hash>)")
+    if bool(values.get("ssl_certfile")) != bool(values.get("ssl_keyfile")):
+        raise ConfigError("ssl_certfile and ssl_keyfile must be given together")
+
+
+def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path | None,
+            environ: Mapping[str, str]) -> Settings:
+    """Build Settings: each value from the flag, else LOGTAIL_<NAME>, else the config file, else default."""
+    data = load_file(config_file) if config_file else {}
+    values: dict[str, Any] = {}
+    for name in OPTIONS:
+        env = environ.get(f"LOGTAIL_{name.upper()}")
+        if flags.get(name) is not None:
+            values[name] = convert(name, flags[name], f"--{name.replace('_', '-')}")
+        elif env is not None:
+            values[name] = convert(name, env, f"LOGTAIL_{name.upper()}")
+        elif name in data:
+            values[name] = convert(name, data[name], f"config file {config_file}")
+    validate(values)
+    cwd = Path.cwd()
+    if sources:
+        srcs = [parse_source(s, cwd) for s in sources]
+    elif environ.get("LOGTAIL_SOURCES"):
+        srcs = [parse_source(s, cwd) for s in shlex.split(environ["LOGTAIL_SOURCES"])]
+    else:
+        srcs = file_sources(data, config_file.parent if config_file else cwd)
+    check_sources(tuple(srcs))
+    return Settings(sources=tuple(srcs), **values)
+
+
+def setting_names() -> list[str]:
+    """Every setting an operator can set (used by the docs test: each must appear in the README)."""
+    return [f.name for f in fields(Settings) if f.name in OPTIONS]

@@ -1,0 +1,95 @@
+"""Line filters chosen by clients: substring, RE2 regex, ignore case, invert and log levels.
+
+Filters are values (frozen, hashable) so the hub can evaluate each distinct filter once per line however
+many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot stall the event loop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import re2
+
+LEVELS = ("error", "warn", "info", "debug")
+MAX_PATTERN_CHARS = 1000
+
+# Our own pattern over untrusted text, so it is kept simple and anchored to word boundaries. Matches the
+# common spellings: "ERROR", "[warn]", "level=info", "<E>", JSON "level": "debug", "severity":"WARNING".
+_LEVEL_WORD = re.compile(
+    r"""(?ix)
+    (?:"(?:level|severity|lvl)"\s*:\s*"|\b(?:level|lvl|severity)=["']?|\b)
+    (fatal|crit(?:ical)?|emerg(?:ency)?|alert|err(?:or)?|panic|warn(?:ing)?|info|notice|debug|trace)\b
+    """
+)
+_LEVEL_OF = {
+    "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
+    "alert": "error", "err": "error", "error": "error", "panic": "error",
+    "warn": "warn", "warning": "warn",
+    "info": "info", "notice": "info",
+    "debug": "debug", "trace": "debug",
+}
+
+
+def detect_level(text: str) -> str | None:
+    """The level a line declares within its first 200 characters, or None."""
+    m = _LEVEL_WORD.search(text, 0, 200)
+    return _LEVEL_OF[m.group(1).lower()] if m else None
+
+
+class FilterError(ValueError):
+    """A client's filter is invalid; the message names the parameter and the problem."""
+
+
+def _compile(pattern: str, ignore_case: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False  # parse errors are reported to the client, not printed to stderr
+    options.case_sensitive = not ignore_case
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        raise FilterError(f"invalid regex: {exc}") from None
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    q: str = ""
+    regex: str = ""
+    ignore_case: bool = False
+    invert: bool = False
+    levels: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        for name, value in (("q", self.q), ("regex", self.regex)):
+            if len(value) > MAX_PATTERN_CHARS:
+                raise FilterError(f"{name} is longer than {MAX_PATTERN_CHARS} characters")
+        unknown = self.levels - set(LEVELS)
+        if unknown:
+            raise FilterError(f"level: unknown level {sorted(unknown)[0]!r} (use {', '.join(LEVELS)})")
+        if self.regex:
+            self._pattern  # noqa: B018 - compile now so a bad pattern fails the request, not the stream
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.q or self.regex or self.levels)
+
+    @cached_property
+    def _pattern(self) -> Any:
+        return _compile(self.regex, self.ignore_case)
+
+    @cached_property
+    def _needle(self) -> str:
+        return self.q.casefold() if self.ignore_case else self.q
+
+    def matches(self, text: str, level: str | None) -> bool:
+        """True when the line passes. `invert` applies to the text match; the level filter always holds."""
+        if self.levels and level not in self.levels:
+            return False
+        hit = True
+        if self.q:
+            hit = self._needle in (text.casefold() if self.ignore_case else text)
+        if hit and self.regex:
+            hit = self._pattern.search(text) is not None
+        return hit != self.invert if (self.q or self.regex) else True

@@ -1,0 +1,114 @@
+"""Split a byte stream into complete log lines: the pure core of following a file.
+
+The splitter is fed chunks exactly as they were read and returns the complete lines they finish, with the
+byte offset just after each line's terminator (the position a reader would resume from). A partial last
+line is held until its newline arrives, so a UTF-8 character split across two writes is decoded whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    text: str
+    end: int  # byte offset just after the line's "\n"
+    truncated: bool = False
+
+
+def decode_line(raw: bytes) -> str:
+    """Decode one line: a trailing CR (from CRLF) is dropped and invalid UTF-8 becomes U+FFFD."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", "replace")
+
+
+def _make_line(raw: bytes, end: int, cap: int, overflowed: bool) -> RawLine:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if overflowed or len(raw) > cap:
+        return RawLine(cut_at_char_boundary(raw, cap).decode("utf-8", "replace"), end, True)
+    return RawLine(raw.decode("utf-8", "replace"), end)
+
+
+def cut_at_char_boundary(raw: bytes, limit: int) -> bytes:
+    """The longest prefix of `raw` of at most `limit` bytes that does not split a UTF-8 character."""
+    if len(raw) <= limit:
+        return raw
+    cut = limit
+    # Step back over continuation bytes (0b10xxxxxx) so the cut lands on the start of a character.
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut]
+
+
+class LineSplitter:
+    """Incremental splitter with a cap on line length.
+
+    Memory is bounded by `max_line_bytes`: once a line exceeds it, its first `max_line_bytes` (cut on a
+    character boundary) are kept and the rest is discarded until the newline, where the line is emitted
+    with `truncated=True`. The next line is intact.
+    """
+
+    def __init__(self, max_line_bytes: int = 65536, offset: int = 0) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.offset = offset  # offset of the first byte not yet consumed (start of the pending line + len)
+        self._pending = bytearray()
+        self._overflow = False
+        self._pending_span = 0  # bytes of the file the pending line spans, including discarded overflow
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._pending)
+
+    @property
+    def line_start(self) -> int:
+        """Offset where the pending (incomplete) line starts: every byte before it has been emitted."""
+        return self.offset - self._pending_span
+
+    def reset(self, offset: int = 0) -> None:
+        self.offset = offset
+        self._pending.clear()
+        self._overflow = False
+        self._pending_span = 0
+
+    def feed(self, data: bytes) -> list[RawLine]:
+        lines: list[RawLine] = []
+        start = 0
+        base = self.offset
+        cap = self.max_line_bytes
+        while True:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                break
+            piece = data[start:nl]
+            if self._pending or self._overflow:
+                lines.append(self._finish(piece, base + nl + 1))
+            else:
+                lines.append(_make_line(piece, base + nl + 1, cap, False))
+            start = nl + 1
+        rest = data[start:]
+        if rest:
+            self._hold(rest)
+        self.offset = base + len(data)
+        return lines
+
+    def _hold(self, rest: bytes) -> None:
+        self._pending_span += len(rest)
+        if self._overflow:
+            return
+        self._pending += rest
+        if len(self._pending) > self.max_line_bytes:
+            # Keep one byte more than the cap (plus a CR) so the final cut still sees whole characters.
+            del self._pending[self.max_line_bytes + 4 :]
+            self._overflow = True
+
+    def _finish(self, piece: bytes, end: int) -> RawLine:
+        if not self._overflow:
+            self._pending += piece
+        line = _make_line(bytes(self._pending), end, self.max_line_bytes, self._overflow)
+        self._pending.clear()
+        self._overflow = False
+        self._pending_span = 0
+        return line

@@ -1,0 +1,155 @@
+"""HTTP routes: the dashboard page, the log list, the streams, health and metrics.
+
+Parameters are validated before a stream starts, so a bad request gets a 4xx with a message naming the
+parameter instead of a 200 with an empty stream. A log is looked up by name in the registry; no part of a
+request is ever joined to a filesystem path.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+
+from . import __version__
+from .state import state_of
+from .cursor import parse_cursors
+from .filters import LEVELS, FilterError, LineFilter
+from .metrics import render
+from .stream import LogStream, StreamOptions
+
+MAX_BACKLOG = 100_000
+NAME_PATH = Path(description="Log name, as listed by /api/logs", max_length=200)
+
+
+class LogInfo(BaseModel):
+    name: str
+    path: str
+    size: int
+    exists: bool
+    mtime: float | None
+
+
+class StreamQuery:
+    """Query parameters shared by both stream endpoints, checked before the stream starts."""
+
+    def __init__(
+        self,
+        backlog: Annotated[int | None, Query(ge=0, le=MAX_BACKLOG,
+                                             description="Last N complete lines first (default 10)")] = None,
+        q: Annotated[str, Query(max_length=1000, description="Only lines containing this substring")] = "",
+        regex: Annotated[str, Query(max_length=1000, description="Only lines matching this RE2 pattern")] = "",
+        ignore_case: Annotated[bool, Query(description="Case-insensitive q and regex")] = False,
+        invert: Annotated[bool, Query(description="Only lines that do NOT match q/regex")] = False,
+        level: Annotated[list[str], Query(description="Only these levels: error, warn, info, debug "
+                                                      "(repeat or comma-separate)")] = [],  # noqa: B006
+        format: Annotated[Literal["sse", "text", "ndjson"], Query(description="Wire format")] = "sse",
+        last_event_id: Annotated[str | None, Query(max_length=65536,
+                                                   description="Resume after this event id")] = None,
+        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+    ) -> None:
+        levels = frozenset(v.strip().lower() for item in level for v in item.split(",") if v.strip())
+        try:
+            self.filter = LineFilter(q, regex, ignore_case, invert, levels)
+        except FilterError as exc:
+            raise HTTPException(400, detail=str(exc)) from None
+        self.backlog = backlog
+        self.format = format
+        self.cursors = parse_cursors(last_event_id or last_event_id_header)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard(request: Request) -> Response:
+        st = state_of(request)
+        return st.templates.TemplateResponse(request, "dashboard.html", {
+            "root": request.scope.get("root_path", "").rstrip("/"),
+            "logs": [info.model_dump() for info in _list_logs(request)],
+            "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
+                     "version": __version__},
+        })
+
+    @router.get("/healthz", summary="Liveness check")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics(request: Request) -> Response:
+        return Response(render(state_of(request).metrics), media_type="text/plain; version=0.0.4")
+
+    @router.get("/api/logs", summary="The logs that can be streamed")
+    async def list_logs(request: Request) -> list[LogInfo]:
+        return _list_logs(request)
+
+    @router.get("/api/logs/{name}", summary="One log", responses={404: {"description": "Unknown log"}})
+    async def get_log(request: Request, name: Annotated[str, NAME_PATH]) -> LogInfo:
+        _require(request, [name])
+        return next(info for info in _list_logs(request) if info.name == name)
+
+    @router.get("/api/logs/{name}/stream", summary="Stream one log (SSE, text or NDJSON)",
+                response_class=Response, response_model=None, responses=_STREAM_RESPONSES)
+    async def stream_one(request: Request, name: Annotated[str, NAME_PATH],
+                         params: Annotated[StreamQuery, Depends()]) -> Response:
+        _require(request, [name])
+        return _open_stream(request, [name], params, multi=False)
+
+    @router.get("/api/stream", summary="Stream several logs on one connection",
+                response_class=Response, response_model=None, responses=_STREAM_RESPONSES)
+    async def stream_many(request: Request, params: Annotated[StreamQuery, Depends()],
+                          log: Annotated[list[str], Query(description="Log names (repeat)", max_length=200)]
+                          ) -> Response:
+        names = list(dict.fromkeys(log))  # keep order, drop repeats
+        if not names:
+            raise HTTPException(422, detail="log: give at least one log name")
+        _require(request, names)
+        return _open_stream(request, names, params, multi=True)
+
+    return router
+
+
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}, "text/plain": {}, "application/x-ndjson": {}},
+          "description": "An endless stream of lines and notices"},
+    400: {"description": "Invalid filter (e.g. a regex RE2 cannot compile)"},
+    404: {"description": "Unknown log"},
+    503: {"description": "Too many open streams; retry later"},
+}
+
+
+def _require(request: Request, names: list[str]) -> None:
+    registry = state_of(request).registry
+    for name in names:
+        if name not in registry:
+            raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
+
+
+def _list_logs(request: Request) -> list[LogInfo]:
+    infos = []
+    for entry in state_of(request).registry:
+        try:
+            st = os.stat(entry.path)
+            infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
+                                 mtime=st.st_mtime))
+        except OSError:
+            infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
+    return infos
+
+
+def _open_stream(request: Request, names: list[str], params: StreamQuery, multi: bool) -> Response:
+    st = state_of(request)
+    s = st.settings
+    if st.hub.client_count >= s.max_clients:
+        return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
+                            status_code=503, headers={"Retry-After": "5"})
+    backlog = s.backlog if params.backlog is None else params.backlog
+    if backlog > s.window_lines:
+        raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
+    return LogStream(names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi),
+                     st.hub, st.registry, heartbeat=s.heartbeat, send_timeout=s.send_timeout,
+                     retry_ms=s.retry_ms, queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
+                     max_line_bytes=s.max_line_bytes)

@@ -1,0 +1,176 @@
+"""The streaming response: one client, from backlog or resume point to live lines, until it goes away.
+
+This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
+sse-starlette because the measured costs of those (FIELD-NOTES) miss the targets: they send once per event
+and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
+writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; a quiet
+stream gets a heartbeat comment every `heartbeat` seconds. Per connection there is the request task and one
+task awaiting `receive()` for the disconnect, which closes the subscription at once.
+
+Subscribing happens inside `__call__`, where the `finally` that unsubscribes is guaranteed to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .cursor import Cursor
+from .filters import LineFilter
+from .hub import Hub, Subscription
+from .registry import LogRegistry
+from .resume import Plan, notice_frames, plan, read_lines
+from .sse import HEARTBEAT, MEDIA_TYPES, Format, encode_retry
+
+log = logging.getLogger(__name__)
+
+
+class StreamOptions:
+    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi")
+
+    def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
+                 multi: bool) -> None:
+        self.filter = line_filter
+        self.fmt = fmt
+        self.backlog = backlog
+        self.cursors = cursors
+        self.multi = multi
+
+
+class ClientGone(Exception):
+    """The client disconnected or stopped reading for longer than the send timeout."""
+
+
+class LogStream(Response):
+    """ASGI response streaming `logs` to one client (a `Response` so that routes can return it)."""
+
+    def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, registry: LogRegistry, *,
+                 heartbeat: float, send_timeout: float, retry_ms: int, queue_bytes: int,
+                 resume_max_bytes: int, max_line_bytes: int) -> None:
+        self.status_code = 200
+        self.background = None
+        self.logs = list(logs)
+        self.options = options
+        self.hub = hub
+        self.registry = registry
+        self.heartbeat = heartbeat
+        self.send_timeout = send_timeout
+        self.retry_ms = retry_ms
+        self.queue_bytes = queue_bytes
+        self.resume_max_bytes = resume_max_bytes
+        self.max_line_bytes = max_line_bytes
+        self._send: Send | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        opts = self.options
+        sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi)
+        sub.cursors = {name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors}
+        # Plan and subscribe in one step of the event loop: the plan covers everything up to now, the
+        # queue everything after.
+        plans = [self._plan(name) for name in self.logs]
+        positions = {name: self.hub.channel(name).position for name in self.logs}
+        self.hub.subscribe(self.logs, sub)
+        self._send = send
+        listener = asyncio.create_task(self._listen(receive, sub))
+        try:
+            await self._start(send)
+            await self._catch_up(sub, plans)
+            self._mark_position(sub, positions)
+            await self._pump(sub)
+        except ClientGone:
+            pass
+        finally:
+            listener.cancel()
+            self.hub.unsubscribe(sub)
+            for p in plans:
+                p.close()
+
+    def _plan(self, name: str) -> Plan:
+        entry = self.registry.get(name)
+        opts = self.options
+        return plan(self.hub.channel(name), entry.follower if entry else None, opts.cursors.get(name),
+                    opts.backlog if not opts.cursors else 0, opts.filter, self.resume_max_bytes)
+
+    async def _listen(self, receive: Receive, sub: Subscription) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                sub.close()
+                return
+
+    async def _start(self, send: Send) -> None:
+        headers = [
+            (b"content-type", MEDIA_TYPES[self.options.fmt].encode()),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),  # nginx: do not buffer this response
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        await self._write_raw({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.options.fmt == "sse":
+            await self._write(encode_retry(self.retry_ms))
+
+    async def _catch_up(self, sub: Subscription, plans: list[Plan]) -> None:
+        for p in plans:
+            data = sub.encode(p.log, p.lines)
+            if p.notices:
+                data = notice_frames(p, self.options.fmt) + data
+            if data:
+                await self._write(data)
+            for rb in p.readbacks:
+                async for lines in read_lines(p.log, rb, self.max_line_bytes):
+                    hits = [x for x in lines if sub.filter.matches(x.text, x.level)]
+                    if hits:
+                        await self._write(sub.encode(p.log, hits))
+                    if sub.closed:
+                        raise ClientGone
+            p.close()
+
+    def _mark_position(self, sub: Subscription, positions: dict[str, Cursor | None]) -> None:
+        # After the catch-up the client has everything up to the positions snapshotted at subscribe time
+        # (lines in between that it did not get failed its filter). Live lines follow from there.
+        for name, pos in positions.items():
+            if pos is not None:
+                sub.cursors[name] = str(pos)
+        if self.options.fmt == "sse" and sub.cursors:
+            sub.chunks.insert(0, b"id: " + ",".join(sub.cursors.values()).encode() + b"\n\n")
+            sub.wake()
+
+    async def _pump(self, sub: Subscription) -> None:
+        loop = asyncio.get_running_loop()
+        while not sub.closed:
+            if not sub.chunks and not sub.missed:
+                sub.waiter = loop.create_future()
+                try:
+                    async with asyncio.timeout(self.heartbeat):
+                        await sub.waiter
+                except TimeoutError:
+                    if self.options.fmt == "sse":
+                        await self._write(HEARTBEAT)
+                    continue
+                finally:
+                    sub.waiter = None
+                if sub.closed:
+                    break
+            await self._write(sub.take())
+        if sub.close_reason:
+            await self._write(sub.close_reason)
+            await self._write_raw({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _write(self, data: bytes) -> None:
+        await self._write_raw({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _write_raw(self, message: dict[str, Any]) -> None:
+        assert self._send is not None
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                await self._send(message)
+        except TimeoutError:
+            log.info("client stopped reading for %.0fs; disconnecting it", self.send_timeout)
+            raise ClientGone from None
+        except OSError:
+            raise ClientGone from None

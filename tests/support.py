@@ -1,0 +1,103 @@
+"""Test support: run a real `logtail serve` process on a free loopback port and wait on conditions.
+
+Used by the end-to-end tests (HTTP streams, browser, nginx, shutdown). The process is started in its own
+process group and stopped by that group in `stop()`, never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
+    """Poll `check` until it returns something truthy or the deadline passes (then fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(interval)
+
+
+class LogtailServer:
+    """A `python -m logtail serve ...` subprocess bound to 127.0.0.1:<free port>."""
+
+    def __init__(self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 port: int | None = None, root_path: str = "") -> None:
+        self.port = port or free_port()
+        self.root_path = root_path
+        self.args = [sys.executable, "-m", "logtail", "serve", "--port", str(self.port), *args]
+        self.cwd = cwd
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_dir: Path, timeout: float = 15.0) -> LogtailServer:
+        self.log_path = log_dir / f"logtail-server-{self.port}.log"
+        out = self.log_path.open("wb")
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        out.close()
+        wait_for(self._healthy, timeout, 0.05, f"logtail on port {self.port} (log: {self.log_path})")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"logtail exited with {self.proc.returncode}:\n{self.output()}")
+        try:
+            return httpx.get(f"{self.url}{self.root_path}/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the server's process group (a graceful stop)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> LogtailServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
