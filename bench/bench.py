@@ -1,0 +1,726 @@
+"""logtail benchmark: start a server, append timestamped lines, read them back from many SSE clients.
+
+    .venv/bin/python bench/bench.py --all
+    .venv/bin/python bench/bench.py --scenario fanout-1000 --duration 20
+    .venv/bin/python bench/bench.py --scenario latency-100 --clients 300 --rate 2000 --json /tmp/r.json
+
+The server runs as `python -m logtail serve` on a free 127.0.0.1 port, pinned to core 0 when there are two
+or more cores; the writer (this process) and the reader processes are pinned to the other cores. See
+bench/README.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from server_process import HOST, ServerProcess, supported_options
+from sse_client import ReaderPlan, ReaderPool, StreamPlan, raise_open_files_limit
+from workload import LineWriter, regex_selection
+
+BENCH_DIR = Path(__file__).resolve().parent
+LOG_NAME = "bench.log"
+MEASURED_BUDGET = 10_000  # lines/s parsed in full (JSON, per-line latency) by the readers, summed
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    kind: str  # stream | idle | startup | workers
+    description: str
+    target: str = ""
+    clients: int = 1
+    rate: float | None = 1000.0  # lines/s; None: as fast as possible
+    duration: float = 10.0  # seconds of writing (stream) or of observation (idle)
+    lines: int = 1_000_000  # lines written when rate is None
+    regex: bool = False
+    workers: int = 1
+    heartbeat: float = 15.0
+    files: int = 500  # startup
+    drain_timeout: float = 10.0
+    standard: bool = True
+
+
+SCENARIOS = {
+    s.name: s
+    for s in [
+        Scenario(
+            "smoke",
+            "stream",
+            "tiny run for the test suite",
+            clients=2,
+            rate=100,
+            duration=2,
+            drain_timeout=5,
+            standard=False,
+        ),
+        Scenario(
+            "latency-100",
+            "stream",
+            "100 clients, 1,000 lines/s",
+            "p50 <= 2 ms, p99 <= 10 ms, no loss",
+            clients=100,
+        ),
+        Scenario(
+            "throughput-1",
+            "stream",
+            "1 client, as fast as possible",
+            ">= 200,000 lines/s, no loss",
+            rate=None,
+            drain_timeout=30,
+        ),
+        Scenario(
+            "fanout-1000", "stream", "1,000 clients, 1,000 lines/s", "no loss, p99 <= 50 ms", clients=1000
+        ),
+        Scenario(
+            "regex-1000",
+            "stream",
+            "1,000 clients, 1,000 distinct regexes, 1,000 lines/s",
+            "no loss, p99 <= 100 ms",
+            clients=1000,
+            regex=True,
+        ),
+        Scenario(
+            "idle-cpu-1000",
+            "idle",
+            "1,000 idle clients, heartbeat 5 s: server CPU",
+            "near zero",
+            clients=1000,
+            heartbeat=5,
+        ),
+        Scenario("startup-500", "startup", "500 logs under one glob: time until /api/logs lists them all"),
+        Scenario(
+            "workers-2",
+            "workers",
+            "--workers 2 vs 1: 500 clients offered 4,000 lines/s",
+            "~2x deliveries/s",
+            clients=500,
+            rate=4000,
+            duration=5,
+        ),
+        Scenario(
+            "idle-10000",
+            "idle",
+            "10,000 idle clients, heartbeat 5 s: memory per client",
+            "<= 25 KB per client",
+            clients=10_000,
+            heartbeat=5,
+            standard=False,
+        ),
+    ]
+}
+
+
+@dataclass
+class Options:
+    server_module: str
+    server_args: list[str]
+    sample: int | None
+    client_procs: int | None
+    line_bytes: int
+
+
+# -- cores ---------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def core_split() -> tuple[list[int] | None, list[int] | None]:
+    """(server cores, client cores): core 0 for the server, the rest for everything else (if 2+ cores)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, None
+    return cores[:1], cores[1:]
+
+
+# -- small helpers -------------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: array[int] | list[int], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return float(sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))])
+
+
+def core_times() -> dict[int, tuple[int, int]]:
+    """Per core (busy, total) jiffies from /proc/stat; busy counts user, system, irq, softirq and steal."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *values = line.split()
+                v = [int(x) for x in values[:8]]
+                out[int(name[3:])] = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7], sum(v))
+    return out
+
+
+def core_busy_pct(before: dict[int, tuple[int, int]]) -> dict[str, float]:
+    after = core_times()
+    return {
+        str(c): round(100 * (after[c][0] - b[0]) / max(1, after[c][1] - b[1]), 1) for c, b in before.items()
+    }
+
+
+class RssSampler:
+    """Samples the server's RSS every 0.25 s in a thread; keeps the peak."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self.peak_kb = max(self.peak_kb, self.server.rss_kb())
+
+    def __enter__(self) -> RssSampler:
+        self.peak_kb = self.server.rss_kb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.peak_kb = max(self.peak_kb, self.server.rss_kb())
+
+
+def warm_up(port: int) -> None:
+    """Open and close one stream so the baseline RSS includes the code paths a stream touches."""
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=3) as sock:
+        sock.sendall(f"GET /api/logs/{LOG_NAME}/stream?backlog=0 HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        sock.recv(4096)
+    time.sleep(0.5)
+
+
+def server_args(sources: list[str], sc: Scenario, opts: Options) -> list[str]:
+    supported = supported_options(opts.server_module)
+    args = [*sources]
+    wanted = [
+        ("--max-clients", str(sc.clients + 1000)),
+        ("--heartbeat", f"{sc.heartbeat:g}"),
+        ("--log-level", "warning"),
+    ]
+    for flag, value in wanted:
+        if not supported or flag in supported:
+            args += [flag, value]
+    if sc.workers != 1:
+        args += ["--workers", str(sc.workers)]
+    return args + opts.server_args
+
+
+@contextlib.contextmanager
+def running_server(
+    sc: Scenario, opts: Options, sources: list[str], tmp: Path, cores: list[int] | None
+) -> Iterator[ServerProcess]:
+    server = ServerProcess(opts.server_module, server_args(sources, sc, opts), tmp / "server.log", cores)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def reader_pool(plans: list[ReaderPlan]) -> Iterator[ReaderPool]:
+    pool = ReaderPool(plans)
+    try:
+        yield pool
+    finally:
+        pool.stop()
+
+
+def plan_readers(sc: Scenario, opts: Options, port: int, cores: list[int] | None) -> list[ReaderPlan]:
+    n = sc.clients
+    per_stream = (sc.rate or 0) * (0.501 if sc.regex else 1.0)
+    if opts.sample is not None:
+        measured_count = min(n, opts.sample)
+    elif per_stream:
+        measured_count = min(n, max(1, math.ceil(MEASURED_BUDGET / per_stream)))
+    else:
+        measured_count = 0  # flat out: every stream on the fast path (block-head latency only)
+    measured = {round(k * n / measured_count) for k in range(measured_count)} if measured_count else set()
+    streams = []
+    for i in range(n):
+        target = f"/api/logs/{LOG_NAME}/stream?backlog=0"
+        if sc.regex:
+            from urllib.parse import quote
+
+            target += "&regex=" + quote(regex_selection(i).regex or "", safe="")
+        streams.append(StreamPlan(target, i if sc.regex else None, i in measured))
+    procs = opts.client_procs or max(len(cores or [0]), math.ceil(n / 2500))
+    procs = max(1, min(procs, n, 32))
+    timeout = 30 + n / 200
+    return [ReaderPlan(HOST, port, streams[k::procs], cores, timeout) for k in range(procs)]
+
+
+def open_readers(
+    pool: ReaderPool, server: ServerProcess, sc: Scenario, plans: list[ReaderPlan]
+) -> dict[str, Any]:
+    """Start the readers, check every stream opened, wait until the server counts them all."""
+    connected = pool.start(plans[0].connect_timeout + 15)
+    if connected["failed"]:
+        raise RuntimeError(f"{connected['failed']} of {sc.clients} streams failed to open: {connected}")
+    gauge = None
+    if sc.workers == 1:  # with several workers each one has its own /metrics
+        gauge = server.wait_clients(sc.clients, 30)
+        if gauge is not None and gauge < sc.clients:
+            raise RuntimeError(f"server counts {gauge:g} clients, expected {sc.clients}")
+    time.sleep(0.5 if sc.workers == 1 else 1.5)  # let the last subscriptions settle
+    return {"streams_open": connected["ok"], "clients_gauge": gauge}
+
+
+# -- scenarios -----------------------------------------------------------------------------------------------
+
+
+def run_stream(sc: Scenario, opts: Options, pinned: bool = True) -> dict[str, Any]:
+    server_cores, client_cores = core_split() if pinned else (None, None)
+    with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        log = tmp / LOG_NAME
+        log.touch()
+        with running_server(sc, opts, [str(log)], tmp, server_cores) as server:
+            result: dict[str, Any] = {"startup_s": round(server.start(), 3)}
+            warm_up(server.port)
+            rss_base = server.rss_kb()
+            plans = plan_readers(sc, opts, server.port, client_cores)
+            with reader_pool(plans) as pool:
+                result.update(open_readers(pool, server, sc, plans))
+                rss_connected = server.rss_kb()
+                pool.send("start")
+                pool.gather("started", 10)
+                writer = LineWriter(str(log), opts.line_bytes)
+                cpu0, t0, cores0 = server.cpu_seconds(), time.monotonic(), core_times()
+                with RssSampler(server) as rss:
+                    if sc.rate:
+                        written = writer.at_rate(sc.rate, int(sc.rate * sc.duration))
+                    else:
+                        written = writer.flat_out(sc.lines)
+                    write_s = time.monotonic() - t0
+                    pool.send("expect", written.lines, sc.drain_timeout)
+                    reports = pool.gather("report", sc.drain_timeout + 30)
+                wall = time.monotonic() - t0
+                cpu = server.cpu_seconds() - cpu0
+                result["core_busy_pct"] = core_busy_pct(cores0)
+            result.update(summarize_stream(sc, reports, written.first_ns))
+            delivered = result["delivered"]
+            result.update(
+                lines_written=written.lines,
+                write_s=round(write_s, 3),
+                writer_max_behind_ms=round(written.max_behind_ms, 2),
+                server_cpu_s=round(cpu, 3),
+                server_cpu_pct=round(100 * cpu / wall, 1),
+                server_cpu_s_per_million=round(cpu / delivered * 1e6, 3) if delivered else None,
+                server_rss_base_mb=round(rss_base / 1024, 1),
+                server_rss_connected_mb=round(rss_connected / 1024, 1),
+                server_rss_peak_mb=round(rss.peak_kb / 1024, 1),
+                server_kb_per_client=round((rss_connected - rss_base) / sc.clients, 1),
+                server_threads=server.threads(),
+                client_procs=len(plans),
+                client_cpu_pct=round(
+                    100 * sum(r["cpu_s"] for r in reports) / wall / len(client_cores or [0, 1]), 1
+                ),
+            )
+            if result["client_cpu_pct"] > 90:
+                result.setdefault("warnings", []).append("readers were CPU-bound: numbers are a lower bound")
+            if written.max_behind_ms > 50:
+                result.setdefault("warnings", []).append(f"writer fell {written.max_behind_ms:.0f} ms behind")
+            return result
+
+
+def summarize_stream(sc: Scenario, reports: list[dict[str, Any]], first_write_ns: int) -> dict[str, Any]:
+    total = {
+        k: sum(r[k] for r in reports)
+        for k in (
+            "streams",
+            "closed",
+            "expected",
+            "received",
+            "lines",
+            "duplicates",
+            "reordered",
+            "unexpected",
+            "incomplete",
+            "missed",
+            "bytes",
+            "blocks",
+            "slow_blocks",
+        )
+    }
+    notices: Counter[str] = Counter()
+    for r in reports:
+        notices.update(r["notices"])
+    line_lat, head_lat = array("q"), array("q")
+    for r in reports:
+        line_lat.frombytes(r["line_latency_us"])
+        head_lat.frombytes(r["head_latency_us"])
+    basis = "every line of measured streams" if line_lat else "first line of each received block"
+    lat = sorted(line_lat or head_lat)
+    last_recv = max(r["last_recv_ns"] for r in reports)
+    span_s = (last_recv - first_write_ns) / 1e9 if last_recv else 0.0
+    delivered = total["received"]
+    result = {
+        "delivered": delivered,
+        "expected": total["expected"],
+        "loss": total["expected"] - delivered,
+        "duplicates": total["duplicates"],
+        "reordered": total["reordered"],
+        "unexpected": total["unexpected"],
+        "incomplete_streams": total["incomplete"],
+        "closed_streams": total["closed"],
+        "notices": dict(notices),
+        "gap_missed": total["missed"],
+        "delivered_per_s": round(delivered / span_s) if span_s > 0 else 0,
+        "delivery_span_s": round(span_s, 3),
+        "latency_ms": {
+            "p50": _ms(percentile(lat, 0.50)),
+            "p99": _ms(percentile(lat, 0.99)),
+            "max": round(max(r["max_latency_ns"] for r in reports) / 1e6, 2),
+            "samples": len(lat),
+            "basis": basis,
+        },
+        "bytes_received": total["bytes"],
+        "lines_per_block": round(total["lines"] / total["blocks"], 1) if total["blocks"] else 0,
+        "slow_path_blocks": total["slow_blocks"],
+    }
+    return result
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else round(us / 1000, 2)
+
+
+def run_idle(sc: Scenario, opts: Options) -> dict[str, Any]:
+    server_cores, client_cores = core_split()
+    with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        log = tmp / LOG_NAME
+        log.write_text("seq=000000000 ts=0 lvl=INFO before the bench\n")
+        with running_server(sc, opts, [str(log)], tmp, server_cores) as server:
+            result: dict[str, Any] = {"startup_s": round(server.start(), 3)}
+            warm_up(server.port)
+            rss_base = server.rss_kb()
+            plans = plan_readers(sc, opts, server.port, client_cores)
+            with reader_pool(plans) as pool:
+                t_connect = time.monotonic()
+                result.update(open_readers(pool, server, sc, plans))
+                result["connect_s"] = round(time.monotonic() - t_connect, 2)
+                time.sleep(2)  # let allocations settle before measuring memory
+                rss_connected = server.rss_kb()
+                pool.send("start")
+                pool.gather("started", 10)
+                cpu0, t0 = server.cpu_seconds(), time.monotonic()
+                time.sleep(sc.duration)
+                cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+                pool.send("report")
+                reports = pool.gather("report", 30)
+            result.update(
+                idle_window_s=round(wall, 1),
+                idle_cpu_pct=round(100 * cpu / wall, 2),
+                server_rss_base_mb=round(rss_base / 1024, 1),
+                server_rss_connected_mb=round(rss_connected / 1024, 1),
+                server_kb_per_client=round((rss_connected - rss_base) / sc.clients, 1),
+                server_threads=server.threads(),
+                pings=sum(r["pings"] for r in reports),
+                min_pings_per_client=min(r["min_pings"] for r in reports),
+                closed_streams=sum(r["closed"] for r in reports),
+                client_procs=len(plans),
+            )
+            if sc.duration >= sc.heartbeat and result["min_pings_per_client"] == 0:
+                result.setdefault("warnings", []).append("some clients got no heartbeat during the window")
+            return result
+
+
+def run_startup(sc: Scenario, opts: Options) -> dict[str, Any]:
+    server_cores, _ = core_split()
+    with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        logs = tmp / "logs"
+        logs.mkdir()
+        for i in range(sc.files):
+            (logs / f"app-{i:04d}.log").write_text("".join(f"line {k} of file {i}\n" for k in range(20)))
+        with running_server(sc, opts, [str(logs / "*.log")], tmp, server_cores) as server:
+            t0 = time.monotonic()
+            healthy_s = server.start()
+            listed, deadline = 0, t0 + 60
+            while time.monotonic() < deadline:
+                listed = len(server.get_json("/api/logs"))
+                if listed >= sc.files:
+                    break
+                time.sleep(0.02)
+            listed_s = time.monotonic() - t0
+            time.sleep(1)
+            cpu0 = server.cpu_seconds()
+            time.sleep(5)
+            return {
+                "files": sc.files,
+                "listed": listed,
+                "healthy_s": round(healthy_s, 3),
+                "all_listed_s": round(listed_s, 3) if listed >= sc.files else None,
+                "idle_cpu_pct": round(100 * (server.cpu_seconds() - cpu0) / 5, 2),
+                "server_rss_mb": round(server.rss_kb() / 1024, 1),
+                "server_threads": server.threads(),
+            }
+
+
+def run_workers(sc: Scenario, opts: Options) -> dict[str, Any]:
+    if "--workers" not in supported_options(opts.server_module):
+        return {"status": "unsupported", "note": "the server has no --workers option"}
+    # Both runs share every core (a second worker needs one): compare them with each other only.
+    runs = {}
+    for workers in (1, 2):
+        try:
+            runs[workers] = run_stream(replace(sc, kind="stream", workers=workers), opts, pinned=False)
+        except Exception as exc:  # a second run that cannot start is a result, not a crash
+            runs[workers] = {"status": "error", "error": str(exc)}
+    one, two = runs[1].get("delivered_per_s"), runs[2].get("delivered_per_s")
+    return {
+        "workers_1": runs[1],
+        "workers_2": runs[2],
+        "delivered_per_s": two,
+        "scaling": round(two / one, 2) if one and two else None,
+        "note": "server and readers unpinned in both runs",
+    }
+
+
+RUNNERS: dict[str, Callable[[Scenario, Options], dict[str, Any]]] = {
+    "stream": run_stream,
+    "idle": run_idle,
+    "startup": run_startup,
+    "workers": run_workers,
+}
+
+
+def verdict(sc: Scenario, r: dict[str, Any]) -> str | None:
+    """Whether the issue's target for a scenario is met (only for the scenario's default sizes)."""
+    if r.get("status") != "ok" or sc != SCENARIOS.get(sc.name):
+        return None
+    lat = r.get("latency_ms", {})
+    checks = {
+        "latency-100": lambda: r["loss"] == 0 and lat["p50"] <= 2 and lat["p99"] <= 10,
+        "throughput-1": lambda: r["loss"] == 0 and r["delivered_per_s"] >= 200_000,
+        "fanout-1000": lambda: r["loss"] == 0 and lat["p99"] <= 50,
+        "regex-1000": lambda: r["loss"] == 0 and lat["p99"] <= 100,
+        "idle-10000": lambda: r["server_kb_per_client"] <= 25,
+        "idle-cpu-1000": lambda: r["idle_cpu_pct"] <= 1.0,
+        "workers-2": lambda: (r["scaling"] or 0) >= 1.8,
+    }
+    check = checks.get(sc.name)
+    if check is None:
+        return None
+    try:
+        return "met" if check() else "NOT met"
+    except (KeyError, TypeError):
+        return "NOT met"
+
+
+def run_scenario(sc: Scenario, opts: Options) -> dict[str, Any]:
+    print(f"== {sc.name}: {sc.description}", file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    try:
+        result = {"status": "ok", **RUNNERS[sc.kind](sc, opts)}
+    except Exception as exc:
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    result = {
+        "scenario": sc.name,
+        "description": sc.description,
+        "target": sc.target,
+        "params": asdict(sc),
+        **result,
+        "elapsed_s": round(time.monotonic() - t0, 1),
+    }
+    result["verdict"] = verdict(sc, result)
+    print(f"   {result['status']} in {result['elapsed_s']} s", file=sys.stderr, flush=True)
+    return result
+
+
+# -- report --------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    commit = subprocess.run(
+        ["git", "-C", str(BENCH_DIR), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "server_cores": core_split()[0],
+        "client_cores": core_split()[1],
+        "commit": commit or None,
+    }
+
+
+def _fmt(value: Any, spec: str = ",") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and spec == ",":
+        return f"{value:,.2f}"
+    return format(value, spec)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = [
+        "scenario",
+        "clients",
+        "delivered/s",
+        "loss",
+        "dup",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "CPU s/M",
+        "RSS MB",
+        "target",
+        "notes",
+    ]
+    rows = [head]
+    for r in results:
+        p = r["params"]
+        lat = r.get("latency_ms", {})
+        notes = []
+        if r["status"] != "ok":
+            notes.append(r.get("error") or r.get("note") or r["status"])
+        if "server_kb_per_client" in r and r["params"]["kind"] == "idle":
+            notes.append(f"{r['server_kb_per_client']} KB/client")
+        if "idle_cpu_pct" in r:
+            notes.append(f"idle CPU {r['idle_cpu_pct']}%")
+        if "all_listed_s" in r:
+            notes.append(f"healthy {r['healthy_s']} s, all {r['listed']} listed {r['all_listed_s']} s")
+        if r.get("scaling") is not None:
+            notes.append(f"x{r['scaling']} over 1 worker")
+        if r.get("client_cpu_pct"):
+            notes.append(f"reader CPU {r['client_cpu_pct']}%")
+        notes += r.get("warnings", [])
+        target = f"{r['target']} ({r['verdict']})" if r.get("verdict") else r.get("target", "")
+        rss = r.get("server_rss_peak_mb") or r.get("server_rss_connected_mb") or r.get("server_rss_mb")
+        rows.append(
+            [
+                r["scenario"],
+                _fmt(p["clients"]),
+                _fmt(r.get("delivered_per_s")),
+                _fmt(r.get("loss")),
+                _fmt(r.get("duplicates")),
+                _fmt(lat.get("p50")),
+                _fmt(lat.get("p99")),
+                _fmt(lat.get("max")),
+                _fmt(r.get("server_cpu_s_per_million")),
+                _fmt(rss),
+                target,
+                "; ".join(notes),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i in (0, 10) else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        )
+        + "  "
+        + row[-1]
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--scenario", help="comma-separated names: " + ", ".join(SCENARIOS))
+    which.add_argument("--all", action="store_true", help="every scenario but smoke (idle-10000 last)")
+    which.add_argument("--standard", action="store_true", help="like --all without idle-10000")
+    parser.add_argument("--clients", type=int, help="override the number of clients")
+    parser.add_argument("--rate", help="override lines/s written ('max': as fast as possible)")
+    parser.add_argument("--duration", type=float, help="override seconds of writing / of idle observation")
+    parser.add_argument("--lines", type=int, help="lines to write with --rate max")
+    parser.add_argument("--regex-filters", action="store_true", help="give each client its own regex filter")
+    parser.add_argument("--workers", type=int, help="pass --workers N to the server")
+    parser.add_argument("--heartbeat", type=float, help="server --heartbeat seconds")
+    parser.add_argument("--drain-timeout", type=float, help="seconds to wait for the last line after writing")
+    parser.add_argument("--sample", type=int, help="streams measured line by line (default: ~25,000 lines/s)")
+    parser.add_argument("--client-procs", type=int, help="reader processes (default: one per client core)")
+    parser.add_argument("--line-bytes", type=int, default=120, help="length of each written line")
+    parser.add_argument(
+        "--server-arg", action="append", default=[], help="extra server argument (repeatable)"
+    )
+    parser.add_argument("--server-module", default="logtail", help="module run as `python -m MODULE serve`")
+    parser.add_argument("--json", default=str(BENCH_DIR / "results" / "latest.json"), help="JSON report path")
+    return parser.parse_args(argv)
+
+
+def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
+    if args.all or args.standard:
+        names = [n for n, s in SCENARIOS.items() if s.standard] + ([] if args.standard else ["idle-10000"])
+    else:
+        names = [n.strip() for n in args.scenario.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SCENARIOS]
+        if unknown:
+            raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    overrides: dict[str, Any] = {}
+    if args.clients is not None:
+        overrides["clients"] = args.clients
+    if args.rate is not None:
+        overrides["rate"] = None if args.rate == "max" else float(args.rate)
+    for name in ("duration", "lines", "workers", "heartbeat", "drain_timeout"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if args.regex_filters:
+        overrides["regex"] = True
+    return [replace(SCENARIOS[n], **overrides) for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = chosen_scenarios(args)
+    opts = Options(args.server_module, args.server_arg, args.sample, args.client_procs, args.line_bytes)
+    raise_open_files_limit()
+    _, client_cores = core_split()  # decided before this process pins itself
+    if client_cores:
+        os.sched_setaffinity(0, client_cores)  # the writer stays off the server's core
+    report: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "scenarios": [],
+    }
+    t0 = time.monotonic()
+    for sc in scenarios:
+        report["scenarios"].append(run_scenario(sc, opts))
+    report["elapsed_s"] = round(time.monotonic() - t0, 1)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    m = report["machine"]
+    print(
+        f"\nlogtail bench: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, "
+        f"server cores {m['server_cores']}, reader cores {m['client_cores']}; {report['elapsed_s']} s"
+    )
+    print(table(report["scenarios"]))
+    print(f"\nJSON: {out}")
+    return 0 if all(r["status"] in ("ok", "unsupported") for r in report["scenarios"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
