@@ -146,9 +146,9 @@ def _open_stream(request: Request, names: list[str], params: StreamQuery, multi:
     if st.hub.client_count >= s.max_clients:
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
-    backlog = s.backlog if params.backlog is None else params.backlog
-    if backlog > s.window_lines:
+    if params.backlog is not None and params.backlog > s.window_lines:
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
+    backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
     return LogStream(names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi),
                      st.hub, st.registry, heartbeat=s.heartbeat, send_timeout=s.send_timeout,
                      retry_ms=s.retry_ms, queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,

@@ -101,3 +101,49 @@ class LogtailServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class EventReader:
+    """Reads an SSE response incrementally with a deadline on every wait (httpx streaming response)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._chunks = response.aiter_text()
+        self._buffer = ""
+        self.raw = ""
+
+    async def next_event(self, timeout: float = 5.0) -> dict[str, str]:
+        import asyncio
+
+        from logtail.sse import decode_events
+
+        async with asyncio.timeout(timeout):
+            while True:
+                normalized = self._buffer.replace("\r\n", "\n")
+                end = normalized.find("\n\n")
+                if end >= 0:
+                    block, self._buffer = normalized[: end + 2], normalized[end + 2 :]
+                    events = list(decode_events(block))
+                    if events:
+                        return events[0]
+                    continue  # a comment (heartbeat) or retry-only block
+                chunk = await self._chunks.__anext__()
+                self.raw += chunk
+                self._buffer += chunk
+
+    async def events(self, count: int, timeout: float = 10.0, kind: str | None = None) -> list[dict[str, str]]:
+        """The next `count` events (of type `kind` if given), within `timeout` seconds overall."""
+        import asyncio
+
+        out: list[dict[str, str]] = []
+        async with asyncio.timeout(timeout):
+            while len(out) < count:
+                event = await self.next_event(timeout)
+                if kind is None or event.get("event") == kind:
+                    out.append(event)
+        return out
+
+    async def texts(self, count: int, timeout: float = 10.0) -> list[str]:
+        import json
+
+        return [json.loads(e["data"])["text"] for e in await self.events(count, timeout, kind="line")]

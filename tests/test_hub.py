@@ -1,0 +1,118 @@
+"""The hub: window, fan-out with shared chunks, filters evaluated per distinct filter, overflow policy."""
+
+from __future__ import annotations
+
+import json
+
+from logtail.cursor import Cursor
+from logtail.filters import LineFilter
+from logtail.hub import Hub, Subscription
+from logtail.sse import Line, decode_events
+
+
+def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:
+    return [Line(log, f"line {i}", "0123456789ab", (i + 1) * 10) for i in range(start, start + n)]
+
+
+def publish(hub: Hub, batch: list[Line], log: str = "a") -> None:
+    hub.publish(log, batch, Cursor(log, "0123456789ab", batch[-1].end if batch else 0))
+
+
+def sub(logs: list[str] | None = None, flt: LineFilter | None = None, fmt: str = "sse",
+        queue_bytes: int = 1 << 20, multi: bool = False) -> Subscription:
+    return Subscription(logs or ["a"], flt or LineFilter(), fmt, queue_bytes, multi)  # type: ignore[arg-type]
+
+
+def texts(data: bytes) -> list[str]:
+    return [json.loads(e["data"])["text"] for e in decode_events(data.decode()) if e.get("event") == "line"]
+
+
+def test_window_is_bounded_and_resumable() -> None:
+    hub = Hub(window_lines=5, queue_bytes=1 << 20)
+    publish(hub, lines(8))
+    ch = hub.channel("a")
+    assert [x.text for x in ch.window] == [f"line {i}" for i in range(3, 8)]
+    assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 50)) or []] == ["line 5", "line 6", "line 7"]
+    assert ch.lines_after(Cursor("a", "0123456789ab", 20)) is None  # evicted: not in the window
+    assert len(ch.positions) == 5
+
+
+def test_tail_counts_matching_lines() -> None:
+    hub = Hub(100, 1 << 20)
+    publish(hub, lines(10))
+    tail = hub.channel("a").tail(2, LineFilter(q="line 1"))
+    assert [x.text for x in tail] == ["line 1"]
+    assert [x.text for x in hub.channel("a").tail(3, LineFilter())] == ["line 7", "line 8", "line 9"]
+
+
+def test_subscribers_with_same_filter_share_one_chunk() -> None:
+    hub = Hub(100, 1 << 20)
+    s1, s2, s3 = sub(), sub(), sub(flt=LineFilter(q="line 1"))
+    for s in (s1, s2, s3):
+        hub.subscribe(["a"], s)
+    publish(hub, lines(3))
+    assert s1.chunks[0] is s2.chunks[0]
+    assert texts(s1.take()) == ["line 0", "line 1", "line 2"]
+    assert texts(s3.take()) == ["line 1"]
+
+
+def test_filter_is_evaluated_once_per_line_per_distinct_filter() -> None:
+    calls = 0
+
+    class Counting(LineFilter):
+        def matches(self, text: str, level: str | None) -> bool:
+            nonlocal calls
+            calls += 1
+            return True
+
+    hub = Hub(100, 1 << 20)
+    flt = Counting(q="x")
+    for _ in range(50):
+        hub.subscribe(["a"], sub(flt=flt))
+    publish(hub, lines(4))
+    assert calls == 4
+
+
+def test_overflow_skips_ahead_with_exact_gap_count() -> None:
+    hub = Hub(1000, 1 << 20)
+    slow = sub(queue_bytes=300)
+    hub.subscribe(["a"], slow)
+    for i in range(20):
+        publish(hub, lines(1, start=i))
+    data = slow.take()
+    received = texts(data)
+    gaps = [json.loads(e["data"]) for e in decode_events(data.decode()) if e.get("event") == "notice"]
+    assert len(gaps) == 1 and gaps[0]["kind"] == "gap"
+    assert len(received) + gaps[0]["missed"] == 20
+    assert received == [f"line {i}" for i in range(len(received))]
+    assert hub.channel("a").stats.lines_dropped == gaps[0]["missed"]
+    publish(hub, lines(1, start=20))
+    assert texts(slow.take()) == ["line 20"]
+
+
+def test_multi_log_ids_carry_every_logs_position() -> None:
+    hub = Hub(100, 1 << 20)
+    s = sub(["a", "b"], multi=True)
+    hub.subscribe(["a", "b"], s)
+    publish(hub, lines(1, log="a"), "a")
+    publish(hub, lines(1, start=5, log="b"), "b")
+    ids = [e["id"] for e in decode_events(s.take().decode())]
+    assert ids == ["a=0123456789ab:10", "a=0123456789ab:10,b=0123456789ab:60"]
+
+
+def test_unsubscribe_removes_every_reference() -> None:
+    hub = Hub(100, 1 << 20)
+    s = sub(["a", "b"], multi=True)
+    hub.subscribe(["a", "b"], s)
+    assert hub.client_count == 1
+    hub.unsubscribe(s)
+    assert hub.client_count == 0
+    assert all(not ch.subscribers for ch in hub.channels.values())
+
+
+def test_close_all_sends_each_format_its_final_frame() -> None:
+    hub = Hub(100, 1 << 20)
+    s = sub()
+    hub.subscribe(["a"], s)
+    hub.close_all({"sse": b"bye"})
+    assert s.closed and s.close_reason == b"bye"

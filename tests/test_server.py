@@ -1,0 +1,309 @@
+"""The service end to end: a real `logtail serve` process on a free port, read by httpx.AsyncClient."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from logtail.sse import decode_events
+from tests.support import EventReader, LogtailServer, wait_for
+
+Start = Callable[..., LogtailServer]
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def app_log(tmp_path: Path) -> Path:
+    path = tmp_path / "app.log"
+    path.write_text("".join(f"old {i}\n" for i in range(30)))
+    return path
+
+
+async def test_health_and_log_list(start_server: Start, app_log: Path, tmp_path: Path) -> None:
+    server = start_server(str(app_log), f"other={tmp_path / 'missing.log'}")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        logs = {x["name"]: x for x in (await client.get("/api/logs")).json()}
+    assert logs["app.log"]["exists"] is True and logs["app.log"]["size"] == app_log.stat().st_size
+    assert logs["app.log"]["path"] == str(app_log)
+    assert logs["other"]["exists"] is False and logs["other"]["size"] == 0
+
+
+async def test_stream_sends_backlog_then_live_lines_with_sse_headers(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/logs/app.log/stream?backlog=3") as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        assert resp.headers["cache-control"] == "no-cache"
+        assert resp.headers["x-accel-buffering"] == "no"
+        reader = EventReader(resp)
+        first = await reader.next_event()
+        assert first == {"retry": "2000"}
+        assert await reader.texts(3) == ["old 27", "old 28", "old 29"]
+        append(app_log, "fresh line\n")
+        events = await reader.events(1, kind="line")
+        data = json.loads(events[0]["data"])
+        assert data["text"] == "fresh line" and data["log"] == "app.log"
+        assert events[0]["id"] == data["id"] and data["id"].startswith("app.log=")
+
+
+async def test_default_backlog_is_10(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/logs/app.log/stream") as resp:
+        reader = EventReader(resp)
+        assert await reader.texts(10) == [f"old {i}" for i in range(20, 30)]
+
+
+async def test_heartbeat_while_quiet(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log), "--heartbeat", "0.2")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/logs/app.log/stream?backlog=0") as resp:
+        raw = ""
+        async with asyncio.timeout(5):
+            async for chunk in resp.aiter_text():
+                raw += chunk
+                if raw.count(": ping\n\n") >= 2:
+                    break
+
+
+async def test_multi_log_stream_on_one_connection(start_server: Start, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("")
+    b.write_text("")
+    server = start_server(str(a), str(b))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/stream?log=a.log&log=b.log") as resp:
+        reader = EventReader(resp)
+        position = await reader.next_event()  # retry
+        position = await reader.next_event()  # the id-only event with both logs' positions
+        assert set(position) == {"id"} and "a.log=" in position["id"] and "b.log=" in position["id"]
+        append(a, "from a\n")
+        append(b, "from b\n")
+        got = [json.loads(e["data"]) for e in await reader.events(2, kind="line")]
+        assert sorted((g["log"], g["text"]) for g in got) == [("a.log", "from a"), ("b.log", "from b")]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=err", ["err one"]),
+        ("q=err&ignore_case=1", ["err one", "ERR two is not", "ERR three"]),
+        ("regex=^ERR%2B%20t", ["ERR two is not", "ERR three"]),
+        ("q=err&invert=1", ["ERR two is not", "ERR three", "info four", "END"]),
+        ("level=error", ["err one", "ERR two is not", "ERR three"]),
+        ("level=info,error&q=four", ["info four"]),
+    ],
+)
+async def test_filters_apply_on_the_server(start_server: Start, tmp_path: Path, query: str,
+                                           expected: list[str]) -> None:
+    log = tmp_path / "f.log"
+    log.write_text("")
+    server = start_server(str(log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", f"/api/logs/f.log/stream?backlog=0&format=ndjson&{query}") as resp:
+        lines = resp.aiter_lines()
+        append(log, "err one\nERR two is not\nERR three\ninfo four\nEND\n")
+        got: list[str] = []
+        async with asyncio.timeout(5):
+            async for line in lines:
+                got.append(json.loads(line)["text"])
+                if len(got) == len(expected):
+                    break
+    assert got == expected
+
+
+async def test_text_and_ndjson_formats(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=2&format=text") as resp:
+            assert resp.headers["content-type"].startswith("text/plain")
+            text = ""
+            async with asyncio.timeout(5):
+                async for chunk in resp.aiter_text():
+                    text += chunk
+                    if text.count("\n") >= 2:
+                        break
+            assert text == "old 28\nold 29\n"
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=1&format=ndjson") as resp:
+            assert resp.headers["content-type"].startswith("application/x-ndjson")
+            async with asyncio.timeout(5):
+                line = await resp.aiter_lines().__anext__()
+            assert json.loads(line)["text"] == "old 29"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "needle"),
+    [
+        ("/api/logs/nope/stream", 404, "unknown log"),
+        ("/api/logs/app.log/stream?regex=(unclosed", 400, "invalid regex"),
+        ("/api/logs/app.log/stream?backlog=-1", 422, "backlog"),
+        ("/api/logs/app.log/stream?backlog=abc", 422, "backlog"),
+        ("/api/logs/app.log/stream?format=xml", 422, "format"),
+        ("/api/logs/app.log/stream?level=loud", 400, "level"),
+        ("/api/stream?log=app.log&log=nope", 404, "unknown log"),
+        ("/api/stream", 422, "log"),
+    ],
+)
+async def test_bad_input_gets_a_clear_error(start_server: Start, app_log: Path, url: str, status: int,
+                                            needle: str) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        resp = await client.get(url)
+    assert resp.status_code == status
+    assert needle in json.dumps(resp.json()["detail"])
+
+
+async def test_resume_with_last_event_id_gets_exactly_the_missed_lines(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=5") as resp:
+            events = await EventReader(resp).events(5, kind="line")
+        last_id = events[2]["id"]  # pretend the client only processed "old 27"
+        append(app_log, "new 1\nnew 2\n")
+        async with client.stream("GET", "/api/logs/app.log/stream", headers={"Last-Event-ID": last_id}) as resp:
+            assert await EventReader(resp).texts(4) == ["old 28", "old 29", "new 1", "new 2"]
+        async with client.stream("GET", f"/api/logs/app.log/stream?last_event_id={last_id}&format=ndjson") as resp:
+            got = []
+            async with asyncio.timeout(5):
+                async for line in resp.aiter_lines():
+                    got.append(json.loads(line)["text"])
+                    if len(got) == 4:
+                        break
+            assert got == ["old 28", "old 29", "new 1", "new 2"]
+
+
+async def test_resume_after_truncation_is_a_gap(start_server: Start, app_log: Path) -> None:
+    """The position is in neither the window (5 lines) nor the file (rewritten): gap, then the new file."""
+    server = start_server(str(app_log), "--window-lines", "5")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=1") as resp:
+            last_id = (await EventReader(resp).events(1, kind="line"))[0]["id"]
+        app_log.write_text("rewritten\n" + "".join(f"more {i}\n" for i in range(10)))
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=1&format=ndjson") as resp:
+            async with asyncio.timeout(5):
+                async for line in resp.aiter_lines():
+                    if json.loads(line).get("text") == "more 9":
+                        break
+        async with client.stream("GET", "/api/logs/app.log/stream", headers={"Last-Event-ID": last_id}) as resp:
+            reader = EventReader(resp)
+            assert await reader.next_event() == {"retry": "2000"}
+            events = await reader.events(2)
+    notice = json.loads(events[0]["data"])
+    assert events[0]["event"] == "notice" and notice["kind"] == "gap"
+    assert json.loads(events[1]["data"])["text"] == "rewritten"
+
+
+async def test_multi_log_resume(start_server: Start, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("a0\n")
+    b.write_text("b0\n")
+    server = start_server(str(a), str(b))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/stream?log=a.log&log=b.log&backlog=1") as resp:
+            reader = EventReader(resp)
+            await reader.events(2, kind="line")
+            append(a, "a1\n")
+            last = (await reader.events(1, kind="line"))[0]["id"]
+        append(a, "a2\n")
+        append(b, "b1\n")
+        async with client.stream("GET", "/api/stream?log=a.log&log=b.log", headers={"Last-Event-ID": last}) as resp:
+            got = sorted(await EventReader(resp).texts(2))
+    assert got == ["a2", "b1"]
+
+
+async def test_glob_discovers_new_files_and_reads_them_from_the_first_line(start_server: Start,
+                                                                           tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "one.log").write_text("1\n")
+    server = start_server(str(jobs / "*.log"), "--poll-interval", "0.2")
+    (jobs / "two.log").write_text("first\nsecond\n")
+
+    def listed() -> bool:
+        return "two.log" in [x["name"] for x in httpx.get(f"{server.url}/api/logs").json()]
+
+    wait_for(listed, 5, what="two.log in /api/logs")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/logs/two.log/stream?backlog=10") as resp:
+        assert await EventReader(resp).texts(2) == ["first", "second"]
+
+
+@pytest.mark.parametrize("watcher", ["inotify", "watchfiles", "poll"])
+async def test_every_watcher_backend_delivers(start_server: Start, app_log: Path, watcher: str) -> None:
+    server = start_server(str(app_log), "--watcher", watcher, "--poll-interval", "0.3")
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
+            client.stream("GET", "/api/logs/app.log/stream?backlog=0") as resp:
+        reader = EventReader(resp)
+        await reader.next_event()
+        await reader.next_event()  # position
+        append(app_log, f"via {watcher}\n")
+        assert await reader.texts(1) == [f"via {watcher}"]
+
+
+async def test_burst_of_200000_lines_reaches_a_client_complete_and_in_order(start_server: Start,
+                                                                            tmp_path: Path) -> None:
+    log = tmp_path / "burst.log"
+    log.write_text("")
+    server = start_server(str(log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client, \
+            client.stream("GET", "/api/logs/burst.log/stream?backlog=0&format=text") as resp:
+        with log.open("a") as f:
+            for start in range(0, 200_000, 10_000):
+                f.write("".join(f"{i}\n" for i in range(start, start + 10_000)))
+                f.flush()
+        got: list[int] = []
+        async with asyncio.timeout(60):
+            async for line in resp.aiter_lines():
+                got.append(int(line))
+                if len(got) == 200_000:
+                    break
+    assert got == list(range(200_000))
+
+
+async def test_metrics(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=0") as resp:
+            reader = EventReader(resp)
+            await reader.next_event()
+            text = (await client.get("/metrics")).text
+            assert "logtail_clients 1.0" in text
+            append(app_log, "counted\n")
+            await reader.events(1, kind="line")
+            text = (await client.get("/metrics")).text
+        assert 'logtail_lines_read_total{log="app.log"}' in text
+        assert 'logtail_lines_sent_total{log="app.log"} 1.0' in text
+        assert 'logtail_lines_dropped_total{log="app.log"} 0.0' in text
+
+        def gauge_zero() -> bool:
+            return "logtail_clients 0.0" in httpx.get(f"{server.url}/metrics").text
+
+        wait_for(gauge_zero, 5, what="gauge back to 0 after disconnect")
+
+
+async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        page = await client.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    for path in ("/healthz", "/api/logs", "/api/logs/{name}/stream", "/api/stream", "/metrics"):
+        assert path in paths
+    params = {p["name"] for p in paths["/api/logs/{name}/stream"]["get"]["parameters"]}
+    assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level"} <= params
+
+
+def test_decode_events_helper_sanity() -> None:
+    assert list(decode_events("event: a\ndata: 1\n\n")) == [{"event": "a", "data": "1"}]
