@@ -1,0 +1,54 @@
+"""The command line as an operator meets it: --help, one-line errors with exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logtail.config import OPTIONS
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "logtail", *args], capture_output=True, text=True, timeout=30,
+                          cwd=cwd, env=env)
+
+
+def test_help_documents_every_option() -> None:
+    out = run("serve", "--help").stdout
+    for name in OPTIONS:
+        assert f"--{name.replace('_', '-')}" in out
+    assert "--config" in out and "NAME=PATH" in out and "LOGTAIL_" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["serve", "--config", "/nonexistent/logtail.toml"], "config file /nonexistent/logtail.toml"),
+        (["serve", "a=/x.log", "a=/y.log"], "duplicate log name 'a'"),
+        (["serve", "bad name=/x.log"], "not URL-safe"),
+        (["serve", "--root-path", "logs"], "root_path"),
+    ],
+)
+def test_bad_configuration_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and needle in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_key_in_config_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colour = 'blue'\n")
+    result = run("serve", "--config", str(cfg))
+    assert result.returncode == 2 and "unknown key 'colour'" in result.stderr
+
+
+def test_hash_password_reads_stdin() -> None:
+    result = subprocess.run([sys.executable, "-m", "logtail", "hash-password"], input="s3cret\n",
+                            capture_output=True, text=True, timeout=30)
+    from logtail.auth import check_password
+
+    assert result.returncode == 0 and check_password("s3cret", result.stdout.strip())

@@ -1,0 +1,79 @@
+"""Configuration: sources, names, precedence (flag > env > file > default) and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logtail.config import ConfigError, LogSource, Settings, parse_source, resolve, setting_names
+
+
+def test_source_forms(tmp_path: Path) -> None:
+    assert parse_source("/var/log/app.log", tmp_path) == LogSource("app.log", Path("/var/log/app.log"))
+    assert parse_source("nginx=/var/log/nginx/access.log", tmp_path) == LogSource(
+        "nginx", Path("/var/log/nginx/access.log"))
+    assert parse_source("jobs/*.log", tmp_path) == LogSource(None, tmp_path / "jobs/*.log", is_glob=True)
+    assert parse_source("rel.log", tmp_path).path == tmp_path / "rel.log"
+
+
+@pytest.mark.parametrize("spec", ["bad name=/x.log", "a/b=/y", "=/y", "x?y=/z"])
+def test_names_must_be_url_safe(spec: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        parse_source(spec, tmp_path)
+
+
+def test_duplicate_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="duplicate log name 'app.log'"):
+        resolve({}, [str(tmp_path / "a/app.log"), str(tmp_path / "b/app.log")], None, {})
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "logtail.toml"
+    cfg.write_text('port = 7000\nheartbeat = 3\nroot_path = "/file"\nsources = ["a.log"]\n[logs]\nweb = "w.log"\n')
+    s = resolve({"port": 9000}, None, cfg, {"LOGTAIL_PORT": "8000", "LOGTAIL_HEARTBEAT": "4"})
+    assert (s.port, s.heartbeat, s.root_path) == (9000, 4.0, "/file")
+    assert [src.name for src in s.sources] == ["a.log", "web"]
+    assert s.sources[0].path == tmp_path / "a.log"  # relative to the config file
+
+
+def test_env_sources(tmp_path: Path) -> None:
+    s = resolve({}, None, None, {"LOGTAIL_SOURCES": f"x={tmp_path}/one.log {tmp_path}/two.log"})
+    assert [src.name for src in s.sources] == ["x", "two.log"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("prot = 1\n", "unknown key 'prot'"),
+        ("port = 'eighty'\n", "port must be int"),
+        ("port = 70000\n", "port must be between"),
+        ("heartbeat = 0\n", "heartbeat must be positive"),
+        ('root_path = "logs/"\n', "root_path"),
+        ('watcher = "magic"\n', "watcher must be one of"),
+        ("sources = 'x'\n", "'sources' must be a list"),
+        ("port = \n", "invalid TOML"),
+        ('auth = "nocolon"\n', "auth must be USER:PASSWORD"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, toml: str, message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        resolve({}, None, cfg, {})
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No such file"):
+        resolve({}, None, tmp_path / "nope.toml", {})
+
+
+def test_defaults_bind_loopback() -> None:
+    assert Settings().host == "127.0.0.1"
+    assert Settings().heartbeat == 15.0 and Settings().backlog == 10 and Settings().window_lines >= 10000
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [n for n in setting_names() if f"--{n.replace('_', '-')}" not in readme]
+    assert not missing, f"README does not document: {missing}"
