@@ -22,6 +22,7 @@ from .headers import SecurityHeaders
 from .hub import Hub
 from .metrics import build_registry
 from .paths import resource_dir
+from .proxy import AcceptPrefixedPaths
 from .registry import LogRegistry
 from .routes import build_router
 from .state import AppState
@@ -71,4 +72,5 @@ def create_app(settings: Settings) -> FastAPI:
                            allow_headers=["Last-Event-ID"], allow_credentials=False)
     if settings.auth:
         app.add_middleware(BasicAuth, credentials=settings.auth)
+    app.add_middleware(AcceptPrefixedPaths)  # outermost: auth and routes see one form of the path
     return app

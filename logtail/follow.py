@@ -131,9 +131,10 @@ class FileFollower:
             try:
                 more = self.step()
                 backoff = 0.1
-            except OSError as exc:
-                log.warning("%s: %s", self.name, exc)
-                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {exc.strerror or exc}")
+            except Exception as exc:  # noqa: BLE001 - a failing follower must not take the others down
+                log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
                 self._close_all()
                 self.state = "unreadable"
                 await asyncio.sleep(backoff)
