@@ -122,24 +122,30 @@ class FileFollower:
         self.wakeup.set()
 
     async def run(self) -> None:
-        """Step whenever woken; failures are reported and retried with backoff, never propagated."""
+        """Step whenever woken; failures are reported once and retried with backoff, never propagated.
+
+        The position is kept across failures, so a transient error (EIO, a directory briefly in the file's
+        place) neither repeats nor loses lines.
+        """
         backoff = 0.1
+        failing = False
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
             await self._respect_flush_window()
             try:
                 more = self.step()
-                backoff = 0.1
             except Exception as exc:  # noqa: BLE001 - a failing follower must not take the others down
                 log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
-                self._close_all()
-                self.state = "unreadable"
+                if not failing:
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
+                    failing = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-                more = True
+                self.wakeup.set()
+                continue
+            backoff, failing = 0.1, False
             if more:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads
