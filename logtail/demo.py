@@ -13,7 +13,6 @@ import random
 import shutil
 import tempfile
 import threading
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path

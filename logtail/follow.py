@@ -135,7 +135,7 @@ class FileFollower:
             await self._respect_flush_window()
             try:
                 more = self.step()
-            except Exception as exc:  # noqa: BLE001 - a failing follower must not take the others down
+            except Exception as exc:
                 log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
                 if not failing:
                     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -99,7 +99,7 @@ class Subscription:
              size: int = 0) -> None:
         if self.closed:
             return
-        size = size or len(chunk)  # type: ignore[arg-type]
+        size = size or len(chunk)
         if self.size + size > self.queue_bytes:
             self.missed[log] = self.missed.get(log, 0) + count
             stats.lines_dropped += count

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from . import __version__
-from .state import state_of
 from .cursor import parse_cursors
-from .filters import LEVELS, FilterError, LineFilter
+from .filters import FilterError, LineFilter
 from .metrics import render
+from .state import state_of
 from .stream import LogStream, StreamOptions
 
 MAX_BACKLOG = 100_000
