@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import resource
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pyspy
 from server_process import HOST, ServerProcess, supported_options
 from sse_client import ReaderPlan, ReaderPool, StreamPlan, raise_open_files_limit
 from workload import LineWriter, regex_selection
@@ -86,9 +88,7 @@ SCENARIOS = {
             rate=None,
             drain_timeout=30,
         ),
-        Scenario(
-            "fanout-1000", "stream", "1,000 clients, 1,000 lines/s", "no loss, p99 <= 50 ms", clients=1000
-        ),
+        Scenario("fanout-1000", "stream", "1,000 clients, 1,000 lines/s", "no loss, p99 <= 50 ms", clients=1000),
         Scenario(
             "regex-1000",
             "stream",
@@ -135,6 +135,14 @@ class Options:
     sample: int | None
     client_procs: int | None
     line_bytes: int
+    profile_dir: Path | None = None
+
+    def profile_path(self, sc: Scenario) -> Path | None:
+        if self.profile_dir is None:
+            return None
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        suffix = f"-w{sc.workers}" if sc.workers != 1 else ""
+        return self.profile_dir / f"{sc.name}{suffix}.txt"
 
 
 # -- cores ---------------------------------------------------------------------------------------------------
@@ -170,11 +178,39 @@ def core_times() -> dict[int, tuple[int, int]]:
     return out
 
 
-def core_busy_pct(before: dict[int, tuple[int, int]]) -> dict[str, float]:
-    after = core_times()
-    return {
-        str(c): round(100 * (after[c][0] - b[0]) / max(1, after[c][1] - b[1]), 1) for c, b in before.items()
-    }
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuWindow:
+    """CPU used during a measurement: per core, by the server, and by nobody in the bench (contention)."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.t0 = time.monotonic()
+        self.cores0 = core_times()
+        self.server0 = server.cpu_seconds()
+        self.own0 = own_cpu_seconds()
+        self.wall = 0.0
+        self.server_s = 0.0
+
+    def stop(self) -> None:
+        self.wall = time.monotonic() - self.t0
+        self.server_s = self.server.cpu_seconds() - self.server0
+        self.cores1 = core_times()
+        self.own_s = own_cpu_seconds() - self.own0
+
+    def summary(self, readers_s: float) -> dict[str, Any]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = {c: (self.cores1[c][0] - b[0], self.cores1[c][1] - b[1]) for c, b in self.cores0.items()}
+        busy_s = sum(b for b, _ in busy.values()) / ticks
+        other_s = busy_s - self.server_s - readers_s - self.own_s
+        return {
+            "core_busy_pct": {str(c): round(100 * b / max(1, t), 1) for c, (b, t) in busy.items()},
+            # other processes on the machine, plus kernel time (softirq) no process is charged for
+            "unattributed_cpu_pct": round(100 * max(0.0, other_s) / self.wall, 1),
+        }
 
 
 class RssSampler:
@@ -269,9 +305,7 @@ def plan_readers(sc: Scenario, opts: Options, port: int, cores: list[int] | None
     return [ReaderPlan(HOST, port, streams[k::procs], cores, timeout) for k in range(procs)]
 
 
-def open_readers(
-    pool: ReaderPool, server: ServerProcess, sc: Scenario, plans: list[ReaderPlan]
-) -> dict[str, Any]:
+def open_readers(pool: ReaderPool, server: ServerProcess, sc: Scenario, plans: list[ReaderPlan]) -> dict[str, Any]:
     """Start the readers, check every stream opened, wait until the server counts them all."""
     connected = pool.start(plans[0].connect_timeout + 15)
     if connected["failed"]:
@@ -305,18 +339,18 @@ def run_stream(sc: Scenario, opts: Options, pinned: bool = True) -> dict[str, An
                 pool.send("start")
                 pool.gather("started", 10)
                 writer = LineWriter(str(log), opts.line_bytes)
-                cpu0, t0, cores0 = server.cpu_seconds(), time.monotonic(), core_times()
-                with RssSampler(server) as rss:
+                window = CpuWindow(server)
+                with pyspy.recording(server.pid, opts.profile_path(sc), result), RssSampler(server) as rss:
                     if sc.rate:
                         written = writer.at_rate(sc.rate, int(sc.rate * sc.duration))
                     else:
                         written = writer.flat_out(sc.lines)
-                    write_s = time.monotonic() - t0
+                    write_s = time.monotonic() - window.t0
                     pool.send("expect", written.lines, sc.drain_timeout)
                     reports = pool.gather("report", sc.drain_timeout + 30)
-                wall = time.monotonic() - t0
-                cpu = server.cpu_seconds() - cpu0
-                result["core_busy_pct"] = core_busy_pct(cores0)
+                window.stop()
+            wall, cpu = window.wall, window.server_s
+            result.update(window.summary(sum(r["cpu_s"] for r in reports)))
             result.update(summarize_stream(sc, reports, written.first_ns))
             delivered = result["delivered"]
             result.update(
@@ -331,10 +365,9 @@ def run_stream(sc: Scenario, opts: Options, pinned: bool = True) -> dict[str, An
                 server_rss_peak_mb=round(rss.peak_kb / 1024, 1),
                 server_kb_per_client=round((rss_connected - rss_base) / sc.clients, 1),
                 server_threads=server.threads(),
+                server_processes=len(server.group_pids()),
                 client_procs=len(plans),
-                client_cpu_pct=round(
-                    100 * sum(r["cpu_s"] for r in reports) / wall / len(client_cores or [0, 1]), 1
-                ),
+                client_cpu_pct=round(100 * sum(r["cpu_s"] for r in reports) / wall / len(client_cores or [0, 1]), 1),
             )
             if result["client_cpu_pct"] > 90:
                 result.setdefault("warnings", []).append("readers were CPU-bound: numbers are a lower bound")
@@ -424,11 +457,14 @@ def run_idle(sc: Scenario, opts: Options) -> dict[str, Any]:
                 rss_connected = server.rss_kb()
                 pool.send("start")
                 pool.gather("started", 10)
-                cpu0, t0 = server.cpu_seconds(), time.monotonic()
-                time.sleep(sc.duration)
-                cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+                window = CpuWindow(server)
+                with pyspy.recording(server.pid, opts.profile_path(sc), result):
+                    time.sleep(sc.duration)
+                window.stop()
+                cpu, wall = window.server_s, window.wall
                 pool.send("report")
                 reports = pool.gather("report", 30)
+                result.update(window.summary(sum(r["cpu_s"] for r in reports)))
             result.update(
                 idle_window_s=round(wall, 1),
                 idle_cpu_pct=round(100 * cpu / wall, 2),
@@ -545,6 +581,12 @@ def run_scenario(sc: Scenario, opts: Options) -> dict[str, Any]:
         "elapsed_s": round(time.monotonic() - t0, 1),
     }
     result["verdict"] = verdict(sc, result)
+    busy = max(
+        [result.get("unattributed_cpu_pct", 0)]
+        + [result.get(k, {}).get("unattributed_cpu_pct", 0) for k in ("workers_1", "workers_2")]
+    )
+    if busy > 25:
+        result.setdefault("warnings", []).append(f"busy machine: {busy}% of a core used outside the bench")
     print(f"   {result['status']} in {result['elapsed_s']} s", file=sys.stderr, flush=True)
     return result
 
@@ -632,10 +674,7 @@ def table(results: list[dict[str, Any]]) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
     lines = [
-        "  ".join(
-            c.ljust(w) if i in (0, 10) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=False))
-        )
+        "  ".join(c.ljust(w) if i in (0, 10) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
         + "  "
         + row[-1]
         for row in rows
@@ -644,9 +683,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--scenario", help="comma-separated names: " + ", ".join(SCENARIOS))
     which.add_argument("--all", action="store_true", help="every scenario but smoke (idle-10000 last)")
@@ -662,10 +699,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, help="streams measured line by line (default: ~25,000 lines/s)")
     parser.add_argument("--client-procs", type=int, help="reader processes (default: one per client core)")
     parser.add_argument("--line-bytes", type=int, default=120, help="length of each written line")
-    parser.add_argument(
-        "--server-arg", action="append", default=[], help="extra server argument (repeatable)"
-    )
+    parser.add_argument("--server-arg", action="append", default=[], help="extra server argument (repeatable)")
     parser.add_argument("--server-module", default="logtail", help="module run as `python -m MODULE serve`")
+    parser.add_argument("--profile", metavar="DIR", help="record the server with py-spy into DIR/<scenario>.txt")
     parser.add_argument("--json", default=str(BENCH_DIR / "results" / "latest.json"), help="JSON report path")
     return parser.parse_args(argv)
 
@@ -694,7 +730,14 @@ def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scenarios = chosen_scenarios(args)
-    opts = Options(args.server_module, args.server_arg, args.sample, args.client_procs, args.line_bytes)
+    opts = Options(
+        args.server_module,
+        args.server_arg,
+        args.sample,
+        args.client_procs,
+        args.line_bytes,
+        Path(args.profile) if args.profile else None,
+    )
     raise_open_files_limit()
     _, client_cores = core_split()  # decided before this process pins itself
     if client_cores:

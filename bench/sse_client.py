@@ -97,9 +97,7 @@ class SeqTracker:
             self.unexpected += 1
         elif seq >= self.next:
             if len(self.holes) < MAX_HOLES:
-                self.holes.update(
-                    s for s in range(self.next, min(seq, self.next + MAX_HOLES)) if sel.selects(s)
-                )
+                self.holes.update(s for s in range(self.next, min(seq, self.next + MAX_HOLES)) if sel.selects(s))
             self.received += 1
             self.next = seq + 1
         elif seq in self.holes:
@@ -161,10 +159,7 @@ class SSEStream(asyncio.Protocol):
                 return
         if not self._chunked:
             body = data
-        elif (
-            not (self._raw or self._chunk_left or self._chunk_trailer)
-            and (eol := data.find(b"\r\n", 0, 12)) > 0
-        ):
+        elif not (self._raw or self._chunk_left or self._chunk_trailer) and (eol := data.find(b"\r\n", 0, 12)) > 0:
             # the usual case: exactly one whole chunk (one server write) per read
             size = int(data[:eol], 16)
             body = data[eol + 2 : -2] if size and eol + size + 4 == len(data) else self._dechunk(data)
