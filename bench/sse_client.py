@@ -153,6 +153,8 @@ class SSEStream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
         self.stats.bytes += len(data)
+        if self.closed:  # after the last chunk
+            return
         if not self.ready.done():
             data = self._response_head(data)
             if not data:
@@ -241,6 +243,9 @@ class SSEStream(asyncio.Protocol):
                 length = int(buf[pos:eol].split(b";", 1)[0], 16)
                 pos = eol + 2
                 if length == 0:  # last chunk: the server ended the stream
+                    self.closed = True
+                    if self.transport is not None:
+                        self.transport.close()
                     pos = size
                     break
                 self._chunk_left = length
@@ -407,6 +412,15 @@ class Reader:
             "received": sum(t.received for t in trackers),
             "lines": sum(s.lines for s in live),
             "duplicates": sum(t.dups for t in trackers),
+            # the measured streams check every line: exact even when a loss and a duplicate share a block
+            "measured_streams": sum(1 for s in live if s.stream.measured),
+            "measured_loss": sum(
+                s.tracker.sel.count_below(total) - s.tracker.received for s in live if s.stream.measured
+            )
+            if total is not None
+            else None,
+            "measured_duplicates": sum(s.tracker.dups for s in live if s.stream.measured),
+            "missing_sample": sorted(set().union(*(s.tracker.holes for s in live if s.stream.measured)))[:10],
             "reordered": sum(t.reordered for t in trackers),
             "unexpected": sum(t.unexpected for t in trackers),
             "incomplete": sum(1 for t in trackers if total is not None and not t.complete(total)),
