@@ -190,14 +190,16 @@ class CpuWindow:
         self.server = server
         self.t0 = time.monotonic()
         self.cores0 = core_times()
-        self.server0 = server.cpu_seconds()
+        self.server0 = server.cpu_times()
         self.own0 = own_cpu_seconds()
         self.wall = 0.0
         self.server_s = 0.0
 
     def stop(self) -> None:
         self.wall = time.monotonic() - self.t0
-        self.server_s = self.server.cpu_seconds() - self.server0
+        user, system = self.server.cpu_times()
+        self.server_user_s, self.server_sys_s = user - self.server0[0], system - self.server0[1]
+        self.server_s = self.server_user_s + self.server_sys_s
         self.cores1 = core_times()
         self.own_s = own_cpu_seconds() - self.own0
 
@@ -207,6 +209,8 @@ class CpuWindow:
         busy_s = sum(b for b, _ in busy.values()) / ticks
         other_s = busy_s - self.server_s - readers_s - self.own_s
         return {
+            "server_user_s": round(self.server_user_s, 3),
+            "server_system_s": round(self.server_sys_s, 3),
             "core_busy_pct": {str(c): round(100 * b / max(1, t), 1) for c, (b, t) in busy.items()},
             # other processes on the machine, plus kernel time (softirq) no process is charged for
             "unattributed_cpu_pct": round(100 * max(0.0, other_s) / self.wall, 1),

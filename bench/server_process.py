@@ -161,15 +161,19 @@ class ServerProcess:
                         pids.append(int(entry))
         return pids
 
-    def cpu_seconds(self) -> float:
-        """utime + stime of the whole process group (live processes)."""
-        total = 0
+    def cpu_times(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the whole process group (live processes)."""
+        user = system = 0
         for pid in self.group_pids():
             with contextlib.suppress(OSError, IndexError):
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+                user += int(fields[11])
+                system += int(fields[12])
+        return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_times())
 
     def rss_kb(self) -> int:
         """Resident memory of the process group (VmRSS summed; shared pages count once per process)."""
