@@ -100,9 +100,14 @@ class Subscription:
         if self.closed:
             return
         size = size or len(chunk)
-        if self.size + size > self.queue_bytes:
+        # Once a log has skipped lines, everything after them waits for the gap notice (sent when the queue
+        # drains): a smaller chunk that would still fit must not overtake it, or the notice lands late. An
+        # empty queue takes any one chunk (a read batch can exceed a small queue_bytes), or a client that
+        # keeps up would lose lines.
+        if log in self.missed or (self.chunks and self.size + size > self.queue_bytes):
             self.missed[log] = self.missed.get(log, 0) + count
             stats.lines_dropped += count
+            self.wake()  # an idle writer sends the gap notice now
             return
         self.chunks.append(chunk)
         self.size += size

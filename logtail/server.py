@@ -37,6 +37,18 @@ class LogtailServer(uvicorn.Server):
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # After send_timeout a stream ends (stream.py), but uvicorn then closes the transport gracefully,
+        # waiting for the peer to drain what is buffered: a client that never reads would keep its
+        # connection and buffers forever. The kernel aborts a connection whose data stays unacknowledged
+        # (zero window) this long; accepted sockets inherit the option from the listening one.
+        option = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if option is not None:
+            for server in getattr(self, "servers", []):
+                for sock in server.sockets:
+                    sock.setsockopt(socket.IPPROTO_TCP, option, int(self.state.settings.send_timeout * 1000))
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         if self._loop is not None and not self._loop.is_closed():
