@@ -1,0 +1,245 @@
+"""Resume by cursor (`name=<file id>:<offset>`) against a real server: after a restart, beyond the in-memory
+window, from the rotated file `name.1`, on the multi-log stream; a `gap` only when the position is gone.
+
+Each test reads a stream, keeps an event id, lets things happen while the client is away, reconnects with
+that id and checks the exact lines that come back, then appends a sentinel line and waits for it, so that a
+duplicate or a line out of order after the catch-up would also show.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.streams import SSEClient, append, counter, line_texts
+from tests.support import LogtailServer, wait_for
+
+_sentinels = itertools.count(1)
+
+
+def lines(prefix: str, first: int, last: int) -> list[str]:
+    return [f"{prefix} {i}" for i in range(first, last + 1)]
+
+
+def start(tmp_path: Path, *args: str, port: int | None = None) -> LogtailServer:
+    return LogtailServer(list(args), port=port).start(tmp_path)
+
+
+def lines_read(server: LogtailServer, log: str) -> float:
+    return counter(server.url, "logtail_lines_read_total", log)
+
+
+def wait_read(server: LogtailServer, log: str, count: float) -> None:
+    """Wait until the server has read `count` lines of `log` (so changes happened 'while the client was away')."""
+    wait_for(lambda: lines_read(server, log) >= count, 10, what=f"server to read {count} lines of {log}")
+
+
+async def resume(url: str, cursor: str, expected: list[str], sentinel_log: Path, *, via: str = "header"
+                 ) -> SSEClient:
+    """Reconnect after `cursor`; the stream must carry exactly `expected`, then a sentinel appended now."""
+    headers = {"Last-Event-ID": cursor} if via == "header" else {}
+    if via == "query":
+        url += ("&" if "?" in url else "?") + f"last_event_id={quote(cursor)}"
+    sentinel = f"sentinel {next(_sentinels)}"
+    async with SSEClient(url, headers) as c:
+        await c.wait_lines(len(expected), 10)
+        append(sentinel_log, [sentinel])
+        await c.wait(lambda: sentinel in c.lines(), 10, "the sentinel line")
+        assert c.lines() == [*expected, sentinel]
+        return c
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    return d
+
+
+async def test_resume_after_server_restart(tmp_path: Path, logs: Path) -> None:
+    """A cursor from before a restart resumes exactly after its line (Last-Event-ID header and query)."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 20))
+    server = start(tmp_path, str(log))
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=20") as c:
+            assert await c.wait_lines(20) == lines("line", 1, 20)
+            at10, at20 = c.id_of("line 10"), c.id_of("line 20")
+        server.stop()
+        append(log, lines("line", 21, 30))
+        server = start(tmp_path, str(log), port=server.port)
+
+        c = await resume(url, at10, lines("line", 11, 30), log, via="header")
+        assert not c.notices()
+        c = await resume(url, at20, [*lines("line", 21, 30), "sentinel 1"], log, via="query")
+        assert not c.notices()
+    finally:
+        server.stop()
+
+
+async def test_resume_beyond_window_reads_the_file(tmp_path: Path, logs: Path) -> None:
+    """A position that left the in-memory window (50 lines of 500) is read back from the file, exactly."""
+    log = logs / "app.log"
+    log.touch()
+    server = start(tmp_path, str(log), "--window-lines", "50", "--backlog", "0")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(url) as c:
+            append(log, lines("line", 1, 500))
+            assert await c.wait_lines(500) == lines("line", 1, 500)
+            at5 = c.id_of("line 5")
+        c = await resume(url, at5, lines("line", 6, 500), log)
+        assert not c.notices()
+        # The ids of lines read back from the file are the same cursors as live ones: resuming from one works.
+        n = int(c.lines()[-1].split()[-1])
+        c = await resume(url, c.id_of("line 300"), [*lines("line", 301, 500), f"sentinel {n}"], log, via="query")
+        assert not c.notices()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["live", "restarted"])
+async def test_resume_from_rotated_sibling(tmp_path: Path, logs: Path, restart: bool) -> None:
+    """The client was away during a rename rotation: the rest of `app.log.1`, then the new file, no gap."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    args = [str(log), "--window-lines", "5"]
+    server = start(tmp_path, *args)
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=5") as c:
+            await c.wait_lines(5)
+            at10 = c.id_of("line 10")
+        read = lines_read(server, "app.log")
+        if restart:
+            server.stop()
+        append(log, lines("line", 11, 20))
+        log.rename(logs / "app.log.1")
+        append(log, lines("line", 21, 30))
+        if restart:
+            server = start(tmp_path, *args, port=server.port)
+        else:
+            wait_read(server, "app.log", read + 20)
+        c = await resume(url, at10, lines("line", 11, 30), log)
+        assert not c.notices("gap")
+    finally:
+        server.stop()
+
+
+async def test_resume_multi_log_stream_vector_id(tmp_path: Path, logs: Path) -> None:
+    """On /api/stream?log=a&log=b the id carries one cursor per log; each log resumes where it was."""
+    a, b = logs / "a.log", logs / "b.log"
+    a.touch()
+    b.touch()
+    server = start(tmp_path, str(a), str(b), "--window-lines", "5")
+    try:
+        url = f"{server.url}/api/stream?log=a.log&log=b.log&backlog=0"
+        async with SSEClient(url) as c:
+            for i in range(1, 11):
+                append(a, [f"a {i}"])
+                append(b, [f"b {i}"])
+            await c.wait_lines(20)
+            # Take the id of some event in the middle: the client has exactly the lines up to it.
+            line_events = [ev for ev in c.events if ev.get("event") == "line"]
+            cut = line_events[12]
+            received = c.events[: c.events.index(cut) + 1]
+        read = lines_read(server, "a.log"), lines_read(server, "b.log")
+        got = {name: line_texts(received, name) for name in ("a.log", "b.log")}
+        assert len(cut["id"].split(",")) == 2, cut["id"]
+        for i in range(11, 21):
+            append(a, [f"a {i}"])
+            append(b, [f"b {i}"])
+        wait_read(server, "a.log", read[0] + 10)
+        wait_read(server, "b.log", read[1] + 10)
+        async with SSEClient(url, {"Last-Event-ID": cut["id"]}) as c:
+            await c.wait(lambda: len(c.lines()) == 40 - len(got["a.log"]) - len(got["b.log"]), 10,
+                         "the rest of both logs")
+            append(a, ["a sentinel"])
+            append(b, ["b sentinel"])
+            await c.wait(lambda: "a sentinel" in c.lines() and "b sentinel" in c.lines(), 10, "sentinels")
+            assert got["a.log"] + c.lines("a.log") == [*lines("a", 1, 20), "a sentinel"]
+            assert got["b.log"] + c.lines("b.log") == [*lines("b", 1, 20), "b sentinel"]
+            assert not c.notices()
+    finally:
+        server.stop()
+
+
+async def test_gap_when_file_truncated_while_away(tmp_path: Path, logs: Path) -> None:
+    """Lines after the cursor were lost to a truncation (and left the window): one `gap`, then the new content."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    server = start(tmp_path, str(log), "--window-lines", "5")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        read = lines_read(server, "app.log")
+        append(log, lines("line", 11, 20))
+        wait_read(server, "app.log", read + 10)
+        with log.open("w") as f:  # copytruncate: the same file, shorter
+            f.write("new 1\nnew 2\n")
+        wait_read(server, "app.log", read + 12)
+        c = await resume(url, at10, ["new 1", "new 2"], log)
+        assert [n["kind"] for n in c.notices()] == ["gap"]
+    finally:
+        server.stop()
+
+
+async def test_gap_when_rotated_twice_while_away(tmp_path: Path, logs: Path) -> None:
+    """The cursor's file is now `app.log.2`, beyond reach: one `gap` notice, then the current file."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    server = start(tmp_path, str(log), "--window-lines", "5")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        server.stop()
+        append(log, lines("line", 11, 20))
+        log.rename(logs / "app.log.2")
+        append(log, lines("middle", 1, 10))
+        log.rename(logs / "app.log.1")
+        append(log, lines("current", 1, 10))
+        server = start(tmp_path, str(log), "--window-lines", "5", port=server.port)
+        c = await resume(url, at10, lines("current", 1, 10), log)
+        assert [n["kind"] for n in c.notices()] == ["gap"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["live", "restarted"])
+async def test_inode_reuse_does_not_resume_into_new_file(tmp_path: Path, logs: Path, restart: bool) -> None:
+    """A file deleted and recreated (often with the same inode) is another file: gap, never a resume into it."""
+    log = logs / "app.log"
+    append(log, lines("old line", 1, 10))
+    server = start(tmp_path, str(log), "--window-lines", "5")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("old line 10")
+        read = lines_read(server, "app.log")
+        if restart:
+            server.stop()
+        log.unlink()
+        if not restart:
+            wait_for(lambda: not any(os.path.realpath(f"/proc/{server.proc.pid}/fd/{fd}").startswith(str(log))
+                                     for fd in os.listdir(f"/proc/{server.proc.pid}/fd")), 10,
+                     what="server to close the deleted file")
+        fresh = lines("new content", 1, 30)  # longer than the old file, so the offset exists in it
+        append(log, fresh)
+        if restart:
+            server = start(tmp_path, str(log), "--window-lines", "5", port=server.port)
+        else:
+            wait_read(server, "app.log", read + 30)
+        c = await resume(url, at10, fresh, log)
+        assert [n["kind"] for n in c.notices()] == ["gap"]
+    finally:
+        server.stop()
