@@ -1,0 +1,248 @@
+// One scrolling column of lines. Incoming items are queued and rendered once per animation frame (the
+// app calls flush() from requestAnimationFrame); at most `cap` entries stay in the DOM, older ones are
+// removed with a "N older lines dropped" marker. While the user has scrolled up, new items are held (not
+// rendered, never discarded) and counted on a "jump to bottom" button.
+
+import { buildLine, buildMarker, buildNotice, fillJsonDetails } from "./render.js";
+
+const BOTTOM_SLACK_PX = 24;
+
+export class Pane {
+  /**
+   * @param {HTMLElement} head  the pane's header (title and actions), built by the caller
+   * @param {{matcher: Function|null}} ctx  shared rendering context (current filter highlighter)
+   * @param {number} cap  maximum entries kept in the DOM
+   */
+  constructor(head, ctx, cap) {
+    this.ctx = ctx;
+    this.cap = cap;
+    this.queue = [];
+    this.follow = true;
+    this.size = 0; // entries (lines, notices, markers) in the list
+    this.lines = 0; // line entries in the list
+    this.dropped = 0; // lines removed because of the cap
+    this.touching = false;
+    this.autoTop = 0; // scrollTop after our last scroll to the bottom
+    this.el = document.createElement("section");
+    this.el.className = "pane";
+    this.body = document.createElement("div");
+    this.body.className = "pane-body";
+    this.body.tabIndex = 0;
+    this.body.setAttribute("role", "log");
+    this.droppedEl = document.createElement("div");
+    this.droppedEl.className = "dropped";
+    this.droppedEl.hidden = true;
+    this.list = document.createElement("div");
+    this.list.className = "pane-lines";
+    this.jump = document.createElement("button");
+    this.jump.type = "button";
+    this.jump.className = "jump";
+    this.jump.hidden = true;
+    this.copy = document.createElement("button"); // one per pane, moved to the line under the pointer
+    this.copy.type = "button";
+    this.copy.className = "copy";
+    this.copy.title = "Copy this line";
+    this.copy.setAttribute("aria-label", "Copy this line");
+    this.copy.textContent = "copy";
+    this.body.append(this.droppedEl, this.list);
+    this.el.append(head, this.body, this.jump);
+    this.bindScrolling();
+  }
+
+  bindScrolling() {
+    this.body.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    // Chunks (content-visibility: auto) get their real height after their first layout, and the viewport
+    // can change size: stay at the bottom while following, before the frame is painted.
+    this.resizer = new ResizeObserver(() => { if (this.follow) this.scrollToBottom(); });
+    this.resizer.observe(this.list);
+    this.resizer.observe(this.body);
+    // Intent to read older lines, seen before the scroll position moves far (smooth scrolling).
+    this.body.addEventListener("wheel", (e) => { if (e.deltaY < 0) this.stopFollowing(); }, { passive: true });
+    this.body.addEventListener("touchstart", () => { this.touching = true; }, { passive: true });
+    this.body.addEventListener("touchend", () => { this.touching = false; this.onScroll(); }, { passive: true });
+    this.body.addEventListener("keydown", (e) => {
+      if (["PageUp", "ArrowUp", "Home"].includes(e.key)) this.stopFollowing();
+    });
+    this.body.addEventListener("toggle", (e) => {
+      if (e.target instanceof HTMLDetailsElement && e.target.open) fillJsonDetails(e.target, this.ctx.matcher);
+    }, true); // "toggle" does not bubble: listen in the capture phase
+    this.jump.addEventListener("click", () => this.jumpToBottom());
+    this.list.addEventListener("mouseover", (e) => {
+      const line = e.target instanceof Element ? e.target.closest(".line") : null;
+      if (line && this.copy.parentNode !== line) line.append(this.copy);
+    });
+  }
+
+  atBottom() {
+    const b = this.body;
+    return b.scrollHeight - b.scrollTop - b.clientHeight <= BOTTOM_SLACK_PX;
+  }
+
+  onScroll() {
+    if (this.follow) {
+      // Only the user moves the view up: content growing below or old lines removed above do not.
+      if (this.body.scrollTop < this.autoTop - BOTTOM_SLACK_PX) this.stopFollowing();
+    } else if (this.atBottom() && !this.touching) {
+      this.jumpToBottom();
+    }
+  }
+
+  stopFollowing() {
+    if (!this.follow) return;
+    this.follow = false;
+    this.updateJump();
+  }
+
+  /** Follow again: render everything held and stick to the bottom. */
+  jumpToBottom() {
+    this.follow = true;
+    this.flush();
+    this.scrollToBottom();
+    this.updateJump();
+  }
+
+  scrollToBottom() {
+    this.body.scrollTop = this.body.scrollHeight;
+    this.autoTop = this.body.scrollTop;
+  }
+
+  enqueue(item) {
+    this.queue.push(item);
+    // A hidden tab gets no animation frames: keep the queue bounded while following, since only the last
+    // `cap` entries would be rendered anyway. (Held lines, while scrolled up, are never discarded.)
+    if (this.follow && this.queue.length > 2 * this.cap + 1000) {
+      const excess = this.queue.length - this.cap;
+      this.dropped += this.lines + countLines(this.queue, 0, excess);
+      this.queue.splice(0, excess);
+      this.clearList();
+      this.updateDropped();
+    }
+  }
+
+  /** Render queued items (called once per animation frame). */
+  flush() {
+    if (this.queue.length === 0) return;
+    if (!this.follow || this.touching) {
+      this.updateJump();
+      return;
+    }
+    const items = this.queue;
+    this.queue = [];
+    this.render(items);
+    this.scrollToBottom();
+  }
+
+  render(items) {
+    let start = 0;
+    if (items.length >= this.cap) {
+      // Everything rendered so far, and the oldest of these items, would be dropped at once: skip them.
+      start = items.length - this.cap;
+      this.dropped += this.lines + countLines(items, 0, start);
+      this.clearList();
+    }
+    // One chunk element per batch: layout and paint reuse the results of chunks that did not change.
+    const chunk = document.createElement("div");
+    chunk.className = "chunk";
+    for (let i = start; i < items.length; i++) {
+      const el = this.build(items[i]);
+      if (el.classList.contains("line")) this.lines++;
+      chunk.append(el);
+    }
+    this.size += items.length - start;
+    this.list.append(chunk);
+    this.trim();
+  }
+
+  build(item) {
+    if (item.kind === "line") return buildLine(item.data, this.ctx.matcher);
+    if (item.kind === "notice") return buildNotice(item.data);
+    return buildMarker(item.message);
+  }
+
+  /** Remove the oldest entries beyond the cap: whole chunks, then the start of the first one left. */
+  trim() {
+    let excess = this.size - this.cap;
+    while (excess > 0 && this.list.firstElementChild) {
+      const chunk = this.list.firstElementChild;
+      const n = chunk.childElementCount;
+      if (n <= excess) {
+        this.forget(chunk.getElementsByClassName("line").length, n);
+        chunk.remove();
+        excess -= n;
+      } else {
+        let lines = 0;
+        for (let i = 0; i < excess; i++) {
+          const first = chunk.firstElementChild;
+          if (first.classList.contains("line")) lines++;
+          first.remove();
+        }
+        this.forget(lines, excess);
+        excess = 0;
+      }
+    }
+    this.updateDropped();
+  }
+
+  forget(lines, entries) {
+    this.size -= entries;
+    this.lines -= lines;
+    this.dropped += lines;
+  }
+
+  setCap(cap) {
+    this.cap = cap;
+    this.trim();
+    if (this.follow) this.scrollToBottom();
+  }
+
+  clearList() {
+    this.list.textContent = "";
+    this.size = 0;
+    this.lines = 0;
+  }
+
+  /** Empty the pane (rendered and queued), optionally leaving a marker saying why. */
+  clear(message) {
+    this.clearList();
+    this.queue = [];
+    this.dropped = 0;
+    this.follow = true;
+    if (message) this.enqueue({ kind: "marker", message });
+    this.updateDropped();
+    this.updateJump();
+  }
+
+  /** Remove one log's entries (merged view: "clear view" for that log). */
+  clearLog(name) {
+    this.queue = this.queue.filter((item) => item.data?.log !== name);
+    for (const el of this.list.querySelectorAll(`[data-log="${CSS.escape(name)}"]`)) {
+      if (el.classList.contains("line")) this.lines--;
+      this.size--;
+      el.remove();
+    }
+    for (const chunk of [...this.list.children]) if (!chunk.firstElementChild) chunk.remove();
+    this.updateJump();
+  }
+
+  updateDropped() {
+    this.droppedEl.hidden = this.dropped === 0;
+    this.droppedEl.textContent = `${this.dropped} older line${this.dropped === 1 ? "" : "s"} dropped`;
+  }
+
+  updateJump() {
+    const pending = countLines(this.queue, 0, this.queue.length);
+    const show = !this.follow;
+    this.jump.hidden = !show;
+    if (show) {
+      this.jump.textContent = pending > 0
+        ? `${pending} new line${pending === 1 ? "" : "s"} — jump to bottom`
+        : "Jump to bottom";
+    }
+  }
+}
+
+function countLines(items, from, to) {
+  let n = 0;
+  for (let i = from; i < to; i++) if (items[i].kind === "line") n++;
+  return n;
+}

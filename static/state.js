@@ -1,0 +1,62 @@
+// What the user is looking at (logs, filters, layout), kept in the page URL's hash so a link restores it,
+// and the stream URL built from it.
+
+export const LEVELS = ["error", "warn", "info", "debug"];
+const MIN_LINES = 10;
+const MAX_LINES = 200000;
+
+export function clampLines(value, fallback) {
+  const n = Math.round(Number(value));
+  return Number.isFinite(n) && n > 0 ? Math.min(MAX_LINES, Math.max(MIN_LINES, n)) : fallback;
+}
+
+function flag(params, name) {
+  const v = params.get(name);
+  return v === "1" || v === "true" || v === "on";
+}
+
+/** The view state from the URL (hash first, then query string) over the page defaults. */
+export function readState(defaults) {
+  const hash = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const params = hash.has("log") || [...hash.keys()].length ? hash : new URLSearchParams(location.search);
+  const levels = params.getAll("level").flatMap((v) => v.split(",")).filter((l) => LEVELS.includes(l));
+  return {
+    logs: [...new Set(params.getAll("log").filter(Boolean))],
+    q: params.get("q") ?? "",
+    regex: flag(params, "regex"),
+    ignoreCase: flag(params, "ignore_case"),
+    invert: flag(params, "invert"),
+    levels: levels.length ? [...new Set(levels)] : [...LEVELS],
+    view: params.get("view") === "split" ? "split" : "merged",
+    wrap: params.get("wrap") !== "0",
+    maxLines: clampLines(params.get("max_lines"), defaults.maxLines),
+  };
+}
+
+/** Put the state in the URL hash (replaceState: no history entry per keystroke). */
+export function writeState(state, defaults) {
+  const p = new URLSearchParams();
+  for (const log of state.logs) p.append("log", log);
+  if (state.q) p.set("q", state.q);
+  if (state.regex) p.set("regex", "1");
+  if (state.ignoreCase) p.set("ignore_case", "1");
+  if (state.invert) p.set("invert", "1");
+  if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
+  if (state.view !== "merged") p.set("view", state.view);
+  if (!state.wrap) p.set("wrap", "0");
+  if (state.maxLines !== defaults.maxLines) p.set("max_lines", String(state.maxLines));
+  const hash = p.toString();
+  history.replaceState(history.state, "", `${location.pathname}${hash ? `#${hash}` : ""}`);
+}
+
+/** The multi-log stream URL for the state: filters are applied by the server. */
+export function streamUrl(root, state, backlog) {
+  const p = new URLSearchParams();
+  for (const log of state.logs) p.append("log", log);
+  p.set("backlog", String(backlog));
+  if (state.q) p.set(state.regex ? "regex" : "q", state.q);
+  if (state.q && state.ignoreCase) p.set("ignore_case", "1");
+  if (state.q && state.invert) p.set("invert", "1");
+  if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
+  return `${root}/api/stream?${p}`;
+}
