@@ -175,10 +175,18 @@ class FileFollower:
             self._on_missing()
             return False
         except PermissionError as exc:
-            self._on_unreadable(exc)
-            return False
+            if self.gen is None:
+                self._on_unreadable(exc)
+                return False
+            # The path is out of reach (its directory's permissions) but the open file is not: report it and
+            # keep reading, so that nothing is read twice (or lost) when the path is back.
+            self._report_unreadable()
+            return self._read(self.gen, READ_BYTES * 4)
         if self.gen is None:
             return self._open(st)
+        if self.state == "unreadable":
+            self.state = "ok"
+            self.hub.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
         if (st.st_dev, st.st_ino) != (self.gen.dev, self.gen.ino):
             self.old, self.gen = self.gen, None
             return True
@@ -254,6 +262,9 @@ class FileFollower:
 
     def _on_unreadable(self, exc: PermissionError) -> None:
         self._close_all()
+        self._report_unreadable()
+
+    def _report_unreadable(self) -> None:
         if self.state != "unreadable":
             self.hub.notice(self.name, "unreadable", f"cannot read {self.path}: permission denied")
             self.state = "unreadable"

@@ -43,8 +43,9 @@ class LogtailServer:
     """A `python -m logtail serve ...` subprocess bound to 127.0.0.1:<free port>."""
 
     def __init__(self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 port: int | None = None, root_path: str = "") -> None:
+                 port: int | None = None, root_path: str = "", user: int | None = None) -> None:
         self.port = port or free_port()
+        self.user = user  # run as this uid (and its gid): tests of file permissions, which root ignores
         self.root_path = root_path
         self.args = [sys.executable, "-m", "logtail", "serve", "--port", str(self.port), *args]
         self.cwd = cwd
@@ -59,8 +60,10 @@ class LogtailServer:
     def start(self, log_dir: Path, timeout: float = 15.0) -> LogtailServer:
         self.log_path = log_dir / f"logtail-server-{self.port}.log"
         out = self.log_path.open("wb")
+        as_user: dict[str, object] = {} if self.user is None else {"user": self.user, "group": self.user,
+                                                                   "extra_groups": []}
         self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, **as_user)  # type: ignore[call-overload]
         out.close()
         wait_for(self._healthy, timeout, 0.05, f"logtail on port {self.port} (log: {self.log_path})")
         return self
