@@ -29,6 +29,8 @@ export class Pane {
     this.body.className = "pane-body";
     this.body.tabIndex = 0;
     this.body.setAttribute("role", "log");
+    this.body.setAttribute("aria-live", "off"); // role=log is polite by default: far too chatty at 2,000 lines/s
+    this.body.setAttribute("aria-label", "Log lines");
     this.droppedEl = document.createElement("div");
     this.droppedEl.className = "dropped";
     this.droppedEl.hidden = true;
