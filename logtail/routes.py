@@ -22,7 +22,8 @@ from .state import state_of
 from .stream import LogStream, StreamOptions
 
 MAX_BACKLOG = 100_000
-NAME_PATH = Path(description="Log name, as listed by /api/logs", max_length=200)
+# No length cap here: any name that is not in the table, however long, is an unknown log (404).
+NAME_PATH = Path(description="Log name, as listed by /api/logs")
 
 
 class LogInfo(BaseModel):
