@@ -112,6 +112,7 @@ function activeLogs() {
 }
 
 function buildPanes() {
+  for (const pane of panes) pane.destroy();
   ui.panes.textContent = "";
   panes = [];
   paneOf = new Map();

@@ -75,6 +75,12 @@ export class Pane {
     });
   }
 
+  /** Stop observing; the caller removes the element. */
+  destroy() {
+    this.resizer.disconnect();
+    this.queue = [];
+  }
+
   atBottom() {
     const b = this.body;
     return b.scrollHeight - b.scrollTop - b.clientHeight <= BOTTOM_SLACK_PX;
