@@ -33,9 +33,13 @@ _LEVEL_OF = {
 }
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
 def detect_level(text: str) -> str | None:
-    """The level a line declares within its first 200 characters, or None."""
-    m = _LEVEL_WORD.search(text, 0, 200)
+    """The level a line declares within its first 200 characters (colour codes ignored), or None."""
+    head = _ANSI.sub("", text[:400]) if "\x1b" in text else text
+    m = _LEVEL_WORD.search(head, 0, 200)
     return _LEVEL_OF[m.group(1).lower()] if m else None
 
 

@@ -101,13 +101,16 @@ def seed_offset(fd: int, size: int, lines: int) -> int:
 
 class FileFollower:
     def __init__(self, name: str, path: Path, hub: Hub, *, max_line_bytes: int, seed_lines: int,
-                 from_start: bool, flush_window: float = 0.0) -> None:
+                 from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5) -> None:
         self.name = name
         self.path = path
         self.hub = hub
         self.seed_lines = seed_lines
         self.from_start = from_start  # False only for files present at startup: those start at the tail
         self.flush_window = flush_window
+        # How long a vanished path may stay away and still count as a rotation (rename, then create).
+        self.missing_grace = missing_grace
+        self.vanished_at: float | None = None
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None
         self.old: Generation | None = None  # a rotated-away file still being drained
@@ -172,6 +175,10 @@ class FileFollower:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            if self.gen is not None and self._within_grace():
+                # Renamed away, and the new file is usually created a moment later: keep draining the old
+                # one (the app may still be writing to it) and call it a rotation if the name comes back.
+                return self._read(self.gen, READ_BYTES * 4)
             self._on_missing()
             return False
         except PermissionError as exc:
@@ -184,6 +191,7 @@ class FileFollower:
             return self._read(self.gen, READ_BYTES * 4)
         if self.gen is None:
             return self._open(st)
+        self.vanished_at = None
         if self.state == "unreadable":
             self.state = "ok"
             self.hub.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
@@ -239,6 +247,12 @@ class FileFollower:
             self.splitter.reset(end)
             self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated) for r in raws], gen)
 
+    def _within_grace(self) -> bool:
+        now = time.monotonic()
+        if self.vanished_at is None:
+            self.vanished_at = now
+        return now - self.vanished_at < self.missing_grace
+
     def _finish_old(self, kind: str, message: str) -> None:
         assert self.old is not None
         self._flush_partial(self.old)
@@ -249,6 +263,7 @@ class FileFollower:
         self.hub.notice(self.name, kind, message)
 
     def _on_missing(self) -> None:
+        self.vanished_at = None
         if self.gen is not None:
             self._read(self.gen, SEED_MAX_BYTES)
             self._flush_partial(self.gen)

@@ -59,7 +59,9 @@ class StreamQuery:
             raise HTTPException(400, detail=str(exc)) from None
         self.backlog = backlog
         self.format = format
-        self.cursors = parse_cursors(last_event_id or last_event_id_header)
+        # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
+        # was written into the URL when the stream was first opened.
+        self.cursors = parse_cursors(last_event_id_header or last_event_id)
 
 
 def build_router() -> APIRouter:

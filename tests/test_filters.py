@@ -16,6 +16,8 @@ from logtail.filters import FilterError, LineFilter, detect_level
         ("FATAL: dead", "error"),
         ("nothing here", None),
         ("terrorist", None),
+        ("\x1b[32mINFO\x1b[0m started", "info"),
+        ("\x1b[1;31mERROR\x1b[0m boom", "error"),
     ],
 )
 def test_detect_level(text: str, level: str | None) -> None:

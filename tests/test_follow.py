@@ -17,10 +17,10 @@ class Watcher:
     """A follower for one file with a subscriber recording everything the hub sends, in order."""
 
     def __init__(self, path: Path, *, seed_lines: int = 10, max_line_bytes: int = 65536,
-                 from_start: bool = False) -> None:
+                 from_start: bool = False, missing_grace: float = 0.0) -> None:
         self.hub = Hub(window_lines=100_000, queue_bytes=1 << 30)
         self.follower = FileFollower("t", path, self.hub, max_line_bytes=max_line_bytes,
-                                     seed_lines=seed_lines, from_start=from_start)
+                                     seed_lines=seed_lines, from_start=from_start, missing_grace=missing_grace)
         self.sub = Subscription(["t"], LineFilter(), "ndjson", 1 << 30, multi=False)
         self.hub.subscribe(["t"], self.sub)
 
@@ -106,6 +106,20 @@ def test_rotation_by_rename_drains_the_old_file_then_follows_the_new(log: Path) 
     append(log.with_name("app.log.1"), b"late\n")  # written by the app before it reopened its log
     log.write_bytes(b"new\n")
     assert w.texts() == ["b", "late", "<rotated>", "new"]
+
+
+def test_rename_seen_before_the_new_file_exists_is_still_a_rotation(log: Path) -> None:
+    """inotify wakes the follower on the rename, before the app creates the new file: not `missing`."""
+    log.write_bytes(b"")
+    w = Watcher(log, missing_grace=60)
+    w.step()
+    append(log, b"a\n")
+    log.rename(log.with_name("app.log.1"))
+    assert w.texts() == ["a"]  # the name is gone for now: keep draining the old file, no notice yet
+    append(log.with_name("app.log.1"), b"late\n")
+    assert w.texts() == ["late"]
+    log.write_bytes(b"new\n")
+    assert w.texts() == ["<rotated>", "new"]
 
 
 def test_copytruncate_is_reported_and_read_from_zero(log: Path) -> None:
