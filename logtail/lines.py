@@ -99,7 +99,8 @@ class LineSplitter:
         if self._overflow:
             return
         self._pending += rest
-        if len(self._pending) > self.max_line_bytes:
+        # A trailing CR may be the first half of a CRLF, which is not part of the line: it does not count.
+        if len(self._pending) - self._pending.endswith(b"\r") > self.max_line_bytes:
             # Keep one byte more than the cap (plus a CR) so the final cut still sees whole characters.
             del self._pending[self.max_line_bytes + 4 :]
             self._overflow = True
