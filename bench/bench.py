@@ -56,7 +56,7 @@ class Scenario:
     workers: int = 1
     heartbeat: float = 15.0
     files: int = 500  # startup
-    drain_timeout: float = 10.0
+    drain_timeout: float = 5.0  # seconds to wait for the last line after writing
     standard: bool = True
 
 
@@ -618,6 +618,8 @@ def machine() -> dict[str, Any]:
         "server_cores": core_split()[0],
         "client_cores": core_split()[1],
         "commit": commit or None,
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "loadavg": os.getloadavg(),
     }
 
 
@@ -709,6 +711,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--line-bytes", type=int, default=120, help="length of each written line")
     parser.add_argument("--server-arg", action="append", default=[], help="extra server argument (repeatable)")
     parser.add_argument("--server-module", default="logtail", help="module run as `python -m MODULE serve`")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="scheduling priority of the bench and server (e.g. -10 on a shared machine; root)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="record the server with py-spy into DIR/<scenario>.txt")
     parser.add_argument("--json", default=str(BENCH_DIR / "results" / "latest.json"), help="JSON report path")
     return parser.parse_args(argv)
@@ -747,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.profile) if args.profile else None,
     )
     raise_open_files_limit()
+    if args.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by the server and the readers
     _, client_cores = core_split()  # decided before this process pins itself
     if client_cores:
         os.sched_setaffinity(0, client_cores)  # the writer stays off the server's core
