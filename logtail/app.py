@@ -19,6 +19,7 @@ from . import __version__
 from .auth import BasicAuth
 from .config import Settings
 from .headers import SecurityHeaders
+from .history_routes import build_history_router
 from .hub import Hub
 from .metrics import build_registry
 from .paths import resource_dir
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.logtail = state
     app.include_router(build_router())
+    app.include_router(build_history_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
