@@ -8,8 +8,8 @@ shared by every client that receives it.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from collections.abc import Iterator
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Literal
 
 from .filters import detect_level
