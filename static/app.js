@@ -120,7 +120,10 @@ function buildPanes() {
   ui.panes.dataset.view = state.view;
   ui.panes.classList.toggle("nowrap", !state.wrap);
   ui.empty.hidden = names.length > 0;
-  if (names.length === 0) return;
+  if (names.length === 0) {
+    announceView();
+    return;
+  }
   const count = state.view === "split" ? names.length : 1;
   const cap = Math.max(10, Math.floor(state.maxLines / count));
   if (state.view === "split") {
@@ -134,6 +137,21 @@ function buildPanes() {
   }
   for (const pane of panes) ui.panes.append(pane.el);
   for (const item of recent) route(item);
+  announceView();
+}
+
+// For add-ons (static/history.js): the panes, the logs each shows and the filter, sent as a "logtail:view"
+// event whenever the panes are rebuilt, and readable as window.logtail.view.
+function viewInfo() {
+  const names = activeLogs();
+  const filter = { q: state.q, regex: state.regex, ignoreCase: state.ignoreCase, invert: state.invert,
+    levels: [...state.levels] };
+  const shown = (i) => (state.view === "split" ? [names[i]] : names);
+  return { root: config.root, filter, panes: panes.map((pane, i) => ({ pane, logs: shown(i) })) };
+}
+
+function announceView() {
+  document.dispatchEvent(new CustomEvent("logtail:view", { detail: viewInfo() }));
 }
 
 function paneHead(names, single) {
@@ -552,6 +570,7 @@ window.logtail = Object.freeze({
   get held() { return heldLines; },
   get panes() { return panes.map((p) => ({ lines: p.lines, dropped: p.dropped, follow: p.follow, queued: p.queue.length })); },
   get levels() { return [...LEVELS]; },
+  get view() { return viewInfo(); },
 });
 
 start();

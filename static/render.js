@@ -275,6 +275,7 @@ export function buildLine(data, matcher) {
   const el = document.createElement("div");
   el.className = LEVELS.has(data.level) ? `line lvl-${data.level}` : "line";
   el.dataset.log = log;
+  if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
   const obj = tryJson(text);
