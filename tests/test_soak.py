@@ -34,9 +34,8 @@ import pytest
 from tests.streams import fd_count, gauge, parse_events, rss_kb
 from tests.support import LogtailServer, wait_for
 
-pytestmark = pytest.mark.soak
-
 SECONDS = float(os.environ.get("LOGTAIL_SOAK_SECONDS", "180"))
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(SECONDS + 300)]
 LOGS = ("a.log", "b.log", "c.log")
 PAD = "p" * 300
 
