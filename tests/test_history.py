@@ -609,7 +609,9 @@ def test_one_gigabyte_file_with_flat_memory(client: httpx.Client, server: Logtai
 def test_disconnect_mid_download_frees_the_file(server: LogtailServer, logs: Logs) -> None:
     assert server.proc is not None
     pid = server.proc.pid
-    baseline = fds_on(pid, logs.sparse)  # the follower's
+    # The follower's descriptor only (a previous request's may still be closing: `done` is sent first).
+    wait_for(lambda: fds_on(pid, logs.sparse) == 1, 5, what="only the follower's descriptor")
+    baseline = 1
     with httpx.Client(base_url=server.url, timeout=30) as c, c.stream("GET", "/api/logs/sparse.log/download") as r:
         chunks = r.iter_bytes()  # kept: httpx closes the connection when the iterator is collected
         next(chunks)
@@ -620,7 +622,8 @@ def test_disconnect_mid_download_frees_the_file(server: LogtailServer, logs: Log
 def test_disconnect_mid_search_frees_the_files(server: LogtailServer, logs: Logs) -> None:
     assert server.proc is not None
     pid = server.proc.pid
-    baseline = fds_on(pid, logs.big)
+    wait_for(lambda: fds_on(pid, logs.big) == 1, 5, what="only the follower's descriptor")
+    baseline = 1
     with httpx.Client(base_url=server.url, timeout=30) as c, \
             c.stream("GET", "/api/logs/big.log/search", params={"regex": "request", "invert": 1}) as r:
         lines = r.iter_lines()  # kept: httpx closes the connection when the iterator is collected
@@ -630,6 +633,7 @@ def test_disconnect_mid_search_frees_the_files(server: LogtailServer, logs: Logs
     wait_for(lambda: fds_on(pid, logs.big) == baseline, 5, what="the search's file to be closed")
     # Also with every rotated sibling open (held for the whole search).
     rotated = [logs.path(name) for name in ("app.log.1", "app.log.2.gz", "app.log.3.gz")]
+    wait_for(lambda: fds_on(pid, *rotated) == 0, 5, what="no descriptor on the rotated files")
     with httpx.Client(base_url=server.url, timeout=30) as c, \
             c.stream("GET", "/api/logs/app.log/search", params={"q": "timeout", "invert": 1, "rotated": 1,
                                                                  "limit": 10000, "context": 50}) as r:
