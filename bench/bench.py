@@ -617,7 +617,7 @@ def machine() -> dict[str, Any]:
     ).stdout.strip()
     return {
         "nproc": os.cpu_count(),
-        "affinity": sorted(os.sched_getaffinity(0)),
+        "cores": all_cores(),
         "cpu_model": model,
         "python": platform.python_version(),
         "kernel": platform.release(),
@@ -767,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
     if client_cores:
         os.sched_setaffinity(0, client_cores)  # the writer stays off the server's core
     report: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([sys.executable, *sys.argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
         "scenarios": [],
