@@ -64,7 +64,7 @@ def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, back
         current.start = cursor.offset
         p.readbacks.append(current)
     else:
-        sibling = _rotated_sibling(follower, cursor)
+        sibling = _rotated_sibling(ch, follower, cursor)
         if sibling is not None:
             p.readbacks.append(sibling)
         else:
@@ -94,7 +94,7 @@ def _current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | Non
     return ReadBack(fd, gen.head, 0, ch.position.offset)
 
 
-def _rotated_sibling(follower: FileFollower | None, cursor: Cursor) -> ReadBack | None:
+def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor) -> ReadBack | None:
     if follower is None:
         return None
     path = Path(f"{follower.path}.1")
@@ -105,6 +105,11 @@ def _rotated_sibling(follower: FileFollower | None, cursor: Cursor) -> ReadBack 
     head = os.pread(fd, HEAD_BYTES, 0)
     size = os.fstat(fd).st_size
     if cursor.offset <= size and file_id(head, cursor.offset) == cursor.fid:
+        st, old = os.fstat(fd), follower.old
+        if old is not None and (st.st_dev, st.st_ino) == (old.dev, old.ino) and ch.position is not None:
+            # The follower is still draining this file: what it has not published yet reaches the client
+            # live, so the read-back stops where publishing is.
+            size = min(size, ch.position.offset)
         return ReadBack(fd, head, cursor.offset, size)
     os.close(fd)
     return None

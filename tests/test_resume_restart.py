@@ -243,3 +243,28 @@ async def test_inode_reuse_does_not_resume_into_new_file(tmp_path: Path, logs: P
         assert [n["kind"] for n in c.notices()] == ["gap"]
     finally:
         server.stop()
+
+
+async def test_resume_while_the_rotated_file_is_drained_has_no_duplicates(tmp_path: Path, logs: Path) -> None:
+    """Regression: a client resuming while the follower was still draining the renamed file (`app.log.1`) got
+    that file read back to its end and, live, the rest of the drain as well: those lines came twice."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    # A queue large enough for the whole drain: the live part must not be skipped ahead (another policy).
+    server = start(tmp_path, str(log), "--window-lines", "5", "--queue-bytes", str(64 << 20))
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=5") as c:
+            await c.wait_lines(5)
+            at10 = c.id_of("line 10")
+        bulk = [f"bulk {i} {'x' * 100}" for i in range(100_000)]  # 11 MB: the drain takes several steps
+        append(log, bulk)
+        log.rename(logs / "app.log.1")
+        append(log, ["after 1"])
+        async with SSEClient(url, {"Last-Event-ID": at10}) as c:
+            await c.wait_lines(len(bulk) + 1, 30)
+            append(log, ["the end"])
+            await c.wait(lambda: c.received[-1][1] == "the end", 10, "the last line")
+            assert c.lines() == [*bulk, "after 1", "the end"]
+    finally:
+        server.stop()
