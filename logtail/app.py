@@ -21,6 +21,7 @@ from .config import Settings
 from .headers import SecurityHeaders
 from .history_routes import build_history_router
 from .hub import Hub
+from .keepalive import keep_alive
 from .metrics import build_registry
 from .paths import resource_dir
 from .proxy import AcceptPrefixedPaths
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks = [
             asyncio.create_task(registry.run(), name="logs"),
             asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
+            asyncio.create_task(keep_alive(hub, settings.heartbeat, settings.send_timeout), name="keep-alive"),
         ]
         try:
             yield

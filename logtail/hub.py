@@ -94,6 +94,11 @@ class Subscription:
         self.closed = False
         self.close_reason: bytes = b""
         self.waiter: asyncio.Future[None] | None = None
+        # Kept up to date by the client's writer, read by the keep-alive ticker (keepalive.py).
+        self.last_sent = 0.0
+        self.sending_since: float | None = None
+        self.stalled = False
+        self.task: asyncio.Task[object] | None = None
 
     def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, stats: LogStats,
              size: int = 0) -> None:
@@ -150,6 +155,12 @@ class Subscription:
             )
             self.missed.clear()
         return data
+
+    def stall(self) -> None:
+        """The client has not accepted a send for too long: end its writer wherever it is waiting."""
+        if not self.stalled and self.task is not None:
+            self.stalled = True
+            self.task.cancel()
 
     def close(self, final: bytes = b"") -> None:
         self.closed = True

@@ -153,6 +153,6 @@ def _open_stream(request: Request, names: list[str], params: StreamQuery, multi:
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
     backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
     return LogStream(names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi),
-                     st.hub, st.registry, heartbeat=s.heartbeat, send_timeout=s.send_timeout,
+                     st.hub, st.registry, send_timeout=s.send_timeout,
                      retry_ms=s.retry_ms, queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
                      max_line_bytes=s.max_line_bytes)

@@ -3,9 +3,10 @@
 This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
 sse-starlette because the measured costs of those (FIELD-NOTES) miss the targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
-writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; a quiet
-stream gets a heartbeat comment every `heartbeat` seconds. Per connection there is the request task and one
-task awaiting `receive()` for the disconnect, which closes the subscription at once.
+writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`. Heartbeats
+and the send timeout come from one ticker for all clients (keepalive.py), not from timers per client. Per
+connection there is the request task and one task awaiting `receive()` for the disconnect, which closes the
+subscription at once.
 
 Subscribing happens inside `__call__`, where the `finally` that unsubscribes is guaranteed to run.
 """
@@ -25,7 +26,7 @@ from .filters import LineFilter
 from .hub import Hub, Subscription
 from .registry import LogRegistry
 from .resume import Plan, notice_frames, plan, read_lines
-from .sse import HEARTBEAT, MEDIA_TYPES, Format, encode_retry
+from .sse import MEDIA_TYPES, Format, encode_retry
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class LogStream(Response):
     """ASGI response streaming `logs` to one client (a `Response` so that routes can return it)."""
 
     def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, registry: LogRegistry, *,
-                 heartbeat: float, send_timeout: float, retry_ms: int, queue_bytes: int,
+                 send_timeout: float, retry_ms: int, queue_bytes: int,
                  resume_max_bytes: int, max_line_bytes: int) -> None:
         self.status_code = 200
         self.background = None
@@ -58,13 +59,13 @@ class LogStream(Response):
         self.options = options
         self.hub = hub
         self.registry = registry
-        self.heartbeat = heartbeat
         self.send_timeout = send_timeout
         self.retry_ms = retry_ms
         self.queue_bytes = queue_bytes
         self.resume_max_bytes = resume_max_bytes
         self.max_line_bytes = max_line_bytes
         self._send: Send | None = None
+        self._sub: Subscription | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opts = self.options
@@ -76,6 +77,9 @@ class LogStream(Response):
         positions = {name: self.hub.channel(name).position for name in self.logs}
         self.hub.subscribe(self.logs, sub)
         self._send = send
+        self._sub = sub
+        sub.task = asyncio.current_task()
+        sub.last_sent = asyncio.get_running_loop().time()
         listener = asyncio.create_task(self._listen(receive, sub))
         try:
             await self._start(send)
@@ -141,17 +145,13 @@ class LogStream(Response):
             sub.wake()
 
     async def _pump(self, sub: Subscription) -> None:
+        # Heartbeats are queued by the keep-alive ticker like any other bytes: no timer per wait here.
         loop = asyncio.get_running_loop()
         while not sub.closed:
             if not sub.chunks and not sub.missed:
                 sub.waiter = loop.create_future()
                 try:
-                    async with asyncio.timeout(self.heartbeat):
-                        await sub.waiter
-                except TimeoutError:
-                    if self.options.fmt == "sse":
-                        await self._write(HEARTBEAT)
-                    continue
+                    await sub.waiter
                 finally:
                     sub.waiter = None
                 if sub.closed:
@@ -165,12 +165,22 @@ class LogStream(Response):
         await self._write_raw({"type": "http.response.body", "body": data, "more_body": True})
 
     async def _write_raw(self, message: dict[str, Any]) -> None:
-        assert self._send is not None
+        assert self._send is not None and self._sub is not None
+        sub = self._sub
+        loop = asyncio.get_running_loop()
+        sub.sending_since = loop.time()
         try:
-            async with asyncio.timeout(self.send_timeout):
-                await self._send(message)
-        except TimeoutError:
-            log.info("client stopped reading for %.0fs; disconnecting it", self.send_timeout)
-            raise ClientGone from None
+            await self._send(message)
+        except asyncio.CancelledError:
+            # The ticker cancels a send stuck past send_timeout (keepalive.py); any other cancellation
+            # (shutdown) is not ours and goes on.
+            task = asyncio.current_task()
+            if sub.stalled and task is not None and task.uncancel() == 0:
+                log.info("client stopped reading for %.0fs; disconnecting it", self.send_timeout)
+                raise ClientGone from None
+            raise
         except OSError:
             raise ClientGone from None
+        finally:
+            sub.sending_since = None
+            sub.last_sent = loop.time()

@@ -1,0 +1,62 @@
+"""The keep-alive ticker: heartbeats only for quiet SSE clients; a send stuck past the timeout is ended."""
+
+from __future__ import annotations
+
+import asyncio
+
+from logtail.filters import LineFilter
+from logtail.hub import Hub, Subscription
+from logtail.keepalive import tick, tick_interval
+from logtail.sse import HEARTBEAT
+
+
+def subscribed(hub: Hub, fmt: str = "sse") -> Subscription:
+    sub = Subscription(["a"], LineFilter(), fmt, 1 << 20, multi=False)  # type: ignore[arg-type]
+    hub.subscribe(["a"], sub)
+    return sub
+
+
+def test_heartbeat_goes_to_quiet_sse_clients_only() -> None:
+    hub = Hub(10, 1 << 20)
+    quiet, busy, text = subscribed(hub), subscribed(hub), subscribed(hub, "text")
+    quiet.last_sent = 0.0
+    busy.last_sent = 14.0
+    text.last_sent = 0.0
+    tick(hub, now=15.0, heartbeat=15.0, send_timeout=30.0, interval=1.0)
+    assert quiet.chunks == [HEARTBEAT]
+    assert busy.chunks == [] and text.chunks == []
+
+
+def test_heartbeat_is_due_before_a_full_interval_of_silence() -> None:
+    hub = Hub(10, 1 << 20)
+    sub = subscribed(hub)
+    sub.last_sent = 100.0
+    tick(hub, now=113.0, heartbeat=15.0, send_timeout=30.0, interval=1.0)
+    assert sub.chunks == []
+    tick(hub, now=114.0, heartbeat=15.0, send_timeout=30.0, interval=1.0)
+    assert sub.chunks == [HEARTBEAT]  # the next tick (115) would be too late at 1 s granularity
+
+
+async def test_a_send_stuck_past_the_timeout_cancels_the_writer() -> None:
+    hub = Hub(10, 1 << 20)
+    sub = subscribed(hub)
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def writer() -> None:
+        sub.sending_since = 0.0
+        await never
+
+    sub.task = asyncio.create_task(writer())
+    await asyncio.sleep(0)
+    tick(hub, now=5.0, heartbeat=15.0, send_timeout=10.0, interval=1.0)
+    assert not sub.stalled
+    tick(hub, now=11.0, heartbeat=15.0, send_timeout=10.0, interval=1.0)
+    assert sub.stalled
+    await asyncio.gather(sub.task, return_exceptions=True)
+    assert sub.task.cancelled()
+
+
+def test_tick_interval_is_bounded() -> None:
+    assert tick_interval(15, 30) == 1.0
+    assert abs(tick_interval(0.3, 30) - 0.1) < 1e-9
+    assert tick_interval(0.01, 30) == 0.05
