@@ -75,7 +75,7 @@ def test_no_generated_request_gets_a_server_error(server: LogtailServer, mode: G
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: Any) -> None:
             check_case(case, server.url)
 
