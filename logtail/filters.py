@@ -69,8 +69,10 @@ class LineFilter:
     ignore_case: bool = False
     invert: bool = False
     levels: frozenset[str] = field(default_factory=frozenset)
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.q, self.regex, self.ignore_case, self.invert, self.levels)))
         for name, value in (("q", self.q), ("regex", self.regex)):
             if len(value) > MAX_PATTERN_CHARS:
                 raise FilterError(f"{name} is longer than {MAX_PATTERN_CHARS} characters")
@@ -92,13 +94,55 @@ class LineFilter:
     def _needle(self) -> str:
         return self.q.casefold() if self.ignore_case else self.q
 
-    def matches(self, text: str, level: str | None) -> bool:
-        """True when the line passes. `invert` applies to the text match; the level filter always holds."""
+    def matches(self, text: str, level: str | None, regex_hit: bool | None = None) -> bool:
+        """True when the line passes. `invert` applies to the text match; the level filter always holds.
+
+        `regex_hit` is the regex's answer when it was already computed for many filters at once (RegexSet).
+        """
         if self.levels and level not in self.levels:
             return False
         hit = True
         if self.q:
             hit = self._needle in (text.casefold() if self.ignore_case else text)
         if hit and self.regex:
-            hit = self._pattern.search(text) is not None
+            # RE2's Python wrapper searches UTF-8 bytes about twice as fast as str.
+            hit = regex_hit if regex_hit is not None else self._pattern.search(text.encode()) is not None
         return hit != self.invert if (self.q or self.regex) else True
+
+    def __hash__(self) -> int:
+        # Filters are dictionary keys on the fan-out path: hash the fields once, not on every lookup.
+        return self._hash
+
+
+class RegexSet:
+    """Every distinct regex among a log's filters, matched in one RE2 pass per line (`re2.Set`).
+
+    With a thousand clients each following its own pattern, searching pattern by pattern costs about a
+    microsecond or more per pattern per line; one set match costs about the same as a single search.
+    Patterns that ignore case go in a second set (RE2 options are per set).
+    """
+
+    SPLIT = 1 << 20  # slot numbers at or above this are in the case-insensitive set
+
+    def __init__(self, filters: list[LineFilter]) -> None:
+        self.slots: dict[LineFilter, int] = {}
+        self._sets: list[Any] = []
+        for ignore_case, base in ((False, 0), (True, self.SPLIT)):
+            options = re2.Options()
+            options.log_errors = False
+            options.case_sensitive = not ignore_case
+            rset = re2.Set.SearchSet(options)
+            for flt in filters:
+                if flt.regex and flt.ignore_case == ignore_case and flt not in self.slots:
+                    self.slots[flt] = base + rset.Add(flt.regex)
+            try:
+                rset.Compile()
+            except Exception as exc:  # the wrapper raises plain errors (e.g. out of memory)
+                raise FilterError(f"cannot build one RE2 set of these patterns: {exc}") from None
+            self._sets.append(rset)
+
+    def match(self, text: str) -> set[int]:
+        raw = text.encode()
+        hits = set(self._sets[0].Match(raw) or ())  # an empty set answers None
+        hits.update(self.SPLIT + i for i in self._sets[1].Match(raw) or ())
+        return hits

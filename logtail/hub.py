@@ -19,12 +19,15 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from .cursor import Cursor
-from .filters import LineFilter
+from .filters import FilterError, LineFilter, RegexSet
 from .sse import Format, Line, notice_frame
 
 log = logging.getLogger(__name__)
+
+REGEX_SET_MIN = 4  # distinct patterns on one log before they are matched as one RE2 set
 
 
 @dataclass
@@ -44,8 +47,39 @@ class Channel:
         self.positions: dict[tuple[str, int], int] = {}  # (fid, end) -> seq, for resume from the window
         self.first_seq = 0  # seq of window[0]
         self.subscribers: set[Subscription] = set()
+        self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
+        self._regex_set: RegexSet | Literal[False] | None = None  # None: not built yet; False: not worth it
         self.position: Cursor | None = None  # just after the last published line (or start of the file)
         self.stats = LogStats()
+
+    def add(self, sub: Subscription) -> None:
+        self.subscribers.add(sub)
+        group = self.groups.setdefault(sub.filter, set())
+        group.add(sub)
+        if sub.filter.regex and len(group) == 1:
+            self._regex_set = None  # a new distinct pattern: rebuild the set on next use
+
+    def remove(self, sub: Subscription) -> None:
+        self.subscribers.discard(sub)
+        group = self.groups.get(sub.filter)
+        if group is not None:
+            group.discard(sub)
+            if not group:
+                del self.groups[sub.filter]
+                if sub.filter.regex:
+                    self._regex_set = None
+
+    def regex_set(self) -> RegexSet | None:
+        """One RE2 set over the subscribers' distinct patterns, once there are enough of them to pay off."""
+        if self._regex_set is None:
+            patterns = [flt for flt in self.groups if flt.regex]
+            self._regex_set = False
+            if len(patterns) >= REGEX_SET_MIN:
+                try:
+                    self._regex_set = RegexSet(patterns)
+                except FilterError as exc:
+                    log.warning("%s: %s; matching pattern by pattern", self.name, exc)
+        return self._regex_set or None
 
     def append(self, line: Line) -> None:
         if len(self.window) >= self.window_lines:
@@ -200,25 +234,32 @@ class Hub:
         self.channel(name).position = position
 
     def _fan_out(self, ch: Channel, lines: list[Line]) -> None:
-        matched: dict[LineFilter, list[Line]] = {}
-        chunks: dict[tuple[LineFilter, Format], bytes] = {}
-        for sub in ch.subscribers:
-            flt = sub.filter
-            hits = matched.get(flt)
-            if hits is None:
-                hits = matched[flt] = lines if flt.is_empty else [
-                    line for line in lines if flt.matches(line.text, line.level)
-                ]
-            if not hits:
-                continue
+        # Work per distinct filter (evaluate, encode), then one append per subscriber.
+        regex_set = ch.regex_set()
+        line_hits = [regex_set.match(line.text) for line in lines] if regex_set else None
+        for flt, subs in ch.groups.items():
+            if flt.is_empty:
+                hits = lines
+            elif line_hits is not None and regex_set is not None and flt in regex_set.slots:
+                slot = regex_set.slots[flt]
+                hits = [line for line, found in zip(lines, line_hits, strict=True)
+                        if flt.matches(line.text, line.level, slot in found)]
+            else:
+                hits = [line for line in lines if flt.matches(line.text, line.level)]
+            if hits:
+                self._deliver(ch, subs, hits)
+
+    def _deliver(self, ch: Channel, subs: set[Subscription], hits: list[Line]) -> None:
+        chunks: dict[Format, bytes] = {}
+        count = len(hits)
+        for sub in subs:
             if sub.own_ids:
                 sub.push_lines(ch.name, hits, ch.stats)
                 continue
-            key = (flt, sub.fmt)
-            chunk = chunks.get(key)
+            chunk = chunks.get(sub.fmt)
             if chunk is None:
-                chunk = chunks[key] = b"".join(line.frame(sub.fmt) for line in hits)
-            sub.push(ch.name, chunk, len(hits), ch.stats)
+                chunk = chunks[sub.fmt] = b"".join(line.frame(sub.fmt) for line in hits)
+            sub.push(ch.name, chunk, count, ch.stats)
 
     def notice(self, name: str, kind: str, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
@@ -232,14 +273,14 @@ class Hub:
 
     def subscribe(self, logs: Iterable[str], sub: Subscription) -> None:
         for name in logs:
-            self.channel(name).subscribers.add(sub)
+            self.channel(name).add(sub)
         self.subscriptions.add(sub)
 
     def unsubscribe(self, sub: Subscription) -> None:
         for name in sub.logs:
             ch = self.channels.get(name)
             if ch is not None:
-                ch.subscribers.discard(sub)
+                ch.remove(sub)
         self.subscriptions.discard(sub)
         sub.closed = True
 

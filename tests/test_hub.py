@@ -116,3 +116,30 @@ def test_close_all_sends_each_format_its_final_frame() -> None:
     hub.subscribe(["a"], s)
     hub.close_all({"sse": b"bye"})
     assert s.closed and s.close_reason == b"bye"
+
+
+def test_many_distinct_regexes_are_matched_as_one_set_with_the_same_results() -> None:
+    """1,000 clients with 1,000 patterns: one RE2 set pass per line, same answers as one search each."""
+    hub = Hub(100, 1 << 20)
+    patterns = [f"line {i}$" for i in range(10)] + ["LINE [13]", "^line"]
+    subs = {}
+    for pattern in patterns:
+        for ignore_case in (False, True):
+            for invert in (False, True):
+                flt = LineFilter(regex=pattern, ignore_case=ignore_case, invert=invert)
+                subs[flt] = sub(flt=flt)
+                hub.subscribe(["a"], subs[flt])
+    publish(hub, lines(12))
+    assert hub.channel("a").regex_set() is not None
+    for flt, s in subs.items():
+        expected = [x.text for x in lines(12) if flt.matches(x.text, None)]
+        assert texts(s.take()) == expected, flt
+
+
+def test_regex_set_with_only_case_insensitive_patterns() -> None:
+    hub = Hub(100, 1 << 20)
+    subs = [sub(flt=LineFilter(regex=f"LINE {i}$", ignore_case=True)) for i in range(5)]
+    for s in subs:
+        hub.subscribe(["a"], s)
+    publish(hub, lines(5))
+    assert [texts(s.take()) for s in subs] == [[f"line {i}"] for i in range(5)]
