@@ -38,13 +38,13 @@ def wait_read(server: LogtailServer, log: str, count: float) -> None:
     wait_for(lambda: lines_read(server, log) >= count, 10, what=f"server to read {count} lines of {log}")
 
 
-async def resume(url: str, cursor: str, expected: list[str], sentinel_log: Path, *, via: str = "header"
-                 ) -> SSEClient:
+async def resume(url: str, cursor: str, expected: list[str], sentinel_log: Path, *, via: str = "header",
+                 tag: str = "") -> SSEClient:
     """Reconnect after `cursor`; the stream must carry exactly `expected`, then a sentinel appended now."""
     headers = {"Last-Event-ID": cursor} if via == "header" else {}
     if via == "query":
         url += ("&" if "?" in url else "?") + f"last_event_id={quote(cursor)}"
-    sentinel = f"sentinel {next(_sentinels)}"
+    sentinel = f"sentinel {next(_sentinels)}{tag}"
     async with SSEClient(url, headers) as c:
         await c.wait_lines(len(expected), 10)
         append(sentinel_log, [sentinel])
@@ -266,5 +266,25 @@ async def test_resume_while_the_rotated_file_is_drained_has_no_duplicates(tmp_pa
             append(log, ["the end"])
             await c.wait(lambda: c.received[-1][1] == "the end", 10, "the last line")
             assert c.lines() == [*bulk, "after 1", "the end"]
+    finally:
+        server.stop()
+
+
+async def test_filtered_stream_resumes_exactly_from_the_file(tmp_path: Path, logs: Path) -> None:
+    """A filtered client (q=keep) resumes from its last matching line, beyond the window: exactly the matching
+    lines after it, none of the others."""
+    log = logs / "app.log"
+    log.touch()
+    server = start(tmp_path, str(log), "--window-lines", "5", "--backlog", "0")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream?q=keep"
+        every = [f"{'keep' if i % 3 == 0 else 'drop'} {i}" for i in range(300)]
+        async with SSEClient(url) as c:
+            append(log, every[:150])
+            await c.wait_lines(50)
+            cursor = c.id_of("keep 147")
+        append(log, every[150:])
+        c = await resume(url, cursor, [t for t in every[150:] if t.startswith("keep")], log, tag=" keep")
+        assert not c.notices()
     finally:
         server.stop()
