@@ -21,7 +21,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .cursor import Cursor
+from .cursor import Cursor, file_id
 from .filters import LineFilter
 from .hub import Hub, Subscription
 from .registry import LogRegistry
@@ -97,7 +97,14 @@ class LogStream(Response):
     def _plan(self, name: str) -> Plan:
         entry = self.registry.get(name)
         opts = self.options
-        return plan(self.hub.channel(name), entry.follower if entry else None, opts.cursors.get(name),
+        ch = self.hub.channel(name)
+        cursor = opts.cursors.get(name)
+        if cursor is None and opts.multi and opts.cursors and ch.position is not None:
+            # Resuming, but the id has no entry for this log: it had no position when the client last heard
+            # of it (its file did not exist yet), so all of its file is new to the client. Offset 0 is in
+            # every file: a cursor there matches the current one.
+            cursor = Cursor(name, file_id(b"", 0), 0)
+        return plan(ch, entry.follower if entry else None, cursor,
                     opts.backlog if not opts.cursors else 0, opts.filter, self.resume_max_bytes)
 
     async def _listen(self, receive: Receive, sub: Subscription) -> None:

@@ -288,3 +288,32 @@ async def test_filtered_stream_resumes_exactly_from_the_file(tmp_path: Path, log
         assert not c.notices()
     finally:
         server.stop()
+
+
+async def test_multi_log_resume_gets_a_log_that_appeared_while_away(tmp_path: Path, logs: Path) -> None:
+    """Regression: on /api/stream?log=a&log=b with b.log missing, the client's id had no entry for b; b.log
+    appeared while it was away, and on resume b got no backlog and no read-back: its lines were lost
+    without a notice. A log absent from a resumed id is read from the start of its file."""
+    a, b = logs / "a.log", logs / "b.log"
+    append(a, ["a 1"])
+    server = start(tmp_path, str(a), str(b))
+    try:
+        url = f"{server.url}/api/stream?log=a.log&log=b.log&backlog=10"
+        async with SSEClient(url) as c:
+            await c.wait_lines(1)
+            await c.wait(lambda: c.last_id() is not None and c.events[-1].keys() == {"id"}, 5, "the position id")
+            cursor = c.last_id()
+        assert cursor is not None and "b.log" not in cursor
+        read = lines_read(server, "b.log")
+        append(b, ["b 1", "b 2"])
+        append(a, ["a 2"])
+        wait_read(server, "b.log", read + 2)
+        async with SSEClient(url, {"Last-Event-ID": cursor}) as c:
+            await c.wait(lambda: len(c.lines()) >= 3, 10, "a 2, b 1, b 2")
+            append(b, ["b 3"])
+            await c.wait_lines(4, 10, log=None)
+            assert c.lines("a.log") == ["a 2"]
+            assert c.lines("b.log") == ["b 1", "b 2", "b 3"]
+            assert not c.notices("gap")
+    finally:
+        server.stop()
