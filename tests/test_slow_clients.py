@@ -91,9 +91,14 @@ def test_slow_client_gap_counts_exactly_and_is_not_overtaken(tmp_path: Path) -> 
             if total % 4000 == 0 and counter(server.url, "logtail_lines_dropped_total", "app.log") > 0:
                 break
         assert counter(server.url, "logtail_lines_dropped_total", "app.log") > 0, "the client never overflowed"
-        append(log, [f"{total} last"])
-        total += 1
-        slow.read_until(lambda s: b' last"' in s.body, 30, "the last line")
+        # Lines written while the client is still skipping are counted in its gap, not delivered: keep
+        # writing a marker until one arrives after the client has caught up.
+        deadline = time.monotonic() + 30
+        while b' last"' not in slow.body:
+            assert time.monotonic() < deadline, "no marker line arrived after the gap"
+            append(log, [f"{total} last"])
+            total += 1
+            slow.read_available(wait=0.3)
 
         expected_next, received, missed_total = 0, 0, 0
         for ev in slow.events():
@@ -227,5 +232,26 @@ def test_sigterm_with_50_open_streams_exits_fast_and_notifies(tmp_path: Path) ->
             else:
                 assert "shutdown" in body.splitlines()[-1]
             s.close()
+    finally:
+        server.stop()
+
+
+def test_sigterm_with_a_stalled_client_still_exits_within_seconds(tmp_path: Path) -> None:
+    """A client whose buffers are full cannot take its `shutdown` notice: SIGTERM must not wait for it
+    beyond --shutdown-timeout (3 s)."""
+    server, log = start(tmp_path, "--queue-bytes", str(1 << 20))
+    try:
+        assert server.proc is not None
+        stalled = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        wait_for(lambda: gauge(server.url) == 1, 10)
+        for _ in range(30):  # 6 MB: more than its buffers and its queue hold
+            append(log, [f"{i} {LINE}" for i in range(1000)])
+        wait_for(lambda: counter(server.url, "logtail_lines_dropped_total", "app.log") > 0, 10,
+                 what="the stalled client to overflow")
+        t0 = time.monotonic()
+        server.terminate()
+        server.proc.wait(6)
+        assert time.monotonic() - t0 < 6
+        stalled.close()
     finally:
         server.stop()
