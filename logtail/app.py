@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from . import __version__
 from .auth import BasicAuth
 from .config import Settings
+from .fastpath import StreamFastPath
 from .headers import SecurityHeaders
 from .history_routes import build_history_router
 from .hub import Hub
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_router())
     app.include_router(build_history_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
+    app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],

@@ -18,7 +18,7 @@ from . import __version__
 from .cursor import parse_cursors
 from .filters import FilterError, LineFilter
 from .metrics import render
-from .state import state_of
+from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
 
 MAX_BACKLOG = 100_000
@@ -152,7 +152,11 @@ def _open_stream(request: Request, names: list[str], params: StreamQuery, multi:
     if params.backlog is not None and params.backlog > s.window_lines:
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
     backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
-    return LogStream(names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi),
-                     st.hub, st.registry, send_timeout=s.send_timeout,
-                     retry_ms=s.retry_ms, queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
+    return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi))
+
+
+def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogStream:
+    s = st.settings
+    return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
+                     queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
                      max_line_bytes=s.max_line_bytes)

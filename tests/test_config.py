@@ -24,7 +24,7 @@ def test_names_must_be_url_safe(spec: str, tmp_path: Path) -> None:
 
 
 def test_duplicate_names_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="duplicate log name 'app.log'"):
+    with pytest.raises(ConfigError, match=r"duplicate log name 'app\.log'"):
         resolve({}, [str(tmp_path / "a/app.log"), str(tmp_path / "b/app.log")], None, {})
 
 
