@@ -22,7 +22,6 @@ from pydantic import BaseModel
 from starlette.types import Message, Receive, Scope, Send
 
 from .cursor import Cursor, parse_cursors
-from .filters import FilterError, LineFilter
 from .history import (
     DEFAULT_LIMIT,
     DOWNLOAD_CHUNK,
@@ -40,7 +39,7 @@ from .history import (
     rotated_siblings,
 )
 from .registry import LogEntry
-from .routes import NAME_PATH
+from .routes import NAME_PATH, FilterQuery
 from .sse import dump_json
 from .state import state_of
 from .stream import ClientGone
@@ -79,12 +78,7 @@ class SearchQuery:
     def __init__(
         self,
         name: Annotated[str, NAME_PATH],
-        q: Annotated[str, Query(max_length=1000, description="Only lines containing this substring")] = "",
-        regex: Annotated[str, Query(max_length=1000, description="Only lines matching this RE2 pattern")] = "",
-        ignore_case: Annotated[bool, Query(description="Case-insensitive q and regex")] = False,
-        invert: Annotated[bool, Query(description="Only lines that do NOT match q/regex")] = False,
-        level: Annotated[list[str], Query(description="Only these levels: error, warn, info, debug "
-                                                      "(repeat or comma-separate)")] = [],  # noqa: B006
+        filters: Annotated[FilterQuery, Depends()],
         order: Annotated[Literal["newest", "oldest"], Query(description="newest first (default) or oldest")]
         = "newest",
         limit: Annotated[int, Query(description=f"Most matches to send (1-{MAX_LIMIT})")] = DEFAULT_LIMIT,
@@ -94,11 +88,7 @@ class SearchQuery:
         rotated: Annotated[bool, Query(description="Also search the rotated files NAME.1, NAME.2.gz, ...")]
         = False,
     ) -> None:
-        levels = frozenset(v.strip().lower() for item in level for v in item.split(",") if v.strip())
-        try:
-            line_filter = LineFilter(q, regex, ignore_case, invert, levels)
-        except FilterError as exc:
-            raise HTTPException(400, detail=str(exc)) from None
+        line_filter = filters.filter
         if not 1 <= limit <= MAX_LIMIT:
             raise HTTPException(422, detail=f"limit: must be between 1 and {MAX_LIMIT} (page with before/after)")
         if not 0 <= context <= MAX_CONTEXT:

@@ -34,29 +34,39 @@ class LogInfo(BaseModel):
     mtime: float | None
 
 
-class StreamQuery:
-    """Query parameters shared by both stream endpoints, checked before the stream starts."""
+class FilterQuery:
+    """The filter parameters shared by the streams and the search, checked before anything starts."""
 
     def __init__(
         self,
-        backlog: Annotated[int | None, Query(ge=0, le=MAX_BACKLOG,
-                                             description="Last N complete lines first (default 10)")] = None,
         q: Annotated[str, Query(max_length=1000, description="Only lines containing this substring")] = "",
         regex: Annotated[str, Query(max_length=1000, description="Only lines matching this RE2 pattern")] = "",
         ignore_case: Annotated[bool, Query(description="Case-insensitive q and regex")] = False,
         invert: Annotated[bool, Query(description="Only lines that do NOT match q/regex")] = False,
         level: Annotated[list[str], Query(description="Only these levels: error, warn, info, debug "
                                                       "(repeat or comma-separate)")] = [],  # noqa: B006
-        format: Annotated[Literal["sse", "text", "ndjson"], Query(description="Wire format")] = "sse",
-        last_event_id: Annotated[str | None, Query(max_length=65536,
-                                                   description="Resume after this event id")] = None,
-        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
     ) -> None:
         levels = frozenset(v.strip().lower() for item in level for v in item.split(",") if v.strip())
         try:
             self.filter = LineFilter(q, regex, ignore_case, invert, levels)
         except FilterError as exc:
             raise HTTPException(400, detail=str(exc)) from None
+
+
+class StreamQuery:
+    """Query parameters of both stream endpoints, checked before the stream starts."""
+
+    def __init__(
+        self,
+        filters: Annotated[FilterQuery, Depends()],
+        backlog: Annotated[int | None, Query(ge=0, le=MAX_BACKLOG,
+                                             description="Last N complete lines first (default 10)")] = None,
+        format: Annotated[Literal["sse", "text", "ndjson"], Query(description="Wire format")] = "sse",
+        last_event_id: Annotated[str | None, Query(max_length=65536,
+                                                   description="Resume after this event id")] = None,
+        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+    ) -> None:
+        self.filter = filters.filter
         self.backlog = backlog
         self.format = format
         # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
