@@ -86,6 +86,11 @@ class LineFilter:
     def is_empty(self) -> bool:
         return not (self.q or self.regex or self.levels)
 
+    @property
+    def regex_only(self) -> bool:
+        """A line passes exactly when the regex is found (so a set match answers it alone)."""
+        return bool(self.regex) and not (self.q or self.levels or self.invert)
+
     @cached_property
     def _pattern(self) -> Any:
         return _compile(self.regex, self.ignore_case)
@@ -141,8 +146,11 @@ class RegexSet:
                 raise FilterError(f"cannot build one RE2 set of these patterns: {exc}") from None
             self._sets.append(rset)
 
-    def match(self, text: str) -> set[int]:
+    def match(self, text: str) -> list[int]:
+        """The slots of the patterns found in `text`."""
         raw = text.encode()
-        hits = set(self._sets[0].Match(raw) or ())  # an empty set answers None
-        hits.update(self.SPLIT + i for i in self._sets[1].Match(raw) or ())
+        hits: list[int] = self._sets[0].Match(raw) or []  # an empty set answers None
+        more = self._sets[1].Match(raw)
+        if more:
+            hits = hits + [self.SPLIT + i for i in more]
         return hits

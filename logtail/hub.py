@@ -19,7 +19,6 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from .cursor import Cursor
 from .filters import FilterError, LineFilter, RegexSet
@@ -48,7 +47,7 @@ class Channel:
         self.first_seq = 0  # seq of window[0]
         self.subscribers: set[Subscription] = set()
         self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
-        self._regex_set: RegexSet | Literal[False] | None = None  # None: not built yet; False: not worth it
+        self._dispatch: Dispatch | None = None  # how to evaluate the groups; rebuilt when they change
         self.position: Cursor | None = None  # just after the last published line (or start of the file)
         self.stats = LogStats()
 
@@ -56,8 +55,8 @@ class Channel:
         self.subscribers.add(sub)
         group = self.groups.setdefault(sub.filter, set())
         group.add(sub)
-        if sub.filter.regex and len(group) == 1:
-            self._regex_set = None  # a new distinct pattern: rebuild the set on next use
+        if len(group) == 1:
+            self._dispatch = None  # a new distinct filter
 
     def remove(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)
@@ -66,20 +65,12 @@ class Channel:
             group.discard(sub)
             if not group:
                 del self.groups[sub.filter]
-                if sub.filter.regex:
-                    self._regex_set = None
+                self._dispatch = None
 
-    def regex_set(self) -> RegexSet | None:
-        """One RE2 set over the subscribers' distinct patterns, once there are enough of them to pay off."""
-        if self._regex_set is None:
-            patterns = [flt for flt in self.groups if flt.regex]
-            self._regex_set = False
-            if len(patterns) >= REGEX_SET_MIN:
-                try:
-                    self._regex_set = RegexSet(patterns)
-                except FilterError as exc:
-                    log.warning("%s: %s; matching pattern by pattern", self.name, exc)
-        return self._regex_set or None
+    def dispatch(self) -> Dispatch:
+        if self._dispatch is None:
+            self._dispatch = Dispatch(self.name, self.groups)
+        return self._dispatch
 
     def append(self, line: Line) -> None:
         if len(self.window) >= self.window_lines:
@@ -108,6 +99,25 @@ class Channel:
                     break
         picked.reverse()
         return picked
+
+
+class Dispatch:
+    """How a log's filter groups are evaluated for a batch, worked out once per change of the groups.
+
+    With REGEX_SET_MIN or more distinct patterns they are matched as one RE2 set per line (RegexSet).
+    """
+
+    def __init__(self, name: str, groups: dict[LineFilter, set[Subscription]]) -> None:
+        self.regex_set: RegexSet | None = None
+        patterns = [flt for flt in groups if flt.regex]
+        if len(patterns) >= REGEX_SET_MIN:
+            try:
+                self.regex_set = RegexSet(patterns)
+            except FilterError as exc:
+                log.warning("%s: %s; matching pattern by pattern", name, exc)
+        slots = self.regex_set.slots if self.regex_set else {}
+        self.steps = [(flt, subs, slots.get(flt)) for flt, subs in groups.items()]
+        self.needs_sets = any(slot is not None and not flt.regex_only for flt, _, slot in self.steps)
 
 
 class Subscription:
@@ -235,17 +245,31 @@ class Hub:
 
     def _fan_out(self, ch: Channel, lines: list[Line]) -> None:
         # Work per distinct filter (evaluate, encode), then one append per subscriber.
-        regex_set = ch.regex_set()
-        line_hits = [regex_set.match(line.text) for line in lines] if regex_set else None
-        for flt, subs in ch.groups.items():
+        plan = ch.dispatch()
+        found: list[set[int]] = []
+        by_slot: dict[int, list[Line]] = {}
+        if plan.regex_set is not None:
+            # One set match per line; a regex-only filter's lines are then just those found in its slot.
+            for line in lines:
+                slots = plan.regex_set.match(line.text)
+                for found_slot in slots:
+                    bucket = by_slot.get(found_slot)
+                    if bucket is None:
+                        by_slot[found_slot] = [line]
+                    else:
+                        bucket.append(line)
+                if plan.needs_sets:
+                    found.append(set(slots))
+        for flt, subs, slot in plan.steps:
             if flt.is_empty:
                 hits = lines
-            elif line_hits is not None and regex_set is not None and flt in regex_set.slots:
-                slot = regex_set.slots[flt]
-                hits = [line for line, found in zip(lines, line_hits, strict=True)
-                        if flt.matches(line.text, line.level, slot in found)]
-            else:
+            elif slot is None:
                 hits = [line for line in lines if flt.matches(line.text, line.level)]
+            elif flt.regex_only:
+                hits = by_slot.get(slot, [])
+            else:
+                hits = [line for line, f in zip(lines, found, strict=True)
+                        if flt.matches(line.text, line.level, slot in f)]
             if hits:
                 self._deliver(ch, subs, hits)
 

@@ -130,7 +130,7 @@ def test_many_distinct_regexes_are_matched_as_one_set_with_the_same_results() ->
                 subs[flt] = sub(flt=flt)
                 hub.subscribe(["a"], subs[flt])
     publish(hub, lines(12))
-    assert hub.channel("a").regex_set() is not None
+    assert hub.channel("a").dispatch().regex_set is not None
     for flt, s in subs.items():
         expected = [x.text for x in lines(12) if flt.matches(x.text, None)]
         assert texts(s.take()) == expected, flt
