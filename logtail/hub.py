@@ -72,13 +72,15 @@ class Channel:
             self._dispatch = Dispatch(self.name, self.groups)
         return self._dispatch
 
-    def append(self, line: Line) -> None:
-        if len(self.window) >= self.window_lines:
-            old = self.window.popleft()
-            self.positions.pop((old.fid, old.end), None)
-            self.first_seq += 1
-        self.positions[(line.fid, line.end)] = self.first_seq + len(self.window)
-        self.window.append(line)
+    def extend(self, lines: list[Line]) -> None:
+        window, positions = self.window, self.positions
+        for line in lines:
+            if len(window) >= self.window_lines:
+                old = window.popleft()
+                positions.pop((old.fid, old.end), None)  # the same position may recur in a rewritten file
+                self.first_seq += 1
+            positions[(line.fid, line.end)] = self.first_seq + len(window)
+            window.append(line)
 
     def lines_after(self, cursor: Cursor) -> list[Line] | None:
         """The window's lines after `cursor`, or None when the cursor is not in the window."""
@@ -234,8 +236,7 @@ class Hub:
         ch.position = position
         if not lines:
             return
-        for line in lines:
-            ch.append(line)
+        ch.extend(lines)
         ch.stats.lines_read += len(lines)
         if ch.subscribers:
             self._fan_out(ch, lines)

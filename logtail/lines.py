@@ -17,6 +17,10 @@ class RawLine(NamedTuple):
     truncated: bool = False
 
 
+# NamedTuple's own constructor is a Python-level function; on the per-line path build the tuple directly.
+_new_raw = tuple.__new__
+
+
 def decode_line(raw: bytes) -> str:
     """Decode one line: a trailing CR (from CRLF) is dropped and invalid UTF-8 becomes U+FFFD."""
     if raw.endswith(b"\r"):
@@ -90,7 +94,7 @@ class LineSplitter:
             if len(piece) > cap or piece.endswith(b"\r"):
                 lines.append(_make_line(piece, end, cap, False))
             else:
-                lines.append(RawLine(piece.decode("utf-8", "replace"), end))
+                lines.append(_new_raw(RawLine, (piece.decode("utf-8", "replace"), end, False)))
         if rest:
             self._hold(rest)
         self.offset = base + len(data)
