@@ -241,9 +241,6 @@ class Hub:
         if ch.subscribers:
             self._fan_out(ch, lines)
 
-    def set_position(self, name: str, position: Cursor) -> None:
-        self.channel(name).position = position
-
     def _fan_out(self, ch: Channel, lines: list[Line]) -> None:
         # Work per distinct filter (evaluate, encode), then one append per subscriber.
         plan = ch.dispatch()

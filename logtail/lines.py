@@ -21,13 +21,6 @@ class RawLine(NamedTuple):
 _new_raw = tuple.__new__
 
 
-def decode_line(raw: bytes) -> str:
-    """Decode one line: a trailing CR (from CRLF) is dropped and invalid UTF-8 becomes U+FFFD."""
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
-    return raw.decode("utf-8", "replace")
-
-
 def _make_line(raw: bytes, end: int, cap: int, overflowed: bool) -> RawLine:
     if raw.endswith(b"\r"):
         raw = raw[:-1]
