@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MESSAGES = [
     "user {n} logged in", "cache miss for key session:{n}", "request handled in {n} ms",
-    "retrying upstream call ({k} of 3)", "disk usage at {k}0%", "payment declined for order #{n}",
+    "retrying upstream call ({r} of 3)", "disk usage at {k}0%", "payment declined for order #{n}",
     "connection reset by peer", "scheduled job {n} queued", "config reloaded",
 ]
 LEVELS = ["INFO"] * 6 + ["DEBUG"] * 2 + ["WARN", "ERROR"]
@@ -34,7 +34,7 @@ LEVELS = ["INFO"] * 6 + ["DEBUG"] * 2 + ["WARN", "ERROR"]
 def app_line(rng: random.Random) -> str:
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     level = rng.choice(LEVELS)
-    msg = rng.choice(MESSAGES).format(n=rng.randint(1, 9999), k=rng.randint(1, 9))
+    msg = rng.choice(MESSAGES).format(n=rng.randint(1, 9999), k=rng.randint(1, 9), r=rng.randint(1, 3))
     roll = rng.random()
     if roll < 0.03:
         msg = f"\x1b[1;31mALERT\x1b[0m {msg} \x1b[32m(recovered)\x1b[0m"
