@@ -20,7 +20,7 @@ from .auth import BasicAuth
 from .config import Settings
 from .fastpath import StreamFastPath
 from .headers import SecurityHeaders
-from .history_routes import build_history_router
+from .history.routes import build_history_router
 from .hub import Hub
 from .keepalive import keep_alive
 from .metrics import build_registry
