@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -343,3 +345,35 @@ def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
                   "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b"):
         assert parse(query) is None, query
     assert parse("log=b", multi=True) is None
+
+
+def _worker_pids(parent: int) -> set[int]:
+    """The worker processes of a `logtail serve --workers N` parent (not multiprocessing's resource tracker)."""
+    pids = set()
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in cmdline:
+            pids.add(int(child))
+    return pids
+
+
+def test_a_worker_that_dies_is_replaced(start_server: Start, app_log: Path) -> None:
+    """Regression: a worker killed by the OOM killer or a crash was never restarted; once every worker had
+    died the port still accepted connections and answered nothing."""
+    server = start_server(str(app_log), "--workers", "2")
+    assert server.proc is not None
+    parent = server.proc.pid
+    wait_for(lambda: len(_worker_pids(parent)) == 2, 30, 0.1, "two workers")
+    originals = _worker_pids(parent)
+    for pid in sorted(originals):
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda dead=pid: len(now := _worker_pids(parent)) == 2 and dead not in now, 60, 0.1,
+                 f"{pid} replaced")
+    assert not _worker_pids(parent) & originals
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(10):
+            assert client.get("/healthz").json() == {"status": "ok"}
+    assert "died (exit code -9); starting another" in server.output()
