@@ -24,11 +24,12 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from .cursor import HEAD_BYTES, Cursor, file_id
 from .hub import Hub
 from .lines import LineSplitter
-from .sse import Line
+from .sse import Line, NoticeKind
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ READ_BYTES = 256 * 1024
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
 SEED_MAX_BYTES = 16 * 1024 * 1024
+
+# What a follower last knew of its path: `new` (never looked), `ok` (following a file), `missing` (no file by
+# that name), `unreadable` (permission denied), `reopen` (a rotated file was drained: open the new one). The
+# notices sent are the changes between states, so each is reported once.
+FollowerState = Literal["new", "ok", "missing", "unreadable", "reopen"]
 
 
 @dataclass
@@ -117,10 +123,9 @@ class FileFollower:
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None
         self.old: Generation | None = None  # a rotated-away file still being drained
-        self.state = "new"  # new | ok | missing | unreadable
+        self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
         self.last_read = 0.0
-        self.size = 0
 
     # --- notifications -------------------------------------------------------------------------------
 
@@ -234,7 +239,6 @@ class FileFollower:
             budget -= len(data)
             raws = self.splitter.feed(data)
             gen.refresh_head()
-            self.size = self.splitter.offset
             self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws], gen)
         return True
 
@@ -256,7 +260,7 @@ class FileFollower:
             self.vanished_at = now
         return now - self.vanished_at < self.missing_grace
 
-    def _finish_old(self, kind: str, message: str) -> None:
+    def _finish_old(self, kind: NoticeKind, message: str) -> None:
         assert self.old is not None
         self._flush_partial(self.old)
         self.old.close()
@@ -276,7 +280,6 @@ class FileFollower:
             if self.state != "new":
                 self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
             self.state = "missing"
-        self.size = 0
 
     def _on_unreadable(self, exc: PermissionError) -> None:
         self._close_all()

@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .cursor import Cursor
+from .cursor import Cursor, event_id
 from .filters import FilterError, LineFilter, RegexSet
-from .sse import Format, Line, notice_frame
+from .sse import Format, Line, NoticeKind, notice_frame
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class Subscription:
         cursors = self.cursors
         for line in lines:
             cursors[log] = line.cursor
-            parts.append(b"id: " + ",".join(cursors.values()).encode() + b"\n" + line.sse_body)
+            parts.append(b"id: " + event_id(cursors.values()).encode() + b"\n" + line.sse_body)
         return b"".join(parts)
 
     def wake(self) -> None:
@@ -283,7 +283,7 @@ class Hub:
                 chunk = chunks[sub.fmt] = b"".join(line.frame(sub.fmt) for line in hits)
             sub.push(ch.name, chunk, count, ch.stats)
 
-    def notice(self, name: str, kind: str, message: str) -> None:
+    def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
         ch = self.channel(name)
         frames: dict[Format, bytes] = {}

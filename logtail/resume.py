@@ -20,7 +20,7 @@ from .filters import LineFilter
 from .follow import FileFollower
 from .hub import Channel
 from .lines import LineSplitter
-from .sse import Format, Line, notice_frame
+from .sse import Format, Line, NoticeCounts, NoticeKind, notice_frame
 
 BLOCK = 256 * 1024
 
@@ -41,7 +41,7 @@ class Plan:
     log: str
     lines: list[Line] = field(default_factory=list)
     readbacks: list[ReadBack] = field(default_factory=list)
-    notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
+    notices: list[tuple[NoticeKind, str, NoticeCounts]] = field(default_factory=list)
 
     def close(self) -> None:
         for rb in self.readbacks:

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .cursor import Cursor, file_id
+from .cursor import Cursor, event_id, file_id
 from .filters import LineFilter
 from .hub import Hub, Subscription
 from .registry import LogRegistry
@@ -148,7 +148,7 @@ class LogStream(Response):
             if pos is not None:
                 sub.cursors[name] = str(pos)
         if self.options.fmt == "sse" and sub.cursors:
-            sub.chunks.insert(0, b"id: " + ",".join(sub.cursors.values()).encode() + b"\n\n")
+            sub.chunks.insert(0, b"id: " + event_id(sub.cursors.values()).encode() + b"\n\n")
             sub.wake()
 
     async def _pump(self, sub: Subscription) -> None:

@@ -11,14 +11,14 @@ from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 from starlette.types import Scope
 
-from ..cursor import file_id
+from ..cursor import cursor_text, file_id
 from ..lines import decode_capped
 from ..offloop import off_loop
-from ..sse import dump_json
+from ..sse import LineRecord, NoticeKind, NoticeRecord, dump_json, notice_frame, notice_record
 from .blocks import Block, backward_blocks, clip, forward_blocks, lines_after, lines_before
 from .files import GzipReader, LogFile, open_chain
 from .matcher import Hit, Matcher
@@ -28,6 +28,32 @@ from .response import FileStreamResponse
 PROGRESS_INTERVAL = 0.25
 
 
+class SearchHit(LineRecord):
+    """A matching line: a stream's line, plus where it is and the lines around it."""
+
+    file: NotRequired[str]  # the rotated file's name; absent for the live file
+    line: NotRequired[int]  # 1-based line number, when known (the file was read from its start)
+    context_before: list[str]
+    context_after: list[str]
+
+
+class SearchProgress(TypedDict):
+    event: Literal["progress"]
+    scanned: int  # bytes searched so far, of `total`
+    total: int
+
+
+class SearchDone(TypedDict):
+    event: Literal["done"]
+    matches: int
+    scanned: int
+    total: int
+    truncated: bool  # the limit was reached with more of the files left: page on with before/after
+
+
+SearchObject = SearchHit | NoticeRecord
+
+
 @dataclass
 class ContextWindow:
     """Context lines for a sequential (gzip) scan: the last `n` lines seen, and hits awaiting lines after."""
@@ -35,14 +61,14 @@ class ContextWindow:
     n: int
     cap: int
     recent: deque[str] = field(default_factory=deque)
-    pending: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[SearchHit] = field(default_factory=list)
 
     def before(self, block: Block, start: int) -> list[str]:
         lines = _block_lines(block, start, self.n, self.cap, backwards=True)
         need = self.n - len(lines)
         return (list(self.recent)[max(0, len(self.recent) - need):] if need else []) + lines
 
-    def after(self, block: Block, stop: int, hit: dict[str, Any]) -> None:
+    def after(self, block: Block, stop: int, hit: SearchHit) -> None:
         hit["context_after"] = _block_lines(block, stop + 1, self.n, self.cap)
         if len(hit["context_after"]) < self.n:
             self.pending.append(hit)
@@ -107,14 +133,14 @@ class Search:
     def remaining(self) -> int:
         return self.req.limit - self.matches
 
-    def step(self) -> list[dict[str, Any]] | None:
+    def step(self) -> list[SearchObject] | None:
         """The next objects (possibly none); None once the search is over. Runs in a worker thread."""
         return next(self._steps, None)
 
     def close(self) -> None:
         self._steps.close()
 
-    def _run(self) -> Generator[list[dict[str, Any]], None, None]:
+    def _run(self) -> Generator[list[SearchObject], None, None]:
         newest = self.req.order == "newest"
         for i, region in enumerate(self.regions):
             done = self.scanned
@@ -132,7 +158,7 @@ class Search:
                 self.truncated = not complete or i < len(self.regions) - 1
                 return
 
-    def _plain(self, region: Region, newest: bool) -> Generator[list[dict[str, Any]], None, bool]:
+    def _plain(self, region: Region, newest: bool) -> Generator[list[SearchObject], None, bool]:
         """Yields the hits of each step; returns whether the region was searched to its end."""
         f = region.file
         hi, tail = (f.size, f.rotated > 0) if region.end_max is None else (region.end_max, False)
@@ -144,7 +170,7 @@ class Search:
                  else forward_blocks(f.pread, region.lo, hi, self.cap, tail=tail))
         for blocks, pos in steps:
             self.scanned = base + (hi - pos if newest else pos - region.lo)
-            out: list[dict[str, Any]] = []
+            out: list[SearchObject] = []
             for block in blocks:
                 hits, more = self.matcher.find(block, self.remaining, newest)
                 found = [self._hit(f, block, h, n) for h, n in zip(hits, _line_numbers(block, hits, line_no),
@@ -165,12 +191,12 @@ class Search:
             yield out
         return True
 
-    def _gzip(self, region: Region, newest: bool) -> Generator[list[dict[str, Any]], None, bool]:
+    def _gzip(self, region: Region, newest: bool) -> Generator[list[SearchObject], None, bool]:
         """Yields the hits of each step; returns whether the region was searched to its end."""
         f = region.file
         reader = GzipReader(f.fd)
         window = ContextWindow(self.req.context, self.cap)
-        kept: deque[dict[str, Any]] = deque()  # hits not sent yet
+        kept: deque[SearchHit] = deque()  # hits not sent yet
         line_no, matching, dropped = 0, True, False
         base = self.scanned
         for blocks, _ in forward_blocks(reader.read, 0, None, self.cap, tail=True):
@@ -201,38 +227,36 @@ class Search:
             yield [] if newest else self._ready(kept, window)
             if not matching and not window.pending:
                 break
-        out = list(reversed(kept) if newest else kept)
+        out: list[SearchObject] = list(reversed(kept) if newest else kept)
         self.matches += len(out)
         if reader.error:
             out.append(self._notice("unreadable", f"{f.label}: {reader.error}; the rest of it was skipped"))
         yield out
         return not dropped
 
-    def _ready(self, kept: deque[dict[str, Any]], window: ContextWindow) -> list[dict[str, Any]]:
+    def _ready(self, kept: deque[SearchHit], window: ContextWindow) -> list[SearchObject]:
         """Oldest-first hits whose context is complete: all before the first still waiting for lines."""
         waiting = {id(h) for h in window.pending}
-        out = []
+        out: list[SearchObject] = []
         while kept and id(kept[0]) not in waiting:
             out.append(kept.popleft())
         self.matches += len(out)
         return out
 
-    def _hit(self, f: LogFile, block: Block, h: Hit, line: int | None) -> dict[str, Any]:
+    def _hit(self, f: LogFile, block: Block, h: Hit, line: int | None) -> SearchHit:
         end = block.line_end(h.stop)
-        hit: dict[str, Any] = {"log": self.log, "text": h.text, "id": f"{self.log}={file_id(f.head, end)}:{end}",
-                               "level": h.level}
+        hit: SearchHit = {"log": self.log, "text": h.text, "id": cursor_text(self.log, file_id(f.head, end), end),
+                          "level": h.level, "context_before": [], "context_after": []}
         if h.truncated:
             hit["truncated"] = True
         if f.rotated:
             hit["file"] = f.label
         if line is not None:
             hit["line"] = line
-        hit["context_before"] = []
-        hit["context_after"] = []
         return hit
 
-    def _notice(self, kind: str, message: str) -> dict[str, Any]:
-        return {"event": "notice", "log": self.log, "kind": kind, "message": message}
+    def _notice(self, kind: NoticeKind, message: str) -> NoticeRecord:
+        return notice_record(self.log, kind, message)
 
 
 def _line_numbers(block: Block, hits: list[Hit], lines_before: int | None) -> list[int | None]:
@@ -281,8 +305,8 @@ class SearchResponse(FileStreamResponse):
                 (b"x-accel-buffering", b"no"),  # nginx: pass progress on as it comes
             ])
             if not any(f.rotated == 0 for f in files):
-                await self.send_body(dump_json({"event": "notice", "log": self.log_name, "kind": "missing",
-                                           "message": f"{self.path.name} does not exist at the moment"}) + b"\n")
+                await self.send_body(notice_frame("ndjson", self.log_name, "missing",
+                                                  f"{self.path.name} does not exist at the moment"))
             await self._run(search)
         finally:
             if search is not None:
@@ -301,9 +325,10 @@ class SearchResponse(FileStreamResponse):
             now = time.monotonic()
             if now - last_progress >= PROGRESS_INTERVAL:
                 last_progress = now
-                data += dump_json({"event": "progress", "scanned": search.scanned, "total": search.total}) + b"\n"
+                progress: SearchProgress = {"event": "progress", "scanned": search.scanned, "total": search.total}
+                data += dump_json(progress) + b"\n"
             if data:
                 await self.send_body(data)
-        done = {"event": "done", "matches": search.matches, "scanned": search.scanned, "total": search.total,
-                "truncated": search.truncated}
+        done: SearchDone = {"event": "done", "matches": search.matches, "scanned": search.scanned,
+                            "total": search.total, "truncated": search.truncated}
         await self.send_body(dump_json(done) + b"\n", more=False)
