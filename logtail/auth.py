@@ -15,6 +15,8 @@ import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .proxy import route_path
+
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 OPEN_PATHS = ("/healthz",)
 
@@ -48,7 +50,7 @@ class BasicAuth:
         self._accepted: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._route_path(scope) in OPEN_PATHS or self._authorized(scope):
+        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS or self._authorized(scope):
             await self.app(scope, receive, send)
             return
         body = b'{"detail":"authentication required"}'
@@ -58,12 +60,6 @@ class BasicAuth:
             (b"content-length", str(len(body)).encode()),
         ]})
         await send({"type": "http.response.body", "body": body})
-
-    @staticmethod
-    def _route_path(scope: Scope) -> str:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        return path[len(root):] if root and path.startswith(root) else path
 
     def _authorized(self, scope: Scope) -> bool:
         header = dict(scope["headers"]).get(b"authorization", b"")

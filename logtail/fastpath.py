@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cursor import parse_cursors
 from .filters import FilterError, LineFilter
+from .proxy import route_path
 from .routes import MAX_BACKLOG, make_stream
 from .sse import Format
 from .state import AppState
@@ -43,10 +44,7 @@ class StreamFastPath:
         await self.app(scope, receive, send)
 
     def _options(self, scope: Scope) -> tuple[list[str], StreamOptions] | None:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):]
+        path = route_path(scope)
         if path == "/api/stream":
             multi, names = True, []
         elif path.startswith("/api/logs/") and path.endswith("/stream"):

@@ -6,58 +6,32 @@ many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import re2
 
-LEVELS = ("error", "warn", "info", "debug")
+from .levels import LEVELS
+
 MAX_PATTERN_CHARS = 1000
-
-# Our own patterns over untrusted text, kept simple and bounded: the level word is looked for in the first
-# LEVEL_SCAN characters (where timestamps and levels sit in every common format: "2026-… ERROR", "[warn]",
-# "level=info", "<E>"), and in JSON lines after a "level"/"severity"/"lvl" key. This runs for every line
-# read, so it matters for throughput: scanning 200 characters cost several times more than these.
-LEVEL_SCAN = 80
-_LEVEL_WORD = re.compile(
-    r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
-    r"(atal|rit(?:ical)?|merg(?:ency)?|lert|rr(?:or)?|anic|arn(?:ing)?|nfo|otice|ebug|race)\b"
-)
-_JSON_LEVEL = re.compile(r'(?i)"(?:level|severity|lvl)"\s*:\s*"([a-z]+)"')
-_LEVEL_OF = {
-    "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
-    "alert": "error", "err": "error", "error": "error", "panic": "error",
-    "warn": "warn", "warning": "warn",
-    "info": "info", "notice": "info",
-    "debug": "debug", "trace": "debug",
-}
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
-def detect_level(text: str) -> str | None:
-    """The level a line declares (colour codes ignored), or None."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text[:400])
-    if text.startswith("{"):
-        j = _JSON_LEVEL.search(text)
-        if j:
-            return _LEVEL_OF.get(j.group(1).lower())
-    m = _LEVEL_WORD.search(text, 0, LEVEL_SCAN)
-    return _LEVEL_OF[m.group(0).lower()] if m else None
 
 
 class FilterError(ValueError):
     """A client's filter is invalid; the message names the parameter and the problem."""
 
 
-def _compile(pattern: str, ignore_case: bool) -> Any:
+def re2_options(ignore_case: bool) -> Any:
+    """RE2 options for a pattern of ours or a client's: the one place they are set."""
     options = re2.Options()
     options.log_errors = False  # parse errors are reported to the client, not printed to stderr
     options.case_sensitive = not ignore_case
+    return options
+
+
+def _compile(pattern: str, ignore_case: bool) -> Any:
     try:
-        return re2.compile(pattern, options)
+        return re2.compile(pattern, re2_options(ignore_case))
     except re2.error as exc:
         raise FilterError(f"invalid regex: {exc}") from None
 
@@ -133,10 +107,7 @@ class RegexSet:
         self.slots: dict[LineFilter, int] = {}
         self._sets: list[Any] = []
         for ignore_case, base in ((False, 0), (True, self.SPLIT)):
-            options = re2.Options()
-            options.log_errors = False
-            options.case_sensitive = not ignore_case
-            rset = re2.Set.SearchSet(options)
+            rset = re2.Set.SearchSet(re2_options(ignore_case))
             for flt in filters:
                 if flt.regex and flt.ignore_case == ignore_case and flt not in self.slots:
                     self.slots[flt] = base + rset.Add(flt.regex)

@@ -18,6 +18,7 @@ from . import __version__
 from .cursor import parse_cursors
 from .filters import FilterError, LineFilter
 from .metrics import render
+from .registry import LogEntry
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
 
@@ -134,11 +135,17 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def require_log(request: Request, name: str) -> LogEntry:
+    """The log named in a request; 404 if there is none of that name."""
+    entry = state_of(request).registry.get(name)
+    if entry is None:
+        raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
+    return entry
+
+
 def _require(request: Request, names: list[str]) -> None:
-    registry = state_of(request).registry
     for name in names:
-        if name not in registry:
-            raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
+        require_log(request, name)
 
 
 def _list_logs(request: Request) -> list[LogInfo]:

@@ -13,7 +13,7 @@ from json.encoder import encode_basestring
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from .cursor import cursor_text
-from .filters import detect_level
+from .levels import LEVELS, Level, detect_level
 
 Format = Literal["sse", "text", "ndjson"]
 # Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
@@ -27,7 +27,7 @@ class LineRecord(TypedDict):
     log: str
     text: str
     id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
-    level: str | None
+    level: Level | None
     truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
 
 
@@ -54,7 +54,7 @@ MEDIA_TYPES: dict[Format, str] = {
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
-_LEVEL_JSON = {None: b"null", "error": b'"error"', "warn": b'"warn"', "info": b'"info"', "debug": b'"debug"'}
+_LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
 
 
 def _json_str(s: str) -> bytes:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.filters import LineFilter, detect_level
+from logtail.filters import LineFilter
 from logtail.history.blocks import Block
 from logtail.history.matcher import Matcher
+from logtail.levels import detect_level
 from logtail.lines import decode_capped
 
 CAP = 64

@@ -14,21 +14,15 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import re2
 
-from ..filters import LineFilter, detect_level
+from ..filters import LineFilter, re2_options
+from ..levels import WORDS, Level, detect_level
 from ..lines import decode_capped
 from .blocks import Block
 
-# Words that make `detect_level` report each level (see filters._LEVEL_WORD); a line of a level contains one.
-_LEVEL_WORDS = {
-    "error": ("fatal", "crit", "emerg", "alert", "err", "panic"),
-    "warn": ("warn",),
-    "info": ("info", "notice"),
-    "debug": ("debug", "trace"),
-}
 # Patterns whose per-line meaning changes when searched over a block of many lines: \A, \z, (?-m).
 _UNBLOCKABLE = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
 
@@ -37,15 +31,8 @@ class Hit:
     start: int  # data positions of the line, without its newline
     stop: int
     text: str
-    level: str | None
+    level: Level | None
     truncated: bool
-
-
-def _options(ignore_case: bool) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    options.case_sensitive = not ignore_case
-    return options
 
 
 class Matcher:
@@ -61,14 +48,14 @@ class Matcher:
         self.text_regex: Any = None
         if f.regex and not f.q and not f.invert and not _UNBLOCKABLE.search(f.regex):
             try:
-                self.block_regex = re2.compile(f"(?m)(?:{f.regex})".encode(), _options(f.ignore_case))
-                self.text_regex = re2.compile(f"(?m)(?:{f.regex})", _options(f.ignore_case))
+                self.block_regex = re2.compile(f"(?m)(?:{f.regex})".encode(), re2_options(f.ignore_case))
+                self.text_regex = re2.compile(f"(?m)(?:{f.regex})", re2_options(f.ignore_case))
             except re2.error:
                 self.block_regex = self.text_regex = None
         self.level_regex: Any = None
         if f.levels:
-            words = sorted({w for level in f.levels for w in _LEVEL_WORDS[level]})
-            self.level_regex = re2.compile(f"(?:{'|'.join(words)})".encode(), _options(True))
+            words = sorted({w for level in f.levels for w in WORDS[cast(Level, level)]})  # checked by LineFilter
+            self.level_regex = re2.compile(f"(?:{'|'.join(words)})".encode(), re2_options(True))
 
     def find(self, block: Block, want: int, newest: bool) -> tuple[list[Hit], bool]:
         """The matching lines of `block` in file order: the first `want`, or with `newest` the last `want`;

@@ -12,8 +12,7 @@ from pydantic import BaseModel
 
 from ..cursor import Cursor, parse_cursors
 from ..offloop import off_loop
-from ..registry import LogEntry
-from ..routes import NAME_PATH, FilterQuery
+from ..routes import NAME_PATH, FilterQuery, require_log
 from ..state import state_of
 from .download import DownloadResponse
 from .files import rotated_siblings
@@ -82,7 +81,7 @@ def build_history_router() -> APIRouter:
         range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
-        entry = _entry(request, name)
+        entry = require_log(request, name)
         path, compressed = entry.path, False
         if rotated is not None:
             sibling = next((s for s in await off_loop(rotated_siblings, entry.path) if s.number == rotated), None)
@@ -96,13 +95,13 @@ def build_history_router() -> APIRouter:
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
                 responses={404: {"description": "Unknown log"}})
     async def rotated_files(request: Request, name: Annotated[str, NAME_PATH]) -> list[RotatedInfo]:
-        return await off_loop(_rotated_infos, _entry(request, name).path)
+        return await off_loop(_rotated_infos, require_log(request, name).path)
 
     @router.get("/api/logs/{name}/search", summary="Search a log's whole file (NDJSON stream)",
                 response_class=Response, response_model=None, responses=_SEARCH_RESPONSES)
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
-        entry = _entry(request, name)
+        entry = require_log(request, name)
         s = state_of(request).settings
         return SearchResponse(name, entry.path, params.request, s.max_line_bytes, s.send_timeout)
 
@@ -122,13 +121,6 @@ _SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown log"},
     422: {"description": "limit or context out of range"},
 }
-
-
-def _entry(request: Request, name: str) -> LogEntry:
-    entry = state_of(request).registry.get(name)
-    if entry is None:
-        raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
-    return entry
 
 
 def _rotated_infos(log_path: Path) -> list[RotatedInfo]:
