@@ -8,7 +8,7 @@ request is ever joined to a filesystem path.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -17,8 +17,10 @@ from pydantic import BaseModel
 from . import __version__
 from .cursor import parse_cursors
 from .filters import FilterError, LineFilter
+from .levels import LEVELS
 from .metrics import render
 from .registry import LogEntry
+from .sse import NoticeKind
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
 
@@ -84,8 +86,10 @@ def build_router() -> APIRouter:
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
             "logs": [info.model_dump() for info in _list_logs(request)],
+            "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
-                     "version": __version__},
+                     "backlog": st.settings.backlog, "version": __version__,
+                     "notice_kinds": get_args(NoticeKind)},
         })
 
     @router.get("/healthz", summary="Liveness check")

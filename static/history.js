@@ -8,6 +8,7 @@
 // It hooks into app.js through the "logtail:view" event (and window.logtail.view): the panes, the logs
 // each shows and the filter. Log text reaches the page only through render.js (text nodes).
 
+import { LEVELS, el, humanSize } from "./page.js";
 import { buildLine, buildMarker, lineText, makeMatcher } from "./render.js";
 
 const PAGE_LINES = 200;
@@ -15,24 +16,6 @@ const TOP_PX = 48;
 const INTENT_MS = 1500; // a scroll to the top loads older lines only this soon after the user moved the view
 const CONTEXT_LINES = 10;
 const RESULTS_PAGE = 200;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function humanBytes(bytes) {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = Number(bytes) || 0;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 // ---- the search endpoint --------------------------------------------------------------------------------
 
@@ -42,7 +25,7 @@ function filterParams(filter) {
   if (filter.q) p.set(filter.regex ? "regex" : "q", filter.q);
   if (filter.q && filter.ignoreCase) p.set("ignore_case", "1");
   if (filter.q && filter.invert) p.set("invert", "1");
-  if (filter.levels && filter.levels.length < 4) p.set("level", filter.levels.join(","));
+  if (filter.levels && filter.levels.length < LEVELS.length) p.set("level", filter.levels.join(","));
   return p;
 }
 
@@ -220,7 +203,7 @@ class ScrollBack {
 /** The queue item a rendered entry came from (notices come back as markers with their text). */
 function itemOf(entry) {
   if (!entry.classList.contains("line")) return { kind: "marker", message: entry.textContent };
-  const level = ["error", "warn", "info", "debug"].find((l) => entry.classList.contains(`lvl-${l}`)) ?? null;
+  const level = LEVELS.find((l) => entry.classList.contains(`lvl-${l}`)) ?? null;
   const data = { log: entry.dataset.log, text: lineText(entry), id: entry.dataset.id, level };
   if (entry.querySelector(":scope > .truncated")) data.truncated = true;
   return { kind: "line", data };
@@ -327,7 +310,7 @@ class SearchPanel {
       const done = await search(this.root, query.log, params, controller.signal, (obj) => this.receive(query, obj));
       this.progress.max = 1;
       this.progress.value = 1;
-      const where = `${humanBytes(done.scanned)} searched`;
+      const where = `${humanSize(done.scanned)} searched`;
       this.setStatus(done.truncated ? `${query.found} matches so far (${where}); there may be more`
         : `${query.found} match${query.found === 1 ? "" : "es"} (${where})`);
       this.more.hidden = !done.truncated;
@@ -345,7 +328,7 @@ class SearchPanel {
     if (obj.event === "progress") {
       this.progress.max = Math.max(1, obj.total);
       this.progress.value = obj.scanned;
-      this.setStatus(`Searching… ${query.found} matches, ${humanBytes(obj.scanned)} of ${humanBytes(obj.total)}`);
+      this.setStatus(`Searching… ${query.found} matches, ${humanSize(obj.scanned)} of ${humanSize(obj.total)}`);
     } else if (obj.event === "notice") {
       this.results.append(el("li", "hs-notice muted", `${obj.kind}: ${String(obj.message ?? "")}`));
     } else if (!obj.event) {

@@ -514,7 +514,7 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
     log = tmp_path / "app.log"
     first = [f"line {i}" for i in range(1, 201)]
     append(log, *first)
-    server = serve(str(log))
+    server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "line 200")
 
