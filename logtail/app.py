@@ -6,7 +6,6 @@ Nothing is created at import time; everything the app needs lives on `app.state.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,8 +29,6 @@ from .registry import LogRegistry
 from .routes import build_router
 from .state import AppState
 from .watch import watch
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -1,7 +1,7 @@
 """The streaming response: one client, from backlog or resume point to live lines, until it goes away.
 
 This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
-sse-starlette because the measured costs of those (FIELD-NOTES) miss the targets: they send once per event
+sse-starlette because those miss the throughput and memory targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
 writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`. Heartbeats
 and the send timeout come from one ticker for all clients (keepalive.py), not from timers per client. Per

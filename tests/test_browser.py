@@ -582,7 +582,10 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
+    # What a reviewer would look for: every line in view, levels told apart by colour.
+    assert page.evaluate(ALL_LINES_IN_VIEW_JS)
+    colours = page.evaluate(LEVEL_COLOURS_JS)
+    assert set(colours) == {"error", "warn", "info", "debug"} and len(set(colours.values())) == 4, colours
 
     phone = browser.new_context(viewport={"width": 390, "height": 760}, color_scheme="dark")
     try:
@@ -590,5 +593,20 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
         small.goto(page.url)
         small.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
         small.screenshot(path=str(ARTIFACTS / "dashboard-phone-dark.png"))
+        # No sideways scrolling on a phone, and the dark scheme really is dark.
+        assert small.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        assert small.evaluate(BACKGROUND_LUMINANCE_JS) < 0.2
     finally:
         phone.close()
+
+
+ALL_LINES_IN_VIEW_JS = """() => [...document.querySelectorAll('#panes .line')].every((line) => {
+  const r = line.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;
+})"""
+LEVEL_COLOURS_JS = """() => Object.fromEntries([...document.querySelectorAll('#panes .line[class*="lvl-"]')].map(
+  (line) => [line.className.match(/lvl-(\\w+)/)[1], getComputedStyle(line).borderLeftColor]))"""
+BACKGROUND_LUMINANCE_JS = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/[0-9.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logtail.sse import decode_events
 from tests.support import EventReader, LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
@@ -307,10 +306,6 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
     assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level"} <= params
 
 
-def test_decode_events_helper_sanity() -> None:
-    assert list(decode_events("event: a\ndata: 1\n\n")) == [{"event": "a", "data": "1"}]
-
-
 async def test_unusual_but_valid_parameters_still_stream(start_server: Start, app_log: Path) -> None:
     """Requests the stream shortcut (fastpath.py) does not take, e.g. `ignore_case=yes`, go through FastAPI
     and stream the same way."""
@@ -319,32 +314,6 @@ async def test_unusual_but_valid_parameters_still_stream(start_server: Start, ap
             client.stream("GET", "/api/logs/app.log/stream?backlog=2&ignore_case=yes&q=OLD%202") as resp:
         assert resp.status_code == 200
         assert await EventReader(resp).texts(2) == ["old 28", "old 29"]
-
-
-def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
-    from logtail.config import Settings
-    from logtail.fastpath import _parse
-    from logtail.hub import Hub
-
-    class Registry:
-        def __contains__(self, name: str) -> bool:
-            return name == "a"
-
-    class State:
-        settings = Settings()
-        hub = Hub(10, 1024)
-        registry = Registry()
-
-    def parse(query: str, multi: bool = False) -> object:
-        scope = {"query_string": query.encode(), "headers": []}
-        return _parse(State(), scope, [] if multi else ["a"], multi)  # type: ignore[arg-type]
-
-    assert parse("backlog=5&q=x&ignore_case=1&format=ndjson") is not None
-    assert parse("log=a", multi=True) is not None
-    for query in ("backlog=-1", "backlog=abc", "backlog=999999", "format=xml", "regex=(", "level=loud",
-                  "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b"):
-        assert parse(query) is None, query
-    assert parse("log=b", multi=True) is None
 
 
 def _worker_pids(parent: int) -> set[int]:
