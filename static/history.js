@@ -9,7 +9,7 @@
 // each shows and the filter. Log text reaches the page only through render.js (text nodes).
 
 import { LEVELS, el, humanSize } from "./page.js";
-import { buildLine, buildMarker, lineText, makeMatcher } from "./render.js";
+import { buildLine, makeMatcher } from "./render.js";
 
 const PAGE_LINES = 200;
 const TOP_PX = 48;
@@ -113,12 +113,6 @@ class ScrollBack {
     if (recent && !this.pane.follow && this.pane.body.scrollTop <= TOP_PX) this.load();
   }
 
-  /** The id of the oldest line of `log` in the pane (the first in the DOM), if any. */
-  oldestId(log) {
-    const line = this.pane.list.querySelector(`.line[data-log="${CSS.escape(log)}"][data-id]`);
-    return line ? line.dataset.id : null;
-  }
-
   async load() {
     const logs = this.logs.filter((log) => !this.exhausted.has(log));
     if (this.loading || logs.length === 0) return;
@@ -132,12 +126,12 @@ class ScrollBack {
         params.set("order", "newest");
         params.set("limit", String(PAGE_LINES));
         params.set("rotated", "1");
-        const oldest = this.oldestId(log);
+        const oldest = this.pane.oldestId(log);
         if (oldest) params.set("before", oldest); // none yet: the newest matching lines of the log
         const { hits, done } = await collect(this.view.root, log, params, this.signal);
-        if (this.oldestId(log) !== oldest) continue; // the pane changed meanwhile: this page is stale
+        if (this.pane.oldestId(log) !== oldest) continue; // the pane changed meanwhile: this page is stale
         if (!done.truncated) this.exhausted.add(log);
-        const shown = new Set([...this.pane.list.querySelectorAll(".line[data-id]")].map((l) => l.dataset.id));
+        const shown = this.pane.shownIds();
         blocks.push({ log, hits: hits.reverse().filter((hit) => !shown.has(hit.id)), beginning: !done.truncated });
       }
       this.prepend(blocks);
@@ -156,57 +150,14 @@ class ScrollBack {
   }
 
   prepend(blocks) {
-    const pane = this.pane;
-    const chunk = el("div", "chunk history-chunk");
-    let entries = 0;
-    let lines = 0;
+    const items = [];
     for (const { log, hits, beginning } of blocks) {
-      if (beginning) chunk.append(buildMarker(`beginning of ${log}`));
-      if (this.logs.length > 1 && hits.length) chunk.append(buildMarker(`older lines of ${log}`));
-      for (const hit of hits) chunk.append(buildLine(hit, pane.ctx.matcher));
-      entries += (beginning ? 1 : 0) + (this.logs.length > 1 && hits.length ? 1 : 0) + hits.length;
-      lines += hits.length;
+      if (beginning) items.push({ kind: "marker", message: `beginning of ${log}` });
+      if (this.logs.length > 1 && hits.length) items.push({ kind: "marker", message: `older lines of ${log}` });
+      for (const hit of hits) items.push({ kind: "line", data: hit });
     }
-    if (entries === 0) return;
-    const body = pane.body;
-    const height = body.scrollHeight;
-    const top = body.scrollTop;
-    pane.list.prepend(chunk);
-    const added = body.scrollHeight - height;
-    pane.size += entries;
-    pane.lines += lines;
-    pane.dropped = Math.max(0, pane.dropped - lines);
-    this.keepCap();
-    pane.updateDropped();
-    pane.updateJump();
-    body.scrollTop = top + added; // the lines that were in view stay in view
+    this.pane.prependItems(items, "chunk history-chunk");
   }
-
-  /** Over the cap, the newest entries leave the DOM for the front of the pane's queue (held, not lost). */
-  keepCap() {
-    const pane = this.pane;
-    const back = [];
-    while (pane.size > pane.cap) {
-      const chunk = pane.list.lastElementChild;
-      const entry = chunk?.lastElementChild;
-      if (!entry) break;
-      back.push(itemOf(entry));
-      entry.remove();
-      if (!chunk.firstElementChild) chunk.remove();
-      pane.size--;
-      if (entry.classList.contains("line")) pane.lines--;
-    }
-    if (back.length) pane.queue.unshift(...back.reverse());
-  }
-}
-
-/** The queue item a rendered entry came from (notices come back as markers with their text). */
-function itemOf(entry) {
-  if (!entry.classList.contains("line")) return { kind: "marker", message: entry.textContent };
-  const level = LEVELS.find((l) => entry.classList.contains(`lvl-${l}`)) ?? null;
-  const data = { log: entry.dataset.log, text: lineText(entry), id: entry.dataset.id, level };
-  if (entry.querySelector(":scope > .truncated")) data.truncated = true;
-  return { kind: "line", data };
 }
 
 // ---- the search panel -----------------------------------------------------------------------------------

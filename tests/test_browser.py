@@ -535,6 +535,28 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
                          " return b.scrollHeight - b.scrollTop - b.clientHeight < 30; })()")
 
 
+def test_lines_held_while_scrolled_up_are_bounded_and_counted(page: Page, serve: Callable[..., LogtailServer],
+                                                              tmp_path: Path) -> None:
+    """Regression: while scrolled up the held queue grew without bound and was counted in full every frame."""
+    log = tmp_path / "app.log"
+    append(log, *[f"line {i}" for i in range(1, 201)])
+    server = serve(str(log), "--backlog", "200")
+    open_dashboard(page, server, "log=app.log&max_lines=100")
+    wait_last(page, "line 200")
+    page.locator("#panes .pane-body").hover()
+    page.mouse.wheel(0, -300)  # up a little: not to the top, where scroll-back would load older lines
+    expect(page.locator("#panes .jump")).to_be_visible()
+    append(log, *[f"more {i}" for i in range(1, 3001)])
+    expect(page.locator("#panes .jump")).to_have_text("3000 new lines — jump to bottom")
+    assert page.evaluate("() => window.logtail.panes[0].queued") <= 100 + 1000
+    assert texts(page)[-1] == "line 200"  # the view the user is reading did not move
+
+    page.keyboard.press("End")
+    wait_last(page, "more 3000")
+    assert texts(page) == [f"more {i}" for i in range(2901, 3001)]
+    expect(page.locator("#panes .dropped")).to_have_text("3100 older lines dropped")
+
+
 @pytest.mark.parametrize("via", ["direct", "proxy"])
 def test_page_works_under_a_root_path(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
                                       via: str) -> None:
