@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.types import Scope
@@ -18,29 +19,35 @@ log = logging.getLogger(__name__)
 DOWNLOAD_CHUNK = 256 * 1024
 
 
+@dataclass(frozen=True)
+class Download:
+    """What a download request asks for: one file of a log, and the Range it may carry."""
+
+    log_name: str
+    path: Path
+    rotated: int
+    compressed: bool
+    filename: str  # as the client saves it
+    range_header: str | None
+    if_range: str | None
+
+
 class DownloadResponse(FileStreamResponse):
     """One file, whole or one byte range, as it was when the request came: never read past that size."""
 
-    def __init__(self, log_name: str, path: Path, rotated: int, compressed: bool, filename: str,
-                 range_header: str | None, if_range: str | None, send_timeout: float) -> None:
+    def __init__(self, download: Download, send_timeout: float) -> None:
         super().__init__(send_timeout)
-        self.log_name = log_name
-        self.path = path
-        self.rotated = rotated
-        self.compressed = compressed
-        self.filename = filename
-        self.range_header = range_header
-        self.if_range = if_range
+        self.d = download
 
     async def respond(self, scope: Scope) -> None:
         try:
-            f = await off_loop(open_file, self.path, self.rotated, self.compressed, False)
+            f = await off_loop(open_file, self.d.path, self.d.rotated, self.d.compressed, False)
         except FileNotFoundError:
-            await self.error(404, f"log {self.log_name!r} has no file at the moment (missing or rotated away)")
+            await self.error(404, f"log {self.d.log_name!r} has no file at the moment (missing or rotated away)")
             return
         except OSError as exc:
             await self.error(403 if isinstance(exc, PermissionError) else 404,
-                             f"log {self.log_name!r}: cannot read the file ({exc.strerror or exc})")
+                             f"log {self.d.log_name!r}: cannot read the file ({exc.strerror or exc})")
             return
         try:
             await self._serve(f, head_only=scope["method"] == "HEAD")
@@ -50,18 +57,18 @@ class DownloadResponse(FileStreamResponse):
     async def _serve(self, f: LogFile, head_only: bool) -> None:
         validators = Validators.of(f.identity[1], f.size, f.mtime_ns)
         span = None
-        if self.range_header is not None and validators.if_range_holds(self.if_range):
+        if self.d.range_header is not None and validators.if_range_holds(self.d.if_range):
             try:
-                span = parse_range(self.range_header, f.size)
+                span = parse_range(self.d.range_header, f.size)
             except RangeNotSatisfiable:
                 await self.error(416, f"range not satisfiable: the file has {f.size} bytes",
                                  [(b"content-range", f"bytes */{f.size}".encode())])
                 return
         start, stop = span or (0, f.size)
         headers = [
-            (b"content-type", b"application/gzip" if self.compressed else b"text/plain; charset=utf-8"),
+            (b"content-type", b"application/gzip" if self.d.compressed else b"text/plain; charset=utf-8"),
             (b"content-length", str(stop - start).encode()),
-            (b"content-disposition", f'attachment; filename="{self.filename}"'.encode()),
+            (b"content-disposition", f'attachment; filename="{self.d.filename}"'.encode()),
             (b"accept-ranges", b"bytes"),
             (b"etag", validators.etag.encode()),
             (b"last-modified", validators.last_modified.encode()),

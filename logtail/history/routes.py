@@ -14,7 +14,7 @@ from ..cursor import Cursor, parse_cursors
 from ..offloop import off_loop
 from ..routes import NAME_PATH, FilterQuery, require_log
 from ..state import state_of
-from .download import DownloadResponse
+from .download import Download, DownloadResponse
 from .files import rotated_siblings
 from .plan import DEFAULT_LIMIT, MAX_CONTEXT, MAX_LIMIT, SearchRequest
 from .search import SearchResponse
@@ -89,8 +89,8 @@ def build_history_router() -> APIRouter:
                 raise HTTPException(404, detail=f"log {name!r} has no rotated file {rotated}")
             path, compressed = sibling.path, sibling.compressed
         filename = name if rotated is None else f"{name}.{rotated}{'.gz' if compressed else ''}"
-        return DownloadResponse(name, path, rotated or 0, compressed, filename, range_header, if_range,
-                                state_of(request).settings.send_timeout)
+        download = Download(name, path, rotated or 0, compressed, filename, range_header, if_range)
+        return DownloadResponse(download, state_of(request).settings.send_timeout)
 
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
                 responses={404: {"description": "Unknown log"}})
