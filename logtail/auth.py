@@ -60,7 +60,7 @@ class AuthLimits:
     failures: int = 10  # wrong credentials allowed per address and window; the next are answered 429
     window: float = 60.0  # seconds
     addresses: int = 10_000  # addresses remembered; the longest-unseen is forgotten first
-    concurrent_checks: int = 1  # password checks running at once, each in a worker thread
+    concurrent_checks: int = 1  # checks at once, in worker threads: scrypt holds a core, the loop keeps the other
     queued_checks: int = 16  # checks waiting for their turn; beyond that, 503 at once
     remembered: int = 16  # valid credentials remembered
     remember_for: float = 900.0  # seconds since their last use
@@ -90,7 +90,7 @@ class FailureTable:
             start, failures = now, 0
         self._table[address] = (start, failures + 1)
         if failures + 1 == self.limits.failures:
-            log.warning("%d wrong passwords from %s: refusing it for up to %.0fs", failures + 1, address,
+            log.warning("%d password attempts from %s: refusing more for up to %.0fs", failures + 1, address,
                         self.limits.window)
         while len(self._table) > self.limits.addresses:
             self._table.popitem(last=False)

@@ -214,7 +214,7 @@ def test_verified_credentials_hold_keyed_hashes_bounded() -> None:
         verified.add(header)
     assert [header in verified for header in headers] == [False, False, False, True, True]
     assert all(PASSWORD.encode() not in digest and len(digest) == 32 for digest in verified._entries)
-    assert VerifiedCredentials(AuthLimits()).__contains__(headers[4]) is False  # each process has its own key
+    assert headers[4] not in VerifiedCredentials(AuthLimits())  # each process has its own key
 
 
 def test_verified_credentials_expire_after_disuse(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -332,3 +332,22 @@ async def test_wrong_password_flood_does_not_stall_streams(tmp_path: Path, attac
     assert 200 not in statuses and set(statuses) <= {401, 429, 503}, statuses
     if attackers == "one address":
         assert statuses.count(429) >= len(statuses) - AuthLimits().failures, statuses
+
+
+def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(tmp_path: Path) -> None:
+    """The limit applies to the address uvicorn takes from X-Forwarded-For when the peer is trusted
+    (--forwarded-allow-ips, 127.0.0.1 by default): clients behind nginx are not lumped together."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    with LogtailServer(["--auth", f"{USER}:{PASSWORD}", f"app={log}"]).start(tmp_path) as server:
+        def status(forwarded_for: str, password: str = "wrong") -> int:
+            return httpx.get(f"{server.url}/api/logs", auth=(USER, password), timeout=10.0,
+                             headers={"X-Forwarded-For": forwarded_for}).status_code
+
+        limit = AuthLimits().failures
+        assert [status("203.0.113.1") for _ in range(limit)] == [401] * limit
+        refused = httpx.get(f"{server.url}/api/logs", auth=(USER, "wrong"), timeout=10.0,
+                            headers={"X-Forwarded-For": "203.0.113.1"})
+        assert refused.status_code == 429 and 1 <= int(refused.headers["retry-after"]) <= 60
+        assert status("203.0.113.2") == 401
+        assert status("203.0.113.3", PASSWORD) == 200
