@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -200,12 +200,16 @@ def convert(name: str, value: Any, origin: str) -> Any:
     return converted
 
 
-def validate(s: Settings) -> None:
-    """Checks across the whole configuration, defaults included; the first problem raises ConfigError."""
+def validate(s: Settings, given: Collection[str] = ()) -> None:
+    """Checks across the whole configuration, defaults included; the first problem raises ConfigError.
+
+    `given` names the settings the operator set: a backlog larger than the window is an error only when
+    both were chosen, since streams send at most the window (`--window-lines 5` alone is fine).
+    """
     _check_range("port", s.port, 0, 65535)
     _check_range("retry_ms", s.retry_ms, 0, MAX_RETRY_MS)
     _check_range("resume_max_bytes", s.resume_max_bytes, 0, None)
-    _check_range("backlog", s.backlog, 0, s.window_lines, "window_lines")
+    _check_range("backlog", s.backlog, 0, s.window_lines if "backlog" in given else None, "window_lines")
     for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
@@ -251,6 +255,6 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
         srcs = file_sources(data, config_file.parent if config_file else cwd)
     check_sources(tuple(srcs))
     settings = Settings(sources=tuple(srcs), **values)
-    validate(settings)
+    validate(settings, values.keys())
     return settings
 

@@ -63,7 +63,7 @@ def test_env_sources(tmp_path: Path) -> None:
         ("retry_ms = 86400001\n", "retry_ms must be between"),
         ("resume_max_bytes = -1\n", "resume_max_bytes must be at least 0"),
         ("backlog = 20001\n", "backlog must be between 0 and window_lines"),
-        ("window_lines = 5\n", "backlog must be between 0 and window_lines"),  # the default backlog, 10
+        ("backlog = 6\nwindow_lines = 5\n", "backlog must be between 0 and window_lines"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, toml: str, message: str) -> None:
@@ -93,6 +93,11 @@ def test_env_values_are_range_checked_too() -> None:
 def test_edge_values_are_accepted() -> None:
     s = resolve({"retry_ms": 0, "resume_max_bytes": 0, "port": 0}, [], None, {})
     assert (s.retry_ms, s.resume_max_bytes, s.port) == (0, 0, 0)
+
+
+def test_a_window_smaller_than_the_default_backlog_is_fine() -> None:
+    """Streams send at most the window: only a backlog chosen larger than the window is a mistake."""
+    assert resolve({"window_lines": 5}, [], None, {}).window_lines == 5
 
 
 def test_help_shows_the_fields_defaults() -> None:

@@ -14,6 +14,7 @@ from ..cursor import Cursor, parse_cursors
 from ..offloop import off_loop
 from ..routes import NAME_PATH, FilterQuery, require_log
 from ..state import state_of
+from ..streamquery import FILTER_PARAMETERS
 from .download import Download, DownloadResponse
 from .files import rotated_siblings
 from .plan import DEFAULT_LIMIT, MAX_CONTEXT, MAX_LIMIT, SearchRequest
@@ -98,7 +99,8 @@ def build_history_router() -> APIRouter:
         return await off_loop(_rotated_infos, require_log(request, name).path)
 
     @router.get("/api/logs/{name}/search", summary="Search a log's whole file (NDJSON stream)",
-                response_class=Response, response_model=None, responses=_SEARCH_RESPONSES)
+                response_class=Response, response_model=None, responses=_SEARCH_RESPONSES,
+                openapi_extra={"parameters": FILTER_PARAMETERS})
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
         entry = require_log(request, name)
