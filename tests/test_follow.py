@@ -17,10 +17,11 @@ class Watcher:
     """A follower for one file with a subscriber recording everything the hub sends, in order."""
 
     def __init__(self, path: Path, *, seed_lines: int = 10, max_line_bytes: int = 65536,
-                 from_start: bool = False, missing_grace: float = 0.0) -> None:
+                 from_start: bool = False, missing_grace: float = 0.0, rotate_wait: float = 0.0) -> None:
         self.hub = Hub(window_lines=100_000, queue_bytes=1 << 30)
         self.follower = FileFollower("t", path, self.hub, max_line_bytes=max_line_bytes,
-                                     seed_lines=seed_lines, from_start=from_start, missing_grace=missing_grace)
+                                     seed_lines=seed_lines, from_start=from_start, missing_grace=missing_grace,
+                                     rotate_wait=rotate_wait)
         self.sub = Subscription(["t"], LineFilter(), "ndjson", 1 << 30, multi=False)
         self.hub.subscribe(["t"], self.sub)
 

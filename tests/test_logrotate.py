@@ -46,7 +46,7 @@ class Rotator:
 
     def __init__(self, binary: str, log: Path, directives: str) -> None:
         self.conf = log.parent.parent / "logrotate.conf"
-        self.conf.write_text(f"{log} {{\n    {directives}\n    rotate 1000\n    missingok\n}}\n")
+        self.conf.write_text(f"{log} {{\n    {directives}\n    rotate 100\n    missingok\n}}\n")
         self.cmd = [binary, "-f", "-s", str(log.parent.parent / "logrotate.state"), str(self.conf)]
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -121,6 +121,7 @@ class ReopeningWriter:
         self.next = 0
         self.late: list[int] = []  # numbers written to a renamed file
         self.previous: BinaryIO | None = None
+        self.final_late: list[int] = []  # written to the renamed file after the last rotation
 
     def emit(self, f: BinaryIO, count: int) -> list[int]:
         first, self.next = self.next, self.next + count
@@ -140,14 +141,17 @@ class ReopeningWriter:
             self.emit(self.previous, min(count, TOTAL - self.next))
 
     def write_most(self) -> None:
-        while TOTAL - self.next > 2 * BATCH:
+        while TOTAL - self.next > 3 * BATCH:
             self.batch(BATCH)
             self.rotator.stop.wait(0.04)  # spread the writes over several rotations
 
     def write_end(self) -> None:
-        """A last rotation, lines still written to the renamed file, then the rest to the new one."""
+        """A batch, a last rotation, lines still written to the renamed file, then the rest to the new one."""
+        self.batch(BATCH)
         self.rotator.rotate()
+        before = len(self.late)
         self.batch(TOTAL)
+        self.final_late = self.late[before:]
 
     def close(self) -> None:
         if self.previous is not None:
@@ -168,10 +172,8 @@ async def test_create_rotation_every_line_exactly_once(tmp_path: Path) -> None:
             await subscribed(server)
             try:
                 await run_writer(writer.write_most, rotator)
-                late_before = len(writer.late)
                 await asyncio.to_thread(writer.write_end)
-                assert writer.next == TOTAL and len(writer.late) == late_before + LATE
-                last_late = writer.late[-1]
+                assert writer.next == TOTAL and len(writer.final_late) == LATE
                 # The last line is the last one read (it is in the newest file): then all have arrived.
                 await client.wait(lambda: TOTAL - 1 in numbers(client)[-BATCH:], 25, "the last line")
             finally:
@@ -184,9 +186,9 @@ async def test_create_rotation_every_line_exactly_once(tmp_path: Path) -> None:
 
             # An id of a line read late from the renamed file (app.log.1, outside the 50-line window):
             # reconnecting with it gives exactly what followed it.
-            first_late = last_late - LATE + 1
+            first_late, *other_late = writer.final_late
             since = got[got.index(first_late) + 1:]
-            assert since[: LATE - 1] == list(range(first_late + 1, last_late + 1))
+            assert since[: LATE - 1] == other_late and since[-1] == TOTAL - 1
             resume_id = client.id_of(numbered(first_late).decode().rstrip("\n"))
         async with SSEClient(url, headers={"Last-Event-ID": resume_id}) as again:
             await again.wait(lambda: len(again.received) >= len(since), 10, "the lines after the late one")
