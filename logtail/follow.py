@@ -139,7 +139,7 @@ class FileFollower:
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None  # the file being read
         self.queue: deque[Generation] = deque()  # files that took the name after `gen`, oldest first, unread
-        self.state = "new"  # new | ok | missing | unreadable
+        self.state = "new"  # new | ok | reopen (rotated, next file not open yet) | missing | unreadable
         self.wakeup = asyncio.Event()
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
         self.last_read = 0.0
@@ -378,9 +378,16 @@ class FileFollower:
             return
         self.gen = None
         self.size = 0
-        if self.state != "missing":
-            self.state = "missing"
-            self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
+        try:
+            os.stat(self.path)
+        except FileNotFoundError:
+            self._on_missing()
+            return
+        except OSError:
+            pass
+        # A new file we could not open yet (unreadable): the next step opens it, or says why it cannot.
+        self.state = "reopen"
+        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
 
     def _stop_draining(self) -> None:
         self.wake_at = None
