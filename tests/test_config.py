@@ -44,7 +44,7 @@ def test_rotate_wait_from_flag_env_or_file(tmp_path: Path) -> None:
     assert resolve({}, None, cfg, {}).rotate_wait == 30.0
     assert resolve({}, None, cfg, {"LOGTAIL_ROTATE_WAIT": "0"}).rotate_wait == 0.0
     assert resolve({"rotate_wait": 1.5}, None, cfg, {"LOGTAIL_ROTATE_WAIT": "0"}).rotate_wait == 1.5
-    with pytest.raises(ConfigError, match="^LOGTAIL_ROTATE_WAIT: rotate_wait must be float"):
+    with pytest.raises(ConfigError, match=r"^LOGTAIL_ROTATE_WAIT: rotate_wait must be float"):
         resolve({}, None, None, {"LOGTAIL_ROTATE_WAIT": "5s"})
 
 

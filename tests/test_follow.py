@@ -15,7 +15,6 @@ from logtail.filters import LineFilter
 from logtail.follow import FileFollower, seed_offset
 from logtail.hub import Hub, Subscription
 from logtail.resume import plan, read_lines
-from tests.support import wait_for
 
 
 class Watcher:
