@@ -90,6 +90,10 @@ def numbers(client: SSEClient) -> list[int]:
     return [int(text.split()[0]) for text in client.lines()]
 
 
+def got_last(client: SSEClient) -> bool:
+    return bool(client.received) and client.received[-1][1] == numbered(TOTAL - 1).decode().rstrip("\n")
+
+
 def stream_order(client: SSEClient) -> list[int | str]:
     """Line numbers and notice kinds, in the order received."""
     out: list[int | str] = []
@@ -175,14 +179,14 @@ async def test_create_rotation_every_line_exactly_once(tmp_path: Path) -> None:
                 await asyncio.to_thread(writer.write_end)
                 assert writer.next == TOTAL and len(writer.final_late) == LATE
                 # The last line is the last one read (it is in the newest file): then all have arrived.
-                await client.wait(lambda: TOTAL - 1 in numbers(client)[-BATCH:], 25, "the last line")
+                await client.wait(lambda: got_last(client), 25, "the last line")
             finally:
                 writer.close()
             got = numbers(client)
             counts = Counter(got)
             assert [n for n, c in counts.items() if c > 1] == []
             assert sorted(got) == list(range(TOTAL)), f"missing: {sorted(set(range(TOTAL)) - set(got))[:50]}"
-            assert rotator.count > 10 and len(writer.late) > 3 * LATE
+            assert rotator.count >= 5 and len(writer.late) >= 2 * LATE
 
             # An id of a line read late from the renamed file (app.log.1, outside the 50-line window):
             # reconnecting with it gives exactly what followed it.
@@ -219,9 +223,9 @@ async def test_copytruncate_never_repeats_and_loses_only_after_a_truncated_notic
         async with SSEClient(f"{server.url}/api/logs/app.log/stream") as client:
             await subscribed(server)
             await run_writer(lambda: write_one_descriptor(log, rotator), rotator)
-            await client.wait(lambda: TOTAL - 1 in numbers(client)[-BATCH:], 25, "the last line")
+            await client.wait(lambda: got_last(client), 25, "the last line")
             order = stream_order(client)
-        assert rotator.count > 10
+        assert rotator.count >= 5 and "truncated" in order
         expected = 0
         after_truncation = False
         for item in order:
