@@ -205,7 +205,7 @@ class FileFollower:
 
     def step(self) -> bool:
         """Bring the follower up to date with the file; True when there is more to read right away."""
-        if self.gen is not None and self.gen.detached_at is not None:
+        if self.gen is not None and self.gen.detached_at is not None:  # see `draining`
             return self._drain(self.gen)
         try:
             st = os.stat(self.path)
@@ -369,25 +369,27 @@ class FileFollower:
         gen.close()
         self.splitter.reset()
         self._stop_draining()
-        if self.queue:
-            self.gen = self.queue.popleft()
-            self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+        self.gen = self.queue.popleft() if self.queue else None
+        if self.gen is None:
+            self.size = 0
+            if not self._name_exists():
+                self._on_missing()
+                return
+            self.state = "reopen"  # a new file we could not open yet: the next step opens it, or says why
+        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+        if self.gen is not None:
             self._publish([], self.gen)
             if self.queue:  # renamed away too, before its turn came
                 self._detach(self.gen)
-            return
-        self.gen = None
-        self.size = 0
+
+    def _name_exists(self) -> bool:
         try:
             os.stat(self.path)
         except FileNotFoundError:
-            self._on_missing()
-            return
+            return False
         except OSError:
-            pass
-        # A new file we could not open yet (unreadable): the next step opens it, or says why it cannot.
-        self.state = "reopen"
-        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+            return True  # out of reach (permissions) is not gone
+        return True
 
     def _stop_draining(self) -> None:
         self.wake_at = None
