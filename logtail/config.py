@@ -19,6 +19,7 @@ from typing import Any
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
+MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
 
 
 class ConfigError(Exception):
@@ -51,6 +52,7 @@ class Settings:
     retry_ms: int = 2000
     watcher: str = "auto"
     poll_interval: float = 1.0
+    rotate_wait: float = 5.0
     auth: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
@@ -80,6 +82,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "retry_ms": (int, "reconnect delay announced to EventSource clients (default 2000)"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll (default auto)"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net (default 1)"),
+    "rotate_wait": (float, "seconds a renamed file is still read after it was last written (default 5)"),
     "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
     "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers (default 127.0.0.1)"),
     "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin (default none)"),
@@ -185,6 +188,9 @@ def validate(values: dict[str, Any]) -> None:
     for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
         if name in values and values[name] < 1:
             raise ConfigError(f"{name} must be at least 1")
+    wait = values.get("rotate_wait", 0.0)
+    if not 0 <= wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf
+        raise ConfigError(f"rotate_wait must be between 0 and {MAX_ROTATE_WAIT} seconds, got {wait}")
     if values.get("backlog", 0) < 0 or values.get("backlog", 0) > values.get("window_lines", 10000):
         raise ConfigError("backlog must be between 0 and window_lines")
     if values.get("watcher", "auto") not in WATCHERS:

@@ -105,7 +105,7 @@ def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor)
     head = os.pread(fd, HEAD_BYTES, 0)
     size = os.fstat(fd).st_size
     if cursor.offset <= size and file_id(head, cursor.offset) == cursor.fid:
-        st, old = os.fstat(fd), follower.old
+        st, old = os.fstat(fd), follower.gen
         if old is not None and (st.st_dev, st.st_ino) == (old.dev, old.ino) and ch.position is not None:
             # The follower is still draining this file: what it has not published yet reaches the client
             # live, so the read-back stops where publishing is.
