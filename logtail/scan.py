@@ -23,20 +23,17 @@ from typing import Any
 
 import re2
 
-from .filters import LineFilter, detect_level
+from .filters import LineFilter
+from .levels import SYNONYMS, detect_level
 from .lines import cut_at_char_boundary
 
 BLOCK = 1024 * 1024
 CONTEXT_READ = 256  # first guess of a line's length when reading context around a hit
 CONTEXT_BUDGET = 4 * 1024 * 1024  # most bytes read around one hit for its context lines
 
-# Words that make `detect_level` report each level (see filters._LEVEL_WORD); a line of a level contains one.
-_LEVEL_WORDS = {
-    "error": ("fatal", "crit", "emerg", "alert", "err", "panic"),
-    "warn": ("warn",),
-    "info": ("info", "notice"),
-    "debug": ("debug", "trace"),
-}
+# Words that make `detect_level` report each level (a key's value or a word of the text); a line of a level
+# contains one.
+_LEVEL_WORDS = {level: tuple(w for w, of in SYNONYMS.items() if of == level) for level in set(SYNONYMS.values())}
 # Patterns whose per-line meaning changes when searched over a block of many lines: \A, \z, (?-m).
 _UNBLOCKABLE = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
 

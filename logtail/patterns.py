@@ -1,0 +1,29 @@
+"""User patterns on RE2, and the error a client's invalid filter raises.
+
+RE2 runs in linear time, so a pattern like `(a+)+$` cannot stall the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import re2
+
+
+class FilterError(ValueError):
+    """A client's filter is invalid; the message names the parameter and the problem."""
+
+
+def re2_options(ignore_case: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False  # parse errors are reported to the client, not printed to stderr
+    options.case_sensitive = not ignore_case
+    return options
+
+
+def compile_pattern(pattern: str, ignore_case: bool, context: str = "") -> Any:
+    """`pattern` compiled; a bad one raises FilterError (`context` goes before the message)."""
+    try:
+        return re2.compile(pattern, re2_options(ignore_case))
+    except re2.error as exc:
+        raise FilterError(f"{context}invalid regex: {exc}") from None
