@@ -24,6 +24,11 @@ from .patterns import FilterError, compile_pattern
 
 Fields = dict[str, str]
 
+FIELD_HELP = (
+    "Only JSON or logfmt lines whose top-level field passes KEY OP VALUE; OP is `:` (equals), `!:` (differs), "
+    "`~` (RE2 regex, unanchored) or `>=` `<=` `>` `<` (numbers), e.g. status>=500, path~^/api/, user:alice. "
+    "Repeat: all must hold. A plain line never passes."
+)
 MAX_FIELD_CHARS = 1000
 MAX_FIELD_FILTERS = 20
 OPERATORS = ("!:", ":", "~", ">=", "<=", ">", "<")

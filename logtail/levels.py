@@ -24,7 +24,8 @@ LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 
 # This runs for every line read, so it matters for throughput: the text scan looks at the first LEVEL_SCAN
 # characters only (scanning 200 characters cost several times more), and the key patterns are tried only
-# on lines that can hold a key (a JSON object, or a line with "=").
+# on lines that can hold a key (a JSON object, or a line with "level=", "lvl=" or "severity="; logfmt keys
+# are matched in lower case, JSON keys in any case).
 LEVEL_SCAN = 80
 _LEVEL_WORD = re.compile(
     r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
@@ -33,7 +34,7 @@ _LEVEL_WORD = re.compile(
 _KEYS = "|".join(LEVEL_KEYS)
 _JSON_KEY = re.compile(rf'(?i)"(?:{_KEYS})"\s*:\s*"([a-z]*)"')
 # A logfmt key starts the line or follows a space; its value may be quoted.
-_LOGFMT_KEY = re.compile(rf'(?i)(?:^|\s)(?:{_KEYS})=(?:"([a-z]*)"|([a-z]*)(?![^\s]))')
+_LOGFMT_KEY = re.compile(rf'(?:^|\s)(?:{_KEYS})=(?:"([a-zA-Z]*)"|([a-zA-Z]*)(?![^\s]))')
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -54,7 +55,7 @@ def _keyed_level(text: str) -> str | None:
         m = _JSON_KEY.search(text)
         if m:
             return SYNONYMS.get(m.group(1).lower(), "")
-    elif "=" in text:
+    elif "level=" in text or "lvl=" in text or "severity=" in text:  # fast: most lines have none
         m = _LOGFMT_KEY.search(text)
         if m:
             return SYNONYMS.get((m.group(1) or m.group(2) or "").lower(), "")
