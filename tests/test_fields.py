@@ -3,6 +3,13 @@ per batch in the hub."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
 import pytest
 
 from logtail import fields as fields_module
@@ -11,6 +18,9 @@ from logtail.fields import FieldCache, FieldFilter, parse_field_filters, parse_f
 from logtail.filters import FilterError, LineFilter
 from logtail.hub import Hub, Subscription
 from logtail.sse import Line
+from tests.support import LogtailServer
+
+Start = Callable[..., LogtailServer]
 
 JSON = '{"status": 503, "path": "/api/users", "user": "alice", "latency": 0.25, "ok": false, "tags": ["a"]}'
 LOGFMT = 'status=503 path=/api/users user=alice latency=0.25 ok=false msg="upstream \\"db\\" down"'
@@ -175,3 +185,84 @@ def test_hub_parses_a_line_once_per_batch_whatever_the_filters(monkeypatch: pyte
     hub.subscribe(["a"], Subscription(["a"], LineFilter(q="msg"), "text", 1 << 20, False))
     hub.publish("a", [Line("a", "n=1 msg=y", "f", 20)], Cursor("a", "f", 20))
     assert calls == []
+
+
+# --- end to end: a real server, streams and search ----------------------------------------------------
+
+STRUCTURED = [
+    '{"status": 200, "path": "/api/users", "user": "alice"}',
+    "status=503 path=/api/orders user=bob",
+    "2026-10-10 ERROR status=503 path=/api/users user=alice",  # plain: never matches a field filter
+    '{"status": 404, "path": "/static/x.css", "user": "alice"}',
+    'status=500 path=/api/users user="carol smith"',
+]
+
+
+@pytest.fixture
+def structured_log(tmp_path: Path) -> Path:
+    path = tmp_path / "app.log"
+    path.write_text("".join(line + "\n" for line in STRUCTURED))
+    return path
+
+
+FIELD_CASES: list[tuple[list[str], list[int]]] = [
+    (["status>=500"], [1, 4]),
+    (["status<500"], [0, 3]),
+    (["user:alice"], [0, 3]),
+    (["user!:alice"], [1, 4]),
+    (["user:carol smith"], [4]),
+    (["path~^/api/"], [0, 1, 4]),
+    (["status>499", "status<=500"], [4]),
+    (["path~^/api/", "status>=500"], [1, 4]),  # last: its stream also gets live lines
+]
+
+
+@pytest.mark.parametrize("endpoint", ["/api/logs/app.log/stream?backlog=10", "/api/stream?log=app.log&backlog=10",
+                                      "/api/logs/app.log/stream?backlog=10&ignore_case=yes"])
+async def test_field_filters_on_the_streams(start_server: Start, structured_log: Path, endpoint: str) -> None:
+    """The fast path (plain parameters) and FastAPI (an unusual spelling) give the same answers, from the
+    window and live."""
+    server = start_server(str(structured_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for fields, expected in FIELD_CASES:
+            query = "".join(f"&field={quote(f)}" for f in fields)
+            async with http.stream("GET", endpoint + query + "&format=ndjson") as resp:
+                assert resp.status_code == 200
+                lines = resp.aiter_lines()
+
+                async def texts(count: int) -> list[str]:
+                    async with asyncio.timeout(10):
+                        return [json.loads(await anext(lines))["text"] for _ in range(count)]  # noqa: B023
+
+                assert await texts(len(expected)) == [STRUCTURED[i] for i in expected], fields
+                if fields == FIELD_CASES[-1][0]:  # live lines go through the hub's fan-out
+                    live = [f'{{"status": {499 + i}, "path": "/api/live", "user": "alice"}}' for i in range(3)]
+                    with structured_log.open("a") as f:
+                        f.write("".join(line + "\n" for line in [*STRUCTURED, *live]))
+                    assert await texts(4) == [STRUCTURED[1], STRUCTURED[4], live[1], live[2]]
+
+
+async def test_malformed_field_is_a_400_naming_field_everywhere(start_server: Start, structured_log: Path) -> None:
+    server = start_server(str(structured_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for bad in ("status", ":x", "path~(", "n>=x", "k:" + "v" * 1000):
+            for path in ("/api/logs/app.log/stream", "/api/stream?log=app.log", "/api/logs/app.log/search"):
+                resp = await http.get(path, params={"field": bad})
+                assert resp.status_code == 400, (path, resp.text)
+                assert resp.json()["detail"].startswith("field: "), (path, resp.text)
+        schema = (await http.get("/openapi.json")).json()
+    for path in ("/api/logs/{name}/stream", "/api/stream", "/api/logs/{name}/search"):
+        params = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+        assert "KEY OP VALUE" in params["field"]["description"]
+
+
+async def test_search_with_field_filters(start_server: Start, structured_log: Path) -> None:
+    server = start_server(str(structured_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        resp = await http.get("/api/logs/app.log/search", params=[("field", "user:alice"), ("field", "status>=300"),
+                                                                  ("order", "oldest")])
+        objects = [json.loads(line) for line in resp.text.splitlines()]
+        assert [o["text"] for o in objects if "event" not in o] == [STRUCTURED[3]]
+        resp = await http.get("/api/logs/app.log/search", params={"field": "status>=500", "q": "api"})
+        assert [json.loads(x)["text"] for x in resp.text.splitlines() if "event" not in json.loads(x)] == \
+            [STRUCTURED[4], STRUCTURED[1]]  # newest first; the plain line with the same words is not a hit
