@@ -257,6 +257,9 @@ async def test_malformed_field_is_a_400_naming_field_everywhere(start_server: St
 
 
 async def test_search_with_field_filters(start_server: Start, structured_log: Path) -> None:
+    escaped = '{"\\u0073tatus": 599, "user": "zed"}'  # the key spelled with an escape: still "status"
+    with structured_log.open("a") as f:
+        f.write(escaped + "\n" + "x" * 300 + "\n")
     server = start_server(str(structured_log))
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         resp = await http.get("/api/logs/app.log/search", params=[("field", "user:alice"), ("field", "status>=300"),
@@ -266,3 +269,5 @@ async def test_search_with_field_filters(start_server: Start, structured_log: Pa
         resp = await http.get("/api/logs/app.log/search", params={"field": "status>=500", "q": "api"})
         assert [json.loads(x)["text"] for x in resp.text.splitlines() if "event" not in json.loads(x)] == \
             [STRUCTURED[4], STRUCTURED[1]]  # newest first; the plain line with the same words is not a hit
+        resp = await http.get("/api/logs/app.log/search", params={"field": "status>590"})
+        assert [json.loads(x)["text"] for x in resp.text.splitlines() if "event" not in json.loads(x)] == [escaped]
