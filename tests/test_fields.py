@@ -144,7 +144,9 @@ def test_fields_combine_with_text_level_and_invert() -> None:
     assert not levels.matches("status=1", "info") and levels.matches("status=1", "error")
 
 
-def test_field_cache_parses_each_line_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def parsed_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts `parse_fields` is called on from now on (a spy: it still parses)."""
     calls: list[str] = []
     real = fields_module.parse_fields
 
@@ -153,22 +155,19 @@ def test_field_cache_parses_each_line_once(monkeypatch: pytest.MonkeyPatch) -> N
         return real(text)
 
     monkeypatch.setattr(fields_module, "parse_fields", counting)
+    return calls
+
+
+def test_field_cache_parses_each_line_once(parsed_texts: list[str]) -> None:
     cache = FieldCache()
-    assert cache[LOGFMT] == cache[LOGFMT] == real(LOGFMT)
-    assert calls == [LOGFMT]
+    assert cache[LOGFMT] == cache[LOGFMT] == parse_fields(LOGFMT)
+    assert parsed_texts == [LOGFMT]
 
 
-def test_hub_parses_a_line_once_per_batch_whatever_the_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_parses_a_line_once_per_batch_whatever_the_filters(parsed_texts: list[str]) -> None:
     """A thousand clients over a hundred distinct field filters: each line of a batch is parsed once, and
     not at all when no subscriber filters on fields."""
-    calls: list[str] = []
-    real = fields_module.parse_fields
-
-    def counting(text: str) -> dict[str, str] | None:
-        calls.append(text)
-        return real(text)
-
-    monkeypatch.setattr(fields_module, "parse_fields", counting)
+    calls = parsed_texts
     hub = Hub(100, 1 << 20)
     subs = [Subscription(["a"], LineFilter(fields=parse_field_filters([f"n:{i % 100}"])), "text", 1 << 20, False)
             for i in range(1000)]
