@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .patterns import FilterError, compile_pattern
+from .patterns import FilterError, searcher
 
 Fields = dict[str, str]
 
@@ -138,8 +138,7 @@ class FieldFilter:
         if op == "!:":
             return value.__ne__
         if op == "~":
-            pattern = compile_pattern(value, False, f"field: {self.key}~: ")
-            return lambda text: pattern.search(text) is not None
+            return searcher(value, False, f"field: {self.key}~: ")
         limit = as_number(value)
         if limit is None:
             raise FilterError(f"field: {self.key}{op} needs a number, not {value[:100]!r}")

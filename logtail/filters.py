@@ -80,7 +80,9 @@ class LineFilter:
                 return False
         if self.fields:
             fields = parsed[text] if parsed is not None else parse_fields(text)
-            return all(f.matches(fields) for f in self.fields)
+            for f in self.fields:  # a loop, not all(): this runs per line per distinct filter
+                if not f.matches(fields):
+                    return False
         return True
 
     def __hash__(self) -> int:
