@@ -23,18 +23,17 @@ SYNONYMS = {
 LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 
 # This runs for every line read, so it matters for throughput: the text scan looks at the first LEVEL_SCAN
-# characters only (scanning 200 characters cost several times more), and the key patterns are tried only
-# on lines that can hold a key (a JSON object, or a line with "level=", "lvl=" or "severity="; logfmt keys
-# are matched in lower case, JSON keys in any case).
+# characters only (scanning 200 characters cost several times more), a logfmt level key is looked for with
+# plain `str.find` in the first KEY_SCAN characters (where logfmt writers put it: time, level, msg), and the
+# JSON key pattern runs only on lines that start with "{".
 LEVEL_SCAN = 80
+KEY_SCAN = 200
 _LEVEL_WORD = re.compile(
     r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
     r"(atal|rit(?:ical)?|merg(?:ency)?|lert|rr(?:or)?|anic|arn(?:ing)?|nfo|otice|ebug|race)\b"
 )
-_KEYS = "|".join(LEVEL_KEYS)
-_JSON_KEY = re.compile(rf'(?i)"(?:{_KEYS})"\s*:\s*"([a-z]*)"')
-# A logfmt key starts the line or follows a space; its value may be quoted.
-_LOGFMT_KEY = re.compile(rf'(?:^|\s)(?:{_KEYS})=(?:"([a-zA-Z]*)"|([a-zA-Z]*)(?![^\s]))')
+_JSON_KEY = re.compile(rf'(?i)"(?:{"|".join(LEVEL_KEYS)})"\s*:\s*"([a-z]*)"')
+_LOGFMT_KEYS = tuple(f"{key}=" for key in LEVEL_KEYS if key != "loglevel")  # "level=" finds "loglevel=" too
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -53,10 +52,22 @@ def _keyed_level(text: str) -> str | None:
     """The level named by a level key ("" when the key holds no level word), or None without a key."""
     if text.startswith("{"):
         m = _JSON_KEY.search(text)
-        if m:
-            return SYNONYMS.get(m.group(1).lower(), "")
-    elif "level=" in text or "lvl=" in text or "severity=" in text:  # fast: most lines have none
-        m = _LOGFMT_KEY.search(text)
-        if m:
-            return SYNONYMS.get((m.group(1) or m.group(2) or "").lower(), "")
+        return None if m is None else SYNONYMS.get(m.group(1).lower(), "")
+    if "level=" not in text and "lvl=" not in text and "severity=" not in text:  # most lines: the cheapest test
+        return None
+    for key in _LOGFMT_KEYS:
+        at = text.find(key, 0, KEY_SCAN)
+        while at >= 0:
+            start = at - 3 if key == "level=" and at >= 3 and text.startswith("log", at - 3) else at
+            if start == 0 or text[start - 1] in " \t":  # a whole key, not "sublevel="
+                return SYNONYMS.get(_logfmt_value(text, at + len(key)).lower(), "")
+            at = text.find(key, at + 1, KEY_SCAN)
     return None
+
+
+def _logfmt_value(text: str, at: int) -> str:
+    if text.startswith('"', at):
+        end = text.find('"', at + 1)
+        return text[at + 1:end] if end >= 0 else ""
+    end = text.find(" ", at)
+    return text[at:end if end >= 0 else len(text)].rstrip("\t")
