@@ -143,6 +143,9 @@ async def test_stack_trace_spanning_the_rotation_stays_whole(start_server: Start
                                               f"{iso(T0 + 120)} INFO b"]
     async with SSEClient(url(server, iso(T0 + 61))) as client:  # the trace is older: none of it
         assert await client.wait_lines(1) == [f"{iso(T0 + 120)} INFO b"]
+    async with SSEClient(url(server, iso(T0 - 3600))) as client:  # before NAME.1 began: all of both files
+        assert await client.wait_lines(5) == [f"{iso(T0)} INFO a", f"{iso(T0 + 60)} ERROR boom", "  at one",
+                                              "  at two", f"{iso(T0 + 120)} INFO b"]
 
 
 async def test_relative_since_with_filters_and_the_multi_log_stream(start_server: Start, tmp_path: Path) -> None:
