@@ -20,6 +20,7 @@ from typing import Any
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
+MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
 
 
 class ConfigError(Exception):
@@ -52,6 +53,7 @@ class Settings:
     retry_ms: int = 2000
     watcher: str = "auto"
     poll_interval: float = 1.0
+    rotate_wait: float = 5.0
     auth: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
@@ -82,6 +84,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "retry_ms": (int, f"reconnect delay announced to EventSource clients, at most {MAX_RETRY_MS}"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net"),
+    "rotate_wait": (float, f"seconds a renamed file is still read after its last write, at most {MAX_ROTATE_WAIT}"),
     "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
     "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers"),
     "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin"),
@@ -216,6 +219,8 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
     for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
+    if not 0 <= s.rotate_wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf
+        raise ConfigError(f"rotate_wait must be between 0 and {MAX_ROTATE_WAIT} seconds, got {s.rotate_wait}")
     if s.watcher not in WATCHERS:
         raise ConfigError(f"watcher must be one of {', '.join(WATCHERS)}")
     if s.root_path and (not s.root_path.startswith("/") or s.root_path.endswith("/")):
@@ -227,7 +232,7 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
 
 
 def _check_range(name: str, value: float, low: float, high: float | None, high_name: str | None = None) -> None:
-    if value < low or (high is not None and value > high):
+    if not (value >= low and (high is None or value <= high)):  # also refuses nan
         if high is None:
             raise ConfigError(f"{name} must be at least {low}")
         raise ConfigError(f"{name} must be between {low} and {high_name or high}")

@@ -28,11 +28,11 @@ class StreamFastPath:
         if scope["type"] == "http" and scope["method"] == "GET":
             path = route_path(scope)
             if path == "/api/stream":
-                await open_stream(self.state, scope, None)(scope, receive, send)
+                await (await open_stream(self.state, scope, None))(scope, receive, send)
                 return
             name = stream_log(path)
             if name is not None:
-                await open_stream(self.state, scope, name)(scope, receive, send)
+                await (await open_stream(self.state, scope, name))(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -1,4 +1,9 @@
-"""Log levels: the four levels, the words that declare them, and finding the level a line declares.
+"""Log levels: the four levels clients filter on, the words that name them, and a line's level.
+
+A line's level comes from a structured key when it has one (`"level": "warning"` in JSON, `lvl=err` in
+logfmt): the key decides, so `msg="retrying after error" level=info` is info. Otherwise the level word is
+looked for near the start of the line, where timestamps and levels sit in every common plain format
+("2026-… ERROR", "[warn]", "<E>").
 
 The one home of the level words: the stream filter, the search prefilter and the page (which gets the list
 from the server) all use these.
@@ -12,36 +17,35 @@ from typing import Literal, get_args
 Level = Literal["error", "warn", "info", "debug"]
 LEVELS: tuple[Level, ...] = get_args(Level)
 
-# The words (any case) that declare each level, as common formats spell them: "2026-… ERROR", "[warn]",
-# "level=info", syslog's "crit" and "emerg", Go's "panic", JSON's "severity": "notice".
-WORDS: dict[Level, tuple[str, ...]] = {
-    "error": ("fatal", "crit", "critical", "emerg", "emergency", "alert", "err", "error", "panic"),
-    "warn": ("warn", "warning"),
-    "info": ("info", "notice"),
-    "debug": ("debug", "trace"),
+# Every word (case-insensitive) that names a level in a key's value.
+SYNONYMS: dict[str, Level] = {
+    "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
+    "alert": "error", "err": "error", "error": "error", "panic": "error", "severe": "error",
+    "warn": "warn", "warning": "warn",
+    "info": "info", "information": "info", "informational": "info", "notice": "info",
+    "debug": "debug", "trace": "debug", "dbg": "debug",
 }
-LEVEL_OF: dict[str, Level] = {word: level for level, words in WORDS.items() for word in words}
+# The words that name a level in plain text: fewer, since "information" or "severe" are common words there.
+TEXT_WORDS = ("fatal", "crit", "critical", "emerg", "emergency", "alert", "err", "error", "panic", "warn", "warning",
+              "info", "notice", "debug", "trace")
+# The words that can make a line's level, in a key or in the text: what a search prefilter looks for.
+WORDS: dict[Level, tuple[str, ...]] = {level: tuple(w for w, of in SYNONYMS.items() if of == level)
+                                       for level in LEVELS}
+LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 
-# Our own patterns over untrusted text, kept simple and bounded: the level word is looked for in the first
-# LEVEL_SCAN characters (where timestamps and levels sit in every common format), and in JSON lines after a
-# "level"/"severity"/"lvl" key. This runs for every line read, so it matters for throughput: scanning 200
-# characters cost several times more than these.
+# This runs for every line read, so it matters for throughput: the text scan looks at the first LEVEL_SCAN
+# characters only (scanning 200 characters cost several times more), a logfmt level key is looked for with
+# plain `str.find` in the first KEY_SCAN characters (where logfmt writers put it: time, level, msg), and the
+# JSON key pattern runs only on lines that start with "{".
 LEVEL_SCAN = 80
-_JSON_LEVEL = re.compile(r'(?i)"(?:level|severity|lvl)"\s*:\s*"([a-z]+)"')
+KEY_SCAN = 200
+_JSON_KEY = re.compile(rf'(?i)"(?:{"|".join(LEVEL_KEYS)})"\s*:\s*"([a-z]*)"')
+_LOGFMT_KEYS = tuple(f"{key}=" for key in LEVEL_KEYS if key != "loglevel")  # "level=" finds "loglevel=" too
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
-def _word_pattern() -> re.Pattern[str]:
-    # Any first letter of a word, then the rest of any word as a trie ("rit(?:ical)?"): the regex engine
-    # skips quickly over text that cannot start a word, which is most of a line. The pairing of first letter
-    # and rest is loose ("tarn" matches), so a match is looked up in LEVEL_OF and the search goes on past
-    # one that is not a level word.
-    first = "".join(sorted({word[0] for word in LEVEL_OF}))
-    return re.compile(rf"(?i)[{first}](?<=\b[{first}]){_trie({word[1:] for word in LEVEL_OF})}\b")
-
-
 def _trie(words: set[str]) -> str:
-    """A regex matching exactly `words`, sharing their common prefixes."""
+    """A regex matching exactly `words`, sharing their common prefixes ("rit(?:ical)?")."""
     by_first: dict[str, set[str]] = {}
     for word in words:
         if word:
@@ -53,21 +57,49 @@ def _trie(words: set[str]) -> str:
     return f"(?:{body})?" if "" in words else body
 
 
-_LEVEL_WORD = _word_pattern()
+# Any first letter of a text word, then the rest of any text word: the regex engine skips quickly over text
+# that cannot start a word, which is most of a line. The pairing of first letter and rest is loose ("tarn"
+# matches), so a match is looked up and the search goes on past one that is not a level word.
+_FIRST = "".join(sorted({word[0] for word in TEXT_WORDS}))
+_LEVEL_WORD = re.compile(rf"(?i)[{_FIRST}](?<=\b[{_FIRST}]){_trie({word[1:] for word in TEXT_WORDS})}\b")
 
 
 def detect_level(text: str) -> Level | None:
     """The level a line declares (colour codes ignored), or None."""
     if "\x1b" in text:
         text = _ANSI.sub("", text[:400])
-    if text.startswith("{"):
-        j = _JSON_LEVEL.search(text)
-        if j:
-            return LEVEL_OF.get(j.group(1).lower())
+    keyed = _keyed_level(text)
+    if keyed is not None:
+        return keyed or None
     m = _LEVEL_WORD.search(text, 0, LEVEL_SCAN)
     while m is not None:
-        level = LEVEL_OF.get(m.group(0).lower())
-        if level is not None:
-            return level
+        word = m.group(0).lower()
+        if word in TEXT_WORDS:
+            return SYNONYMS[word]
         m = _LEVEL_WORD.search(text, m.end(), LEVEL_SCAN)
     return None
+
+
+def _keyed_level(text: str) -> Level | Literal[""] | None:
+    """The level named by a level key ("" when the key holds no level word), or None without a key."""
+    if text.startswith("{"):
+        m = _JSON_KEY.search(text)
+        return None if m is None else SYNONYMS.get(m.group(1).lower(), "")
+    if "level=" not in text and "lvl=" not in text and "severity=" not in text:  # most lines: the cheapest test
+        return None
+    for key in _LOGFMT_KEYS:
+        at = text.find(key, 0, KEY_SCAN)
+        while at >= 0:
+            start = at - 3 if key == "level=" and at >= 3 and text.startswith("log", at - 3) else at
+            if start == 0 or text[start - 1] in " \t":  # a whole key, not "sublevel="
+                return SYNONYMS.get(_logfmt_value(text, at + len(key)).lower(), "")
+            at = text.find(key, at + 1, KEY_SCAN)
+    return None
+
+
+def _logfmt_value(text: str, at: int) -> str:
+    if text.startswith('"', at):
+        end = text.find('"', at + 1)
+        return text[at + 1:end] if end >= 0 else ""
+    end = text.find(" ", at)
+    return text[at:end if end >= 0 else len(text)].rstrip("\t")

@@ -50,7 +50,8 @@ class Plan:
 
 
 def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, backlog: int,
-         line_filter: LineFilter, resume_max_bytes: int) -> Plan:
+         line_filter: LineFilter, resume_max_bytes: int, sibling_start: bool = False) -> Plan:
+    """`sibling_start`: the cursor is the start of NAME.1 (since=), which offset 0 alone cannot tell."""
     p = Plan(ch.name)
     if cursor is None:
         p.lines = ch.tail(backlog, line_filter)
@@ -59,8 +60,8 @@ def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, back
     if after is not None:
         p.lines = [line for line in after if line_filter.matches(line.text, line.level)]
         return p
-    current = _current_range(ch, follower)
-    if current is not None and _same_file(current, cursor) and cursor.offset <= current.stop:
+    current = current_range(ch, follower)
+    if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
         p.readbacks.append(current)
     else:
@@ -80,7 +81,7 @@ def _same_file(rb: ReadBack, cursor: Cursor) -> bool:
     return file_id(rb.head, cursor.offset) == cursor.fid
 
 
-def _current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None:
+def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None:
     """The current file from 0 to the hub's position (everything published from it so far)."""
     if follower is None or ch.position is None:
         return None
@@ -105,7 +106,7 @@ def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor)
     head = os.pread(fd, HEAD_BYTES, 0)
     size = os.fstat(fd).st_size
     if cursor.offset <= size and file_id(head, cursor.offset) == cursor.fid:
-        st, old = os.fstat(fd), follower.old
+        st, old = os.fstat(fd), follower.gen
         if old is not None and (st.st_dev, st.st_ino) == (old.dev, old.ino) and ch.position is not None:
             # The follower is still draining this file: what it has not published yet reaches the client
             # live, so the read-back stops where publishing is.

@@ -8,6 +8,7 @@ request is ever joined to a filesystem path.
 from __future__ import annotations
 
 import os
+import time
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -19,6 +20,7 @@ from . import __version__
 from .levels import LEVELS
 from .metrics import render
 from .registry import LogEntry
+from .since import Start, since_start
 from .sse import NoticeKind
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
@@ -44,7 +46,7 @@ class FilterQuery:
         query = request.query_params
         single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
         try:
-            self.filter = parse_filter(single, query.getlist("level"))
+            self.filter = parse_filter(single, query.getlist("level"), query.getlist("field"))
         except QueryError as exc:
             raise HTTPException(exc.status, detail=exc.detail) from None
 
@@ -85,13 +87,13 @@ def build_router() -> APIRouter:
                 response_class=Response, response_model=None, responses=_STREAM_RESPONSES,
                 openapi_extra={"parameters": PARAMETERS})
     async def stream_one(request: Request, name: Annotated[str, NAME_PATH]) -> Response:
-        return open_stream(state_of(request), request.scope, name)
+        return await open_stream(state_of(request), request.scope, name)
 
     @router.get("/api/stream", summary="Stream several logs on one connection",
                 response_class=Response, response_model=None, responses=_STREAM_RESPONSES,
                 openapi_extra={"parameters": [LOG_PARAMETER, *PARAMETERS]})
     async def stream_many(request: Request) -> Response:
-        return open_stream(state_of(request), request.scope, None)
+        return await open_stream(state_of(request), request.scope, None)
 
     return router
 
@@ -99,7 +101,7 @@ def build_router() -> APIRouter:
 _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}, "text/plain": {}, "application/x-ndjson": {}},
           "description": "An endless stream of lines and notices"},
-    400: {"description": "Invalid filter (e.g. a regex RE2 cannot compile)"},
+    400: {"description": "Invalid filter (e.g. a regex RE2 cannot compile, a malformed field)"},
     404: {"description": "Unknown log"},
     503: {"description": "Too many open streams; retry later"},
 }
@@ -134,13 +136,13 @@ def _list_logs(request: Request) -> list[LogInfo]:
     return infos
 
 
-def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
+async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
     """The answer to a stream request, for the FastAPI routes and the shortcut alike: the stream, or the
     error that names what is wrong (parameters 4xx, unknown log 404, too many clients 503)."""
     header = dict(scope["headers"]).get(b"last-event-id")
     try:
         params = parse_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
-                              st.settings)
+                              st.settings, time.time())
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if name not in st.registry), None)
@@ -150,8 +152,24 @@ def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
     if st.hub.client_count >= s.max_clients:
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
-    options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi)
+    if params.since is None:
+        options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi)
+        return make_stream(st, params.names, options)
+    starts = await _since_starts(st, params.names, params.since)
+    cursors = {name: start.cursor for name, start in starts.items()}
+    sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
+    options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, sibling_starts)
     return make_stream(st, params.names, options)
+
+
+async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:
+    starts = {}
+    for name in names:
+        entry = st.registry.get(name)
+        start = await since_start(st.hub.channel(name), entry.follower if entry else None, moment)
+        if start is not None:
+            starts[name] = start
+    return starts
 
 
 def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogStream:

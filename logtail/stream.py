@@ -32,15 +32,16 @@ log = logging.getLogger(__name__)
 
 
 class StreamOptions:
-    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi")
+    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "sibling_starts")
 
     def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
-                 multi: bool) -> None:
+                 multi: bool, sibling_starts: frozenset[str] = frozenset()) -> None:
         self.filter = line_filter
         self.fmt = fmt
         self.backlog = backlog
         self.cursors = cursors
         self.multi = multi
+        self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
 class ClientGone(Exception):
@@ -105,7 +106,8 @@ class LogStream(Response):
             # every file: a cursor there matches the current one.
             cursor = Cursor(name, file_id(b"", 0), 0)
         return plan(ch, entry.follower if entry else None, cursor,
-                    opts.backlog if not opts.cursors else 0, opts.filter, self.resume_max_bytes)
+                    opts.backlog if not opts.cursors else 0, opts.filter, self.resume_max_bytes,
+                    name in opts.sibling_starts)
 
     async def _listen(self, receive: Receive, sub: Subscription) -> None:
         while True:

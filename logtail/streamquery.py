@@ -16,13 +16,16 @@ from urllib.parse import parse_qsl
 
 from .config import Settings
 from .cursor import Cursor, parse_cursors
+from .fields import FIELD_HELP, parse_field_filters
 from .filters import MAX_PATTERN_CHARS, FilterError, LineFilter
 from .levels import LEVELS
 from .sse import Format
+from .timestamps import SINCE_HELP, parse_since
 
 MAX_BACKLOG = 100_000
 MAX_LOGS = 200
 MAX_ID_CHARS = 65536
+MAX_SINCE_CHARS = 64
 MAX_FIELDS = 1000  # query parameters read at the most: past that the request is refused, not truncated
 FORMATS: tuple[str, ...] = get_args(Format)
 # The spellings of a boolean that FastAPI (pydantic) accepts, which links in the wild already use.
@@ -49,6 +52,7 @@ class StreamParams:
     backlog: int
     cursors: dict[str, Cursor]
     multi: bool
+    since: float | None = None  # start at the lines written from this moment on (time.time() seconds)
 
 
 def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
@@ -62,6 +66,7 @@ FILTER_PARAMETERS: list[dict[str, Any]] = [
     _param("invert", {"type": "boolean"}, "Only lines that do NOT match q/regex"),
     _param("level", {"type": "array", "items": {"type": "string"}},
            f"Only these levels: {', '.join(LEVELS)} (repeat or comma-separate)", style="form", explode=True),
+    _param("field", {"type": "array", "items": {"type": "string"}}, FIELD_HELP, style="form", explode=True),
 ]
 PARAMETERS: list[dict[str, Any]] = [
     *FILTER_PARAMETERS,
@@ -70,6 +75,7 @@ PARAMETERS: list[dict[str, Any]] = [
     _param("format", {"type": "string", "enum": list(FORMATS), "default": "sse"}, "Wire format"),
     _param("last_event_id", {"type": "string", "maxLength": MAX_ID_CHARS},
            "Resume after this event id (the Last-Event-ID header wins)"),
+    _param("since", {"type": "string", "maxLength": MAX_SINCE_CHARS}, SINCE_HELP),
 ]
 LOG_PARAMETER = _param("log", {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_LOGS},
                        "Log names (repeat)", style="form", explode=True, required=True)
@@ -77,18 +83,11 @@ _SINGLE = {p["name"] for p in PARAMETERS if p["schema"]["type"] != "array"}
 
 
 def parse_stream(query_string: bytes, last_event_id_header: str | None, path_name: str | None,
-                 settings: Settings) -> StreamParams:
-    """The parameters of `/api/logs/{path_name}/stream`, or with `path_name` None of `/api/stream`."""
-    single, many = _split(query_string, {"level", "log"} if path_name is None else {"level"})
-    if path_name is None:
-        names = list(dict.fromkeys(many.get("log", [])))  # keep order, drop repeats
-        if not names:
-            raise QueryError(422, "log: give at least one log name")
-        if len(names) > MAX_LOGS:
-            raise QueryError(422, f"log: at most {MAX_LOGS} logs on one stream")
-    else:
-        names = [path_name]
-    line_filter = parse_filter(single, many.get("level", []))
+                 settings: Settings, now: float) -> StreamParams:
+    """The parameters of `/api/logs/{path_name}/stream`, or with `path_name` None of `/api/stream`;
+    `now` is the time a relative `since=` counts back from."""
+    single, many = _split(query_string, {"level", "field", "log"} if path_name is None else {"level", "field"})
+    line_filter = parse_filter(single, many.get("level", []), many.get("field", []))
     fmt = single.get("format", "sse")
     if fmt not in FORMATS:
         raise QueryError(422, f"format: must be one of {', '.join(FORMATS)}")
@@ -99,19 +98,23 @@ def parse_stream(query_string: bytes, last_event_id_header: str | None, path_nam
     # The header wins: browsers send it only on their own reconnect, so it is newer than any id that was
     # written into the URL when the stream was first opened.
     cursors = parse_cursors(last_event_id_header or last_event_id)
-    return StreamParams(names, line_filter, fmt, backlog, cursors, path_name is None)  # type: ignore[arg-type]
+    # A reconnect carries an id: it resumes from there and must not replay from `since` again.
+    since = _since(single.get("since"), now) if not cursors else None
+    names = _names(many.get("log", [])) if path_name is None else [path_name]
+    return StreamParams(names, line_filter, fmt, backlog, cursors, path_name is None, since)  # type: ignore[arg-type]
 
 
-def parse_filter(single: dict[str, str], levels: Iterable[str]) -> LineFilter:
+def parse_filter(single: dict[str, str], levels: Iterable[str], fields: Iterable[str]) -> LineFilter:
     """The line filter of a stream or a search; 422 for a malformed value, 400 for a filter that is not
-    valid (a regex RE2 cannot compile, an unknown level)."""
+    valid (a regex RE2 cannot compile, an unknown level, a malformed field filter)."""
     for name in ("q", "regex"):
         if len(single.get(name, "")) > MAX_PATTERN_CHARS:
             raise QueryError(422, f"{name}: at most {MAX_PATTERN_CHARS} characters")
     flags = [_bool(name, single.get(name)) for name in ("ignore_case", "invert")]
     wanted = frozenset(v.strip().lower() for item in levels for v in item.split(",") if v.strip())
     try:
-        return LineFilter(single.get("q", ""), single.get("regex", ""), flags[0], flags[1], wanted)
+        return LineFilter(single.get("q", ""), single.get("regex", ""), flags[0], flags[1], wanted,
+                          parse_field_filters(fields))
     except FilterError as exc:
         raise QueryError(400, str(exc)) from None
 
@@ -133,6 +136,15 @@ def _split(query_string: bytes, repeated: set[str]) -> tuple[dict[str, str], dic
     return single, many
 
 
+def _names(values: list[str]) -> list[str]:
+    names = list(dict.fromkeys(values))  # keep order, drop repeats
+    if not names:
+        raise QueryError(422, "log: give at least one log name")
+    if len(names) > MAX_LOGS:
+        raise QueryError(422, f"log: at most {MAX_LOGS} logs on one stream")
+    return names
+
+
 def _bool(name: str, value: str | None) -> bool:
     if value is None:
         return False
@@ -140,6 +152,17 @@ def _bool(name: str, value: str | None) -> bool:
         return _BOOLS[value.strip().lower()]
     except KeyError:
         raise QueryError(422, f"{name}: must be true or false (or 1/0, yes/no, on/off)") from None
+
+
+def _since(value: str | None, now: float) -> float | None:
+    if value is None:
+        return None
+    if len(value) > MAX_SINCE_CHARS:
+        raise QueryError(422, f"since: at most {MAX_SINCE_CHARS} characters")
+    try:
+        return parse_since(value.strip(), now)
+    except ValueError as exc:
+        raise QueryError(422, str(exc)) from None
 
 
 def _backlog(value: str | None, settings: Settings) -> int:

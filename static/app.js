@@ -1,7 +1,9 @@
 // logtail dashboard: wires the sidebar, toolbar and panes to one EventSource on the multi-log stream.
 // Modules: render.js (DOM for lines), pane.js (a scrolling column), stream.js (EventSource, resume,
-// de-duplication), state.js (permalink and stream URL), page.js (the server's configuration, shared helpers).
+// de-duplication), state.js (permalink and stream URL), fields.js (field columns, filters and chips),
+// page.js (the server's configuration, shared helpers).
 
+import { KeyTracker, isFieldFilter, renderChips, renderColumnPicker } from "./fields.js";
 import { LEVELS, config, el, humanSize } from "./page.js";
 import { Pane } from "./pane.js";
 import { colourOf, lineText, makeMatcher } from "./render.js";
@@ -22,13 +24,16 @@ const ui = {
   logList: $("log-list"), logCount: $("log-count"), filters: $("filters"), filter: $("filter"),
   regex: $("opt-regex"), ignoreCase: $("opt-ignore-case"), invert: $("opt-invert"), wrap: $("opt-wrap"),
   maxLines: $("opt-max-lines"), filterError: $("filter-error"), panes: $("panes"), empty: $("empty"),
-  toast: $("toast"),
+  toast: $("toast"), since: $("opt-since"), sinceCustom: $("opt-since-custom"), fieldAdd: $("field-add"),
+  fieldChips: $("field-chips"), columns: $("columns"), columnList: $("column-list"),
 };
+const SINCE_CHOICES = ["", "5m", "1h", "24h"];
 
 const defaults = { maxLines: clampLines(config.maxLines, 5000) };
 const state = readState(defaults);
 const logs = new Map(); // name -> {name, path, size, exists, mtime} from the server
-const ctx = { matcher: null }; // shared with the panes
+const ctx = { matcher: null, columns: state.columns }; // shared with the panes
+const keys = new KeyTracker(); // field keys seen, offered as columns
 let panes = [];
 let paneOf = new Map(); // log name -> Pane, side-by-side view
 let recent = []; // items given to panes, to lay them out again when the view mode changes
@@ -50,6 +55,7 @@ const downloadUrl = (name) => `${config.root}/api/logs/${encodeURIComponent(name
 // ---- receiving and rendering ----------------------------------------------------------------------------
 
 function receive(item) {
+  if (item.kind === "line" && typeof item.data?.text === "string") keys.note(item.data.text);
   if (paused) {
     held.push(item);
     if (item.kind === "line") heldLines++;
@@ -122,7 +128,7 @@ function buildPanes() {
 function viewInfo() {
   const names = activeLogs();
   const filter = { q: state.q, regex: state.regex, ignoreCase: state.ignoreCase, invert: state.invert,
-    levels: [...state.levels] };
+    levels: [...state.levels], fields: [...state.fields] };
   const shown = (i) => (state.view === "split" ? [names[i]] : names);
   return { root: config.root, filter, panes: panes.map((pane, i) => ({ pane, logs: shown(i) })) };
 }
@@ -356,6 +362,82 @@ function showControls() {
   ui.maxLines.value = String(state.maxLines);
   for (const box of ui.filters.querySelectorAll('input[name="level"]')) box.checked = state.levels.includes(box.value);
   for (const radio of ui.filters.querySelectorAll('input[name="view"]')) radio.checked = radio.value === state.view;
+  const preset = SINCE_CHOICES.includes(state.since);
+  ui.since.value = preset ? state.since : "custom";
+  ui.sinceCustom.hidden = preset;
+  ui.sinceCustom.value = preset ? "" : state.since;
+  renderChips(ui.fieldChips, state.fields);
+}
+
+// ---- since, field filters and columns -------------------------------------------------------------------
+
+function setSince(value) {
+  state.since = value.trim();
+  openStream(state.since ? `since ${state.since}` : "since cleared");
+}
+
+function addField(expr) {
+  if (!isFieldFilter(expr)) {
+    showStreamError(`field: ${JSON.stringify(expr)} is not KEY OP VALUE (e.g. status>=500, user:alice, path~^/api/)`);
+    return;
+  }
+  if (!state.fields.includes(expr)) state.fields = [...state.fields, expr];
+  renderChips(ui.fieldChips, state.fields);
+  openStream("field filter added");
+}
+
+function removeField(index) {
+  state.fields = state.fields.filter((_, i) => i !== index);
+  renderChips(ui.fieldChips, state.fields);
+  openStream("field filter removed");
+}
+
+function setColumns(columns) {
+  state.columns = columns;
+  ctx.columns = columns;
+  writeState(state, defaults);
+  buildPanes(); // lines already shown are drawn again with the new columns
+  requestFrame();
+}
+
+function bindFieldControls() {
+  ui.since.addEventListener("change", () => {
+    const custom = ui.since.value === "custom";
+    ui.sinceCustom.hidden = !custom;
+    if (custom) ui.sinceCustom.focus();
+    else setSince(ui.since.value);
+  });
+  ui.sinceCustom.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    setSince(ui.sinceCustom.value);
+  });
+  ui.fieldAdd.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const expr = ui.fieldAdd.value.trim();
+    if (!expr) return;
+    ui.fieldAdd.value = "";
+    addField(expr);
+  });
+  ui.fieldChips.addEventListener("click", (e) => {
+    const chip = e.target instanceof Element ? e.target.closest(".field-chip") : null;
+    if (chip) removeField(Number(chip.dataset.index));
+  });
+  ui.columns.addEventListener("toggle", () => {
+    if (ui.columns.open) renderColumnPicker(ui.columnList, keys.keys, state.columns);
+  });
+  ui.columnList.addEventListener("change", () => {
+    setColumns([...ui.columnList.querySelectorAll("input:checked")].map((box) => box.value));
+  });
+}
+
+/** A URL that opens `log` around the line `id` (its context from the search, rotated files too). */
+function lineLink(log, id) {
+  const p = new URLSearchParams();
+  p.append("log", log);
+  p.set("around", id);
+  return `${location.origin}${location.pathname}#${p}`;
 }
 
 function readFilterControls() {
@@ -419,6 +501,17 @@ function bindControls() {
 
 function onClick(e) {
   const target = e.target instanceof Element ? e.target : null;
+  const link = target?.closest(".line .link");
+  if (link) {
+    const line = link.closest(".line");
+    copyText(lineLink(line.dataset.log, line.dataset.id), null, "Link to the line copied");
+    return;
+  }
+  const cell = target?.closest(".line .cell[data-value]");
+  if (cell) {
+    addField(`${cell.dataset.key}:${cell.dataset.value}`);
+    return;
+  }
   const copy = target?.closest(".line .copy");
   if (copy) {
     const line = copy.closest(".line");
@@ -536,6 +629,7 @@ function start() {
   renderLogs(config.logs);
   showControls();
   bindControls();
+  bindFieldControls();
   openStream("");
   setInterval(refreshLogs, LOG_REFRESH_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLogs(); });

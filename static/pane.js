@@ -52,6 +52,12 @@ export class Pane {
     this.copy.title = "Copy this line";
     this.copy.setAttribute("aria-label", "Copy this line");
     this.copy.textContent = "copy";
+    this.link = document.createElement("button"); // likewise: copies a link that opens the log around the line
+    this.link.type = "button";
+    this.link.className = "link";
+    this.link.title = "Copy a link to this line (opens the log around it)";
+    this.link.setAttribute("aria-label", "Copy a link to this line");
+    this.link.textContent = "link";
     this.body.append(this.droppedEl, this.list);
     this.el.append(head, this.body, this.jump);
     this.bindScrolling();
@@ -78,6 +84,7 @@ export class Pane {
     this.list.addEventListener("mouseover", (e) => {
       const line = e.target instanceof Element ? e.target.closest(".line") : null;
       if (line && this.copy.parentNode !== line) line.append(this.copy);
+      if (line?.dataset.id && this.link.parentNode !== line) line.append(this.link);
     });
   }
 
@@ -171,7 +178,7 @@ export class Pane {
     chunk.className = className;
     for (let i = start; i < items.length; i++) {
       const item = items[i];
-      const el = item.kind === "line" ? buildLine(item.data, this.ctx.matcher)
+      const el = item.kind === "line" ? buildLine(item.data, this.ctx.matcher, this.ctx.columns)
         : item.kind === "notice" ? buildNotice(item.data) : buildMarker(item.message);
       this.itemOf.set(el, item);
       if (item.kind === "line") this.lines++;

@@ -1,6 +1,7 @@
 // Building the DOM for one log line or notice. Every log text is untrusted: it only ever reaches the page
 // through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
+import { buildCells } from "./fields.js";
 import { LEVELS, config } from "./page.js";
 
 const NOTICE_KINDS = new Set(config.noticeKinds);
@@ -289,8 +290,8 @@ function buildTag(log) {
   return tag;
 }
 
-/** The element for one `line` event: {log, text, id, level, truncated?}. */
-export function buildLine(data, matcher) {
+/** The element for one `line` event: {log, text, id, level, truncated?}; `columns`: field keys shown as cells. */
+export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
   const el = document.createElement("div");
@@ -299,6 +300,7 @@ export function buildLine(data, matcher) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
+  if (columns?.length) el.append(buildCells(text, columns));
   const obj = tryJson(text);
   el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {

@@ -30,6 +30,7 @@ def test_help_documents_every_option() -> None:
         (["serve", "a=/x.log", "a=/y.log"], "duplicate log name 'a'"),
         (["serve", "bad name=/x.log"], "not URL-safe"),
         (["serve", "--root-path", "logs"], "root_path"),
+        (["serve", "--rotate-wait", "7200"], "rotate_wait must be between 0 and 3600 seconds"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -66,7 +66,7 @@ async def answer(app: FastAPI, target: ASGIApp, path: str, query: str, headers: 
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query.encode(),
              "headers": headers, "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "app": app}
     messages: list[Message] = []
-    body_seen = asyncio.Event()
+    answered = asyncio.Event()
     asked = False
 
     async def receive() -> Message:
@@ -74,13 +74,14 @@ async def answer(app: FastAPI, target: ASGIApp, path: str, query: str, headers: 
         if not asked:
             asked = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        await body_seen.wait()
+        await answered.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         messages.append(message)
-        if message["type"] == "http.response.body":
-            body_seen.set()
+        # A stream may send no body for a while (no backlog, no new line): its start is answer enough.
+        if message["type"] == "http.response.body" or message.get("status") == 200:
+            answered.set()
 
     async with asyncio.timeout(5):
         await target(scope, receive, send)

@@ -24,8 +24,9 @@ class Log:
         self.path = path
         self.hub = Hub(WINDOW, 1 << 20)
         path.write_text("".join(f"{line}\n" for line in lines))
+        # rotate_wait=0: a renamed file is let go as soon as it is read to its end
         self.follower = FileFollower(path.name, path, self.hub, max_line_bytes=1000, seed_lines=100,
-                                     from_start=True)
+                                     from_start=True, rotate_wait=0)
         while self.follower.step():
             pass
 

@@ -307,8 +307,7 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
 
 
 async def test_unusual_but_valid_parameters_still_stream(start_server: Start, app_log: Path) -> None:
-    """Requests the stream shortcut (fastpath.py) does not take, e.g. `ignore_case=yes`, go through FastAPI
-    and stream the same way."""
+    """Other spellings FastAPI always accepted, e.g. `ignore_case=yes`, still stream."""
     server = start_server(str(app_log))
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
             client.stream("GET", "/api/logs/app.log/stream?backlog=2&ignore_case=yes&q=OLD%202") as resp:

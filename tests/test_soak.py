@@ -178,8 +178,10 @@ async def test_soak_rotating_writers_and_reconnecting_clients(tmp_path: Path) ->
     logs.mkdir()
     for name in LOGS:
         (logs / name).touch()
+    # The writers reopen their file for every batch, so a renamed file is never written again: a short
+    # --rotate-wait keeps the follower on the current file, as the rotation spacing below assumes.
     server = LogtailServer([*(str(logs / n) for n in LOGS), "--window-lines", "300", "--queue-bytes", "65536",
-                            "--backlog", "0"]).start(tmp_path)
+                            "--backlog", "0", "--rotate-wait", "1"]).start(tmp_path)
     # a.log: 300 lines/s, rotated every 4-8 s. b.log and c.log: 1,000 lines/s (~600 kB/s together, so the
     # stalled client's buffers fill within seconds and its queue overflows), rotated every 27-50 s, longer
     # than that client lags behind (a stall plus its buffers): its cursor stays in `name` or `name.1`.

@@ -16,7 +16,7 @@ SETTINGS = Settings(backlog=10, window_lines=1000)
 
 def parse(query: str | list[tuple[str, str]], path_name: str | None = "a", header: str | None = None) -> StreamParams:
     text = query if isinstance(query, str) else urlencode(query)
-    return parse_stream(text.encode(), header, path_name, SETTINGS)
+    return parse_stream(text.encode(), header, path_name, SETTINGS, 1_800_000_000.0)
 
 
 def test_defaults() -> None:

@@ -18,12 +18,14 @@ from typing import Any, cast
 
 import re2
 
-from ..filters import LineFilter, re2_options
+from ..filters import LineFilter
 from ..levels import WORDS, Level, detect_level
 from ..lines import decode_capped
+from ..patterns import re2_options
 from .blocks import Block
 
 # Patterns whose per-line meaning changes when searched over a block of many lines: \A, \z, (?-m).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.@-]+")
 _UNBLOCKABLE = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,10 @@ class Matcher:
         if f.levels:
             words = sorted({w for level in f.levels for w in WORDS[cast(Level, level)]})  # checked by LineFilter
             self.level_regex = re2.compile(f"(?:{'|'.join(words)})".encode(), re2_options(True))
+        # A line passing a field filter (other than `!:`) holds the key as written: JSON could only spell a
+        # plain key differently with a \u escape.
+        self.field_key = next((k.key.encode() for k in f.fields if k.op != "!:" and _PLAIN_KEY.fullmatch(k.key)),
+                              None)
 
     def find(self, block: Block, want: int, newest: bool) -> tuple[list[Hit], bool]:
         """The matching lines of `block` in file order: the first `want`, or with `newest` the last `want`;
@@ -156,11 +162,19 @@ class Matcher:
         return None if self.text_regex.search(text) else _nowhere
 
     def _level_finder(self, data: bytes) -> Callable[[int], int] | None:
+        if self.level_regex is None:
+            return self._key_finder(data)
         # Non-ASCII text may spell a level word in other case forms; colour codes may split the word.
-        if self.level_regex is None or not data.isascii() or b"\x1b" in data:
+        if not data.isascii() or b"\x1b" in data:
             return None
         regex = self.level_regex
         return lambda pos: _match_start(regex.search(data, pos))
+
+    def _key_finder(self, data: bytes) -> Callable[[int], int] | None:
+        key = self.field_key
+        if key is None or b"\\u" in data:
+            return None
+        return lambda pos: data.find(key, pos)
 
 
 def _nowhere(pos: int) -> int:
