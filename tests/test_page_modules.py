@@ -100,7 +100,8 @@ def test_url_state_round_trip_and_stream_url(dashboard: Page) -> None:
       return m.readState({ maxLines: 1000 });
     })()""")
     assert state == {"logs": ["a", "b"], "q": "x", "regex": True, "ignoreCase": False, "invert": False,
-                     "levels": ["error"], "view": "split", "wrap": False, "maxLines": 10}
+                     "levels": ["error"], "view": "split", "wrap": False, "maxLines": 10, "fields": [],
+                     "columns": [], "since": "", "around": ""}
     assert call(dashboard, "state.js", """(() => {
       m.writeState(arg, { maxLines: 1000 });
       return location.hash;
