@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import ConfigError
+from .keys import Entry, decode_entry, text_of
 
 # What "Redis is unreachable" looks like: connection refused or reset, timeouts, a server loading its data.
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -79,3 +81,24 @@ class Outage:
             self.log.warning("redis at %s is back", self.url)
             return True
         return False
+
+
+# --- typed reads: redis-py's replies as decoded entries --------------------------------------------------
+
+
+async def read_range(client: aioredis.Redis, key: str, low: str, high: str, count: int) -> list[Entry]:
+    found: Any = await client.xrange(key, low, high, count=count)
+    return [decode_entry(i, f) for i, f in found or []]
+
+
+async def read_last(client: aioredis.Redis, key: str, count: int) -> list[Entry]:
+    """The last `count` entries, oldest first."""
+    found: Any = await client.xrevrange(key, "+", "-", count=count)
+    return [decode_entry(i, f) for i, f in reversed(found or [])]
+
+
+async def read_new(client: aioredis.Redis, after: dict[str, str], count: int, block_ms: int
+                   ) -> list[tuple[str, list[Entry]]]:
+    """XREAD: entries after the given ids, by key; waits up to `block_ms` for the first one."""
+    found: Any = await client.xread(after, count=count, block=block_ms)  # type: ignore[arg-type]
+    return [(text_of(key), [decode_entry(i, f) for i, f in entries]) for key, entries in found or []]

@@ -107,12 +107,12 @@ class Entry:
 
 def decode_entry(entry_id: Any, raw: Any) -> Entry:
     """An entry as redis-py returns it (id and field map, as bytes)."""
-    ms, _, seq = _text(entry_id).partition("-")
-    fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
+    ms, _, seq = text_of(entry_id).partition("-")
+    fields = {text_of(k): text_of(v) for k, v in (raw or {}).items()}
     return Entry(int(ms), int(seq or 0), fields)
 
 
-def _text(value: bytes | str) -> str:
+def text_of(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
@@ -151,7 +151,7 @@ def parse_registry(raw: dict[Any, Any]) -> list[KnownLog]:
     known = []
     for value in raw.values():
         try:
-            record = json.loads(_text(value))
+            record = json.loads(text_of(value))
             host, name = str(record["host"]), str(record["name"])
             path, last_seen = str(record.get("path", ""))[:4096], float(record.get("last_seen", 0))
         except (ValueError, TypeError, KeyError):

@@ -23,6 +23,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +39,7 @@ from ..resume import ReadBack, read_lines
 from ..sse import Line
 from ..watch import watch
 from . import keys
-from .client import Outage, check_url, connect, redacted
+from .client import Outage, check_url, connect, read_last, redacted
 from .metrics import serve_metrics
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Shipper:
 
     async def _start(self, ship_log: ShipLog) -> None:
         await self._register([ship_log])
-        last = await self._retry(lambda: self._last_entry(ship_log.key))
+        last = await self._retry(partial(self._last_entry, ship_log.key))
         follower = self.registry.entries[ship_log.name].follower
         if last is None:
             return  # never shipped: where serve would start (the tail of a file present now)
@@ -175,8 +176,8 @@ class Shipper:
         self.sink.notice(ship_log.name, "rotated", f"{ship_log.path} was rotated; following the new file")
 
     async def _last_entry(self, key: str) -> keys.Entry | None:
-        found = await self.client.xrevrange(key, "+", "-", count=1)
-        return keys.decode_entry(*found[0]) if found else None
+        found = await read_last(self.client, key, 1)
+        return found[0] if found else None
 
     # --- storing ------------------------------------------------------------------------------------------
 
