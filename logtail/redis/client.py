@@ -91,6 +91,12 @@ async def read_range(client: aioredis.Redis, key: str, low: str, high: str, coun
     return [decode_entry(i, f) for i, f in found or []]
 
 
+async def read_reverse(client: aioredis.Redis, key: str, high: str, low: str, count: int) -> list[Entry]:
+    """XREVRANGE: entries from `high` down to `low`, newest first."""
+    found: Any = await client.xrevrange(key, high, low, count=count)
+    return [decode_entry(i, f) for i, f in found or []]
+
+
 async def read_last(client: aioredis.Redis, key: str, count: int) -> list[Entry]:
     """The last `count` entries, oldest first."""
     found: Any = await client.xrevrange(key, "+", "-", count=count)
