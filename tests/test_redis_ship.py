@@ -164,3 +164,17 @@ def test_a_password_in_the_url_never_reaches_the_log(tmp_path: Path, start_shipp
                             env={"LOGTAIL_REDIS": f"redis://user:s3cret@127.0.0.1:{port}/0"})
     wait_for(lambda: "unreachable" in shipper.output(), 15, 0.05, "the outage warning")
     assert "s3cret" not in shipper.output() and "user:***@" in shipper.output()
+
+
+def test_redis_maxlen_bounds_the_lines_kept(tmp_path: Path, redis_server: RedisServer,
+                                            start_shipper: StartShipper) -> None:
+    """--redis-maxlen counts lines (approximately), whether entries hold one line or a batch."""
+    log = tmp_path / "app.log"
+    log.touch()
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url, "--redis-maxlen", "500")
+    wait_for(lambda: redis_server.client().hexists(keys.LOGS_KEY, "app.log@web1"), 15, 0.05, "registration")
+    lines = [f"line {i:05d} " + "y" * 80 for i in range(3000)]
+    paced_writer(log, lines, chunk=100).join()
+    wait_for(lambda: redis_server.lines("web1", "app.log")[-1:] == lines[-1:], 30, 0.1, "the last line")
+    kept = redis_server.lines("web1", "app.log")
+    assert 500 <= len(kept) <= 1500 and kept == lines[-len(kept):]

@@ -62,6 +62,17 @@ class ShipLog:
     started: bool = False
     lines: int = 0
     bytes: int = 0
+    entries: int = 0
+
+    def maxlen(self, lines: int) -> int:
+        """Entries to keep so that about `lines` lines are kept, at this stream's lines per entry so far.
+
+        --redis-maxlen counts lines: an entry holds one line when the log is quiet and many when it is busy,
+        so a bound in entries alone would let a busy log's memory grow by the size of its batches.
+        """
+        if not self.lines:
+            return lines
+        return max(1, lines * max(self.entries, 1) // self.lines)
 
 
 class ShipSink(Hub):
@@ -184,15 +195,16 @@ class Shipper:
     async def _flush(self, ship_log: ShipLog) -> None:
         while ship_log.pending:
             batch = ship_log.pending[:BATCH_ENTRIES]
-            await self._store(ship_log.key, batch)
+            await self._store(ship_log.key, batch, ship_log.maxlen(self.settings.redis_maxlen))
             del ship_log.pending[:len(batch)]
+            ship_log.entries += len(batch)
             for fields in batch:
                 if "lines" in fields:
                     ship_log.lines += fields["lines"].count("\n") + 1
                     ship_log.bytes += len(fields["lines"]) + 1
             ship_log.stored = batch[-1]["fid"], int(batch[-1]["end"])
 
-    async def _store(self, key: str, batch: list[dict[str, str]]) -> None:
+    async def _store(self, key: str, batch: list[dict[str, str]], maxlen: int) -> None:
         uncertain = False
         while True:
             try:
@@ -202,7 +214,7 @@ class Shipper:
                         break  # the failed write had been applied (all of it: MULTI/EXEC)
                 async with self.client.pipeline(transaction=True) as pipe:
                     for fields in batch:
-                        pipe.xadd(key, fields, maxlen=self.settings.redis_maxlen, approximate=True)  # type: ignore[arg-type]
+                        pipe.xadd(key, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
                     await pipe.execute()
                 break
             except (RedisError, OSError) as exc:
