@@ -34,8 +34,11 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, aof: bool = False) -> None:
+    def __init__(self, directory: Path, aof: bool = False, aclfile: Path | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
         self.binary = redis_binary()
+        self.aclfile = aclfile
+        self.auth = auth  # the test's own user, when the ACL file turns the default user off
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -46,10 +49,14 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def url_for(self, user: str, password: str) -> str:
+        return f"redis://{user}:{password}@127.0.0.1:{self.port}/0"
+
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir),
                 "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
+        args += ["--aclfile", str(self.aclfile)] if self.aclfile else []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_for(self._ready, 10, 0.02, f"redis-server on port {self.port}")
@@ -65,7 +72,9 @@ class RedisServer:
             return False
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=False)
+        user, password = self.auth or (None, None)
+        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=False, username=user,
+                           password=password)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
