@@ -146,6 +146,7 @@ def test_redis_that_stops_answering_for_seconds_loses_nothing(
     (["--host-name", "a b"], "not URL-safe"),
     (["--redis", "http://127.0.0.1:1"], "redis must be a redis://, rediss:// or unix:// URL"),
     (["--redis-maxlen", "0"], "redis_maxlen must be at least 1"),
+    (["--redis", "redis://127.0.0.1:1/0?socket_timeout=soon"], "Invalid value for 'socket_timeout'"),
     ([], "ship needs a Redis URL"),
 ])
 def test_bad_settings_are_one_line_and_exit_status_2(tmp_path: Path, args: list[str], message: str) -> None:

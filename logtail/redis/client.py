@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,6 +32,10 @@ def check_url(url: str) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
         raise ConfigError(f"redis must be a redis://, rediss:// or unix:// URL, got {redacted(url)!r}")
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"redis URL {redacted(url)!r}: {exc}") from None
     return url
 
 
