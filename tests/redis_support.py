@@ -35,8 +35,9 @@ def redis_binary() -> str:
 
 class RedisServer:
     def __init__(self, directory: Path, aof: bool = False, aclfile: Path | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
+                 auth: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.binary = redis_binary()
+        self.tls = tls  # certificate and key: TLS only, no plain port
         self.aclfile = aclfile
         self.auth = auth  # the test's own user, when the ACL file turns the default user off
         self.dir = directory
@@ -57,6 +58,10 @@ class RedisServer:
                 "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
         args += ["--aclfile", str(self.aclfile)] if self.aclfile else []
+        if self.tls:
+            cert, key = map(str, self.tls)
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key,
+                         "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         wait_for(self._ready, 10, 0.02, f"redis-server on port {self.port}")
@@ -73,8 +78,9 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         user, password = self.auth or (None, None)
-        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=False, username=user,
-                           password=password)
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls[0])} if self.tls else {}
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, decode_responses=False, username=user,
+                           password=password, **tls)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

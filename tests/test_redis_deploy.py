@@ -18,7 +18,7 @@ import redis
 from tests.redis_support import RedisServer, Shipper
 from tests.streams import SSEClient, append, gauge
 from tests.support import LogtailServer, free_port, wait_for
-from tests.test_nginx import nginx_binary  # noqa: F401
+from tests.test_nginx import Certificate, certificate, nginx_binary  # noqa: F401
 from tests.test_redis_reader import listed
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
@@ -132,3 +132,23 @@ def _ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def test_rediss_tls_end_to_end(tmp_path: Path, certificate: Certificate,  # noqa: F811
+                                     start_shipper: Callable[..., Shipper],
+                                     start_server: Callable[..., LogtailServer]) -> None:
+    """rediss:// with the CA given in the URL, from the shipper and the web node."""
+    server = RedisServer(tmp_path / "redis", tls=(certificate.cert, certificate.key)).start()
+    try:
+        url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={certificate.cert}"
+        log = tmp_path / "app.log"
+        log.write_text("")
+        start_shipper(str(log), "--host-name", "web1", env={"LOGTAIL_REDIS": url})
+        node = start_server("--backlog", "0", env={"LOGTAIL_REDIS": url})
+        listed(node, "app.log@web1")
+        async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as client:
+            await asyncio.sleep(0.2)
+            append(log, ["over TLS"])
+            assert await client.wait_lines(1, within=20) == ["over TLS"]
+    finally:
+        server.stop()
