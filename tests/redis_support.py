@@ -35,8 +35,10 @@ def redis_binary() -> str:
 
 class RedisServer:
     def __init__(self, directory: Path, aof: bool = False, aclfile: Path | None = None,
-                 auth: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None) -> None:
+                 auth: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None,
+                 bind: tuple[str, ...] = ("127.0.0.1",)) -> None:
         self.binary = redis_binary()
+        self.bind = bind
         self.tls = tls  # certificate and key: TLS only, no plain port
         self.aclfile = aclfile
         self.auth = auth  # the test's own user, when the ACL file turns the default user off
@@ -54,10 +56,12 @@ class RedisServer:
         return f"redis://{user}:{password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", str(self.dir),
-                "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
+        args = [self.binary, "--port", str(self.port), "--bind", " ".join(self.bind), "--save", "",
+                "--dir", str(self.dir), "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
         args += ["--aclfile", str(self.aclfile)] if self.aclfile else []
+        if self.bind != ("127.0.0.1",):
+            args += ["--protected-mode", "no"]  # the other address is a test's own veth pair, not a network
         if self.tls:
             cert, key = map(str, self.tls)
             args[1:3] = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert, "--tls-key-file", key,
@@ -105,8 +109,8 @@ class Shipper:
     """A `python -m logtail ship ...` process in its own session, stopped by its process group."""
 
     def __init__(self, args: list[str], log_dir: Path, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
-        self.args = [sys.executable, "-m", "logtail", "ship", *args]
+                 cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> None:
+        self.args = [*prefix, sys.executable, "-m", "logtail", "ship", *args]  # prefix: e.g. ip netns exec NS
         self.log_path = log_dir / f"logtail-ship-{free_port()}.log"
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd

@@ -33,6 +33,14 @@ def wait_shipped(redis: RedisServer, host: str, name: str, expected: list[str], 
     wait_for(done, timeout, 0.1, f"{len(expected)} lines of {name}@{host} in Redis")
 
 
+def start_registered(start_shipper: StartShipper, log: Path, redis: RedisServer, *args: str) -> Shipper:
+    """A shipper of the empty file `log` as host web1, once it has registered the log."""
+    log.touch()
+    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis.url, *args)
+    wait_for(lambda: redis.client().hexists(keys.LOGS_KEY, "app.log@web1"), 15, 0.05, "registration")
+    return shipper
+
+
 def paced_writer(path: Path, lines: list[str], chunk: int = 500) -> threading.Thread:
     def write() -> None:
         for i in range(0, len(lines), chunk):
@@ -64,9 +72,7 @@ def test_lines_are_shipped_once_with_the_url_from_the_environment(tmp_path: Path
 def test_sigkill_mid_burst_then_restart_ships_every_line_exactly_once(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
     log = tmp_path / "app.log"
-    log.touch()
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    wait_for(lambda: redis_server.client().hexists(keys.LOGS_KEY, "app.log@web1"), 15, 0.05, "registration")
+    shipper = start_registered(start_shipper, log, redis_server)
     lines = [f"line {i:06d} " + "x" * 60 for i in range(40_000)]
     writer = paced_writer(log, lines)
     try:
@@ -126,9 +132,7 @@ def test_redis_that_stops_answering_for_seconds_loses_nothing(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
     """A Redis that hangs (SIGSTOP: connections open, no replies), as behind a cut link, then resumes."""
     log = tmp_path / "app.log"
-    log.touch()
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    wait_for(lambda: redis_server.client().hexists(keys.LOGS_KEY, "app.log@web1"), 15, 0.05, "registration")
+    shipper = start_registered(start_shipper, log, redis_server)
     assert redis_server.proc is not None
     os.kill(redis_server.proc.pid, signal.SIGSTOP)
     try:
@@ -171,9 +175,7 @@ def test_redis_maxlen_bounds_the_lines_kept(tmp_path: Path, redis_server: RedisS
                                             start_shipper: StartShipper) -> None:
     """--redis-maxlen counts lines (approximately), whether entries hold one line or a batch."""
     log = tmp_path / "app.log"
-    log.touch()
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url, "--redis-maxlen", "500")
-    wait_for(lambda: redis_server.client().hexists(keys.LOGS_KEY, "app.log@web1"), 15, 0.05, "registration")
+    start_registered(start_shipper, log, redis_server, "--redis-maxlen", "500")
     lines = [f"line {i:05d} " + "y" * 80 for i in range(3000)]
     paced_writer(log, lines, chunk=100).join()
     wait_for(lambda: redis_server.lines("web1", "app.log")[-1:] == lines[-1:], 30, 0.1, "the last line")

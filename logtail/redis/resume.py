@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from ..cursor import Cursor
 from ..filters import LineFilter
 from ..hub import Channel
-from ..resume import Plan
+from ..resume import Plan, plan
 from ..sse import Format, Line, notice_frame
 from . import keys
 from .client import read_range
@@ -33,14 +33,10 @@ READ_COUNT = 1000  # entries per XRANGE
 
 def plan_shipped(shipped: ShippedLogs, ch: Channel, cursor: Cursor | None, backlog: int,
                  line_filter: LineFilter) -> Plan:
+    if cursor is None or (cursor.fid, cursor.offset) in ch.positions:
+        # The backlog, or a resume from the window: as for a file (no file to fall back on is needed).
+        return plan(ch, None, cursor, backlog, line_filter, 0)
     p = Plan(ch.name)
-    if cursor is None:
-        p.lines = ch.tail(backlog, line_filter)
-        return p
-    after = ch.lines_after(cursor)
-    if after is not None:
-        p.lines = [line for line in after if line_filter.matches(line.text, line.level)]
-        return p
     if ch.position is None:
         return p  # nothing read from this stream yet: everything reaches the client live
     start = keys.entry_of_cursor(cursor.fid, cursor.offset)
