@@ -11,8 +11,7 @@ persistence) the client gets a `gap` notice, then every line Redis still has aft
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
@@ -54,19 +53,28 @@ def plan_shipped(shipped: ShippedLogs, ch: Channel, cursor: Cursor | None, backl
 
 async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,
                     fmt: Format) -> AsyncIterator[list[Line] | bytes]:
-    """The lines after `start` (entry id, line index; None: from the first) up to entry `stop` included."""
-    low = "-"
-    skip: tuple[str, int] | None = None
-    if start is not None:
-        first = start[0]
-        if await _retry(lambda: read_range(shipped.client, key, first, first, 1)):
-            low, skip = start[0], start
-        else:
-            low = "(" + start[0]
-            yield notice_frame(fmt, name, "gap", "the position to resume from is no longer in Redis (trimmed "
-                                                 "by --redis-maxlen, or lost); continuing with what it retains")
+    """The lines after `start` (entry id, line index; None: from the first) up to entry `stop` included.
+
+    While Redis is away this waits (the reader warns and notices), yielding an empty frame after each failed
+    attempt so that the caller can notice a client that left meanwhile.
+    """
+    low, skip, checked, delay = "-", start, start is None, 0.1
     while True:
-        entries = await _retry(partial(read_range, shipped.client, key, low, stop, READ_COUNT))
+        try:
+            if not checked:  # is the cursor's own entry still there?
+                assert start is not None
+                low = start[0] if await read_range(shipped.client, key, start[0], start[0], 1) else "(" + start[0]
+                checked = True
+                if low.startswith("("):
+                    yield notice_frame(fmt, name, "gap", "the position to resume from is no longer in Redis "
+                                                         "(trimmed by --redis-maxlen, or lost); continuing with "
+                                                         "what it retains")
+            entries = await read_range(shipped.client, key, low, stop, READ_COUNT)
+        except (RedisError, OSError):
+            yield b""
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
         for entry in entries:
             notice = entry.notice
             if notice is not None:
@@ -76,14 +84,3 @@ async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str,
         if len(entries) < READ_COUNT:
             return
         low = "(" + entries[-1].id
-
-
-async def _retry(op: Callable[[], Awaitable[list[keys.Entry]]]) -> list[keys.Entry]:
-    """Wait for Redis while it is away: the client's catch-up resumes where it was (the reader warns)."""
-    delay = 0.1
-    while True:
-        try:
-            return await op()
-        except (RedisError, OSError):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
