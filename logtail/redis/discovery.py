@@ -37,9 +37,8 @@ class ShippedLog:
 class ShippedLogs:
     """The shipped logs a web node serves, and the Redis client it reads them with."""
 
-    def __init__(self, client: Redis, resume_max_bytes: int) -> None:
+    def __init__(self, client: Redis) -> None:
         self.client = client
-        self.resume_max_bytes = resume_max_bytes
         self.logs: dict[str, ShippedLog] = {}
         self.by_key: dict[str, ShippedLog] = {}
 

@@ -15,7 +15,7 @@ class RedisNode:
     def __init__(self, settings: Settings, hub: Hub) -> None:
         assert settings.redis is not None
         client = connect(check_url(settings.redis))
-        self.shipped = ShippedLogs(client, settings.resume_max_bytes)
+        self.shipped = ShippedLogs(client)
         self.reader = StreamReader(self.shipped, hub, settings.redis, min(SEED_ENTRIES, settings.window_lines))
 
     async def close(self) -> None:
