@@ -26,6 +26,7 @@ from .keepalive import keep_alive
 from .metrics import build_registry
 from .paths import resource_dir
 from .proxy import AcceptPrefixedPaths
+from .redis.metrics import OutageCollector
 from .redis.node import RedisNode
 from .registry import LogRegistry
 from .routes import build_router
@@ -47,6 +48,8 @@ def create_app(settings: Settings) -> FastAPI:
         metrics=build_registry(hub),
         shipped=node.shipped if node else None,
     )
+    if node is not None:
+        state.metrics.register(OutageCollector(node.reader.outage))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ import pytest
 
 from logtail.redis import keys
 from tests.redis_support import RedisServer, Shipper
-from tests.streams import SSEClient, append, async_wait_for, counter
+from tests.streams import SSEClient, append, async_wait_for, counter, gauge
 from tests.support import LogtailServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -179,6 +179,7 @@ async def test_redis_away_local_logs_go_on_and_shipped_clients_continue_exactly(
             os.kill(redis.proc.pid, signal.SIGKILL)
             redis.proc.wait(10)
             await remote.wait(lambda: remote.notices("unreachable"), 20, "the unreachable notice")
+            assert gauge(node.url, "logtail_redis_up") == 0
             append(local, ["l1"])
             await here.wait_lines(1)
             append(shipped, ["s3", "s4"])
@@ -187,5 +188,40 @@ async def test_redis_away_local_logs_go_on_and_shipped_clients_continue_exactly(
             await remote.wait(lambda: remote.notices("reconnected"), 20, "the reconnected notice")
             assert remote.lines() == ["s1", "s2", "s3", "s4"]
             assert not remote.notices("gap")
+        assert gauge(node.url, "logtail_redis_up") == 1
+        assert gauge(node.url, "logtail_redis_outages_total") == 1
+    finally:
+        redis.stop()
+
+
+async def test_a_resume_while_redis_is_away_completes_when_it_is_back(
+        tmp_path: Path, start_shipper: StartShipper, start_server: StartServer) -> None:
+    """The read-back waits for Redis (live lines queue meanwhile); nothing lost or repeated."""
+    redis = RedisServer(tmp_path / "redis", aof=True).start()
+    try:
+        log = tmp_path / "app.log"
+        log.write_text("")
+        start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+        node = start_server("--redis", redis.url, "--backlog", "0", "--window-lines", "2")
+        listed(node, "app.log@web1")
+        url = f"{node.url}/api/logs/app.log@web1/stream"
+        async with SSEClient(url) as first:
+            await asyncio.sleep(0.2)
+            append(log, ["r1"])
+            await first.wait_lines(1, within=20)
+            resume = first.id_of("r1")
+        append(log, [f"r{i}" for i in range(2, 8)])
+        read_from_node(node, "app.log@web1", 7)
+        assert redis.proc is not None
+        os.kill(redis.proc.pid, signal.SIGKILL)
+        redis.proc.wait(10)
+        async with SSEClient(url, headers={"Last-Event-ID": resume}) as again:
+            await asyncio.sleep(1)
+            assert again.lines() == []  # r2..r5 are only in Redis (the window holds the last 2)
+            redis.start()
+            await again.wait_lines(6, within=30)
+            append(log, ["r8"])
+            await again.wait_lines(7, within=30)
+            assert again.lines() == [f"r{i}" for i in range(2, 9)]
     finally:
         redis.stop()
