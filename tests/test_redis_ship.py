@@ -181,3 +181,14 @@ def test_redis_maxlen_bounds_the_lines_kept(tmp_path: Path, redis_server: RedisS
     wait_for(lambda: redis_server.lines("web1", "app.log")[-1:] == lines[-1:], 30, 0.1, "the last line")
     kept = redis_server.lines("web1", "app.log")
     assert 500 <= len(kept) <= 1500 and kept == lines[-len(kept):]
+
+
+def test_the_config_file_sets_redis_and_the_host_name_and_flags_win(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("one\n")
+    config = tmp_path / "ship.toml"
+    config.write_text(f'redis = "{redis_server.url}"\nhost_name = "from-file"\n[logs]\n"app.log" = "{log}"\n')
+    start_shipper("--config", str(config), "--host-name", "from-flag")
+    wait_shipped(redis_server, "from-flag", "app.log", ["one"])
+    assert redis_server.entries("from-file", "app.log") == []
