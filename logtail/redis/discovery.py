@@ -16,6 +16,7 @@ from ..filters import LineFilter
 from ..hub import Channel
 from ..resume import Plan
 from . import keys
+from .resume import plan_shipped
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
 
@@ -64,6 +65,4 @@ class ShippedLogs:
         return new
 
     def plan(self, ch: Channel, cursor: Cursor | None, backlog: int, line_filter: LineFilter) -> Plan:
-        from .resume import plan_shipped
-
         return plan_shipped(self, ch, cursor, backlog, line_filter)
