@@ -225,3 +225,25 @@ async def test_a_resume_while_redis_is_away_completes_when_it_is_back(
             assert again.lines() == [f"r{i}" for i in range(2, 9)]
     finally:
         redis.stop()
+
+
+async def test_a_redis_restart_without_persistence_is_announced_as_a_gap(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
+    node = start_server("--redis", redis_server.url, "--backlog", "0")
+    listed(node, "app.log@web1")
+    async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as client:
+        await asyncio.sleep(0.2)
+        append(log, ["before"])
+        await client.wait_lines(1, within=20)
+        assert redis_server.proc is not None
+        os.kill(redis_server.proc.pid, signal.SIGKILL)  # --save '' and no AOF: everything is gone
+        redis_server.proc.wait(10)
+        await client.wait(lambda: client.notices("unreachable"), 20, "the unreachable notice")
+        redis_server.start()
+        await client.wait(lambda: client.notices("gap"), 30, "the gap notice")
+        append(log, ["after"])
+        await client.wait_lines(2, within=30)
+        assert client.lines() == ["before", "after"]
