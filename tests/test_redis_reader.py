@@ -28,12 +28,23 @@ def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
     def check() -> dict[str, dict[str, object]] | None:
         logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
         return logs if all(n in logs for n in names) else None
-    return wait_for(check, 15, 0.1, f"{names} listed by {node.url}")
+    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
 
 
 def read_from_node(node: LogtailServer, name: str, count: int) -> None:
-    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 20, 0.1,
+    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
              f"{count} lines of {name} read by {node.url}")
+
+
+def one_host(tmp_path: Path, redis: RedisServer, start_shipper: StartShipper, start_server: StartServer,
+             *node_args: str) -> tuple[Path, LogtailServer]:
+    """An empty app.log shipped as host web1, and a web node (`node_args`) that lists it."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+    node = start_server("--redis", redis.url, *node_args)
+    listed(node, "app.log@web1")
+    return log, node
 
 
 async def body_lines(url: str, count: int, within: float = 15) -> list[str]:
@@ -97,16 +108,12 @@ async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(
 
 async def test_a_position_redis_no_longer_has_gets_a_gap_then_what_it_retains(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
-    log = tmp_path / "app.log"
-    log.write_text("")
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    node = start_server("--redis", redis_server.url, "--window-lines", "2")
-    listed(node, "app.log@web1")
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--window-lines", "2")
     append(log, ["x", "y", "z"])
     read_from_node(node, "app.log@web1", 3)
     gone = f"app.log@web1={1:012x}:{(0 << 20) + 1}"  # entry 1-0: older than anything in the stream
     async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream", headers={"Last-Event-ID": gone}) as client:
-        await client.wait_lines(3)
+        await client.wait_lines(3, within=20)
         assert client.lines() == ["x", "y", "z"]
         assert len(client.notices("gap")) == 1
         assert client.events.index(next(e for e in client.events if e.get("event") == "notice")) < \
@@ -115,11 +122,7 @@ async def test_a_position_redis_no_longer_has_gets_a_gap_then_what_it_retains(
 
 async def test_filters_formats_and_max_clients_behave_as_on_local_logs(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
-    log = tmp_path / "app.log"
-    log.write_text("")
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    node = start_server("--redis", redis_server.url, "--max-clients", "2", "--backlog", "0")
-    listed(node, "app.log@web1")
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--max-clients", "2", "--backlog", "0")
     base = f"{node.url}/api/logs/app.log@web1/stream"
     text = asyncio.create_task(body_lines(f"{base}?format=text&q=needle", 2))
     ndjson = asyncio.create_task(body_lines(f"{base}?format=ndjson&level=error", 1))
@@ -142,12 +145,8 @@ async def test_hostile_lines_and_registry_records_are_only_data(
         "evil": json.dumps({"host": "../../x", "name": "<script>", "path": "/etc/passwd", "last_seen": 1}),
         "junk": "not json",
     })
-    log = tmp_path / "app.log"
-    log.write_text("")
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    node = start_server("--redis", redis_server.url, "--backlog", "0")
-    found = listed(node, "app.log@web1")
-    assert set(found) == {"app.log@web1"}
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--backlog", "0")
+    assert {x["name"] for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()} == {"app.log@web1"}
     hostile = "<script>alert(1)</script>\x00 id: forged\rdata: x logtail:logs"
     async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as stream:
         await asyncio.sleep(0.2)
@@ -199,11 +198,7 @@ async def test_a_resume_while_redis_is_away_completes_when_it_is_back(
     """The read-back waits for Redis (live lines queue meanwhile); nothing lost or repeated."""
     redis = RedisServer(tmp_path / "redis", aof=True).start()
     try:
-        log = tmp_path / "app.log"
-        log.write_text("")
-        start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
-        node = start_server("--redis", redis.url, "--backlog", "0", "--window-lines", "2")
-        listed(node, "app.log@web1")
+        log, node = one_host(tmp_path, redis, start_shipper, start_server, "--backlog", "0", "--window-lines", "2")
         url = f"{node.url}/api/logs/app.log@web1/stream"
         async with SSEClient(url) as first:
             await asyncio.sleep(0.2)
@@ -229,11 +224,7 @@ async def test_a_resume_while_redis_is_away_completes_when_it_is_back(
 
 async def test_a_redis_restart_without_persistence_is_announced_as_a_gap(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
-    log = tmp_path / "app.log"
-    log.write_text("")
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    node = start_server("--redis", redis_server.url, "--backlog", "0")
-    listed(node, "app.log@web1")
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--backlog", "0")
     async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as client:
         await asyncio.sleep(0.2)
         append(log, ["before"])
