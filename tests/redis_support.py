@@ -68,7 +68,11 @@ class RedisServer:
                          "--tls-ca-cert-file", cert, "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
-        wait_for(self._ready, 10, 0.02, f"redis-server on port {self.port}")
+        try:
+            wait_for(self._ready, 10, 0.02, f"redis-server on port {self.port}")
+        except BaseException:
+            self.stop()  # a server that never answered is not left running
+            raise
         return self
 
     def _ready(self) -> bool:
