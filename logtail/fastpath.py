@@ -89,7 +89,7 @@ def _parse(st: AppState, scope: Scope, names: list[str], multi: bool) -> tuple[l
             single[key] = value
     names = list(dict.fromkeys(names))
     s = st.settings
-    if not names or any(n not in st.registry for n in names) or st.hub.client_count >= s.max_clients:
+    if not names or not all(map(st.has_log, names)) or st.hub.client_count >= s.max_clients:
         return None
     fmt = single.get("format", "sse")
     flags = [single.get(k, "0").lower() for k in ("ignore_case", "invert")]

@@ -36,6 +36,7 @@ class LogInfo(BaseModel):
     size: int
     exists: bool
     mtime: float | None
+    host: str | None = None  # the shipping host of a log NAME@HOST read from Redis; None for a local file
 
 
 class FilterQuery:
@@ -148,21 +149,26 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _require(request: Request, names: list[str]) -> None:
-    registry = state_of(request).registry
+    st = state_of(request)
     for name in names:
-        if name not in registry:
+        if not st.has_log(name):
             raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
 
 
 def _list_logs(request: Request) -> list[LogInfo]:
     infos = []
-    for entry in state_of(request).registry:
+    state = state_of(request)
+    for entry in state.registry:
         try:
             st = os.stat(entry.path)
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
                                  mtime=st.st_mtime))
         except OSError:
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
+    for shipped in state.shipped or ():
+        known = shipped.known
+        infos.append(LogInfo(name=shipped.name, path=known.path, size=0, exists=True, mtime=known.last_seen,
+                             host=known.host))
     return infos
 
 
@@ -197,4 +203,4 @@ def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogSt
     s = st.settings
     return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
                      queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
-                     max_line_bytes=s.max_line_bytes)
+                     max_line_bytes=s.max_line_bytes, shipped=st.shipped)
