@@ -25,6 +25,8 @@ from .keepalive import keep_alive
 from .metrics import build_registry
 from .paths import resource_dir
 from .proxy import AcceptPrefixedPaths
+from .redis.metrics import OutageCollector
+from .redis.node import RedisNode
 from .registry import LogRegistry
 from .routes import build_router
 from .state import AppState
@@ -34,13 +36,17 @@ from .watch import watch
 def create_app(settings: Settings) -> FastAPI:
     hub = Hub(settings.window_lines, settings.queue_bytes)
     registry = LogRegistry(settings, hub)
+    node = RedisNode(settings, hub) if settings.redis else None
     state = AppState(
         settings=settings,
         hub=hub,
         registry=registry,
         templates=Jinja2Templates(directory=str(resource_dir("templates"))),
         metrics=build_registry(hub),
+        shipped=node.shipped if node else None,
     )
+    if node is not None:
+        state.metrics.register(OutageCollector(node.reader.outage))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
             asyncio.create_task(keep_alive(hub, settings.heartbeat, settings.send_timeout), name="keep-alive"),
         ]
+        if node is not None:
+            tasks.append(asyncio.create_task(node.reader.run(), name="redis"))
         try:
             yield
         finally:
@@ -57,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             registry.close()
+            if node is not None:
+                await node.close()
 
     app = FastAPI(
         title="logtail",

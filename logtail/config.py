@@ -65,6 +65,11 @@ class Settings:
     page_max_lines: int = 5000
     # Seconds of batching added per subscriber of a log (capped at 20 ms); see FileFollower.
     flush_window: float = 1e-5
+    # Many hosts (logtail/redis/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
+    redis: str | None = None
+    redis_maxlen: int = 100_000
+    host_name: str | None = None
+    metrics_port: int | None = None
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and the README documents it; the
@@ -94,7 +99,15 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "workers": (int, "server processes sharing the port; each follows the files itself"),
     "log_level": (str, "logging level: debug, info, warning, error"),
     "page_max_lines": (int, "lines the dashboard keeps on the page"),
+    "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
+    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately"),
+    "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
+    "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
 }
+# The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
+SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
+                "watcher", "poll_interval", "log_level")
+SHIP_ONLY = ("host_name", "metrics_port")
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 
 
@@ -216,7 +229,9 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
     for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
-    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
+    _check_range("metrics_port", s.metrics_port or 0, 0, 65535)
+    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines",
+                 "redis_maxlen"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
     if not 0 <= s.rotate_wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf

@@ -23,6 +23,9 @@ from .lines import LineSplitter
 from .sse import Format, Line, NoticeCounts, NoticeKind, notice_frame
 
 BLOCK = 256 * 1024
+# Lines to deliver that come from elsewhere than a file (a shipped log's Redis stream, logtail/redis/):
+# called with the client's format, yields batches of lines and ready-made notice frames.
+LineSource = Callable[[Format], AsyncIterator[list[Line] | bytes]]
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Plan:
     lines: list[Line] = field(default_factory=list)
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[NoticeKind, str, NoticeCounts]] = field(default_factory=list)
+    sources: list[LineSource] = field(default_factory=list)  # after the read-backs
 
     def close(self) -> None:
         for rb in self.readbacks:

@@ -36,6 +36,7 @@ class LogInfo(BaseModel):
     size: int
     exists: bool
     mtime: float | None
+    host: str | None = None  # the shipping host of a log NAME@HOST read from Redis; None for a local file
 
 
 class FilterQuery:
@@ -112,7 +113,7 @@ def unknown_log(name: str) -> str:
 
 
 def require_log(request: Request, name: str) -> LogEntry:
-    """The log named in a request; 404 if there is none of that name."""
+    """The local log named in a request; 404 if there is none of that name."""
     entry = state_of(request).registry.get(name)
     if entry is None:
         raise HTTPException(404, detail=unknown_log(name))
@@ -120,19 +121,26 @@ def require_log(request: Request, name: str) -> LogEntry:
 
 
 def _require(request: Request, names: list[str]) -> None:
+    st = state_of(request)
     for name in names:
-        require_log(request, name)
+        if not st.has_log(name):
+            raise HTTPException(404, detail=unknown_log(name))
 
 
 def _list_logs(request: Request) -> list[LogInfo]:
     infos = []
-    for entry in state_of(request).registry:
+    state = state_of(request)
+    for entry in state.registry:
         try:
             st = os.stat(entry.path)
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
                                  mtime=st.st_mtime))
         except OSError:
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
+    for shipped in state.shipped or ():
+        known = shipped.known
+        infos.append(LogInfo(name=shipped.name, path=known.path, size=0, exists=True, mtime=known.last_seen,
+                             host=known.host))
     return infos
 
 
@@ -145,7 +153,7 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
                               st.settings, time.time())
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-    unknown = next((name for name in params.names if name not in st.registry), None)
+    unknown = next((name for name in params.names if not st.has_log(name)), None)
     if unknown is not None:
         return JSONResponse({"detail": unknown_log(unknown)}, status_code=404)
     s = st.settings
@@ -176,4 +184,4 @@ def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogSt
     s = st.settings
     return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
                      queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
-                     max_line_bytes=s.max_line_bytes)
+                     max_line_bytes=s.max_line_bytes, shipped=st.shipped)

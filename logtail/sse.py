@@ -17,8 +17,10 @@ from .levels import LEVELS, Level, detect_level
 
 Format = Literal["sse", "text", "ndjson"]
 # Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
-# client did not get (gap), or the end of the stream (shutdown). The page styles each kind.
-NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown"]
+# client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
+# other hosts (unreachable, reconnected). The page styles each kind.
+NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
+                     "unreachable", "reconnected"]
 
 
 class LineRecord(TypedDict):
@@ -111,6 +113,13 @@ class Line:
         self._json: bytes | None = None
         self._sse_body: bytes | None = None
         self._sse: bytes | None = None
+
+    def record(self) -> LineRecord:
+        """The line as a JSON object (what `json` encodes), for a response that adds fields to it."""
+        record: LineRecord = {"log": self.log, "text": self.text, "id": self.cursor, "level": self.level}
+        if self.truncated:
+            record["truncated"] = True
+        return record
 
     @property
     def json(self) -> bytes:

@@ -10,7 +10,7 @@ import { colourOf, lineText, makeMatcher } from "./render.js";
 import { clampLines, readState, streamUrl, writeState } from "./state.js";
 import { LogStream } from "./stream.js";
 
-const LOG_REFRESH_MS = 10000;
+const LOG_REFRESH_MS = 5000; // a log shipped for the first time shows up within seconds
 const FILTER_DEBOUNCE_MS = 300;
 const SELECTION_DEBOUNCE_MS = 150;
 const TOAST_MS = 1800;
@@ -261,7 +261,7 @@ function renderLogs(list) {
     let item = ui.logList.querySelector(`li[data-name="${CSS.escape(log.name)}"]`);
     if (!item) {
       item = logItem(log.name);
-      ui.logList.append(item);
+      listFor(log.host).append(item);
     }
     updateLogItem(item, log);
   }
@@ -273,10 +273,29 @@ function renderLogs(list) {
     if (!item.isConnected) ui.logList.append(item);
     updateLogItem(item, null);
   }
-  for (const item of ui.logList.querySelectorAll("li")) {
+  for (const item of ui.logList.querySelectorAll("li.log-item")) {
     if (!seen.has(item.dataset.name) && !state.logs.includes(item.dataset.name)) item.remove();
   }
+  for (const group of ui.logList.querySelectorAll("li.host-group")) {
+    if (!group.querySelector("li.log-item")) group.remove();
+  }
   ui.logCount.textContent = `${seen.size}`;
+}
+
+// Logs shipped from other hosts (NAME@HOST, with a `host` field) are grouped under their host's name;
+// this server's own files stay at the top of the list.
+function listFor(host) {
+  if (typeof host !== "string" || !host) return ui.logList;
+  let group = ui.logList.querySelector(`li.host-group[data-host="${CSS.escape(host)}"]`);
+  if (!group) {
+    group = el("li", "host-group");
+    group.dataset.host = host;
+    group.append(el("h3", "host-name", host), el("ul", "log-list"));
+    const groups = [...ui.logList.querySelectorAll("li.host-group")];
+    const next = groups.find((g) => g.dataset.host > host);
+    ui.logList.insertBefore(group, next ?? null);
+  }
+  return group.querySelector("ul");
 }
 
 function logItem(name) {
@@ -334,7 +353,7 @@ async function refreshLogs() {
 function selectionChanged() {
   const ticked = [...ui.logList.querySelectorAll("input:checked")].map((box) => box.value);
   state.logs = ticked;
-  for (const item of ui.logList.querySelectorAll("li")) item.classList.toggle("selected", ticked.includes(item.dataset.name));
+  for (const item of ui.logList.querySelectorAll("li.log-item")) item.classList.toggle("selected", ticked.includes(item.dataset.name));
   openStream("logs changed");
 }
 

@@ -286,7 +286,17 @@ function buildText(text, matcher) {
 function buildTag(log) {
   const tag = document.createElement("span");
   tag.className = `tag c${colourOf(log)}`;
-  tag.textContent = log;
+  // A log shipped from another host is NAME@HOST: the host gets its own part of the tag.
+  const at = log.lastIndexOf("@");
+  if (at > 0) {
+    const host = document.createElement("span");
+    host.className = "tag-host";
+    host.textContent = log.slice(at);
+    tag.append(log.slice(0, at), host);
+    tag.dataset.host = log.slice(at + 1);
+  } else {
+    tag.textContent = log;
+  }
   return tag;
 }
 

@@ -125,10 +125,10 @@ def test_help_shows_the_fields_defaults() -> None:
 
 
 def test_every_flag_is_documented_in_the_readme_as_the_cli_describes_it() -> None:
-    """The README's table row for each of the CLI's flags says what `--help` says."""
+    """The README's table row for each flag of `serve` and `ship` says what `--help` says."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
-    flags = {a.dest: a for a in serve._actions if a.dest in OPTIONS}
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    flags = {a.dest: a for cmd in ("serve", "ship") for a in commands[cmd]._actions if a.dest in OPTIONS}
     assert set(flags) == set(OPTIONS)
     for name, action in flags.items():
         row = f"| `{action.option_strings[0]}` | `LOGTAIL_{name.upper()}` / `{name}` | {action.help} |"

@@ -8,11 +8,12 @@ modules and writes the configuration they read), through a dynamic `import()` of
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from logtail.sse import NoticeKind
 from tests.support import LogtailServer
 from tests.test_browser import TIMEOUT_MS, append, browser
 
@@ -119,7 +120,7 @@ def test_all_levels_are_left_out_of_urls(dashboard: Page) -> None:
 def test_page_config_comes_from_the_server(dashboard: Page) -> None:
     config = call(dashboard, "page.js", "m.config")
     assert config["levels"] == ["error", "warn", "info", "debug"] and config["backlog"] == 7
-    assert config["noticeKinds"] == ["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown"]
+    assert config["noticeKinds"] == list(get_args(NoticeKind))
     assert [log["name"] for log in config["logs"]] == ["app.log"]
 
 

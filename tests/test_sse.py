@@ -63,6 +63,8 @@ def test_line_json_is_a_line_record() -> None:
                             "truncated": True}
     assert json.loads(Line("a", 'q"\\é', "0123456789ab", 2, truncated=True).json) == expected
     assert list(json.loads(Line("a", "x", "0123456789ab", 2).json)) == ["log", "text", "id", "level"]
+    for line in (Line("a", "ERROR é", "0123456789ab", 2), Line("b", "x", "0123456789ab", 3, truncated=True)):
+        assert json.loads(line.json) == line.record()
 
 
 def test_decode_drops_unterminated_event_and_comments() -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..cursor import Cursor, parse_cursors
 from ..offloop import off_loop
+from ..redis.history import ShippedDownload, ShippedSearch
 from ..routes import NAME_PATH, FilterQuery, require_log
 from ..state import state_of
 from ..streamquery import FILTER_PARAMETERS
@@ -82,6 +83,9 @@ def build_history_router() -> APIRouter:
         range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
+        st = state_of(request)
+        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
+            return ShippedDownload(st.shipped, st.shipped.logs[name], st.settings.send_timeout)
         entry = require_log(request, name)
         path, compressed = entry.path, False
         if rotated is not None:
@@ -91,7 +95,7 @@ def build_history_router() -> APIRouter:
             path, compressed = sibling.path, sibling.compressed
         filename = name if rotated is None else f"{name}.{rotated}{'.gz' if compressed else ''}"
         download = Download(name, path, rotated or 0, compressed, filename, range_header, if_range)
-        return DownloadResponse(download, state_of(request).settings.send_timeout)
+        return DownloadResponse(download, st.settings.send_timeout)
 
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
                 responses={404: {"description": "Unknown log"}})
@@ -103,8 +107,11 @@ def build_history_router() -> APIRouter:
                 openapi_extra={"parameters": FILTER_PARAMETERS})
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
+        st = state_of(request)
+        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
+            return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.settings.send_timeout)
         entry = require_log(request, name)
-        s = state_of(request).settings
+        s = st.settings
         return SearchResponse(name, entry.path, params.request, s.max_line_bytes, s.send_timeout)
 
     return router
