@@ -9,7 +9,6 @@ sibling `NAME.1`; only when the position is in none of them does the client get 
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from .filters import LineFilter
 from .follow import FileFollower
 from .hub import Channel
 from .lines import LineSplitter
+from .offloop import off_loop
 from .sse import Format, Line, notice_frame
 
 BLOCK = 256 * 1024
@@ -142,12 +142,13 @@ def _read_block(fd: int, offset: int, size: int) -> bytes:
 
 async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
                      reader: Callable[[int, int, int], bytes] = _read_block) -> AsyncIterator[list[Line]]:
-    """Lines of `rb`, a block at a time, each block read in a worker thread."""
+    """Lines of `rb`, a block at a time, each block read in a worker thread (`off_loop`: the caller closes
+    `rb.fd` when it is done, perhaps because it was cancelled during a read)."""
     splitter = LineSplitter(max_line_bytes, rb.start)
     skip_first = rb.partial
     offset = rb.start
     while offset < rb.stop:
-        data = await asyncio.to_thread(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
+        data = await off_loop(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
         if not data:
             break
         offset += len(data)
