@@ -1,10 +1,10 @@
-"""Where a new stream starts: the backlog, or exactly after the client's last cursor.
+"""Reading a log back from its files, after a position that is no longer in the hub's window.
 
-`plan()` runs on the event loop in the same step as the subscription, so it sees the hub exactly as the
-subscription starts: every line published afterwards reaches the client's queue, every line before is in
-the plan. A cursor is resumed, in order of preference, from the in-memory window, from the current file
-(read back with a duplicated descriptor, so a rotation meanwhile does not matter), or from the rotated
-sibling `NAME.1`; only when the position is in none of them does the client get a `gap` notice.
+`read_back()` runs on the event loop and plans what to read up to the hub's position at that moment (the
+plan's `end`): the current file from the position (read with a duplicated descriptor, so a rotation
+meanwhile does not matter), or the rest of the rotated sibling `NAME.1` and then the current file; only
+when the position is in none of them does the client get a `gap` notice. The reading itself happens off the
+loop, a block at a time, at the pace of the client (catchup.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
-from .filters import LineFilter
 from .follow import FileFollower
 from .hub import Channel
 from .lines import LineSplitter
@@ -39,7 +38,8 @@ class ReadBack:
 @dataclass
 class Plan:
     log: str
-    lines: list[Line] = field(default_factory=list)
+    end: Cursor | None = None  # the hub's position when the plan was made: the read-back ends there
+    lost: bool = False  # the position is in none of the files: the read-back starts after a hole
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
 
@@ -49,16 +49,8 @@ class Plan:
         self.readbacks.clear()
 
 
-def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, backlog: int,
-         line_filter: LineFilter, resume_max_bytes: int) -> Plan:
-    p = Plan(ch.name)
-    if cursor is None:
-        p.lines = ch.tail(backlog, line_filter)
-        return p
-    after = ch.lines_after(cursor)
-    if after is not None:
-        p.lines = [line for line in after if line_filter.matches(line.text, line.level)]
-        return p
+def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int) -> Plan:
+    p = Plan(ch.name, ch.position)
     current = _current_range(ch, follower)
     if current is not None and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
@@ -68,6 +60,7 @@ def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, back
         if sibling is not None:
             p.readbacks.append(sibling)
         else:
+            p.lost = True
             p.notices.append(("gap", "the position to resume from is gone (file rotated or truncated since); "
                                      "continuing from the start of the current file", {}))
         if current is not None:
@@ -160,3 +153,10 @@ async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
 
 def notice_frames(p: Plan, fmt: Format) -> bytes:
     return b"".join(notice_frame(fmt, p.log, kind, msg, **extra) for kind, msg, extra in p.notices)
+
+
+async def plan_lines(p: Plan, max_line_bytes: int) -> AsyncIterator[list[Line]]:
+    """Every line of the plan's read-backs, a block at a time."""
+    for rb in p.readbacks:
+        async for lines in read_lines(p.log, rb, max_line_bytes):
+            yield lines

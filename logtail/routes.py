@@ -20,10 +20,15 @@ from .filters import FilterError, LineFilter
 from .metrics import render
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
+from .subscription import Overflow
 
 MAX_BACKLOG = 100_000
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
 NAME_PATH = Path(description="Log name, as listed by /api/logs")
+OVERFLOW_HELP = ("When this client reads slower than lines arrive and its queue is full: `catchup` (default) "
+                 "serves it the lines it is behind on from memory and the files, at its pace, then live again, "
+                 "none lost or repeated; `skip` drops newer lines until it drains, then sends a `gap` notice "
+                 "with the number missed (for viewers that only want the latest lines)")
 
 
 class LogInfo(BaseModel):
@@ -65,6 +70,7 @@ class StreamQuery:
         last_event_id: Annotated[str | None, Query(max_length=65536,
                                                    description="Resume after this event id")] = None,
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+        overflow: Annotated[Overflow, Query(description=OVERFLOW_HELP)] = "catchup",
     ) -> None:
         self.filter = filters.filter
         self.backlog = backlog
@@ -72,6 +78,7 @@ class StreamQuery:
         # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
         # was written into the URL when the stream was first opened.
         self.cursors = parse_cursors(last_event_id_header or last_event_id)
+        self.overflow = overflow
 
 
 def build_router() -> APIRouter:
@@ -162,7 +169,8 @@ def _open_stream(request: Request, names: list[str], params: StreamQuery, multi:
     if params.backlog is not None and params.backlog > s.window_lines:
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
     backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
-    return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi))
+    return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi,
+                                                   params.overflow))
 
 
 def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogStream:

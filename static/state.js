@@ -58,5 +58,8 @@ export function streamUrl(root, state, backlog) {
   if (state.q && state.ignoreCase) p.set("ignore_case", "1");
   if (state.q && state.invert) p.set("invert", "1");
   if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
+  // The page shows the latest lines and caps what it keeps: when it falls behind, skipping ahead (with a
+  // gap notice) beats being served the backlog it would drop anyway.
+  p.set("overflow", "skip");
   return `${root}/api/stream?${p}`;
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from logtail.filters import LineFilter
-from logtail.hub import Hub, Subscription
+from logtail.hub import Hub
+from logtail.subscription import Subscription
 from logtail.keepalive import tick, tick_interval
 from logtail.sse import HEARTBEAT
 
