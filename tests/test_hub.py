@@ -7,8 +7,8 @@ import json
 from logtail.cursor import Cursor
 from logtail.filters import LineFilter
 from logtail.hub import Hub
-from logtail.subscription import Subscription
 from logtail.sse import Line, decode_events
+from logtail.subscription import Subscription
 
 
 def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:

@@ -6,9 +6,9 @@ import asyncio
 
 from logtail.filters import LineFilter
 from logtail.hub import Hub
-from logtail.subscription import Subscription
 from logtail.keepalive import tick, tick_interval
 from logtail.sse import HEARTBEAT
+from logtail.subscription import Subscription
 
 
 def subscribed(hub: Hub, fmt: str = "sse") -> Subscription:
