@@ -22,6 +22,7 @@ import logging
 import os
 import stat
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ READ_BYTES = 256 * 1024
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
 SEED_MAX_BYTES = 16 * 1024 * 1024
+ROTATED_KEPT = 4
 
 
 @dataclass
@@ -117,6 +119,9 @@ class FileFollower:
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None
         self.old: Generation | None = None  # a rotated-away file still being drained
+        # The last files rotated away, oldest first, with the size read from each: how a reader that lost
+        # its place knows whether `NAME.1` comes after it (resume.py).
+        self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state = "new"  # new | ok | missing | unreadable
         self.wakeup = asyncio.Event()
         self.last_read = 0.0
@@ -260,6 +265,7 @@ class FileFollower:
         assert self.old is not None
         self._flush_partial(self.old)
         self.old.close()
+        self.rotated.append((self.old, self.splitter.offset))
         self.old = None
         self.splitter.reset()
         self.state = "reopen"

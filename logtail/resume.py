@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
-from .follow import FileFollower
+from .follow import FileFollower, Generation
 from .hub import Channel
 from .lines import LineSplitter
 from .offloop import off_loop
@@ -61,8 +61,13 @@ def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume
             p.readbacks.append(sibling)
         else:
             p.lost = True
-            p.notices.append(("gap", "the position to resume from is gone (file rotated or truncated since); "
-                                     "continuing from the start of the current file", {}))
+            skipped, newer = _after_lost(follower, cursor)
+            then = f"{follower.path.name}.1, then of " if newer is not None and follower is not None else ""
+            p.notices.append(("gap", "the position to resume from is gone (file rotated away beyond .1, or "
+                                     f"truncated); continuing from the start of {then}the current file",
+                              {"skipped_bytes": skipped} if skipped is not None else {}))
+            if newer is not None:
+                p.readbacks.append(newer)
         if current is not None:
             p.readbacks.append(current)
     _bound(p, resume_max_bytes)
@@ -104,6 +109,43 @@ def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor)
             # live, so the read-back stops where publishing is.
             size = min(size, ch.position.offset)
         return ReadBack(fd, head, cursor.offset, size)
+    os.close(fd)
+    return None
+
+
+def _after_lost(follower: FileFollower | None, cursor: Cursor) -> tuple[int | None, ReadBack | None]:
+    """For a position in a file rotated away beyond `NAME.1`: the bytes lost (when the follower read that
+    file and those after it), and `NAME.1` from its start when it is a file the follower rotated away since.
+
+    Without the follower's record `NAME.1` could be any older file (after a truncation, say): it is only
+    read when it is known to come after the position."""
+    if follower is None:
+        return None, None
+    rotated = list(follower.rotated)
+    found = [i for i, (gen, size) in enumerate(rotated)
+             if cursor.offset <= size and file_id(gen.head, cursor.offset) == cursor.fid]
+    if not found:
+        return None, None
+    i = found[-1]
+    sizes = [size for _, size in rotated]
+    newer = _open_sibling_among(follower.path, rotated[i + 1:])
+    if newer is None:
+        return sizes[i] - cursor.offset + sum(sizes[i + 1:]), None
+    fd, k = newer
+    j = i + 1 + k
+    return sizes[i] - cursor.offset + sum(sizes[i + 1:j]), ReadBack(fd, rotated[j][0].head, 0, sizes[j])
+
+
+def _open_sibling_among(path: Path, candidates: list[tuple[Generation, int]]) -> tuple[int, int] | None:
+    """`NAME.1` open, and its index in `candidates`, when it is one of those files."""
+    try:
+        fd = os.open(f"{path}.1", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    for k, (gen, _) in enumerate(candidates):
+        if (gen.dev, gen.ino) == (st.st_dev, st.st_ino):
+            return fd, k
     os.close(fd)
     return None
 
