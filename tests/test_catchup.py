@@ -143,6 +143,7 @@ async def test_stalled_reader_resumes_with_everything_and_bounded_memory(tmp_pat
             append(log, ["END"])
             await asyncio.to_thread(stalled.read_until, has_line("END"), 60, "the stalled reader to catch up")
             grown = peak.stop() - rss0
+            print(f"server RSS grew by {grown} kB")
             texts, found = record(stalled)
             assert found == []
             assert texts == [*written, "END"]
@@ -193,5 +194,52 @@ def test_laggard_rotated_twice_gets_name_1_after_a_gap(tmp_path: Path) -> None:
         after_gap = [json.loads(ev["data"])["text"] for ev in events[gap_at:] if ev.get("event") == "line"]
         assert after_gap == [*second, *third], "the gap is not where the lines are missing"
         laggard.close()
+    finally:
+        server.stop()
+
+
+def test_multi_log_stream_catches_up_per_log_with_consistent_ids(tmp_path: Path) -> None:
+    """Two logs on one throttled connection, one of them bursting: every line of each log exactly once and
+    in order; each line's event id carries that line's own cursor for its log; resuming from the last id
+    gives nothing again but what comes next."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a, b = logs / "a.log", logs / "b.log"
+    a.touch()
+    b.touch()
+    server = LogtailServer([str(a), str(b), "--backlog", "0", "--queue-bytes", "65536", "--window-lines", "1000"]
+                           ).start(tmp_path)
+    try:
+        path = "/api/stream?log=a.log&log=b.log"
+        reader = RawStream(server.port, path, rcvbuf=16384)
+        wait_for(lambda: gauge(server.url) == 1, 10)
+        burst_a = [f"a {i:05d} {'z' * 60}" for i in range(30_000)]
+        trickle_b = [f"b {i}" for i in range(300)]
+        for k in range(0, 30_000, 3000):
+            append(a, burst_a[k:k + 3000])
+            append(b, trickle_b[k // 100:k // 100 + 30])
+        append(b, ["b END"])
+        lagged = Peak(lambda: int(gauge(server.url, "logtail_clients_catching_up")))
+        lagged.start()
+        reader.read_at(1.5e6, has_line("b END"), 40, "both logs")
+        reader.read_until(has_line(burst_a[-1]), 20, "the rest of a.log")
+        assert lagged.stop() == 1, "the reader never had to catch up"
+        by_log: dict[str, list[str]] = {"a.log": [], "b.log": []}
+        last_id = ""
+        for ev in reader.events():
+            assert ev.get("event") != "notice", ev
+            if ev.get("event") == "line":
+                data = json.loads(ev["data"])
+                by_log[data["log"]].append(data["text"])
+                assert data["id"] in ev["id"].split(","), (data, ev["id"])
+            if "id" in ev:
+                last_id = ev["id"]
+        assert by_log == {"a.log": burst_a, "b.log": [*trickle_b, "b END"]}
+        reader.close()
+        again = RawStream(server.port, path, headers={"Last-Event-ID": last_id})
+        append(a, ["a after"])
+        again.read_until(has_line("a after"), 10, "the line after the resume point")
+        assert record(again) == (["a after"], [])
+        again.close()
     finally:
         server.stop()
