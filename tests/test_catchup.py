@@ -20,6 +20,7 @@ from logtail.hub import Hub
 from tests.streams import RawStream, SSEClient, append, counter, gauge, rss_kb
 from tests.support import LogtailServer, wait_for
 from tests.test_hub import lines, publish, sub
+from tests.test_slow_clients import start
 from tests.test_subscription import events
 
 
@@ -44,14 +45,6 @@ async def test_window_catch_up_rejoins_live_with_nothing_lost_or_repeated() -> N
     assert lagged, "the client never fell behind"
     assert received == [f"line {i}" for i in range(published)]
     assert hub.channel("a").stats.lines_dropped == 0
-
-
-def start(tmp_path: Path, *args: str) -> tuple[LogtailServer, Path]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    log = logs / "app.log"
-    log.touch()
-    return LogtailServer([str(log), "--backlog", "0", *args]).start(tmp_path), log
 
 
 def has_line(text: str) -> Callable[[RawStream], bool]:

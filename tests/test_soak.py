@@ -6,9 +6,9 @@ Three writers append numbered lines (`<log> <seq> ...`) and rotate their file by
 `name.2`, `name` -> `name.1`). Clients on single-log and multi-log streams read for a random while, drop
 the connection, wait, and reconnect with their last event id (header or query). Three clients are slow:
 one reads through a small receive buffer and stops reading for 8-12 s every 10 s, one reads continuously
-but throttled (1.5 MB/s, not far above the writers' combined rate), so that their queues overflow and they catch up from the
-window and the files (`overflow=catchup`, the default); a third stalls like the first but asks for
-`overflow=skip`, like the dashboard. At the end every client catches up with the last line of each log and
+but throttled (1.5 MB/s, not far above the writers' combined rate): their queues overflow and they catch
+up from the window and the files (`overflow=catchup`, the default); a third stalls like the first but
+asks for `overflow=skip`, like the dashboard. At the end every client catches up with the last line of each log and
 its record is checked: per log, each line's number is exactly the next one due, where a `gap` notice
 advances what is due by its `missed` count (a gap without a count fails). Only the `skip` client may have
 missed anything. Then the server's descriptor count and memory must be back to their baseline.
