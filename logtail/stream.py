@@ -74,17 +74,7 @@ class LogStream(Response):
         opts = self.options
         sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi, opts.overflow)
         sub.cursors = {name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors}
-        # Start and subscribe in one step of the event loop: the backlog and the positions cover everything
-        # up to now, the queue everything after.
-        backlogs, resume = {}, {}
-        for name in self.logs:
-            cursor = self._resume_from(name)
-            if cursor is None:
-                backlogs[name] = self.hub.channel(name).tail(opts.backlog if not opts.cursors else 0, opts.filter)
-            else:
-                resume[name] = cursor
-        sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
-        self.hub.subscribe(self.logs, sub)
+        self._subscribe(sub)
         catchup = CatchUp(sub, self.hub, self.registry, resume_max_bytes=self.resume_max_bytes,
                           max_line_bytes=self.max_line_bytes)
         self._send = send
@@ -101,6 +91,20 @@ class LogStream(Response):
             listener.cancel()
             self.hub.unsubscribe(sub)
             catchup.close()
+
+    def _subscribe(self, sub: Subscription) -> None:
+        # Start and subscribe in one step of the event loop: the backlog and the positions cover everything
+        # up to now, the queue everything after; a log resumed from a cursor catches up from there.
+        opts = self.options
+        backlogs, resume = {}, {}
+        for name in self.logs:
+            cursor = self._resume_from(name)
+            if cursor is None:
+                backlogs[name] = self.hub.channel(name).tail(opts.backlog if not opts.cursors else 0, opts.filter)
+            else:
+                resume[name] = cursor
+        sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
+        self.hub.subscribe(self.logs, sub)
 
     def _resume_from(self, name: str) -> Cursor | None:
         opts = self.options
