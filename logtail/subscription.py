@@ -96,24 +96,25 @@ class Subscription:
             return  # a lagging log's lines are read back by its catch-up
         size = size or len(chunk)
         # An empty queue takes any one chunk (a read batch can exceed a small queue_bytes), or a client that
-        # keeps up would lose lines.
-        full = bool(self.chunks) and self.size + size > self.queue_bytes
-        if self.overflow == "skip":
-            # Once a log has skipped lines, everything after them waits for the gap notice (sent when the
-            # queue drains): a smaller chunk that would still fit must not overtake it.
-            if log in self.missed or full:
-                self.missed[log] = self.missed.get(log, 0) + count
-                stats.lines_dropped += count
-                self.wake()  # an idle writer sends the gap notice now
-                return
-        elif full:
-            self.lag(log)
+        # keeps up would lose lines. With `skip`, once a log has skipped lines everything after them waits
+        # for the gap notice (sent when the queue drains): a smaller chunk that would still fit must not
+        # overtake it.
+        if (self.chunks and self.size + size > self.queue_bytes) or log in self.missed:
+            self._overflow(log, count, stats)
             return
         self.chunks.append(chunk)
         self.size += size
         self.given[log] = last
         stats.lines_sent += count
         self.wake()
+
+    def _overflow(self, log: str, count: int, stats: LogStats) -> None:
+        if self.overflow == "catchup":
+            self.lag(log)
+            return
+        self.missed[log] = self.missed.get(log, 0) + count
+        stats.lines_dropped += count
+        self.wake()  # an idle writer sends the gap notice now
 
     def push_lines(self, log: str, lines: list[Line], stats: LogStats) -> None:
         """Multi-log SSE: lines are queued as they are and get their ids when taken (see `encode`)."""
