@@ -81,8 +81,8 @@ class CatchUp:
         sub, ch = self.sub, self.hub.channel(log)
         entry = self.registry.get(log)
         p = read_back(ch, entry.follower if entry else None, cursor, self.resume_max_bytes)
-        if p.lost:
-            sub.flush_deferred(log)  # they happened somewhere in the hole: they explain it
+        if p.lost:  # notices that happened in the hole explain it; those in what is read back wait for it
+            sub.flush_deferred(log, keep=p.reads_past)
         if p.notices:
             sub.queue_notice(notice_frames(p, sub.fmt))
         assert p.end is not None  # a lagging log with no position rejoins at once (_from_window)

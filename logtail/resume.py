@@ -43,6 +43,11 @@ class Plan:
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
 
+    def reads_past(self, at: Cursor) -> bool:
+        """Whether a line of the read-back ends at `at`."""
+        return any(rb.start < at.offset <= rb.stop and file_id(rb.head, at.offset) == at.fid
+                   for rb in self.readbacks)
+
     def close(self) -> None:
         for rb in self.readbacks:
             os.close(rb.fd)

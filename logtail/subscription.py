@@ -18,6 +18,7 @@ What happens to a live log's lines when the queue is full (`overflow`):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -190,10 +191,16 @@ class Subscription:
         if position is not None:
             self._append(Mark({log: str(position)}))
 
-    def flush_deferred(self, log: str) -> None:
-        """Queue every deferred notice of `log` now."""
-        for _, frame in self.deferred.pop(log, []):
-            self._append(frame)
+    def flush_deferred(self, log: str, keep: Callable[[Cursor], bool] | None = None) -> None:
+        """Queue the deferred notices of `log` now, but those at a position `keep` says is still ahead."""
+        ahead: list[tuple[Cursor | None, bytes]] = []
+        for at, frame in self.deferred.pop(log, []):
+            if keep is not None and at is not None and keep(at):
+                ahead.append((at, frame))
+            else:
+                self._append(frame)
+        if ahead:
+            self.deferred[log] = ahead
 
     def _queue_hits(self, log: str, lines: list[Line], stats: LogStats) -> None:
         hits = [line for line in lines if self.filter.matches(line.text, line.level)]
