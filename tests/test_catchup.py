@@ -235,3 +235,28 @@ def test_multi_log_stream_catches_up_per_log_with_consistent_ids(tmp_path: Path)
         again.close()
     finally:
         server.stop()
+
+
+def test_plain_text_and_ndjson_readers_catch_up_too(tmp_path: Path) -> None:
+    """`format=text` and `format=ndjson` have no ids: a throttled reader of each still gets every line once."""
+    server, log = start(tmp_path, "--queue-bytes", "16384", "--window-lines", "500")
+    try:
+        text = RawStream(server.port, "/api/logs/app.log/stream?format=text", rcvbuf=16384)
+        ndjson = RawStream(server.port, "/api/logs/app.log/stream?format=ndjson", rcvbuf=16384)
+        wait_for(lambda: gauge(server.url) == 2, 10)
+        burst = [f"{i:05d} plain {'p' * 90}" for i in range(40_000)]  # 4 MB: more than the socket buffers
+        lagged = Peak(lambda: int(gauge(server.url, "logtail_clients_catching_up")))
+        lagged.start()
+        append(log, [*burst, "END"])
+        text.read_at(2e6, lambda s: s.body.endswith(b"\nEND\n"), 30, "the text stream's end")
+        ndjson.read_at(2e6, lambda s: b'"text":"END"' in s.body, 30, "the NDJSON stream's end")
+        assert lagged.stop() >= 1, "no reader had to catch up"
+        assert text.body.decode().splitlines() == [*burst, "END"]
+        objects = [json.loads(x) for x in ndjson.body.decode().splitlines()]
+        assert [o.get("event", "line") for o in objects] == ["line"] * (len(burst) + 1)
+        assert [o["text"] for o in objects] == [*burst, "END"]
+        assert counter(server.url, "logtail_lines_dropped_total", "app.log") == 0
+        text.close()
+        ndjson.close()
+    finally:
+        server.stop()
