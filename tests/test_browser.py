@@ -564,6 +564,16 @@ def test_page_works_under_a_root_path(page: Page, serve: Callable[..., LogtailSe
         page.close()  # before the proxy goes: no stream left open through it
 
 
+def save_artifact(name: str, data: bytes) -> bytes:
+    """Write tests/artifacts/NAME whole or not at all: parallel test runs (xdist workers, two checkouts'
+    runs) never leave a half-written file for a reviewer."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    partial = ARTIFACTS / f".{name}.{os.getpid()}.partial"
+    partial.write_bytes(data)
+    partial.replace(ARTIFACTS / name)
+    return data
+
+
 def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[..., LogtailServer],
                                tmp_path: Path) -> None:
     app, worker = tmp_path / "app.log", tmp_path / "worker.log"
@@ -579,16 +589,13 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
     page.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
     page.locator("#panes details.json summary").click()
     expect(page.locator("#panes .json-pretty")).to_contain_text('"order": 1234')
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dashboard.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
+    assert len(save_artifact("dashboard.png", page.screenshot())) > 10_000
 
     phone = browser.new_context(viewport={"width": 390, "height": 760}, color_scheme="dark")
     try:
         small = phone.new_page()
         small.goto(page.url)
         small.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
-        small.screenshot(path=str(ARTIFACTS / "dashboard-phone-dark.png"))
+        save_artifact("dashboard-phone-dark.png", small.screenshot())
     finally:
         phone.close()
