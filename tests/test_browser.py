@@ -346,6 +346,7 @@ def test_xss_lines_show_as_text_and_run_nothing(page: Page, serve: Callable[...,
     assert page.locator("#panes img, #panes script, #panes svg, #panes b").count() == 0
 
 
+@pytest.mark.slow
 def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., LogtailServer],
                                            tmp_path: Path) -> None:
     log = tmp_path / "app.log"
@@ -369,6 +370,7 @@ def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., Logt
     assert "max_lines=500" in page.url
 
 
+@pytest.mark.slow
 def test_two_thousand_lines_a_second_do_not_freeze_the_tab(page: Page, serve: Callable[..., LogtailServer],
                                                            tmp_path: Path) -> None:
     """Rendering is batched per animation frame: frames keep coming while 2,000 lines/s arrive."""
@@ -413,6 +415,7 @@ def test_notices_are_shown_inline_in_order(page: Page, serve: Callable[..., Logt
     assert entries == ["old file 1", "notice notice-missing", "notice notice-appeared", "new file 1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("via", ["direct", "proxy"])
 def test_reconnect_after_server_restart_loses_and_repeats_nothing(page: Page, serve: Callable[..., LogtailServer],
                                                                   tmp_path: Path, via: str) -> None:
@@ -574,6 +577,7 @@ def save_artifact(name: str, data: bytes) -> bytes:
     return data
 
 
+@pytest.mark.slow
 def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[..., LogtailServer],
                                tmp_path: Path) -> None:
     app, worker = tmp_path / "app.log", tmp_path / "worker.log"

@@ -228,6 +228,7 @@ async def test_multi_log_resume(start_server: Start, tmp_path: Path) -> None:
     assert got == ["a2", "b1"]
 
 
+@pytest.mark.slow
 async def test_glob_discovers_new_files_and_reads_them_from_the_first_line(start_server: Start,
                                                                            tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
@@ -257,6 +258,7 @@ async def test_every_watcher_backend_delivers(start_server: Start, app_log: Path
         assert await reader.texts(1) == [f"via {watcher}"]
 
 
+@pytest.mark.slow
 async def test_burst_of_200000_lines_reaches_a_client_complete_and_in_order(start_server: Start,
                                                                             tmp_path: Path) -> None:
     log = tmp_path / "burst.log"
