@@ -12,12 +12,14 @@ import zipfile
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import Parser
+from importlib.metadata import version as metadata_version
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 import logtail
@@ -131,3 +133,33 @@ def test_installed_wheel_serves_from_another_directory(built: Built, tmp_path: P
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(10)
+
+
+def locked(lock: Path) -> dict[str, Requirement]:
+    """The pins of a lock file written by scripts/lock: `name==version [; marker] \\` lines."""
+    pins = [Requirement(line.rstrip(" \\")) for line in lock.read_text().splitlines() if "==" in line]
+    return {canonicalize_name(r.name): r for r in pins}
+
+
+@pytest.mark.parametrize(("lock", "extras"), [("runtime.lock", ()), ("test.lock", ("test", "dev"))])
+def test_lock_pins_every_declared_dependency_within_its_floor(lock: str, extras: tuple[str, ...]) -> None:
+    """A dependency added to pyproject.toml without rerunning scripts/lock would be missing from a fresh
+    setup (which installs from the lock), or pinned below its new floor."""
+    pins = locked(ROOT / "requirements" / lock)
+    project = pyproject()
+    declared = [*project["dependencies"], *(d for extra in extras for d in project["optional-dependencies"][extra])]
+    for requirement in map(Requirement, declared):
+        pin = pins.get(canonicalize_name(requirement.name))
+        assert pin is not None, f"{requirement.name} is not in requirements/{lock}: run scripts/lock"
+        (version,) = [spec.version for spec in pin.specifier]
+        assert requirement.specifier.contains(version, prereleases=True), \
+            f"requirements/{lock} pins {pin}, outside {requirement}: run scripts/lock"
+
+
+def test_environment_matches_the_test_lock() -> None:
+    """scripts/setup installed exactly the locked versions (a stale .venv or a hand-installed package
+    would test something else than CI)."""
+    for name, pin in locked(ROOT / "requirements" / "test.lock").items():
+        if pin.marker is None or pin.marker.evaluate():
+            (version,) = [spec.version for spec in pin.specifier]
+            assert metadata_version(name) == version, f"{name} {metadata_version(name)} installed, {pin} locked"
