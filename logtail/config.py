@@ -19,6 +19,7 @@ from typing import Any
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
+MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
 
 
 class ConfigError(Exception):
@@ -51,6 +52,7 @@ class Settings:
     retry_ms: int = 2000
     watcher: str = "auto"
     poll_interval: float = 1.0
+    rotate_wait: float = 5.0
     auth: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
@@ -62,6 +64,11 @@ class Settings:
     page_max_lines: int = 5000
     # Seconds of batching added per subscriber of a log (capped at 20 ms); see FileFollower.
     flush_window: float = 1e-5
+    # Many hosts (logtail/redis/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
+    redis: str | None = None
+    redis_maxlen: int = 100_000
+    host_name: str | None = None
+    metrics_port: int | None = None
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and the README documents it.
@@ -74,12 +81,14 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "backlog": (int, "lines sent first when a stream opens without backlog= (default 10)"),
     "window_lines": (int, "recent lines kept in memory per log for backlog and resume (default 10000)"),
     "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged (default 65536)"),
-    "queue_bytes": (int, "per-client queue bound; a slower client skips ahead with a gap notice (default 4 MiB)"),
+    "queue_bytes": (int, "per-client queue bound; a slower client catches up from memory and the files, "
+                         "or skips ahead with overflow=skip (default 4 MiB)"),
     "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected (default 30)"),
-    "resume_max_bytes": (int, "most bytes read back from a file to resume a client (default 64 MiB)"),
+    "resume_max_bytes": (int, "most bytes read back from the files to resume or catch up a client (default 64 MiB)"),
     "retry_ms": (int, "reconnect delay announced to EventSource clients (default 2000)"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll (default auto)"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net (default 1)"),
+    "rotate_wait": (float, "seconds a renamed file is still read after it was last written (default 5)"),
     "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
     "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers (default 127.0.0.1)"),
     "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin (default none)"),
@@ -89,7 +98,15 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "workers": (int, "server processes sharing the port; each follows the files itself (default 1)"),
     "log_level": (str, "logging level: debug, info, warning, error (default info)"),
     "page_max_lines": (int, "lines the dashboard keeps on the page (default 5000)"),
+    "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
+    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately (default 100000)"),
+    "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
+    "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
 }
+# The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
+SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
+                "watcher", "poll_interval", "log_level")
+SHIP_ONLY = ("host_name", "metrics_port")
 
 
 def parse_source(spec: str, base: Path) -> LogSource:
@@ -182,9 +199,15 @@ def validate(values: dict[str, Any]) -> None:
     for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
         if name in values and values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
-    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
+    if not 0 <= values.get("metrics_port", 0) <= 65535:
+        raise ConfigError("metrics_port must be between 0 and 65535")
+    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines",
+                 "redis_maxlen"):
         if name in values and values[name] < 1:
             raise ConfigError(f"{name} must be at least 1")
+    wait = values.get("rotate_wait", 0.0)
+    if not 0 <= wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf
+        raise ConfigError(f"rotate_wait must be between 0 and {MAX_ROTATE_WAIT} seconds, got {wait}")
     if values.get("backlog", 0) < 0 or values.get("backlog", 0) > values.get("window_lines", 10000):
         raise ConfigError("backlog must be between 0 and window_lines")
     if values.get("watcher", "auto") not in WATCHERS:

@@ -82,7 +82,9 @@ def run_demo(host: str, port: int, rate: float) -> None:
         stop = threading.Event()
         writer = threading.Thread(target=write_forever, args=(directory, rate, stop), daemon=True)
         writer.start()
-        settings = replace(Settings(), host=host, port=port, sources=(
+        # The demo's writer opens the file for each line, so nothing is written to a renamed app.log: its
+        # new file need not wait the default rotate_wait.
+        settings = replace(Settings(), host=host, port=port, rotate_wait=0.5, sources=(
             LogSource("app.log", directory / "app.log"),
             LogSource("jobs.jsonl", directory / "jobs.jsonl"),
             LogSource("access.log", directory / "access.log"),

@@ -5,11 +5,17 @@ each `step()` reads at most `step_bytes` with `os.pread` (page-cache reads of bo
 stay on the event loop; a thread hop per read would cost more than the read). One follower per file feeds
 the hub whatever the number of clients.
 
+Files are read one after the other, never interleaved: a renamed file's late lines all come before the first
+line of the file that took its name. An id names one file and an offset in it, so this order is what keeps
+ids exact: what follows a line is the rest of its file, then the next files from 0 (resume.py reads back
+the same way).
+
 The policy, in order of checks:
-- the path is gone: drain the open file to its end, notice `missing`, wait for it to come back (`appeared`,
-  read from 0);
-- the path names another file (rename rotation): drain the old file, notice `rotated`, follow the new one
-  from 0;
+- the path names another file (rename rotation): open the new file and queue it, and keep draining the old
+  one, which the writer may still append to until it reopens its log; release the old file when it has
+  been quiet for `rotate_wait` seconds or is deleted, notice `rotated`, follow the queued file from 0;
+- the path is gone (for longer than `missing_grace`): drain the open file the same way; when it is released
+  and no file has taken the name, notice `missing` and wait for it to come back (`appeared`, read from 0);
 - the open file is shorter than our offset, or its first bytes changed (copytruncate, rewrite): notice
   `truncated`, continue from 0;
 - the file cannot be opened (permissions): notice `unreadable` once, retry on every wake-up.
@@ -18,10 +24,13 @@ The policy, in order of checks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import stat
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +46,10 @@ READ_BYTES = 256 * 1024
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
 SEED_MAX_BYTES = 16 * 1024 * 1024
+# Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
+# rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
+MAX_QUEUED = 16
+ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its place (resume.py)
 
 
 @dataclass
@@ -48,6 +61,9 @@ class Generation:
     ino: int
     head: bytes = b""
     _full_id: str = field(default="", repr=False)
+    # Monotonic time the path stopped naming this file (None while it does), and of its last growth since.
+    detached_at: float | None = None
+    grew_at: float = 0.0
 
     def fid(self, offset: int) -> str:
         if offset >= HEAD_BYTES and len(self.head) >= HEAD_BYTES:
@@ -104,7 +120,9 @@ def seed_offset(fd: int, size: int, lines: int) -> int:
 
 class FileFollower:
     def __init__(self, name: str, path: Path, hub: Hub, *, max_line_bytes: int, seed_lines: int,
-                 from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5) -> None:
+                 from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
+                 rotate_wait: float = 5.0,
+                 on_draining: Callable[[FileFollower, bool], None] | None = None) -> None:
         self.name = name
         self.path = path
         self.hub = hub
@@ -114,18 +132,35 @@ class FileFollower:
         # How long a vanished path may stay away and still count as a rotation (rename, then create).
         self.missing_grace = missing_grace
         self.vanished_at: float | None = None
+        # How long a renamed file must stay quiet before it is let go (Fluent Bit's `rotate_wait`).
+        self.rotate_wait = rotate_wait
+        # Told when this follower starts or stops draining a renamed file, whose writes the watcher reports
+        # under a name no follower has (see LogRegistry.on_change).
+        self.on_draining = on_draining
         self.splitter = LineSplitter(max_line_bytes)
-        self.gen: Generation | None = None
-        self.old: Generation | None = None  # a rotated-away file still being drained
-        self.state = "new"  # new | ok | missing | unreadable
+        self.gen: Generation | None = None  # the file being read
+        self.queue: deque[Generation] = deque()  # files that took the name after `gen`, oldest first, unread
+        # The last files let go, oldest first, with the size read from each: how a reader that lost its
+        # place knows whether `NAME.1` comes after it (resume.py).
+        self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
+        self.state = "new"  # new | ok | reopen (rotated, next file not open yet) | missing | unreadable
         self.wakeup = asyncio.Event()
+        self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
         self.last_read = 0.0
         self.size = 0
+        # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
+        # published is stored: the file is the buffer), and where to start in the first file.
+        self.gate: Callable[[], Awaitable[None]] | None = None
+        self.resume_at: int | None = None
 
     # --- notifications -------------------------------------------------------------------------------
 
     def wake(self) -> None:
         self.wakeup.set()
+
+    @property
+    def draining(self) -> bool:
+        return self.gen is not None and self.gen.detached_at is not None
 
     async def run(self) -> None:
         """Step whenever woken; failures are reported once and retried with backoff, never propagated.
@@ -136,9 +171,11 @@ class FileFollower:
         backoff = 0.1
         failing = False
         while True:
-            await self.wakeup.wait()
+            await self._wait()
             self.wakeup.clear()
             await self._respect_flush_window()
+            if self.gate is not None:
+                await self.gate()
             try:
                 more = self.step()
             except Exception as exc:
@@ -156,6 +193,14 @@ class FileFollower:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads
 
+    async def _wait(self) -> None:
+        if self.wake_at is None:
+            await self.wakeup.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):
+                await self.wakeup.wait()
+
     async def _respect_flush_window(self) -> None:
         # Under heavy fan-out, reading at most once per window turns many small writes into one batch per
         # client (one socket send per batch instead of per line). With few clients the window is ~0.
@@ -170,20 +215,17 @@ class FileFollower:
 
     def step(self) -> bool:
         """Bring the follower up to date with the file; True when there is more to read right away."""
-        if self.old is not None:
-            if self._read(self.old, STEP_BYTES):
-                return True
-            self._finish_old("rotated", f"{self.path} was rotated; following the new file")
-            return True
+        if self.gen is not None and self.gen.detached_at is not None:  # see `draining`
+            return self._drain(self.gen)
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             if self.gen is not None and self._within_grace():
-                # Renamed away, and the new file is usually created a moment later: keep draining the old
-                # one (the app may still be writing to it) and call it a rotation if the name comes back.
+                # Renamed away, and the new file is usually created a moment later: keep reading the old
+                # one and call it a rotation if the name comes back.
                 return self._read(self.gen, STEP_BYTES)
             self._on_missing()
-            return False
+            return self.gen is not None
         except PermissionError as exc:
             if self.gen is None:
                 self._on_unreadable(exc)
@@ -199,7 +241,8 @@ class FileFollower:
             self.state = "ok"
             self.hub.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
         if (st.st_dev, st.st_ino) != (self.gen.dev, self.gen.ino):
-            self.old, self.gen = self.gen, None
+            self._detach(self.gen)
+            self._take_name(self.gen, st)
             return True
         if os.fstat(self.gen.fd).st_size < self.splitter.offset or self.gen.head_changed():
             self.gen.close()
@@ -218,7 +261,9 @@ class FileFollower:
         previous = self.state
         self.gen, self.state = gen, "ok"
         self.splitter.reset()
-        if previous == "new" and not self.from_start:
+        if previous == "new" and self.resume_at is not None:
+            self.splitter.reset(min(self.resume_at, os.fstat(gen.fd).st_size))
+        elif previous == "new" and not self.from_start:
             self.splitter.reset(seed_offset(gen.fd, os.fstat(gen.fd).st_size, self.seed_lines))
         elif previous in ("missing", "unreadable"):
             self.hub.notice(self.name, "appeared", f"{self.path} is readable; following from the start")
@@ -256,22 +301,121 @@ class FileFollower:
             self.vanished_at = now
         return now - self.vanished_at < self.missing_grace
 
-    def _finish_old(self, kind: str, message: str) -> None:
-        assert self.old is not None
-        self._flush_partial(self.old)
-        self.old.close()
-        self.old = None
+    # --- draining a file the name no longer points to ----------------------------------------------------
+
+    def _detach(self, gen: Generation) -> None:
+        gen.detached_at = gen.grew_at = time.monotonic()
+        self.vanished_at = None
+        if self.on_draining is not None:
+            self.on_draining(self, True)
+
+    def _drain(self, gen: Generation) -> bool:
+        """One step on a detached file: read what was appended, queue a file that took the name, and let
+        the old file go when its time is up."""
+        before = self.splitter.offset
+        more = self._read(gen, STEP_BYTES)
+        if self.splitter.offset != before:
+            gen.grew_at = time.monotonic()
+        if more:
+            return True
+        self._look_at_name(gen)
+        if gen.detached_at is None or not self._released(gen):
+            return False
+        self._release(gen)
+        return True
+
+    def _look_at_name(self, gen: Generation) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return  # gone or out of reach for now: nothing to queue, the old file is drained all the same
+        self._take_name(gen, st)
+
+    def _take_name(self, gen: Generation, st: os.stat_result) -> None:
+        """Queue the file the name points to (`st`) unless it is already the newest one we have."""
+        newest = self.queue[-1] if self.queue else gen
+        if (st.st_dev, st.st_ino) == (newest.dev, newest.ino):
+            if newest is gen:
+                gen.detached_at = None  # renamed back: an ordinary follow again
+                self._stop_draining()
+            return
+        self._enqueue(st)
+
+    def _enqueue(self, st: os.stat_result) -> None:
+        if len(self.queue) >= MAX_QUEUED:
+            log.warning("%s: %d files rotated in while an old one is still written; not queuing more",
+                        self.name, len(self.queue))
+            return
+        try:
+            gen = open_generation(self.path)
+        except OSError as exc:  # gone again, or unreadable: the next step looks at the name again
+            log.debug("%s: cannot open the new %s yet: %s", self.name, self.path, exc)
+            return
+        if (gen.dev, gen.ino) != (st.st_dev, st.st_ino):
+            log.debug("%s: %s changed again while being opened", self.name, self.path)
+        self.queue.append(gen)
+
+    def _released(self, gen: Generation) -> bool:
+        """Whether a detached file, read to its end, can be let go: deleted, or quiet for `rotate_wait`.
+
+        Quiet means not written for that long by its mtime, or not seen growing for that long (which bounds
+        the wait when the wall clock jumps). Otherwise the follower is set to look again at the deadline.
+        """
+        st = os.fstat(gen.fd)
+        if st.st_size > self.splitter.offset:
+            self.wake()  # appended since the read
+            return False
+        if st.st_nlink == 0:
+            return True
+        seen = self.rotate_wait - (time.monotonic() - gen.grew_at)
+        written = self.rotate_wait - (time.time() - st.st_mtime)
+        left = min(seen, written)
+        if left <= 0:
+            return True
+        self.wake_at = time.monotonic() + left
+        return False
+
+    def _release(self, gen: Generation) -> None:
+        """Let the drained file go and move on to the next one that had the name, from its first byte."""
+        self._flush_partial(gen)
+        gen.close()
+        self.rotated.append((gen, self.splitter.offset))
         self.splitter.reset()
-        self.state = "reopen"
-        self.hub.notice(self.name, kind, message)
+        self._stop_draining()
+        self.gen = self.queue.popleft() if self.queue else None
+        if self.gen is None:
+            self.size = 0
+            if not self._name_exists():
+                self._on_missing()
+                return
+            self.state = "reopen"  # a new file we could not open yet: the next step opens it, or says why
+        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+        if self.gen is not None:
+            self._publish([], self.gen)
+            if self.queue:  # renamed away too, before its turn came
+                self._detach(self.gen)
+
+    def _name_exists(self) -> bool:
+        try:
+            os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # out of reach (permissions) is not gone
+        return True
+
+    def _stop_draining(self) -> None:
+        self.wake_at = None
+        if self.on_draining is not None:
+            self.on_draining(self, False)
+
+    # --- the name is gone or out of reach --------------------------------------------------------------
 
     def _on_missing(self) -> None:
         self.vanished_at = None
         if self.gen is not None:
-            self._read(self.gen, SEED_MAX_BYTES)
-            self._flush_partial(self.gen)
-            self.gen.close()
-            self.gen = None
+            self._detach(self.gen)  # drained like a renamed file; `missing` when it is released
+            return
         if self.state != "missing":
             if self.state != "new":
                 self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
@@ -288,10 +432,13 @@ class FileFollower:
             self.state = "unreadable"
 
     def _close_all(self) -> None:
-        for gen in (self.gen, self.old):
+        if self.draining:
+            self._stop_draining()
+        for gen in (self.gen, *self.queue):
             if gen is not None:
                 gen.close()
-        self.gen = self.old = None
+        self.gen = None
+        self.queue.clear()
 
     def close(self) -> None:
         self._close_all()

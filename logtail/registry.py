@@ -39,6 +39,7 @@ class LogRegistry:
         self.entries: dict[str, LogEntry] = {}
         self._by_path: dict[Path, str] = {}
         self._symlinks: list[LogEntry] = []  # followed by name; their targets live in other directories
+        self._draining: set[FileFollower] = set()  # followers still reading a renamed file
         self._group: asyncio.TaskGroup | None = None
         self.changed = asyncio.Event()  # set when logs are added (the watcher refreshes its directories)
 
@@ -85,7 +86,8 @@ class LogRegistry:
     def _add(self, name: str, path: Path, from_start: bool) -> None:
         s = self.settings
         follower = FileFollower(name, path, self.hub, max_line_bytes=s.max_line_bytes,
-                                seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window)
+                                seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
+                                rotate_wait=s.rotate_wait, on_draining=self._set_draining)
         entry = LogEntry(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
@@ -97,6 +99,12 @@ class LogRegistry:
         follower.wake()
         self.changed.set()
         log.debug("following %s as %r", path, name)
+
+    def _set_draining(self, follower: FileFollower, draining: bool) -> None:
+        if draining:
+            self._draining.add(follower)
+        else:
+            self._draining.discard(follower)
 
     # --- notifications -------------------------------------------------------------------------------
 
@@ -116,7 +124,8 @@ class LogRegistry:
         """A change in `directory` (to the file `name`, or unknown): wake the followers it concerns.
 
         Only a name that appeared (created or moved in) can be a new glob match, so writes to unrelated
-        files in a watched directory cost a dictionary lookup and nothing more.
+        files in a watched directory cost a dictionary lookup and nothing more (while no renamed file is
+        being drained).
         """
         if name is None:
             self.wake_all()
@@ -124,6 +133,11 @@ class LogRegistry:
         target = self._by_path.get(directory / name)
         if target is not None:
             self.entries[target].follower.wake()
+        elif self._draining:
+            # A write to a renamed file is reported under its new name (app.log.1), which no follower has.
+            for follower in self._draining:
+                if follower.path.parent == directory:
+                    follower.wake()
         for entry in self._symlinks:
             if entry.path.parent != directory:
                 entry.follower.wake()  # the change may be to a symlink's target

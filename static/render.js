@@ -1,6 +1,8 @@
 // Building the DOM for one log line or notice. Every log text is untrusted: it only ever reaches the page
 // through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
+import { buildCells } from "./fields.js";
+
 const LEVELS = new Set(["error", "warn", "info", "debug"]);
 const NOTICE_KINDS = new Set(["gap", "rotated", "truncated", "missing", "appeared", "unreadable", "shutdown"]);
 const LOG_COLOURS = 10;
@@ -183,15 +185,47 @@ export function appendHighlighted(parent, text, matcher) {
 
 // ---- JSON lines -----------------------------------------------------------------------------------------
 
+// Numbers are shown as they are written: a plain JSON.parse turns 1234567890123456789 into
+// 1234567890123456800 and 1e400 into Infinity (printed as null). Where the browser gives the reviver each
+// value's source text, a number is kept as JSON.rawJSON(source), which JSON.stringify prints verbatim;
+// elsewhere a JSON line with a number is not summarised at all and shows as its raw text.
+const NUMBERS_AS_WRITTEN = (() => {
+  try {
+    let source;
+    JSON.parse("[1.50]", (key, value, context) => {
+      if (typeof value === "number") source = context?.source;
+      return value;
+    });
+    return source === "1.50" && typeof JSON.rawJSON === "function" && typeof JSON.isRawJSON === "function";
+  } catch {
+    return false;
+  }
+})();
+
+function keepNumberText(key, value, context) {
+  return typeof value === "number" ? JSON.rawJSON(context.source) : value;
+}
+
+function refuseNumbers(key, value) {
+  if (typeof value === "number") throw new RangeError("this browser cannot show the number as written");
+  return value;
+}
+
 export function tryJson(text) {
   const t = text.trim();
   if (t.length < 2 || t.length > MAX_JSON_CHARS || t[0] !== "{" || t[t.length - 1] !== "}") return null;
   try {
-    const value = JSON.parse(t);
+    const value = JSON.parse(t, NUMBERS_AS_WRITTEN ? keepNumberText : refuseNumbers);
     return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
   } catch {
     return null;
   }
+}
+
+/** A string, boolean or number (kept as written): what a summary shows as one value. */
+function isScalar(value) {
+  if (value === null) return false;
+  return typeof value !== "object" || (NUMBERS_AS_WRITTEN && JSON.isRawJSON(value));
 }
 
 const SUMMARY_FIELDS = [
@@ -209,7 +243,7 @@ export function jsonSummary(obj) {
   const used = new Set();
   const parts = [];
   SUMMARY_FIELDS.forEach((names, i) => {
-    const key = names.find((k) => Object.hasOwn(obj, k) && obj[k] !== null && typeof obj[k] !== "object");
+    const key = names.find((k) => Object.hasOwn(obj, k) && isScalar(obj[k]));
     if (key === undefined) return;
     used.add(key);
     const value = scalar(obj[key]);
@@ -264,12 +298,22 @@ function buildText(text, matcher) {
 function buildTag(log) {
   const tag = document.createElement("span");
   tag.className = `tag c${colourOf(log)}`;
-  tag.textContent = log;
+  // A log shipped from another host is NAME@HOST: the host gets its own part of the tag.
+  const at = log.lastIndexOf("@");
+  if (at > 0) {
+    const host = document.createElement("span");
+    host.className = "tag-host";
+    host.textContent = log.slice(at);
+    tag.append(log.slice(0, at), host);
+    tag.dataset.host = log.slice(at + 1);
+  } else {
+    tag.textContent = log;
+  }
   return tag;
 }
 
-/** The element for one `line` event: {log, text, id, level, truncated?}. */
-export function buildLine(data, matcher) {
+/** The element for one `line` event: {log, text, id, level, truncated?}; `columns`: field keys shown as cells. */
+export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
   const el = document.createElement("div");
@@ -278,6 +322,7 @@ export function buildLine(data, matcher) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
+  if (columns?.length) el.append(buildCells(text, columns));
   const obj = tryJson(text);
   el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {

@@ -346,6 +346,38 @@ def test_xss_lines_show_as_text_and_run_nothing(page: Page, serve: Callable[...,
     assert page.locator("#panes img, #panes script, #panes svg, #panes b").count() == 0
 
 
+BIG_NUMBERS = ('{"msg":"hello","trace_id":1234567890123456789,"big":1e400,"price":1.50,"neg":-0,'
+               '"nested":{"n":12345678901234567890}}')
+NUMERIC_TIME = '{"time":1714564800,"level":"warn","msg":"numeric time","ratio":0.1000}'
+
+
+@pytest.mark.parametrize("browser_has", ["source text", "no source text"])
+def test_json_numbers_are_shown_as_written(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
+                                           browser_has: str) -> None:
+    """Pins: the summary of a JSON line showed 1234567890123456789 as 1234567890123456800 and 1e400 as null.
+    A browser without JSON.parse's source text (emulated by removing JSON.rawJSON) shows the raw line."""
+    if browser_has == "no source text":
+        page.add_init_script("delete JSON.rawJSON;")
+    log = tmp_path / "app.log"
+    append(log, BIG_NUMBERS, NUMERIC_TIME, '{"msg":"no numbers","ok":true}')
+    server = serve(str(log))
+    open_dashboard(page, server, "log=app.log")
+    wait_last(page, "no numbers ok=true")
+
+    if browser_has == "no source text":
+        assert texts(page) == [BIG_NUMBERS, NUMERIC_TIME, "no numbers ok=true"]
+        return
+    assert texts(page) == [
+        'hello trace_id=1234567890123456789 big=1e400 price=1.50 neg=-0 nested={"n":12345678901234567890}',
+        "1714564800 WARN numeric time ratio=0.1000",
+        "no numbers ok=true",
+    ]
+    page.locator("#panes details.json summary").first.click()
+    pretty = page.locator("#panes .json-pretty").text_content()
+    assert pretty == ('{\n  "msg": "hello",\n  "trace_id": 1234567890123456789,\n  "big": 1e400,\n'
+                      '  "price": 1.50,\n  "neg": -0,\n  "nested": {\n    "n": 12345678901234567890\n  }\n}')
+
+
 @pytest.mark.slow
 def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., LogtailServer],
                                            tmp_path: Path) -> None:
@@ -469,6 +501,8 @@ def test_two_logs_share_one_event_source(page: Page, serve: Callable[..., Logtai
     assert page.locator("#panes .line[data-log='a.log'] .tag").first.text_content() == "a.log"
     assert len(streams) == 1
     assert parse_qs(urlsplit(streams[0]).query)["log"] == ["a.log", "b.log"]
+    # The page shows the latest lines and caps what it keeps: it asks to skip ahead rather than catch up.
+    assert parse_qs(urlsplit(streams[0]).query)["overflow"] == ["skip"]
 
     # Side by side: one column per log, same stream.
     page.locator('input[name="view"][value="split"]').check()

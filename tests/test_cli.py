@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import logtail
-from logtail.config import OPTIONS
+from logtail.config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,7 +33,7 @@ def test_help_lists_each_command_on_one_line() -> None:
     assert result.returncode == 0
     section = result.stdout.split("commands:\n", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("    ")]
-    assert [row.split()[0] for row in rows] == ["serve", "demo", "hash-password"]
+    assert [row.split()[0] for row in rows] == ["serve", "ship", "demo", "hash-password"]
     for row in rows:
         assert re.fullmatch(r"    [a-z-]+ +\S.{10,}", row), f"not a one-line summary: {row!r}"
 
@@ -41,8 +41,15 @@ def test_help_lists_each_command_on_one_line() -> None:
 def test_help_documents_every_option() -> None:
     out = run("serve", "--help").stdout
     for name in OPTIONS:
-        assert f"--{name.replace('_', '-')}" in out
+        assert (f"--{name.replace('_', '-')}" in out) is (name not in SHIP_ONLY), name
     assert "--config" in out and "NAME=PATH" in out and "LOGTAIL_" in out
+
+
+def test_ship_help_documents_its_options() -> None:
+    out = run("ship", "--help").stdout
+    for name in SHIP_OPTIONS:
+        assert f"--{name.replace('_', '-')}" in out
+    assert "--config" in out and "NAME=PATH" in out and "--max-clients" not in out
 
 
 @pytest.mark.parametrize(
@@ -52,6 +59,7 @@ def test_help_documents_every_option() -> None:
         (["serve", "a=/x.log", "a=/y.log"], "duplicate log name 'a'"),
         (["serve", "bad name=/x.log"], "not URL-safe"),
         (["serve", "--root-path", "logs"], "root_path"),
+        (["serve", "--rotate-wait", "7200"], "rotate_wait must be between 0 and 3600 seconds"),
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -37,6 +37,17 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
     assert s.sources[0].path == tmp_path / "a.log"  # relative to the config file
 
 
+def test_rotate_wait_from_flag_env_or_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "logtail.toml"
+    cfg.write_text("rotate_wait = 30\n")
+    assert Settings().rotate_wait == 5.0
+    assert resolve({}, None, cfg, {}).rotate_wait == 30.0
+    assert resolve({}, None, cfg, {"LOGTAIL_ROTATE_WAIT": "0"}).rotate_wait == 0.0
+    assert resolve({"rotate_wait": 1.5}, None, cfg, {"LOGTAIL_ROTATE_WAIT": "0"}).rotate_wait == 1.5
+    with pytest.raises(ConfigError, match=r"^LOGTAIL_ROTATE_WAIT: rotate_wait must be float"):
+        resolve({}, None, None, {"LOGTAIL_ROTATE_WAIT": "5s"})
+
+
 def test_env_sources(tmp_path: Path) -> None:
     s = resolve({}, None, None, {"LOGTAIL_SOURCES": f"x={tmp_path}/one.log {tmp_path}/two.log"})
     assert [src.name for src in s.sources] == ["x", "two.log"]
@@ -54,6 +65,10 @@ def test_env_sources(tmp_path: Path) -> None:
         ("sources = 'x'\n", "'sources' must be a list"),
         ("port = \n", "invalid TOML"),
         ('auth = "nocolon"\n', "auth must be USER:PASSWORD"),
+        ("rotate_wait = -1\n", "rotate_wait must be between 0 and 3600 seconds, got -1.0"),
+        ("rotate_wait = 3601\n", "rotate_wait must be between 0 and 3600 seconds"),
+        ("rotate_wait = nan\n", "rotate_wait must be between 0 and 3600 seconds, got nan"),
+        ("rotate_wait = 'soon'\n", "rotate_wait must be float"),
     ],
 )
 def test_bad_config_names_the_problem(tmp_path: Path, toml: str, message: str) -> None:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from logtail.cursor import parse_cursors
 from logtail.filters import LineFilter
 from logtail.follow import FileFollower, seed_offset
 from logtail.hub import Hub, Subscription
+from logtail.resume import plan, read_lines
 
 
 class Watcher:
     """A follower for one file with a subscriber recording everything the hub sends, in order."""
 
     def __init__(self, path: Path, *, seed_lines: int = 10, max_line_bytes: int = 65536,
-                 from_start: bool = False, missing_grace: float = 0.0) -> None:
-        self.hub = Hub(window_lines=100_000, queue_bytes=1 << 30)
+                 from_start: bool = False, missing_grace: float = 0.0, rotate_wait: float = 0.0,
+                 window_lines: int = 100_000) -> None:
+        self.hub = Hub(window_lines=window_lines, queue_bytes=1 << 30)
         self.follower = FileFollower("t", path, self.hub, max_line_bytes=max_line_bytes,
-                                     seed_lines=seed_lines, from_start=from_start, missing_grace=missing_grace)
+                                     seed_lines=seed_lines, from_start=from_start, missing_grace=missing_grace,
+                                     rotate_wait=rotate_wait)
         self.sub = Subscription(["t"], LineFilter(), "ndjson", 1 << 30, multi=False)
         self.hub.subscribe(["t"], self.sub)
 
@@ -33,10 +39,22 @@ class Watcher:
         return [json.loads(x) for x in data.splitlines()]
 
     def texts(self) -> list[str]:
-        return [str(e["text"]) if "text" in e else f"<{e['kind']}>" for e in self.step()]
+        return [label(e) for e in self.step()]
+
+    def taken(self) -> list[str]:
+        """What the hub has sent since the last call, without stepping (the follower runs on its own)."""
+        return [label(json.loads(x)) for x in self.sub.take().splitlines()]
+
+    def ids(self) -> dict[str, str]:
+        """Step; the new lines' ids by text."""
+        return {str(e["text"]): str(e["id"]) for e in self.step() if "text" in e}
 
     def window(self) -> list[str]:
         return [line.text for line in self.hub.channel("t").window]
+
+
+def label(event: dict[str, object]) -> str:
+    return str(event["text"]) if "text" in event else f"<{event['kind']}>"
 
 
 def append(path: Path, data: bytes) -> None:
@@ -120,6 +138,179 @@ def test_rename_seen_before_the_new_file_exists_is_still_a_rotation(log: Path) -
     assert w.texts() == ["late"]
     log.write_bytes(b"new\n")
     assert w.texts() == ["<rotated>", "new"]
+
+
+def test_lines_written_to_a_renamed_file_after_the_new_one_appeared_are_read(log: Path) -> None:
+    """The old file was read to its end once, at the rotation: what the app still wrote to its descriptor
+    of the renamed file was lost. It is drained until it is deleted (or quiet for rotate_wait), and the new
+    file's lines wait for it: files are read one after the other."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60)
+    w.step()
+    append(log, b"a\n")
+    assert w.texts() == ["a"]
+    old = log.with_name("app.log.1")
+    log.rename(old)
+    log.write_bytes(b"new\n")
+    assert w.texts() == []
+    append(old, b"late 1\n")
+    assert w.texts() == ["late 1"]
+    append(old, b"late 2\npartial")
+    assert w.texts() == ["late 2"]
+    old.unlink()
+    assert w.texts() == ["partial", "<rotated>", "new"]
+    append(log, b"more\n")
+    assert w.texts() == ["more"]
+
+
+async def test_a_quiet_renamed_file_is_let_go_after_rotate_wait_without_a_wakeup(log: Path) -> None:
+    """The follower sets its own deadline: nothing else happens in the directory, yet the new file is read."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=0.3)
+    follower = w.follower
+    task = asyncio.create_task(follower.run())
+    received: list[str] = []
+
+    async def until(check: Callable[[], bool], what: str) -> None:
+        try:
+            async with asyncio.timeout(10):
+                while not check():
+                    await asyncio.sleep(0.01)
+                    received.extend(w.taken())
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}; received {received}") from None
+
+    try:
+        follower.wake()
+        await until(lambda: follower.gen is not None, "the file opened")
+        append(log, b"a\n")
+        log.rename(log.with_name("app.log.1"))
+        log.write_bytes(b"new\n")
+        follower.wake()  # the one wake-up the watcher gives for the rename
+        await until(lambda: "a" in received and follower.draining, "the old file drained")
+        await until(lambda: "new" in received, "the new file after rotate_wait")
+        assert received == ["a", "<rotated>", "new"] and not follower.draining
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        follower.close()
+
+
+def test_quiet_means_not_written_for_rotate_wait(log: Path) -> None:
+    """A renamed file last written longer ago than rotate_wait is let go as soon as it is read to its end."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60)
+    w.step()
+    append(log, b"old\n")
+    os.utime(log, (os.stat(log).st_atime, os.stat(log).st_mtime - 61))
+    log.rename(log.with_name("app.log.1"))
+    log.write_bytes(b"new\n")
+    assert w.texts() == ["old", "<rotated>", "new"]
+
+
+def test_names_rotated_twice_while_the_first_file_is_drained_are_read_in_turn(log: Path) -> None:
+    """Each file that had the name is read once, in the order they had it (the newest must not be queued
+    twice when the one before it, itself renamed meanwhile, gets its turn)."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60)
+    w.step()
+    append(log, b"a1\n")
+    assert w.texts() == ["a1"]
+    one, two = log.with_name("app.log.1"), log.with_name("app.log.2")
+    log.rename(one)
+    log.write_bytes(b"b1\n")
+    assert w.texts() == []
+    one.rename(two)
+    log.rename(one)
+    log.write_bytes(b"c1\n")
+    append(two, b"a2\n")
+    append(one, b"b2\n")
+    assert w.texts() == ["a2"]
+    two.unlink()
+    assert w.texts() == ["<rotated>", "b1", "b2"]
+    append(one, b"b3\n")
+    assert w.texts() == ["b3"]
+    one.unlink()
+    assert w.texts() == ["<rotated>", "c1"]
+    append(log, b"c2\n")
+    assert w.texts() == ["c2"]
+    assert not w.follower.queue and not w.follower.draining
+
+
+def test_name_gone_without_a_new_file_keeps_draining_then_missing(log: Path) -> None:
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60)
+    w.step()
+    old = log.with_name("app.log.1")
+    log.rename(old)  # nocreate: the app creates the file again when it reopens
+    assert w.texts() == []
+    append(old, b"late\n")
+    assert w.texts() == ["late"]
+    log.write_bytes(b"reopened\n")
+    assert w.texts() == []
+    old.unlink()
+    assert w.texts() == ["<rotated>", "reopened"]
+    log.rename(old)
+    assert w.texts() == []
+    old.unlink()
+    assert w.texts() == ["<missing>"]
+
+
+def test_unrotated_steps_make_no_extra_system_calls(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draining renamed files costs nothing on the common path: a wake-up on a file that was not rotated
+    makes one stat, one fstat and two preads (the head check and the read that finds nothing new)."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60)
+    w.step()
+    calls: list[str] = []
+    for name in ("stat", "fstat", "pread", "open", "close"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *a, _n=name, _r=real: (calls.append(_n), _r(*a))[1])
+    append(log, b"x\n")
+    assert w.follower.step() is False
+    assert sorted(calls) == ["fstat", "pread", "pread", "pread", "stat"]  # one more pread: the line
+    calls.clear()
+    assert w.follower.step() is False
+    assert sorted(calls) == ["fstat", "pread", "pread", "stat"]
+
+
+async def test_ids_of_late_lines_resume_exactly(log: Path) -> None:
+    """A position in a renamed file resumes with the rest of that file, then the next one from its start,
+    whether the renamed file is still being drained or already let go (then it is NAME.1)."""
+    log.write_bytes(b"")
+    w = Watcher(log, rotate_wait=60, window_lines=1)  # a 1-line window: resume reads the files back
+    w.step()
+    append(log, b"a\n")
+    w.step()
+    old = log.with_name("app.log.1")
+    log.rename(old)
+    log.write_bytes(b"new 1\n")
+    w.step()
+    append(old, b"late 1\nlate 2\nlate 3\n")
+    ids = w.ids()
+    assert list(ids) == ["late 1", "late 2", "late 3"]
+    assert await resumed(w, ids["late 1"]) == ["late 2", "late 3"]  # the rest is live
+    assert w.texts() == []
+    os.utime(old, (0, 0))  # not written for longer than rotate_wait: let go, and still there as NAME.1
+    append(log, b"new 2\n")
+    assert w.texts() == ["<rotated>", "new 1", "new 2"]
+    assert await resumed(w, ids["late 1"]) == ["late 2", "late 3", "new 1", "new 2"]
+    assert await resumed(w, ids["late 3"]) == ["new 1", "new 2"]
+
+
+async def resumed(w: Watcher, last_event_id: str) -> list[str]:
+    """What a client reconnecting with `last_event_id` is sent before live lines: the window or read-back."""
+    cursor = parse_cursors(last_event_id)["t"]
+    p = plan(w.hub.channel("t"), w.follower, cursor, 0, LineFilter(), 1 << 30)
+    try:
+        texts = [line.text for line in p.lines]
+        for rb in p.readbacks:
+            texts += [line.text async for batch in read_lines("t", rb, 65536) for line in batch]
+        assert not p.notices
+        return texts
+    finally:
+        p.close()
 
 
 def test_copytruncate_is_reported_and_read_from_zero(log: Path) -> None:

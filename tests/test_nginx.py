@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import ssl
 import subprocess
@@ -28,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support import LogtailServer, free_port, wait_for
+from tests.support import LogtailServer, free_port, require_tool, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -40,22 +39,9 @@ AUTH = ("user", "secret")
 
 # --- system tools ----------------------------------------------------------------------------------------
 
-def _require_tool(name: str, package: str) -> str:
-    """The tool's path; fail in CI, skip elsewhere, when it is missing."""
-    found = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
-    if found:
-        return found
-    message = (f"{name} not found: install it with `scripts/setup --system` "
-               f"(or `sudo apt-get install {package}`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def nginx_binary() -> str:
-    return _require_tool("nginx", "nginx-light")
+    return require_tool("nginx", "nginx-light")
 
 
 @dataclass(frozen=True)
@@ -70,7 +56,7 @@ class Certificate:
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     """A throwaway self-signed certificate for 127.0.0.1, standing in for certbot's."""
-    openssl = _require_tool("openssl", "openssl")
+    openssl = require_tool("openssl", "openssl")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "fullchain.pem", directory / "privkey.pem"
     subprocess.run([openssl, "req", "-x509", "-nodes", "-days", "2",
