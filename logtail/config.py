@@ -83,9 +83,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "backlog": (int, "lines sent first when a stream opens without backlog="),
     "window_lines": (int, "recent lines kept in memory per log for backlog and resume"),
     "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged"),
-    "queue_bytes": (int, "per-client queue bound; a slower client skips ahead with a gap notice"),
+    "queue_bytes": (int, "per-client queue bound; a slower client catches up from memory and the files, "
+                         "or skips ahead with overflow=skip"),
     "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected"),
-    "resume_max_bytes": (int, "most bytes read back from a file to resume a client; 0 reads none"),
+    "resume_max_bytes": (int, "most bytes read back from the files to resume or catch up a client; 0 reads none"),
     "retry_ms": (int, f"reconnect delay announced to EventSource clients, at most {MAX_RETRY_MS}"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net"),

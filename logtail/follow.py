@@ -50,6 +50,7 @@ SEED_MAX_BYTES = 16 * 1024 * 1024
 # Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
 # rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
 MAX_QUEUED = 16
+ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its place (resume.py)
 
 # What a follower last knew of its path: `new` (never looked), `ok` (following a file), `missing` (no file by
 # that name), `unreadable` (permission denied), `reopen` (a rotated file was let go and the next one is not
@@ -145,6 +146,9 @@ class FileFollower:
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None  # the file being read
         self.queue: deque[Generation] = deque()  # files that took the name after `gen`, oldest first, unread
+        # The last files let go, oldest first, with the size read from each: how a reader that lost its
+        # place knows whether `NAME.1` comes after it (resume.py).
+        self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
@@ -379,6 +383,7 @@ class FileFollower:
         """Let the drained file go and move on to the next one that had the name, from its first byte."""
         self._flush_partial(gen)
         gen.close()
+        self.rotated.append((gen, self.splitter.offset))
         self.splitter.reset()
         self._stop_draining()
         self.gen = self.queue.popleft() if self.queue else None

@@ -1,4 +1,9 @@
-"""Blocking calls run in a worker thread, so that the event loop never waits on a disk."""
+"""Reading off the event loop: the one helper every blocking read (history, resume, catch-up) goes through.
+
+`asyncio.to_thread` is not enough when the caller owns the descriptor being read: a cancelled caller
+returns at once while its thread is still inside `os.pread`, and the caller's `finally` then closes the
+descriptor, whose number the kernel may hand to the next `open()`: the thread would read another file.
+"""
 
 from __future__ import annotations
 

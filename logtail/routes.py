@@ -28,6 +28,10 @@ from .streamquery import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, pa
 
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
 NAME_PATH = Path(description="Log name, as listed by /api/logs")
+OVERFLOW_HELP = ("When this client reads slower than lines arrive and its queue is full: `catchup` (default) "
+                 "serves it the lines it is behind on from memory and the files, at its pace, then live again, "
+                 "none lost or repeated; `skip` drops newer lines until it drains, then sends a `gap` notice "
+                 "with the number missed (for viewers that only want the latest lines)")
 
 
 class LogInfo(BaseModel):
@@ -161,12 +165,13 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
     if params.since is None:
-        options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi)
+        options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
+                                params.overflow)
         return make_stream(st, params.names, options)
     starts = await _since_starts(st, params.names, params.since)
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
-    options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, sibling_starts)
+    options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
     return make_stream(st, params.names, options)
 
 

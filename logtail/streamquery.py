@@ -20,6 +20,7 @@ from .fields import FIELD_HELP, parse_field_filters
 from .filters import MAX_PATTERN_CHARS, FilterError, LineFilter
 from .levels import LEVELS
 from .sse import Format
+from .subscription import OVERFLOWS, Overflow
 from .timestamps import SINCE_HELP, parse_since
 
 MAX_BACKLOG = 100_000
@@ -53,6 +54,7 @@ class StreamParams:
     cursors: dict[str, Cursor]
     multi: bool
     since: float | None = None  # start at the lines written from this moment on (time.time() seconds)
+    overflow: Overflow = "catchup"
 
 
 def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
@@ -76,6 +78,11 @@ PARAMETERS: list[dict[str, Any]] = [
     _param("last_event_id", {"type": "string", "maxLength": MAX_ID_CHARS},
            "Resume after this event id (the Last-Event-ID header wins)"),
     _param("since", {"type": "string", "maxLength": MAX_SINCE_CHARS}, SINCE_HELP),
+    _param("overflow", {"type": "string", "enum": list(OVERFLOWS), "default": "catchup"},
+           "When this client reads slower than lines arrive and its queue is full: `catchup` (default) serves it "
+           "the lines it is behind on from memory and the files, at its pace, then live again, none lost or "
+           "repeated; `skip` drops newer lines until it drains, then sends a `gap` notice with the number "
+           "missed (for viewers that only want the latest lines)"),
 ]
 LOG_PARAMETER = _param("log", {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_LOGS},
                        "Log names (repeat)", style="form", explode=True, required=True)
@@ -91,6 +98,9 @@ def parse_stream(query_string: bytes, last_event_id_header: str | None, path_nam
     fmt = single.get("format", "sse")
     if fmt not in FORMATS:
         raise QueryError(422, f"format: must be one of {', '.join(FORMATS)}")
+    overflow = single.get("overflow", "catchup")
+    if overflow not in OVERFLOWS:
+        raise QueryError(422, f"overflow: must be one of {', '.join(OVERFLOWS)}")
     backlog = _backlog(single.get("backlog"), settings)
     last_event_id = single.get("last_event_id")
     if last_event_id is not None and len(last_event_id) > MAX_ID_CHARS:
@@ -101,7 +111,8 @@ def parse_stream(query_string: bytes, last_event_id_header: str | None, path_nam
     # A reconnect carries an id: it resumes from there and must not replay from `since` again.
     since = _since(single.get("since"), now) if not cursors else None
     names = _names(many.get("log", [])) if path_name is None else [path_name]
-    return StreamParams(names, line_filter, fmt, backlog, cursors, path_name is None, since)  # type: ignore[arg-type]
+    return StreamParams(names, line_filter, fmt, backlog, cursors, path_name is None, since,  # type: ignore[arg-type]
+                        overflow)
 
 
 def parse_filter(single: dict[str, str], levels: Iterable[str], fields: Iterable[str]) -> LineFilter:

@@ -110,11 +110,13 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         h.thread.join(10)
 
 
-KEYS = ["backlog", "q", "regex", "ignore_case", "invert", "level", "format", "last_event_id", "log", "other"]
+KEYS = ["backlog", "q", "regex", "ignore_case", "invert", "level", "field", "format", "last_event_id", "overflow",
+        "log", "other"]
 VALUES = st.one_of(
     st.sampled_from(["", "0", "1", "5", "100", "101", "100001", "-1", "abc", " 7 ", "yes", "maybe", "TRUE", "Off",
                      "sse", "text", "ndjson", "xml", "error", "warn,info", "loud", "(", "a+", "app.log", "b", "nope",
-                     "app.log=0123456789ab:5", "x" * 1001, "é", "%", "\x00"]),
+                     "app.log=0123456789ab:5", "x" * 1001, "é", "%", "\x00", "skip", "catchup", "SKIP",
+                     "status>=500", "user:alice", "a~(", "n>=x"]),
     st.text(max_size=8),
 )
 QUERIES = st.one_of(

@@ -108,13 +108,13 @@ def test_url_state_round_trip_and_stream_url(dashboard: Page) -> None:
       return location.hash;
     })()""", state) == "#log=a&log=b&q=x&regex=1&level=error&view=split&wrap=0&max_lines=10"
     assert call(dashboard, "state.js", "m.streamUrl('/root', arg, 7)", state) == (
-        "/root/api/stream?log=a&log=b&backlog=7&regex=x&level=error")
+        "/root/api/stream?log=a&log=b&backlog=7&regex=x&level=error&overflow=skip")
 
 
 def test_all_levels_are_left_out_of_urls(dashboard: Page) -> None:
     state = call(dashboard, "state.js", "(() => { location.hash = 'log=a'; return m.readState({ maxLines: 9 }); })()")
     assert state["levels"] == ["error", "warn", "info", "debug"]
-    assert call(dashboard, "state.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1"
+    assert call(dashboard, "state.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
 
 
 def test_page_config_comes_from_the_server(dashboard: Page) -> None:

@@ -1,28 +1,78 @@
-"""Where a stream starts: backlog, the window, read-back from the current file or `NAME.1`, and gaps."""
+"""Resume read-back: where it starts (the current file, `NAME.1`, after a hole), its bound, and reading a
+range of a file off the event loop, safely against the caller closing it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from logtail.cursor import Cursor, file_id
-from logtail.filters import LineFilter
 from logtail.follow import FileFollower
 from logtail.hub import Hub
-from logtail.resume import Plan, notice_frames, plan, read_lines
+from logtail.resume import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
 
-WINDOW = 5
 
+async def test_cancelled_read_back_does_not_close_under_a_running_read(tmp_path: Path) -> None:
+    """Regression: `read_lines` read blocks with `asyncio.to_thread`, so a stream cancelled mid-read (client
+    gone) ran its `finally` and closed the plan's descriptors while a worker thread was still in `pread` on
+    one of them; the number could meanwhile name another open file."""
+    path = tmp_path / "app.log"
+    path.write_bytes(b"one\ntwo\n")
+    fd = os.open(path, os.O_RDONLY)
+    started, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def reader(fd: int, offset: int, size: int) -> bytes:
+        started.set()
+        release.wait(10)
+        data = os.pread(fd, size, offset)  # EBADF if the descriptor was closed meanwhile
+        events.append("read")
+        return data
+
+    async def stream() -> None:
+        try:
+            async for _ in read_lines("app.log", ReadBack(fd, b"", 0, 8), 1024, reader):
+                pass
+        finally:
+            os.close(fd)
+            events.append("closed")
+
+    task = asyncio.create_task(stream())
+    await asyncio.to_thread(started.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0.2)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["read", "closed"]
+
+
+async def test_read_lines_gives_every_line_with_its_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(b"one\ntwo\nthree\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rb = ReadBack(fd, b"one\ntwo\nthree\n", 4, 14)
+        got = [line async for batch in read_lines("app.log", rb, 1024) for line in batch]
+    finally:
+        os.close(fd)
+    assert [(x.text, x.end) for x in got] == [("two", 8), ("three", 14)]
+
+
+# --- where a read-back starts: the current file, NAME.1, or after a hole -------------------------------------
 
 class Log:
     """A real file followed into a real hub with a small window."""
 
     def __init__(self, path: Path, lines: list[str]) -> None:
         self.path = path
-        self.hub = Hub(WINDOW, 1 << 20)
+        self.hub = Hub(5, 1 << 20)
         path.write_text("".join(f"{line}\n" for line in lines))
         # rotate_wait=0: a renamed file is let go as soon as it is read to its end
         self.follower = FileFollower(path.name, path, self.hub, max_line_bytes=1000, seed_lines=100,
@@ -36,10 +86,8 @@ class Log:
         end = len(b"".join(data.splitlines(keepends=True)[:line_no]))
         return Cursor(self.path.name, file_id(data, end), end)
 
-    def plan(self, cursor: Cursor | None, backlog: int = 3, resume_max_bytes: int = 1 << 20,
-             line_filter: LineFilter | None = None) -> Plan:
-        ch = self.hub.channel(self.path.name)
-        return plan(ch, self.follower, cursor, backlog, line_filter or LineFilter(), resume_max_bytes)
+    def read_back(self, cursor: Cursor, resume_max_bytes: int = 1 << 20) -> Plan:
+        return read_back(self.hub.channel(self.path.name), self.follower, cursor, resume_max_bytes)
 
 
 @pytest.fixture
@@ -51,33 +99,17 @@ def log(tmp_path: Path) -> Iterator[Log]:
         log.follower.close()
 
 
-async def read_back(p: Plan) -> list[str]:
-    texts = []
+async def texts(p: Plan) -> list[str]:
     try:
-        for rb in p.readbacks:
-            async for lines in read_lines(p.log, rb, 1000):
-                texts.extend(line.text for line in lines)
+        return [line.text async for lines in plan_lines(p, 1000) for line in lines]
     finally:
         p.close()
-    return texts
 
 
-def test_without_a_cursor_the_backlog_comes_from_the_window(log: Log) -> None:
-    p = log.plan(None, backlog=3)
-    assert [line.text for line in p.lines] == ["line 18", "line 19", "line 20"] and not p.readbacks
-    filtered = log.plan(None, backlog=3, line_filter=LineFilter(q="1"))
-    assert [line.text for line in filtered.lines] == ["line 17", "line 18", "line 19"]  # the window: 16-20
-
-
-def test_a_cursor_in_the_window_resumes_from_memory(log: Log) -> None:
-    p = log.plan(log.cursor_after(18))
-    assert [line.text for line in p.lines] == ["line 19", "line 20"] and not p.readbacks and not p.notices
-
-
-async def test_a_cursor_before_the_window_is_read_back_from_the_file(log: Log) -> None:
-    p = log.plan(log.cursor_after(7))
+async def test_a_cursor_in_the_current_file_is_read_back_from_there(log: Log) -> None:
+    p = log.read_back(log.cursor_after(7))
     assert not p.notices
-    assert await read_back(p) == [f"line {i:02d}" for i in range(8, 21)]
+    assert await texts(p) == [f"line {i:02d}" for i in range(8, 21)]
 
 
 async def test_a_cursor_in_the_rotated_file_reads_it_then_the_current_one(log: Log, tmp_path: Path) -> None:
@@ -86,20 +118,20 @@ async def test_a_cursor_in_the_rotated_file_reads_it_then_the_current_one(log: L
     log.path.write_text("new 1\nnew 2\n")
     while log.follower.step():
         pass
-    p = log.plan(cursor)
+    p = log.read_back(cursor)
     assert not p.notices
-    assert await read_back(p) == [f"line {i:02d}" for i in range(11, 21)] + ["new 1", "new 2"]
+    assert await texts(p) == [f"line {i:02d}" for i in range(11, 21)] + ["new 1", "new 2"]
 
 
 async def test_a_position_in_no_file_is_a_gap_then_the_whole_current_file(log: Log) -> None:
-    p = log.plan(Cursor("app.log", "0123456789ab", 10))
-    assert [(kind, extra) for kind, _, extra in p.notices] == [("gap", {})]
-    assert await read_back(p) == [f"line {i:02d}" for i in range(1, 21)]
+    p = log.read_back(Cursor("app.log", "0123456789ab", 10))
+    assert [kind for kind, _, _ in p.notices] == ["gap"] and p.lost
+    assert await texts(p) == [f"line {i:02d}" for i in range(1, 21)]
 
 
 async def test_read_back_is_capped_at_resume_max_bytes_with_a_gap_saying_how_much(log: Log) -> None:
-    p = log.plan(log.cursor_after(2), resume_max_bytes=30)  # 8 bytes a line: the last 3 lines and a cut one
+    p = log.read_back(log.cursor_after(2), resume_max_bytes=30)  # 8 bytes a line: the last 3 lines and a cut one
     assert [(kind, extra) for kind, _, extra in p.notices] == [("gap", {"skipped_bytes": 18 * 8 - 30})]
     frame = json.loads(notice_frames(p, "ndjson"))
     assert frame["kind"] == "gap" and frame["skipped_bytes"] == 114 and frame["log"] == "app.log"
-    assert await read_back(p) == ["line 18", "line 19", "line 20"]  # the partial first line is dropped
+    assert await texts(p) == ["line 18", "line 19", "line 20"]  # the partial first line is dropped

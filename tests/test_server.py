@@ -223,6 +223,7 @@ async def test_multi_log_resume(start_server: Start, tmp_path: Path) -> None:
     assert got == ["a2", "b1"]
 
 
+@pytest.mark.slow
 async def test_glob_discovers_new_files_and_reads_them_from_the_first_line(start_server: Start,
                                                                            tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
@@ -252,6 +253,7 @@ async def test_every_watcher_backend_delivers(start_server: Start, app_log: Path
         assert await reader.texts(1) == [f"via {watcher}"]
 
 
+@pytest.mark.slow
 async def test_burst_of_200000_lines_reaches_a_client_complete_and_in_order(start_server: Start,
                                                                             tmp_path: Path) -> None:
     log = tmp_path / "burst.log"
@@ -303,7 +305,12 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
     for path in ("/healthz", "/api/logs", "/api/logs/{name}/stream", "/api/stream", "/metrics"):
         assert path in paths
     params = {p["name"] for p in paths["/api/logs/{name}/stream"]["get"]["parameters"]}
-    assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level"} <= params
+    assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level",
+            "overflow"} <= params
+    for path in ("/api/logs/{name}/stream", "/api/stream"):
+        overflow = next(p for p in paths[path]["get"]["parameters"] if p["name"] == "overflow")
+        assert overflow["schema"]["enum"] == ["catchup", "skip"] and overflow["schema"]["default"] == "catchup"
+        assert "gap" in overflow["description"]
 
 
 async def test_unusual_but_valid_parameters_still_stream(start_server: Start, app_log: Path) -> None:

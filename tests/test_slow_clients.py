@@ -1,5 +1,6 @@
 """Slow and misbehaving clients against a real server: a client that stops reading slows nobody and costs
-bounded memory, is skipped ahead with an exact `gap` count, or is disconnected after `--send-timeout`;
+bounded memory, is skipped ahead with an exact `gap` count (`overflow=skip`; catching up is tested in
+test_catchup.py), or is disconnected after `--send-timeout`;
 connection churn leaves nothing behind; `--max-clients` refuses with 503; SIGTERM ends open streams quickly.
 
 A stalled client is a plain socket with a tiny `SO_RCVBUF` that does not call recv(): the kernel buffers on
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.streams import RawStream, SSEClient, append, counter, fd_count, gauge, notices, parse_events, rss_kb
 from tests.support import LogtailServer, wait_for
@@ -44,6 +46,7 @@ def settle(server: LogtailServer, what: str) -> tuple[int, int]:
     return counts[-1], rss_kb(pid)
 
 
+@pytest.mark.slow
 async def test_stalled_client_does_not_slow_others_or_grow_memory(tmp_path: Path) -> None:
     """One client that never reads: three others get every line of a 6 MB burst promptly; RSS stays bounded
     (the stalled client's 1 MB queue overflows: it is skipped ahead, not buffered)."""
@@ -51,7 +54,7 @@ async def test_stalled_client_does_not_slow_others_or_grow_memory(tmp_path: Path
     try:
         assert server.proc is not None
         _, rss0 = settle(server, "start")
-        stalled = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        stalled = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         url = f"{server.url}/api/logs/app.log/stream"
         async with SSEClient(url) as c1, SSEClient(url) as c2, SSEClient(url) as c3:
             await asyncio.to_thread(wait_for, lambda: gauge(server.url) == 4, 10)
@@ -82,7 +85,7 @@ def test_slow_client_gap_counts_exactly_and_is_not_overtaken(tmp_path: Path) -> 
     client in drop mode with no notice at all."""
     server, log = start(tmp_path, "--queue-bytes", "65536")
     try:
-        slow = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        slow = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         wait_for(lambda: gauge(server.url) == 1, 10)
         total = 0
         for _ in range(300):  # up to 12 MB in batches of 40 KB, until the slow client's queue overflowed
@@ -137,6 +140,7 @@ async def test_small_queue_does_not_drop_lines_for_a_client_that_keeps_up(tmp_pa
         server.stop()
 
 
+@pytest.mark.slow
 def test_send_timeout_closes_the_connection_of_a_client_that_never_reads(tmp_path: Path) -> None:
     """`--send-timeout 1`: a client that reads nothing is ended: the gauge drops and its connection is closed.
     Regression: the stream ended but uvicorn's graceful close waited for the peer to drain its buffers, so the
@@ -236,13 +240,14 @@ def test_sigterm_with_50_open_streams_exits_fast_and_notifies(tmp_path: Path) ->
         server.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_with_a_stalled_client_still_exits_within_seconds(tmp_path: Path) -> None:
     """A client whose buffers are full cannot take its `shutdown` notice: SIGTERM must not wait for it
     beyond --shutdown-timeout (3 s)."""
     server, log = start(tmp_path, "--queue-bytes", str(1 << 20))
     try:
         assert server.proc is not None
-        stalled = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        stalled = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         wait_for(lambda: gauge(server.url) == 1, 10)
         for _ in range(30):  # 6 MB: more than its buffers and its queue hold
             append(log, [f"{i} {LINE}" for i in range(1000)])
