@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -34,18 +35,15 @@ from .subscription import Overflow, Subscription, start_of_any_file
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
 class StreamOptions:
-    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "overflow", "sibling_starts")
-
-    def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
-                 multi: bool, overflow: Overflow = "catchup", sibling_starts: frozenset[str] = frozenset()) -> None:
-        self.filter = line_filter
-        self.fmt = fmt
-        self.backlog = backlog
-        self.cursors = cursors
-        self.multi = multi
-        self.overflow = overflow
-        self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
+    filter: LineFilter
+    fmt: Format
+    backlog: int
+    cursors: dict[str, Cursor]
+    multi: bool
+    overflow: Overflow = "catchup"
+    sibling_starts: frozenset[str] = frozenset()  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
 class ClientGone(Exception):
