@@ -234,12 +234,15 @@ class FileFollower:
             self._detach(self.gen)
             self._take_name(self.gen, st)
             return True
-        if os.fstat(self.gen.fd).st_size < self.splitter.offset or self.gen.head_changed():
+        # The path names the open file, so `st` is its size: no fstat needed.
+        if st.st_size < self.splitter.offset or self.gen.head_changed():
             self.gen.close()
             self.gen = None
             self.splitter.reset()
             self.hub.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
             return True
+        if st.st_size == self.splitter.offset:
+            return False  # a wake-up for a change that was read already (or a metadata change)
         return self._read(self.gen, STEP_BYTES)
 
     def _open(self, st: os.stat_result) -> bool:
@@ -261,7 +264,8 @@ class FileFollower:
     def _read(self, gen: Generation, budget: int) -> bool:
         """Read up to `budget` bytes from `gen`; True when the file has more."""
         while budget > 0:
-            data = os.pread(gen.fd, min(READ_BYTES, budget), self.splitter.offset)
+            asked = min(READ_BYTES, budget)
+            data = os.pread(gen.fd, asked, self.splitter.offset)
             if not data:
                 return False
             budget -= len(data)
@@ -269,6 +273,10 @@ class FileFollower:
             gen.refresh_head()
             self.size = self.splitter.offset
             self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws], gen)
+            if len(data) < asked:
+                # At the end of the file: no second read to find that out. What is appended after the read
+                # raises a change event of its own, which wakes this follower again.
+                return False
         return True
 
     def _publish(self, lines: list[Line], gen: Generation) -> None:
