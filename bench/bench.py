@@ -43,7 +43,7 @@ from server_process import (
 )
 from sse_client import ReaderPlan, ReaderPool, StreamPlan, raise_open_files_limit
 from targets import issue_table, verdict
-from workload import LineWriter, format_line, make_payload, regex_selection
+from workload import LineWriter, filter_query, format_line, make_payload
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_NAME = "bench.log"
@@ -61,6 +61,7 @@ class Scenario:
     duration: float = 10.0  # seconds of writing (stream) or of observation (idle)
     lines: int = 1_000_000  # lines written when rate is None
     regex: bool = False
+    field: bool = False  # each client a field filter (100 distinct), instead of a regex
     workers: int = 1
     heartbeat: float = 15.0
     files: int = 500  # startup
@@ -170,6 +171,14 @@ SCENARIOS = {
             "no loss, p99 <= 100 ms",
             clients=1000,
             regex=True,
+        ),
+        Scenario(
+            "fields-1000",
+            "stream",
+            "1,000 clients, 100 distinct field filters, 1,000 lines/s",
+            "no loss, p99 <= 100 ms",
+            clients=1000,
+            field=True,
         ),
         Scenario(
             "idle-cpu-1000",
@@ -336,14 +345,12 @@ def warm_up(port: int) -> None:
     time.sleep(0.5)
 
 
-def stream_target(sc: Scenario, index: int) -> str:
+def stream_target(sc: Scenario, index: int, filter_kind: str | None) -> str:
     target = f"/api/logs/{LOG_NAME}/stream?backlog=0"
     if sc.fmt != "sse":
         target += f"&format={sc.fmt}"
-    if sc.regex:
-        from urllib.parse import quote
-
-        target += "&regex=" + quote(regex_selection(index).regex or "", safe="")
+    if filter_kind is not None:
+        target += filter_query(filter_kind, index)
     return target
 
 
@@ -391,7 +398,9 @@ def plan_readers(
     sc: Scenario, opts: Options, port: int, cores: list[int] | None, baseline: bool = False
 ) -> list[ReaderPlan]:
     n = sc.clients
-    per_stream = (sc.rate or 0) * (0.501 if sc.regex else 1.0)
+    filtered = sc.regex or sc.field
+    kind = "field" if sc.field else "regex"
+    per_stream = (sc.rate or 0) * ((0.501 if sc.regex else 0.505) if filtered else 1.0)
     if opts.sample is not None:
         measured_count = min(n, opts.sample)
     elif per_stream:
@@ -402,9 +411,10 @@ def plan_readers(
     streams = []
     for i in range(n):
         if baseline:  # websocketd: every connection to / runs its own `tail -F`
-            streams.append(StreamPlan("/", None, i in measured, "ws"))
+            streams.append(StreamPlan("/", None, i in measured, protocol="ws"))
         else:
-            streams.append(StreamPlan(stream_target(sc, i), i if sc.regex else None, i in measured, sc.fmt))
+            target = stream_target(sc, i, kind if filtered else None)
+            streams.append(StreamPlan(target, i if filtered else None, i in measured, kind, sc.fmt))
     procs = opts.client_procs or max(len(cores or [0]), math.ceil(n / 2500))
     procs = max(1, min(procs, n, 32))
     timeout = 30 + n / 200

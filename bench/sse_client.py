@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
-from workload import ALL_LINES, SEQ_DIGITS, SEQ_PREFIX, TS_DIGITS, TS_OFFSET, Selection, regex_selection
+from workload import ALL_LINES, SEQ_DIGITS, SEQ_PREFIX, TS_DIGITS, TS_OFFSET, Selection, selection
 
 TEXT_RE = re.compile(rf"seq=(\d{{{SEQ_DIGITS}}}) ts=(\d+)")
 MAX_SAMPLES = 2_000_000  # per process, per latency array
@@ -49,6 +49,7 @@ class StreamPlan:
     target: str  # request target, e.g. /api/logs/bench.log/stream?backlog=0
     regex_index: int | None  # None: the stream carries every line
     measured: bool
+    filter_kind: str = "regex"  # what regex_index selects by: "regex" or "field" (workload.selection)
     protocol: str = "sse"  # one of PROTOCOLS
 
 
@@ -126,7 +127,7 @@ class SSEStream(asyncio.Protocol):
         self.stream = stream
         self.stats = stats
         self.on_progress = on_progress  # called after each block while the reader waits for completion
-        sel = ALL_LINES if stream.regex_index is None else regex_selection(stream.regex_index)
+        sel = ALL_LINES if stream.regex_index is None else selection(stream.filter_kind, stream.regex_index)
         self.tracker = SeqTracker(sel)
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()

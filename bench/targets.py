@@ -35,6 +35,7 @@ CHECKS: dict[str, Callable[[Result, Result | None], bool]] = {
     "search-1g": lambda r, b: r["ratio_to_grep"] <= 2.0,
     "latency-100": lambda r, b: r["loss"] == 0 and _lat(r, "p50") <= 2 and _lat(r, "p99") <= 10,
     "regex-1000": lambda r, b: r["loss"] == 0 and _lat(r, "p99") <= 100,
+    "fields-1000": lambda r, b: r["loss"] == 0 and _lat(r, "p99") <= 100,
     "idle-10000": lambda r, b: r["server_kb_per_client"] <= 25,
     "workers-2": lambda r, b: (r["scaling"] or 0) >= 1.8,
 }

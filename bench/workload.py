@@ -3,9 +3,10 @@
 Every line carries its sequence number and the wall-clock time it was written (`time.time_ns()`), so a
 reader on the same machine can tell loss, duplicates and write-to-receive latency from the line alone:
 
-    seq=000000123 ts=1763712345678901234 lvl=INFO bench payload xxxxxxxx...
+    seq=000000123 ts=1763712345678901234 lvl=INFO msg=benchxxxxxxxx...
 
-The sequence number has a fixed width so a reader can slice it out of a byte buffer without parsing.
+The sequence number has a fixed width so a reader can slice it out of a byte buffer without parsing. The
+line is logfmt (only key=value pairs), so field filters apply to it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SEQ_PREFIX = b"seq="
 TS_OFFSET = len("seq=") + SEQ_DIGITS + len(" ts=")  # from the start of "seq=" to the first digit of ts
 TS_DIGITS = 19  # time.time_ns() has 19 digits from 2001 to 2286
 REGEX_PATTERNS = 1000
+FIELD_FILTERS = 100
 
 
 def format_line(seq: int, ts_ns: int, payload: str) -> str:
@@ -29,7 +31,7 @@ def format_line(seq: int, ts_ns: int, payload: str) -> str:
 def make_payload(line_bytes: int) -> str:
     """Padding so that a whole line is about `line_bytes` long."""
     fixed = len(format_line(0, time.time_ns(), ""))
-    return "bench " + "x" * max(0, line_bytes - fixed - len("bench "))
+    return "msg=bench" + "x" * max(0, line_bytes - fixed - len("msg=bench"))
 
 
 class Selection:
@@ -86,6 +88,29 @@ def regex_selection(index: int) -> Selection:
     regex = rf"seq=\d{{{SEQ_DIGITS - 3}}}(?:{r:03d}|\d\d[0-4]) "
     mask = tuple(k == r or k % 10 < 5 for k in range(REGEX_PATTERNS))
     return Selection(mask, regex)
+
+
+@lru_cache(maxsize=FIELD_FILTERS)
+def field_selection(index: int) -> Selection:
+    """The field filter of reader `index`: 100 distinct `field=seq~...` filters, each selecting ~half the lines.
+
+    Filter r selects the lines whose sequence number ends in the two digits r, or whose tens digit is 0-4.
+    """
+    r = index % FIELD_FILTERS
+    mask = tuple(k == r or k // 10 < 5 for k in range(FIELD_FILTERS))
+    return Selection(mask, rf"seq~(?:{r:02d}|[0-4]\d)$")
+
+
+def selection(kind: str, index: int) -> Selection:
+    """Reader `index`'s selection for a scenario's filter kind ("regex" or "field")."""
+    return field_selection(index) if kind == "field" else regex_selection(index)
+
+
+def filter_query(kind: str, index: int) -> str:
+    """The query parameter that asks the server for reader `index`'s selection."""
+    from urllib.parse import quote
+
+    return f"&{kind}=" + quote(selection(kind, index).regex or "", safe="")
 
 
 @dataclass

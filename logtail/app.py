@@ -26,6 +26,8 @@ from .keepalive import keep_alive
 from .metrics import build_registry
 from .paths import resource_dir
 from .proxy import AcceptPrefixedPaths
+from .redis.metrics import OutageCollector
+from .redis.node import RedisNode
 from .registry import LogRegistry
 from .routes import build_router
 from .state import AppState
@@ -37,13 +39,17 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> FastAPI:
     hub = Hub(settings.window_lines, settings.queue_bytes)
     registry = LogRegistry(settings, hub)
+    node = RedisNode(settings, hub) if settings.redis else None
     state = AppState(
         settings=settings,
         hub=hub,
         registry=registry,
         templates=Jinja2Templates(directory=str(resource_dir("templates"))),
         metrics=build_registry(hub),
+        shipped=node.shipped if node else None,
     )
+    if node is not None:
+        state.metrics.register(OutageCollector(node.reader.outage))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +58,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
             asyncio.create_task(keep_alive(hub, settings.heartbeat, settings.send_timeout), name="keep-alive"),
         ]
+        if node is not None:
+            tasks.append(asyncio.create_task(node.reader.run(), name="redis"))
         try:
             yield
         finally:
@@ -60,6 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             registry.close()
+            if node is not None:
+                await node.close()
 
     app = FastAPI(
         title="logtail",

@@ -1,4 +1,4 @@
-"""Command line: `logtail serve`, `logtail demo`, `logtail hash-password`.
+"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hash-password`.
 
 The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .auth import hash_password
-from .config import OPTIONS, ConfigError, Settings, resolve
+from .config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, resolve
 from .server import serve
 
 EPILOG = """\
@@ -35,7 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     serve_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
     serve_p.add_argument("--config", type=Path, help="TOML configuration file")
-    add_setting_flags(serve_p)
+    add_setting_flags(serve_p, [name for name in OPTIONS if name not in SHIP_ONLY])
+
+    ship_p = commands.add_parser("ship", help="follow logs and append their lines to Redis streams",
+                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ship_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
+    ship_p.add_argument("--config", type=Path, help="TOML configuration file")
+    add_setting_flags(ship_p, list(SHIP_OPTIONS))
 
     demo_p = commands.add_parser("demo", help="serve a live demo: sample logs with a writer appending lines")
     demo_p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -46,15 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    for name, (kind, help_text) in OPTIONS.items():
+def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    for name in names:
+        kind, help_text = OPTIONS[name]
         # default=None: a flag that was not given must not hide the environment or the config file.
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text,
                             metavar=name.upper())
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    flags = {name: getattr(args, name) for name in OPTIONS}
+    flags = {name: getattr(args, name, None) for name in OPTIONS}
     return resolve(flags, args.sources, args.config, os.environ)
 
 
@@ -65,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings_from_args(args)
             _configure_logging(settings.log_level)
             serve(settings)
+        elif args.command == "ship":
+            from .redis.ship import ship
+
+            settings = settings_from_args(args)
+            _configure_logging(settings.log_level)
+            ship(settings)
         elif args.command == "demo":
             from .demo import run_demo
 

@@ -64,6 +64,11 @@ class Settings:
     page_max_lines: int = 5000
     # Seconds of batching added per subscriber of a log (capped at 20 ms); see FileFollower.
     flush_window: float = 1e-5
+    # Many hosts (logtail/redis/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
+    redis: str | None = None
+    redis_maxlen: int = 100_000
+    host_name: str | None = None
+    metrics_port: int | None = None
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and the README documents it.
@@ -92,7 +97,15 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "workers": (int, "server processes sharing the port; each follows the files itself (default 1)"),
     "log_level": (str, "logging level: debug, info, warning, error (default info)"),
     "page_max_lines": (int, "lines the dashboard keeps on the page (default 5000)"),
+    "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
+    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately (default 100000)"),
+    "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
+    "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
 }
+# The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
+SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
+                "watcher", "poll_interval", "log_level")
+SHIP_ONLY = ("host_name", "metrics_port")
 
 
 def parse_source(spec: str, base: Path) -> LogSource:
@@ -185,7 +198,10 @@ def validate(values: dict[str, Any]) -> None:
     for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
         if name in values and values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
-    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines"):
+    if not 0 <= values.get("metrics_port", 0) <= 65535:
+        raise ConfigError("metrics_port must be between 0 and 65535")
+    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines",
+                 "redis_maxlen"):
         if name in values and values[name] < 1:
             raise ConfigError(f"{name} must be at least 1")
     wait = values.get("rotate_wait", 0.0)

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 
 HEAD_BYTES = 256
-_ENTRY = re.compile(r"([A-Za-z0-9._-]{1,128})=([0-9a-f]{12}):([0-9]{1,19})")
+# A log's name, or NAME@HOST for a log shipped from another host (logtail/redis/keys.py).
+_ENTRY = re.compile(r"([A-Za-z0-9._-]{1,128}(?:@[A-Za-z0-9._-]{1,64})?)=([0-9a-f]{12}):([0-9]{1,19})")
 
 
 def file_id(head: bytes, offset: int) -> str:

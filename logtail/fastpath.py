@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .cursor import parse_cursors
+from .fields import parse_field_filters
 from .filters import FilterError, LineFilter
 from .routes import MAX_BACKLOG, make_stream
 from .sse import Format
@@ -24,7 +25,9 @@ from .state import AppState
 from .stream import StreamOptions
 
 _FLAGS = {"0": False, "1": True, "false": False, "true": True}
-_SIMPLE = {"backlog", "q", "regex", "ignore_case", "invert", "level", "format", "last_event_id", "log"}
+_SIMPLE = {"backlog", "q", "regex", "ignore_case", "invert", "level", "field", "format", "last_event_id", "log"}
+# Parameters whose handling needs more than a parse (since= reads the files): FastAPI's route does it.
+_ROUTED = {"since"}
 _FORMATS: tuple[str, ...] = get_args(Format)
 
 
@@ -68,20 +71,25 @@ def _parse(st: AppState, scope: Scope, names: list[str], multi: bool) -> tuple[l
         return None
     single: dict[str, str] = {}
     levels: list[str] = []
+    fields: list[str] = []
     for key, value in pairs:
+        if key in _ROUTED:
+            return None
         if key not in _SIMPLE:
             continue  # FastAPI ignores unknown parameters too
         if key == "log" and multi:
             names.append(value)
         elif key == "level":
             levels.extend(v.strip().lower() for v in value.split(",") if v.strip())
+        elif key == "field":
+            fields.append(value)
         elif key in single:
             return None  # a repeated parameter: let FastAPI decide which one counts
         else:
             single[key] = value
     names = list(dict.fromkeys(names))
     s = st.settings
-    if not names or any(n not in st.registry for n in names) or st.hub.client_count >= s.max_clients:
+    if not names or not all(map(st.has_log, names)) or st.hub.client_count >= s.max_clients:
         return None
     fmt = single.get("format", "sse")
     flags = [single.get(k, "0").lower() for k in ("ignore_case", "invert")]
@@ -95,7 +103,7 @@ def _parse(st: AppState, scope: Scope, names: list[str], multi: bool) -> tuple[l
         return None
     try:
         line_filter = LineFilter(single.get("q", ""), single.get("regex", ""), _FLAGS[flags[0]], _FLAGS[flags[1]],
-                                 frozenset(levels))
+                                 frozenset(levels), parse_field_filters(fields))
     except FilterError:
         return None
     header = dict(scope["headers"]).get(b"last-event-id", b"").decode("latin-1") or None

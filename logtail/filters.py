@@ -1,4 +1,4 @@
-"""Line filters chosen by clients: substring, RE2 regex, ignore case, invert and log levels.
+"""Line filters chosen by clients: substring, RE2 regex, ignore case, invert, log levels and fields.
 
 Filters are values (frozen, hashable) so the hub can evaluate each distinct filter once per line however
 many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot stall the event loop.
@@ -6,60 +6,19 @@ many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import re2
 
-LEVELS = ("error", "warn", "info", "debug")
+from .fields import FieldCache, FieldFilter, parse_fields
+from .levels import LEVELS
+from .patterns import FilterError, compile_pattern, re2_options
+
+__all__ = ["FilterError", "LineFilter", "RegexSet"]  # FilterError is imported from here too
+
 MAX_PATTERN_CHARS = 1000
-
-# Our own patterns over untrusted text, kept simple and bounded: the level word is looked for in the first
-# LEVEL_SCAN characters (where timestamps and levels sit in every common format: "2026-… ERROR", "[warn]",
-# "level=info", "<E>"), and in JSON lines after a "level"/"severity"/"lvl" key. This runs for every line
-# read, so it matters for throughput: scanning 200 characters cost several times more than these.
-LEVEL_SCAN = 80
-_LEVEL_WORD = re.compile(
-    r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
-    r"(atal|rit(?:ical)?|merg(?:ency)?|lert|rr(?:or)?|anic|arn(?:ing)?|nfo|otice|ebug|race)\b"
-)
-_JSON_LEVEL = re.compile(r'(?i)"(?:level|severity|lvl)"\s*:\s*"([a-z]+)"')
-_LEVEL_OF = {
-    "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
-    "alert": "error", "err": "error", "error": "error", "panic": "error",
-    "warn": "warn", "warning": "warn",
-    "info": "info", "notice": "info",
-    "debug": "debug", "trace": "debug",
-}
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
-def detect_level(text: str) -> str | None:
-    """The level a line declares (colour codes ignored), or None."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text[:400])
-    if text.startswith("{"):
-        j = _JSON_LEVEL.search(text)
-        if j:
-            return _LEVEL_OF.get(j.group(1).lower())
-    m = _LEVEL_WORD.search(text, 0, LEVEL_SCAN)
-    return _LEVEL_OF[m.group(0).lower()] if m else None
-
-
-class FilterError(ValueError):
-    """A client's filter is invalid; the message names the parameter and the problem."""
-
-
-def _compile(pattern: str, ignore_case: bool) -> Any:
-    options = re2.Options()
-    options.log_errors = False  # parse errors are reported to the client, not printed to stderr
-    options.case_sensitive = not ignore_case
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        raise FilterError(f"invalid regex: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -69,10 +28,12 @@ class LineFilter:
     ignore_case: bool = False
     invert: bool = False
     levels: frozenset[str] = field(default_factory=frozenset)
+    fields: tuple[FieldFilter, ...] = ()  # all must hold (see fields.parse_field_filters)
     _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.q, self.regex, self.ignore_case, self.invert, self.levels)))
+        object.__setattr__(self, "_hash", hash((self.q, self.regex, self.ignore_case, self.invert, self.levels,
+                                                   self.fields)))
         for name, value in (("q", self.q), ("regex", self.regex)):
             if len(value) > MAX_PATTERN_CHARS:
                 raise FilterError(f"{name} is longer than {MAX_PATTERN_CHARS} characters")
@@ -84,35 +45,45 @@ class LineFilter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.q or self.regex or self.levels)
+        return not (self.q or self.regex or self.levels or self.fields)
 
     @property
     def regex_only(self) -> bool:
         """A line passes exactly when the regex is found (so a set match answers it alone)."""
-        return bool(self.regex) and not (self.q or self.levels or self.invert)
+        return bool(self.regex) and not (self.q or self.levels or self.invert or self.fields)
 
     @cached_property
     def _pattern(self) -> Any:
-        return _compile(self.regex, self.ignore_case)
+        return compile_pattern(self.regex, self.ignore_case)
 
     @cached_property
     def _needle(self) -> str:
         return self.q.casefold() if self.ignore_case else self.q
 
-    def matches(self, text: str, level: str | None, regex_hit: bool | None = None) -> bool:
-        """True when the line passes. `invert` applies to the text match; the level filter always holds.
+    def matches(self, text: str, level: str | None, regex_hit: bool | None = None,
+                parsed: FieldCache | None = None) -> bool:
+        """True when the line passes. `invert` applies to the text match; levels and fields always hold.
 
-        `regex_hit` is the regex's answer when it was already computed for many filters at once (RegexSet).
+        `regex_hit` is the regex's answer when it was already computed for many filters at once (RegexSet);
+        `parsed` holds the fields of the batch's lines, shared by its filters (each line parsed once).
         """
         if self.levels and level not in self.levels:
             return False
-        hit = True
-        if self.q:
-            hit = self._needle in (text.casefold() if self.ignore_case else text)
-        if hit and self.regex:
-            # RE2's Python wrapper searches UTF-8 bytes about twice as fast as str.
-            hit = regex_hit if regex_hit is not None else self._pattern.search(text.encode()) is not None
-        return hit != self.invert if (self.q or self.regex) else True
+        if self.q or self.regex:
+            hit = True
+            if self.q:
+                hit = self._needle in (text.casefold() if self.ignore_case else text)
+            if hit and self.regex:
+                # RE2's Python wrapper searches UTF-8 bytes about twice as fast as str.
+                hit = regex_hit if regex_hit is not None else self._pattern.search(text.encode()) is not None
+            if hit == self.invert:
+                return False
+        if self.fields:
+            fields = parsed[text] if parsed is not None else parse_fields(text)
+            for f in self.fields:  # a loop, not all(): this runs per line per distinct filter
+                if not f.matches(fields):
+                    return False
+        return True
 
     def __hash__(self) -> int:
         # Filters are dictionary keys on the fan-out path: hash the fields once, not on every lookup.
@@ -133,10 +104,7 @@ class RegexSet:
         self.slots: dict[LineFilter, int] = {}
         self._sets: list[Any] = []
         for ignore_case, base in ((False, 0), (True, self.SPLIT)):
-            options = re2.Options()
-            options.log_errors = False
-            options.case_sensitive = not ignore_case
-            rset = re2.Set.SearchSet(options)
+            rset = re2.Set.SearchSet(re2_options(ignore_case))
             for flt in filters:
                 if flt.regex and flt.ignore_case == ignore_case and flt not in self.slots:
                     self.slots[flt] = base + rset.Add(flt.regex)

@@ -30,7 +30,7 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,6 +144,10 @@ class FileFollower:
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
         self.last_read = 0.0
         self.size = 0
+        # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
+        # published is stored: the file is the buffer), and where to start in the first file.
+        self.gate: Callable[[], Awaitable[None]] | None = None
+        self.resume_at: int | None = None
 
     # --- notifications -------------------------------------------------------------------------------
 
@@ -166,6 +170,8 @@ class FileFollower:
             await self._wait()
             self.wakeup.clear()
             await self._respect_flush_window()
+            if self.gate is not None:
+                await self.gate()
             try:
                 more = self.step()
             except Exception as exc:
@@ -254,7 +260,9 @@ class FileFollower:
         previous = self.state
         self.gen, self.state = gen, "ok"
         self.splitter.reset()
-        if previous == "new" and not self.from_start:
+        if previous == "new" and self.resume_at is not None:
+            self.splitter.reset(min(self.resume_at, os.fstat(gen.fd).st_size))
+        elif previous == "new" and not self.from_start:
             self.splitter.reset(seed_offset(gen.fd, os.fstat(gen.fd).st_size, self.seed_lines))
         elif previous in ("missing", "unreadable"):
             self.hub.notice(self.name, "appeared", f"{self.path} is readable; following from the start")

@@ -100,6 +100,9 @@ class SearchQuery:
 def build_history_router() -> APIRouter:
     router = APIRouter()
 
+    # Imported here: the shipped logs' responses build on FileStreamResponse below.
+    from .redis.history import ShippedDownload, ShippedSearch
+
     @router.get("/api/logs/{name}/download", response_class=Response, response_model=None,
                 summary="Download a log file (Range requests supported)", responses=_DOWNLOAD_RESPONSES)
     @router.head("/api/logs/{name}/download", response_class=Response, response_model=None,
@@ -110,6 +113,9 @@ def build_history_router() -> APIRouter:
         range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
+        st = state_of(request)
+        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
+            return ShippedDownload(st.shipped, st.shipped.logs[name], st.settings.send_timeout)
         entry = _entry(request, name)
         path, compressed = entry.path, False
         if rotated is not None:
@@ -130,8 +136,11 @@ def build_history_router() -> APIRouter:
                 response_class=Response, response_model=None, responses=_SEARCH_RESPONSES)
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
+        st = state_of(request)
+        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
+            return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.settings.send_timeout)
         entry = _entry(request, name)
-        s = state_of(request).settings
+        s = st.settings
         return SearchResponse(name, entry.path, params.request, s.max_line_bytes, s.send_timeout)
 
     return router

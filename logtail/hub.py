@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .cursor import Cursor
+from .fields import FieldCache
 from .filters import FilterError, LineFilter, RegexSet
 from .sse import Format, Line, notice_frame
 
@@ -258,16 +259,17 @@ class Hub:
                         bucket.append(line)
                 if plan.needs_sets:
                     found.append(set(slots))
+        parsed = FieldCache()  # a line's fields are parsed when a filter first asks, once for all filters
         for flt, subs, slot in plan.steps:
             if flt.is_empty:
                 hits = lines
             elif slot is None:
-                hits = [line for line in lines if flt.matches(line.text, line.level)]
+                hits = [line for line in lines if flt.matches(line.text, line.level, None, parsed)]
             elif flt.regex_only:
                 hits = by_slot.get(slot, [])
             else:
                 hits = [line for line, f in zip(lines, found, strict=True)
-                        if flt.matches(line.text, line.level, slot in f)]
+                        if flt.matches(line.text, line.level, slot in f, parsed)]
             if hits:
                 self._deliver(ch, subs, hits)
 

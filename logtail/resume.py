@@ -23,6 +23,9 @@ from .lines import LineSplitter
 from .sse import Format, Line, notice_frame
 
 BLOCK = 256 * 1024
+# Lines to deliver that come from elsewhere than a file (a shipped log's Redis stream, logtail/redis/):
+# called with the client's format, yields batches of lines and ready-made notice frames.
+LineSource = Callable[[Format], AsyncIterator[list[Line] | bytes]]
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Plan:
     lines: list[Line] = field(default_factory=list)
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
+    sources: list[LineSource] = field(default_factory=list)  # after the read-backs
 
     def close(self) -> None:
         for rb in self.readbacks:
@@ -50,7 +54,8 @@ class Plan:
 
 
 def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, backlog: int,
-         line_filter: LineFilter, resume_max_bytes: int) -> Plan:
+         line_filter: LineFilter, resume_max_bytes: int, sibling_start: bool = False) -> Plan:
+    """`sibling_start`: the cursor is the start of NAME.1 (since=), which offset 0 alone cannot tell."""
     p = Plan(ch.name)
     if cursor is None:
         p.lines = ch.tail(backlog, line_filter)
@@ -59,8 +64,8 @@ def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, back
     if after is not None:
         p.lines = [line for line in after if line_filter.matches(line.text, line.level)]
         return p
-    current = _current_range(ch, follower)
-    if current is not None and _same_file(current, cursor) and cursor.offset <= current.stop:
+    current = current_range(ch, follower)
+    if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
         p.readbacks.append(current)
     else:
@@ -80,7 +85,7 @@ def _same_file(rb: ReadBack, cursor: Cursor) -> bool:
     return file_id(rb.head, cursor.offset) == cursor.fid
 
 
-def _current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None:
+def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None:
     """The current file from 0 to the hub's position (everything published from it so far)."""
     if follower is None or ch.position is None:
         return None

@@ -8,6 +8,7 @@ request is ever joined to a filesystem path.
 from __future__ import annotations
 
 import os
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -16,10 +17,13 @@ from pydantic import BaseModel
 
 from . import __version__
 from .cursor import parse_cursors
+from .fields import FIELD_HELP, parse_field_filters
 from .filters import FilterError, LineFilter
 from .metrics import render
+from .since import Start, since_start
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
+from .timestamps import SINCE_HELP, parse_since
 
 MAX_BACKLOG = 100_000
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
@@ -32,6 +36,7 @@ class LogInfo(BaseModel):
     size: int
     exists: bool
     mtime: float | None
+    host: str | None = None  # the shipping host of a log NAME@HOST read from Redis; None for a local file
 
 
 class FilterQuery:
@@ -45,10 +50,11 @@ class FilterQuery:
         invert: Annotated[bool, Query(description="Only lines that do NOT match q/regex")] = False,
         level: Annotated[list[str], Query(description="Only these levels: error, warn, info, debug "
                                                       "(repeat or comma-separate)")] = [],  # noqa: B006
+        field: Annotated[list[str], Query(description=FIELD_HELP)] = [],  # noqa: B006
     ) -> None:
         levels = frozenset(v.strip().lower() for item in level for v in item.split(",") if v.strip())
         try:
-            self.filter = LineFilter(q, regex, ignore_case, invert, levels)
+            self.filter = LineFilter(q, regex, ignore_case, invert, levels, parse_field_filters(field))
         except FilterError as exc:
             raise HTTPException(400, detail=str(exc)) from None
 
@@ -65,6 +71,7 @@ class StreamQuery:
         last_event_id: Annotated[str | None, Query(max_length=65536,
                                                    description="Resume after this event id")] = None,
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+        since: Annotated[str | None, Query(max_length=64, description=SINCE_HELP)] = None,
     ) -> None:
         self.filter = filters.filter
         self.backlog = backlog
@@ -72,6 +79,13 @@ class StreamQuery:
         # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
         # was written into the URL when the stream was first opened.
         self.cursors = parse_cursors(last_event_id_header or last_event_id)
+        self.since: float | None = None
+        # A reconnect carries an id: it resumes from there and must not replay from `since` again.
+        if since is not None and not self.cursors:
+            try:
+                self.since = parse_since(since.strip(), time.time())
+            except ValueError as exc:
+                raise HTTPException(422, detail=str(exc)) from None
 
 
 def build_router() -> APIRouter:
@@ -109,7 +123,7 @@ def build_router() -> APIRouter:
     async def stream_one(request: Request, name: Annotated[str, NAME_PATH],
                          params: Annotated[StreamQuery, Depends()]) -> Response:
         _require(request, [name])
-        return _open_stream(request, [name], params, multi=False)
+        return await _open_stream(request, [name], params, multi=False)
 
     @router.get("/api/stream", summary="Stream several logs on one connection",
                 response_class=Response, response_model=None, responses=_STREAM_RESPONSES)
@@ -120,7 +134,7 @@ def build_router() -> APIRouter:
         if not names:
             raise HTTPException(422, detail="log: give at least one log name")
         _require(request, names)
-        return _open_stream(request, names, params, multi=True)
+        return await _open_stream(request, names, params, multi=True)
 
     return router
 
@@ -128,32 +142,37 @@ def build_router() -> APIRouter:
 _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}, "text/plain": {}, "application/x-ndjson": {}},
           "description": "An endless stream of lines and notices"},
-    400: {"description": "Invalid filter (e.g. a regex RE2 cannot compile)"},
+    400: {"description": "Invalid filter (e.g. a regex RE2 cannot compile, a malformed field)"},
     404: {"description": "Unknown log"},
     503: {"description": "Too many open streams; retry later"},
 }
 
 
 def _require(request: Request, names: list[str]) -> None:
-    registry = state_of(request).registry
+    st = state_of(request)
     for name in names:
-        if name not in registry:
+        if not st.has_log(name):
             raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
 
 
 def _list_logs(request: Request) -> list[LogInfo]:
     infos = []
-    for entry in state_of(request).registry:
+    state = state_of(request)
+    for entry in state.registry:
         try:
             st = os.stat(entry.path)
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
                                  mtime=st.st_mtime))
         except OSError:
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
+    for shipped in state.shipped or ():
+        known = shipped.known
+        infos.append(LogInfo(name=shipped.name, path=known.path, size=0, exists=True, mtime=known.last_seen,
+                             host=known.host))
     return infos
 
 
-def _open_stream(request: Request, names: list[str], params: StreamQuery, multi: bool) -> Response:
+async def _open_stream(request: Request, names: list[str], params: StreamQuery, multi: bool) -> Response:
     st = state_of(request)
     s = st.settings
     if st.hub.client_count >= s.max_clients:
@@ -162,11 +181,26 @@ def _open_stream(request: Request, names: list[str], params: StreamQuery, multi:
     if params.backlog is not None and params.backlog > s.window_lines:
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
     backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
-    return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi))
+    if params.since is None:
+        return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi))
+    starts = await _since_starts(st, names, params.since)
+    cursors = {name: start.cursor for name, start in starts.items()}
+    sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
+    return make_stream(st, names, StreamOptions(params.filter, params.format, 0, cursors, multi, sibling_starts))
+
+
+async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:
+    starts = {}
+    for name in names:
+        entry = st.registry.get(name)
+        start = await since_start(st.hub.channel(name), entry.follower if entry else None, moment)
+        if start is not None:
+            starts[name] = start
+    return starts
 
 
 def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogStream:
     s = st.settings
     return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
                      queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
-                     max_line_bytes=s.max_line_bytes)
+                     max_line_bytes=s.max_line_bytes, shipped=st.shipped)

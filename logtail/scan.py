@@ -23,21 +23,19 @@ from typing import Any
 
 import re2
 
-from .filters import LineFilter, detect_level
+from .filters import LineFilter
+from .levels import SYNONYMS, detect_level
 from .lines import cut_at_char_boundary
 
 BLOCK = 1024 * 1024
 CONTEXT_READ = 256  # first guess of a line's length when reading context around a hit
 CONTEXT_BUDGET = 4 * 1024 * 1024  # most bytes read around one hit for its context lines
 
-# Words that make `detect_level` report each level (see filters._LEVEL_WORD); a line of a level contains one.
-_LEVEL_WORDS = {
-    "error": ("fatal", "crit", "emerg", "alert", "err", "panic"),
-    "warn": ("warn",),
-    "info": ("info", "notice"),
-    "debug": ("debug", "trace"),
-}
+# Words that make `detect_level` report each level (a key's value or a word of the text); a line of a level
+# contains one.
+_LEVEL_WORDS = {level: tuple(w for w, of in SYNONYMS.items() if of == level) for level in set(SYNONYMS.values())}
 # Patterns whose per-line meaning changes when searched over a block of many lines: \A, \z, (?-m).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.@-]+")
 _UNBLOCKABLE = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-[a-zA-Z]*m")
 
 
@@ -260,6 +258,10 @@ class Matcher:
         if f.levels:
             words = sorted({w for level in f.levels for w in _LEVEL_WORDS[level]})
             self.level_regex = re2.compile(f"(?:{'|'.join(words)})".encode(), _options(True))
+        # A line passing a field filter (other than `!:`) holds the key as written: JSON could only spell a
+        # plain key differently with a \u escape.
+        self.field_key = next((k.key.encode() for k in f.fields if k.op != "!:" and _PLAIN_KEY.fullmatch(k.key)),
+                              None)
 
     def find(self, block: Block, want: int, newest: bool) -> tuple[list[Hit], bool]:
         """The matching lines of `block` in file order: the first `want`, or with `newest` the last `want`;
@@ -360,11 +362,20 @@ class Matcher:
         return None if self.text_regex.search(text) else _nowhere
 
     def _level_finder(self, data: bytes) -> Callable[[int], int] | None:
+        if self.level_regex is None:
+            return self._key_finder(data)
         # Non-ASCII text may spell a level word in other case forms; colour codes may split the word.
-        if self.level_regex is None or not data.isascii() or b"\x1b" in data:
+        if not data.isascii() or b"\x1b" in data:
             return None
         regex = self.level_regex
         return lambda pos: _match_start(regex.search(data, pos))
+
+
+    def _key_finder(self, data: bytes) -> Callable[[int], int] | None:
+        key = self.field_key
+        if key is None or b"\\u" in data:
+            return None
+        return lambda pos: data.find(key, pos)
 
 
 def _nowhere(pos: int) -> int:

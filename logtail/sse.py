@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from json.encoder import encode_basestring
 from typing import Any, Literal
 
-from .filters import detect_level
+from .levels import detect_level
 
 Format = Literal["sse", "text", "ndjson"]
 FORMATS: tuple[Format, ...] = ("sse", "text", "ndjson")

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from .config import Settings
 from .hub import Hub
+from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
 from .sse import notice_frame
 
@@ -21,6 +22,10 @@ class AppState:
     registry: LogRegistry
     templates: Jinja2Templates
     metrics: CollectorRegistry
+    shipped: ShippedLogs | None = None  # logs of other hosts, with --redis
+
+    def has_log(self, name: str) -> bool:
+        return name in self.registry or (self.shipped is not None and name in self.shipped)
 
     def shutdown_streams(self) -> None:
         """End every open stream with a final notice (SIGTERM): connections close, the server can exit."""

@@ -24,23 +24,25 @@ from starlette.types import Receive, Scope, Send
 from .cursor import Cursor, file_id
 from .filters import LineFilter
 from .hub import Hub, Subscription
+from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
 from .resume import Plan, notice_frames, plan, read_lines
-from .sse import MEDIA_TYPES, Format, encode_retry
+from .sse import MEDIA_TYPES, Format, Line, encode_retry
 
 log = logging.getLogger(__name__)
 
 
 class StreamOptions:
-    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi")
+    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "sibling_starts")
 
     def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
-                 multi: bool) -> None:
+                 multi: bool, sibling_starts: frozenset[str] = frozenset()) -> None:
         self.filter = line_filter
         self.fmt = fmt
         self.backlog = backlog
         self.cursors = cursors
         self.multi = multi
+        self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
 class ClientGone(Exception):
@@ -52,7 +54,7 @@ class LogStream(Response):
 
     def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, registry: LogRegistry, *,
                  send_timeout: float, retry_ms: int, queue_bytes: int,
-                 resume_max_bytes: int, max_line_bytes: int) -> None:
+                 resume_max_bytes: int, max_line_bytes: int, shipped: ShippedLogs | None = None) -> None:
         self.status_code = 200
         self.background = None
         self.logs = list(logs)
@@ -64,6 +66,7 @@ class LogStream(Response):
         self.queue_bytes = queue_bytes
         self.resume_max_bytes = resume_max_bytes
         self.max_line_bytes = max_line_bytes
+        self.shipped = shipped  # logs from other hosts through Redis (logtail/redis/), if any
         self._send: Send | None = None
         self._sub: Subscription | None = None
 
@@ -104,8 +107,11 @@ class LogStream(Response):
             # of it (its file did not exist yet), so all of its file is new to the client. Offset 0 is in
             # every file: a cursor there matches the current one.
             cursor = Cursor(name, file_id(b"", 0), 0)
-        return plan(ch, entry.follower if entry else None, cursor,
-                    opts.backlog if not opts.cursors else 0, opts.filter, self.resume_max_bytes)
+        backlog = opts.backlog if not opts.cursors else 0
+        if self.shipped is not None and name in self.shipped:
+            return self.shipped.plan(ch, cursor, backlog, opts.filter)
+        return plan(ch, entry.follower if entry else None, cursor, backlog, opts.filter, self.resume_max_bytes,
+                    name in opts.sibling_starts)
 
     async def _listen(self, receive: Receive, sub: Subscription) -> None:
         while True:
@@ -134,12 +140,20 @@ class LogStream(Response):
                 await self._write(data)
             for rb in p.readbacks:
                 async for lines in read_lines(p.log, rb, self.max_line_bytes):
-                    hits = [x for x in lines if sub.filter.matches(x.text, x.level)]
-                    if hits:
-                        await self._write(sub.encode(p.log, hits))
-                    if sub.closed:
-                        raise ClientGone
+                    await self._deliver(sub, p.log, lines)
+            for source in p.sources:
+                async for item in source(self.options.fmt):
+                    await self._deliver(sub, p.log, item)
             p.close()
+
+    async def _deliver(self, sub: Subscription, log: str, item: list[Line] | bytes) -> None:
+        """Caught-up lines (those passing the client's filter), or a ready frame."""
+        data = item if isinstance(item, bytes) else sub.encode(log, [
+            x for x in item if sub.filter.matches(x.text, x.level)])
+        if data:
+            await self._write(data)
+        if sub.closed:
+            raise ClientGone
 
     def _mark_position(self, sub: Subscription, positions: dict[str, Cursor | None]) -> None:
         # After the catch-up the client has everything up to the positions snapshotted at subscribe time

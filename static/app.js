@@ -1,13 +1,14 @@
 // logtail dashboard: wires the sidebar, toolbar and panes to one EventSource on the multi-log stream.
 // Modules: render.js (DOM for lines), pane.js (a scrolling column), stream.js (EventSource, resume,
-// de-duplication), state.js (permalink and stream URL).
+// de-duplication), state.js (permalink and stream URL), fields.js (field columns, filters and chips).
 
+import { KeyTracker, isFieldFilter, renderChips, renderColumnPicker } from "./fields.js";
 import { Pane } from "./pane.js";
 import { colourOf, humanSize, lineText, makeMatcher } from "./render.js";
 import { LEVELS, clampLines, readState, streamUrl, writeState } from "./state.js";
 import { LogStream } from "./stream.js";
 
-const LOG_REFRESH_MS = 10000;
+const LOG_REFRESH_MS = 5000; // a log shipped for the first time shows up within seconds
 const FILTER_DEBOUNCE_MS = 300;
 const SELECTION_DEBOUNCE_MS = 150;
 const TOAST_MS = 1800;
@@ -21,14 +22,17 @@ const ui = {
   logList: $("log-list"), logCount: $("log-count"), filters: $("filters"), filter: $("filter"),
   regex: $("opt-regex"), ignoreCase: $("opt-ignore-case"), invert: $("opt-invert"), wrap: $("opt-wrap"),
   maxLines: $("opt-max-lines"), filterError: $("filter-error"), panes: $("panes"), empty: $("empty"),
-  toast: $("toast"),
+  toast: $("toast"), since: $("opt-since"), sinceCustom: $("opt-since-custom"), fieldAdd: $("field-add"),
+  fieldChips: $("field-chips"), columns: $("columns"), columnList: $("column-list"),
 };
+const SINCE_CHOICES = ["", "5m", "1h", "24h"];
 
 const config = readConfig();
 const defaults = { maxLines: clampLines(config.maxLines, 5000) };
 const state = readState(defaults);
 const logs = new Map(); // name -> {name, path, size, exists, mtime} from the server
-const ctx = { matcher: null }; // shared with the panes
+const ctx = { matcher: null, columns: state.columns }; // shared with the panes
+const keys = new KeyTracker(); // field keys seen, offered as columns
 let panes = [];
 let paneOf = new Map(); // log name -> Pane, side-by-side view
 let recent = []; // items given to panes, to lay them out again when the view mode changes
@@ -73,6 +77,7 @@ const downloadUrl = (name) => `${config.root}/api/logs/${encodeURIComponent(name
 // ---- receiving and rendering ----------------------------------------------------------------------------
 
 function receive(item) {
+  if (item.kind === "line" && typeof item.data?.text === "string") keys.note(item.data.text);
   if (paused) {
     held.push(item);
     if (item.kind === "line") heldLines++;
@@ -145,7 +150,7 @@ function buildPanes() {
 function viewInfo() {
   const names = activeLogs();
   const filter = { q: state.q, regex: state.regex, ignoreCase: state.ignoreCase, invert: state.invert,
-    levels: [...state.levels] };
+    levels: [...state.levels], fields: [...state.fields] };
   const shown = (i) => (state.view === "split" ? [names[i]] : names);
   return { root: config.root, filter, panes: panes.map((pane, i) => ({ pane, logs: shown(i) })) };
 }
@@ -278,7 +283,7 @@ function renderLogs(list) {
     let item = ui.logList.querySelector(`li[data-name="${CSS.escape(log.name)}"]`);
     if (!item) {
       item = logItem(log.name);
-      ui.logList.append(item);
+      listFor(log.host).append(item);
     }
     updateLogItem(item, log);
   }
@@ -290,10 +295,29 @@ function renderLogs(list) {
     if (!item.isConnected) ui.logList.append(item);
     updateLogItem(item, null);
   }
-  for (const item of ui.logList.querySelectorAll("li")) {
+  for (const item of ui.logList.querySelectorAll("li.log-item")) {
     if (!seen.has(item.dataset.name) && !state.logs.includes(item.dataset.name)) item.remove();
   }
+  for (const group of ui.logList.querySelectorAll("li.host-group")) {
+    if (!group.querySelector("li.log-item")) group.remove();
+  }
   ui.logCount.textContent = `${seen.size}`;
+}
+
+// Logs shipped from other hosts (NAME@HOST, with a `host` field) are grouped under their host's name;
+// this server's own files stay at the top of the list.
+function listFor(host) {
+  if (typeof host !== "string" || !host) return ui.logList;
+  let group = ui.logList.querySelector(`li.host-group[data-host="${CSS.escape(host)}"]`);
+  if (!group) {
+    group = el("li", "host-group");
+    group.dataset.host = host;
+    group.append(el("h3", "host-name", host), el("ul", "log-list"));
+    const groups = [...ui.logList.querySelectorAll("li.host-group")];
+    const next = groups.find((g) => g.dataset.host > host);
+    ui.logList.insertBefore(group, next ?? null);
+  }
+  return group.querySelector("ul");
 }
 
 function logItem(name) {
@@ -351,7 +375,7 @@ async function refreshLogs() {
 function selectionChanged() {
   const ticked = [...ui.logList.querySelectorAll("input:checked")].map((box) => box.value);
   state.logs = ticked;
-  for (const item of ui.logList.querySelectorAll("li")) item.classList.toggle("selected", ticked.includes(item.dataset.name));
+  for (const item of ui.logList.querySelectorAll("li.log-item")) item.classList.toggle("selected", ticked.includes(item.dataset.name));
   openStream("logs changed");
 }
 
@@ -379,6 +403,82 @@ function showControls() {
   ui.maxLines.value = String(state.maxLines);
   for (const box of ui.filters.querySelectorAll('input[name="level"]')) box.checked = state.levels.includes(box.value);
   for (const radio of ui.filters.querySelectorAll('input[name="view"]')) radio.checked = radio.value === state.view;
+  const preset = SINCE_CHOICES.includes(state.since);
+  ui.since.value = preset ? state.since : "custom";
+  ui.sinceCustom.hidden = preset;
+  ui.sinceCustom.value = preset ? "" : state.since;
+  renderChips(ui.fieldChips, state.fields);
+}
+
+// ---- since, field filters and columns -------------------------------------------------------------------
+
+function setSince(value) {
+  state.since = value.trim();
+  openStream(state.since ? `since ${state.since}` : "since cleared");
+}
+
+function addField(expr) {
+  if (!isFieldFilter(expr)) {
+    showStreamError(`field: ${JSON.stringify(expr)} is not KEY OP VALUE (e.g. status>=500, user:alice, path~^/api/)`);
+    return;
+  }
+  if (!state.fields.includes(expr)) state.fields = [...state.fields, expr];
+  renderChips(ui.fieldChips, state.fields);
+  openStream("field filter added");
+}
+
+function removeField(index) {
+  state.fields = state.fields.filter((_, i) => i !== index);
+  renderChips(ui.fieldChips, state.fields);
+  openStream("field filter removed");
+}
+
+function setColumns(columns) {
+  state.columns = columns;
+  ctx.columns = columns;
+  writeState(state, defaults);
+  buildPanes(); // lines already shown are drawn again with the new columns
+  requestFrame();
+}
+
+function bindFieldControls() {
+  ui.since.addEventListener("change", () => {
+    const custom = ui.since.value === "custom";
+    ui.sinceCustom.hidden = !custom;
+    if (custom) ui.sinceCustom.focus();
+    else setSince(ui.since.value);
+  });
+  ui.sinceCustom.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    setSince(ui.sinceCustom.value);
+  });
+  ui.fieldAdd.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    e.preventDefault();
+    const expr = ui.fieldAdd.value.trim();
+    if (!expr) return;
+    ui.fieldAdd.value = "";
+    addField(expr);
+  });
+  ui.fieldChips.addEventListener("click", (e) => {
+    const chip = e.target instanceof Element ? e.target.closest(".field-chip") : null;
+    if (chip) removeField(Number(chip.dataset.index));
+  });
+  ui.columns.addEventListener("toggle", () => {
+    if (ui.columns.open) renderColumnPicker(ui.columnList, keys.keys, state.columns);
+  });
+  ui.columnList.addEventListener("change", () => {
+    setColumns([...ui.columnList.querySelectorAll("input:checked")].map((box) => box.value));
+  });
+}
+
+/** A URL that opens `log` around the line `id` (its context from the search, rotated files too). */
+function lineLink(log, id) {
+  const p = new URLSearchParams();
+  p.append("log", log);
+  p.set("around", id);
+  return `${location.origin}${location.pathname}#${p}`;
 }
 
 function readFilterControls() {
@@ -442,6 +542,17 @@ function bindControls() {
 
 function onClick(e) {
   const target = e.target instanceof Element ? e.target : null;
+  const link = target?.closest(".line .link");
+  if (link) {
+    const line = link.closest(".line");
+    copyText(lineLink(line.dataset.log, line.dataset.id), null, "Link to the line copied");
+    return;
+  }
+  const cell = target?.closest(".line .cell[data-value]");
+  if (cell) {
+    addField(`${cell.dataset.key}:${cell.dataset.value}`);
+    return;
+  }
   const copy = target?.closest(".line .copy");
   if (copy) {
     const line = copy.closest(".line");
@@ -559,6 +670,7 @@ function start() {
   renderLogs(config.logs);
   showControls();
   bindControls();
+  bindFieldControls();
   openStream("");
   setInterval(refreshLogs, LOG_REFRESH_MS);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshLogs(); });

@@ -43,6 +43,7 @@ function filterParams(filter) {
   if (filter.q && filter.ignoreCase) p.set("ignore_case", "1");
   if (filter.q && filter.invert) p.set("invert", "1");
   if (filter.levels && filter.levels.length < 4) p.set("level", filter.levels.join(","));
+  for (const expr of filter.fields ?? []) p.append("field", expr);
   return p;
 }
 
@@ -180,7 +181,7 @@ class ScrollBack {
     for (const { log, hits, beginning } of blocks) {
       if (beginning) chunk.append(buildMarker(`beginning of ${log}`));
       if (this.logs.length > 1 && hits.length) chunk.append(buildMarker(`older lines of ${log}`));
-      for (const hit of hits) chunk.append(buildLine(hit, pane.ctx.matcher));
+      for (const hit of hits) chunk.append(buildLine(hit, pane.ctx.matcher, pane.ctx.columns));
       entries += (beginning ? 1 : 0) + (this.logs.length > 1 && hits.length ? 1 : 0) + hits.length;
       lines += hits.length;
     }
@@ -407,6 +408,22 @@ class SearchPanel {
     if (lines.length === 0) box.textContent = "The line is no longer in the log's files.";
   }
 
+  /** Open the panel on the lines around one line (a link from a line's "link" button). */
+  showAround(log, id) {
+    this.panel.open = true;
+    this.results.replaceChildren();
+    const item = el("li", "hs-hit hs-around");
+    item.dataset.log = log;
+    item.dataset.id = id;
+    const box = el("div", "hs-context", "Loading…");
+    item.append(el("div", "hs-meta muted", `Around a line of ${log}`), box);
+    this.results.append(item);
+    this.setStatus("");
+    this.showContext(log, id, box).catch((err) => {
+      box.textContent = `Could not load the lines around it: ${err.message}`;
+    });
+  }
+
   setStatus(text) {
     this.status.textContent = text;
   }
@@ -429,3 +446,7 @@ function attach(view) {
 
 document.addEventListener("logtail:view", (e) => attach(e.detail));
 if (window.logtail?.view) attach(window.logtail.view);
+
+// A line's link: #log=NAME&around=ID opens the search panel on the lines around it.
+const linked = new URLSearchParams(location.hash.replace(/^#/, ""));
+if (panel && linked.get("around") && linked.get("log")) panel.showAround(linked.get("log"), linked.get("around"));

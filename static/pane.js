@@ -46,6 +46,12 @@ export class Pane {
     this.copy.title = "Copy this line";
     this.copy.setAttribute("aria-label", "Copy this line");
     this.copy.textContent = "copy";
+    this.link = document.createElement("button"); // likewise: copies a link that opens the log around the line
+    this.link.type = "button";
+    this.link.className = "link";
+    this.link.title = "Copy a link to this line (opens the log around it)";
+    this.link.setAttribute("aria-label", "Copy a link to this line");
+    this.link.textContent = "link";
     this.body.append(this.droppedEl, this.list);
     this.el.append(head, this.body, this.jump);
     this.bindScrolling();
@@ -72,6 +78,7 @@ export class Pane {
     this.list.addEventListener("mouseover", (e) => {
       const line = e.target instanceof Element ? e.target.closest(".line") : null;
       if (line && this.copy.parentNode !== line) line.append(this.copy);
+      if (line?.dataset.id && this.link.parentNode !== line) line.append(this.link);
     });
   }
 
@@ -162,7 +169,7 @@ export class Pane {
   }
 
   build(item) {
-    if (item.kind === "line") return buildLine(item.data, this.ctx.matcher);
+    if (item.kind === "line") return buildLine(item.data, this.ctx.matcher, this.ctx.columns);
     if (item.kind === "notice") return buildNotice(item.data);
     return buildMarker(item.message);
   }

@@ -1,6 +1,8 @@
 // Building the DOM for one log line or notice. Every log text is untrusted: it only ever reaches the page
 // through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
+import { buildCells } from "./fields.js";
+
 const LEVELS = new Set(["error", "warn", "info", "debug"]);
 const NOTICE_KINDS = new Set(["gap", "rotated", "truncated", "missing", "appeared", "unreadable", "shutdown"]);
 const LOG_COLOURS = 10;
@@ -296,12 +298,22 @@ function buildText(text, matcher) {
 function buildTag(log) {
   const tag = document.createElement("span");
   tag.className = `tag c${colourOf(log)}`;
-  tag.textContent = log;
+  // A log shipped from another host is NAME@HOST: the host gets its own part of the tag.
+  const at = log.lastIndexOf("@");
+  if (at > 0) {
+    const host = document.createElement("span");
+    host.className = "tag-host";
+    host.textContent = log.slice(at);
+    tag.append(log.slice(0, at), host);
+    tag.dataset.host = log.slice(at + 1);
+  } else {
+    tag.textContent = log;
+  }
   return tag;
 }
 
-/** The element for one `line` event: {log, text, id, level, truncated?}. */
-export function buildLine(data, matcher) {
+/** The element for one `line` event: {log, text, id, level, truncated?}; `columns`: field keys shown as cells. */
+export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
   const el = document.createElement("div");
@@ -310,6 +322,7 @@ export function buildLine(data, matcher) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
+  if (columns?.length) el.append(buildCells(text, columns));
   const obj = tryJson(text);
   el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {

@@ -1,4 +1,4 @@
-// What the user is looking at (logs, filters, layout), kept in the page URL's hash so a link restores it,
+// What the user is looking at (logs, filters, field filters and columns, since, layout), kept in the page URL's hash so a link restores it,
 // and the stream URL built from it.
 
 export const LEVELS = ["error", "warn", "info", "debug"];
@@ -30,6 +30,10 @@ export function readState(defaults) {
     view: params.get("view") === "split" ? "split" : "merged",
     wrap: params.get("wrap") !== "0",
     maxLines: clampLines(params.get("max_lines"), defaults.maxLines),
+    fields: [...new Set(params.getAll("field").filter(Boolean))],
+    columns: [...new Set(params.getAll("column").filter(Boolean))],
+    since: params.get("since") ?? "",
+    around: params.get("around") ?? "", // a line id: the log opened around that line (history.js)
   };
 }
 
@@ -45,6 +49,10 @@ export function writeState(state, defaults) {
   if (state.view !== "merged") p.set("view", state.view);
   if (!state.wrap) p.set("wrap", "0");
   if (state.maxLines !== defaults.maxLines) p.set("max_lines", String(state.maxLines));
+  for (const expr of state.fields) p.append("field", expr);
+  for (const key of state.columns) p.append("column", key);
+  if (state.since) p.set("since", state.since);
+  if (state.around) p.set("around", state.around);
   const hash = p.toString();
   history.replaceState(history.state, "", `${location.pathname}${hash ? `#${hash}` : ""}`);
 }
@@ -58,5 +66,7 @@ export function streamUrl(root, state, backlog) {
   if (state.q && state.ignoreCase) p.set("ignore_case", "1");
   if (state.q && state.invert) p.set("invert", "1");
   if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
+  for (const expr of state.fields) p.append("field", expr);
+  if (state.since) p.set("since", state.since);
   return `${root}/api/stream?${p}`;
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from logtail.config import OPTIONS
+from logtail.config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -19,8 +19,15 @@ def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
 def test_help_documents_every_option() -> None:
     out = run("serve", "--help").stdout
     for name in OPTIONS:
-        assert f"--{name.replace('_', '-')}" in out
+        assert (f"--{name.replace('_', '-')}" in out) is (name not in SHIP_ONLY), name
     assert "--config" in out and "NAME=PATH" in out and "LOGTAIL_" in out
+
+
+def test_ship_help_documents_its_options() -> None:
+    out = run("ship", "--help").stdout
+    for name in SHIP_OPTIONS:
+        assert f"--{name.replace('_', '-')}" in out
+    assert "--config" in out and "NAME=PATH" in out and "--max-clients" not in out
 
 
 @pytest.mark.parametrize(

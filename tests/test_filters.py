@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from logtail.filters import FilterError, LineFilter, detect_level
+from logtail.filters import FilterError, LineFilter
+from logtail.levels import detect_level
 
 
 @pytest.mark.parametrize(

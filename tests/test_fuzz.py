@@ -10,8 +10,9 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from logtail.filters import LEVELS, LineFilter, detect_level
+from logtail.filters import LineFilter
 from logtail.hub import Subscription
+from logtail.levels import LEVELS, detect_level
 from logtail.lines import LineSplitter, RawLine, cut_at_char_boundary
 from logtail.sse import Line, decode_events, encode_event, notice_frame
 

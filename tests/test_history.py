@@ -25,8 +25,9 @@ import httpx
 import pytest
 
 from logtail.cursor import HEAD_BYTES, file_id
-from logtail.filters import LineFilter, detect_level
+from logtail.filters import LineFilter
 from logtail.history import RangeNotSatisfiable, Search, SearchRequest, open_chain, parse_range, rotated_siblings
+from logtail.levels import detect_level
 from logtail.lines import cut_at_char_boundary
 from tests.support import LogtailServer, wait_for
 

@@ -60,7 +60,7 @@ def test_filter_is_evaluated_once_per_line_per_distinct_filter() -> None:
     calls = 0
 
     class Counting(LineFilter):
-        def matches(self, text: str, level: str | None) -> bool:
+        def matches(self, text: str, level: str | None, *shared: object) -> bool:  # type: ignore[override]
             nonlocal calls
             calls += 1
             return True

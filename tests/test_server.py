@@ -339,7 +339,9 @@ def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
 
     assert parse("backlog=5&q=x&ignore_case=1&format=ndjson") is not None
     assert parse("log=a", multi=True) is not None
-    for query in ("backlog=-1", "backlog=abc", "backlog=999999", "format=xml", "regex=(", "level=loud",
+    assert parse("field=status%3E%3D500&field=user:alice") is not None
+    for query in ("field=status", "field=:x", "field=a~(", "field=n>=x", "since=5m",
+                  "backlog=-1", "backlog=abc", "backlog=999999", "format=xml", "regex=(", "level=loud",
                   "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b"):
         assert parse(query) is None, query
     assert parse("log=b", multi=True) is None

@@ -1,0 +1,73 @@
+"""Log levels: the four levels clients filter on, the words that name them, and a line's level.
+
+A line's level comes from a structured key when it has one (`"level": "warning"` in JSON, `lvl=err` in
+logfmt): the key decides, so `msg="retrying after error" level=info` is info. Otherwise the level word is
+looked for near the start of the line, where timestamps and levels sit in every common plain format
+("2026-… ERROR", "[warn]", "<E>").
+"""
+
+from __future__ import annotations
+
+import re
+
+LEVELS = ("error", "warn", "info", "debug")
+
+# Every word (case-insensitive) that names a level, in a key's value or in the text.
+SYNONYMS = {
+    "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
+    "alert": "error", "err": "error", "error": "error", "panic": "error", "severe": "error",
+    "warn": "warn", "warning": "warn",
+    "info": "info", "information": "info", "informational": "info", "notice": "info",
+    "debug": "debug", "trace": "debug", "dbg": "debug",
+}
+LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
+
+# This runs for every line read, so it matters for throughput: the text scan looks at the first LEVEL_SCAN
+# characters only (scanning 200 characters cost several times more), a logfmt level key is looked for with
+# plain `str.find` in the first KEY_SCAN characters (where logfmt writers put it: time, level, msg), and the
+# JSON key pattern runs only on lines that start with "{".
+LEVEL_SCAN = 80
+KEY_SCAN = 200
+_LEVEL_WORD = re.compile(
+    r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
+    r"(atal|rit(?:ical)?|merg(?:ency)?|lert|rr(?:or)?|anic|arn(?:ing)?|nfo|otice|ebug|race)\b"
+)
+_JSON_KEY = re.compile(rf'(?i)"(?:{"|".join(LEVEL_KEYS)})"\s*:\s*"([a-z]*)"')
+_LOGFMT_KEYS = tuple(f"{key}=" for key in LEVEL_KEYS if key != "loglevel")  # "level=" finds "loglevel=" too
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def detect_level(text: str) -> str | None:
+    """The level a line declares (colour codes ignored), or None."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text[:400])
+    keyed = _keyed_level(text)
+    if keyed is not None:
+        return keyed or None
+    m = _LEVEL_WORD.search(text, 0, LEVEL_SCAN)
+    return SYNONYMS[m.group(0).lower()] if m else None
+
+
+def _keyed_level(text: str) -> str | None:
+    """The level named by a level key ("" when the key holds no level word), or None without a key."""
+    if text.startswith("{"):
+        m = _JSON_KEY.search(text)
+        return None if m is None else SYNONYMS.get(m.group(1).lower(), "")
+    if "level=" not in text and "lvl=" not in text and "severity=" not in text:  # most lines: the cheapest test
+        return None
+    for key in _LOGFMT_KEYS:
+        at = text.find(key, 0, KEY_SCAN)
+        while at >= 0:
+            start = at - 3 if key == "level=" and at >= 3 and text.startswith("log", at - 3) else at
+            if start == 0 or text[start - 1] in " \t":  # a whole key, not "sublevel="
+                return SYNONYMS.get(_logfmt_value(text, at + len(key)).lower(), "")
+            at = text.find(key, at + 1, KEY_SCAN)
+    return None
+
+
+def _logfmt_value(text: str, at: int) -> str:
+    if text.startswith('"', at):
+        end = text.find('"', at + 1)
+        return text[at + 1:end] if end >= 0 else ""
+    end = text.find(" ", at)
+    return text[at:end if end >= 0 else len(text)].rstrip("\t")

@@ -1,0 +1,154 @@
+"""The many-hosts deployment as shipped in deploy/many-hosts/: Redis with the shipped ACL users, two shippers,
+two web nodes behind a real nginx running the shipped site file (round robin), browsers resuming on either
+node."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.redis_support import RedisServer, Shipper
+from tests.streams import SSEClient, append, gauge
+from tests.support import LogtailServer, free_port, wait_for
+from tests.test_nginx import Certificate, certificate, nginx_binary  # noqa: F401
+from tests.test_redis_reader import listed
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "many-hosts"
+SHIP_USER, WEB_USER = ("logtail-ship", "CHANGE-ME-ship"), ("logtail-web", "CHANGE-ME-web")
+
+
+def _replace(text: str, pattern: str, replacement: str) -> str:
+    result, count = re.subn(pattern, replacement, text)
+    assert count == 1, f"deploy/many-hosts/nginx.conf no longer has exactly one {pattern!r}; update the test"
+    return result
+
+
+@pytest.fixture
+def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """redis-server with the shipped users.acl, plus an admin user for the test's own checks."""
+    acl = tmp_path / "users.acl"
+    acl.write_text((DEPLOY / "users.acl").read_text() + "\nuser test-admin on >admin ~* &* +@all\n")
+    server = RedisServer(tmp_path / "redis", aclfile=acl, auth=("test-admin", "admin")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_shipped_acl_users_can_do_their_job_and_nothing_else(acl_redis: RedisServer) -> None:
+    port = acl_redis.port
+    shipper = redis.Redis(port=port, username=SHIP_USER[0], password=SHIP_USER[1])
+    web = redis.Redis(port=port, username=WEB_USER[0], password=WEB_USER[1])
+    shipper.xadd("logtail:stream:h:a", {"lines": "x"})
+    assert web.xrange("logtail:stream:h:a")
+    for forbidden in (lambda: shipper.set("other", "x"), lambda: shipper.xadd("other", {"a": "b"}),
+                      lambda: shipper.hgetall("logtail:logs"), lambda: shipper.flushall(),
+                      lambda: web.xadd("logtail:stream:h:a", {"lines": "forged"}),
+                      lambda: web.hset("logtail:logs", "a", "b"), lambda: web.delete("logtail:stream:h:a"),
+                      lambda: web.get("other")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            forbidden()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(port=port).ping()
+
+
+async def test_two_nodes_behind_nginx_resume_exactly_on_either(
+        tmp_path: Path, acl_redis: RedisServer, start_shipper: Callable[..., Shipper],
+        start_server: Callable[..., LogtailServer], nginx_binary: str) -> None:  # noqa: F811
+    logs = {}
+    for host in ("web1", "web2"):
+        (tmp_path / host).mkdir()
+        logs[host] = tmp_path / host / "app.log"
+        logs[host].write_text("")
+        start_shipper(str(logs[host]), "--host-name", host, env={"LOGTAIL_REDIS": acl_redis.url_for(*SHIP_USER)})
+    web_url = acl_redis.url_for(*WEB_USER)
+    nodes = [start_server("--root-path", "/logs", env={"LOGTAIL_REDIS": web_url}, root_path="/logs")
+             for _ in range(2)]
+    for node in nodes:
+        listed(node, "app.log@web1", "app.log@web2")
+    site = (DEPLOY / "nginx.conf").read_text()
+    site = _replace(site, r"server 127\.0\.0\.1:8001;", f"server 127.0.0.1:{nodes[0].port};")
+    site = _replace(site, r"server 127\.0\.0\.1:8002;", f"server 127.0.0.1:{nodes[1].port};")
+    http_port = free_port()
+    site = _replace(site, r"listen 80;", f"listen 127.0.0.1:{http_port};")
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    (prefix / "site.conf").write_text(site)
+    user = "user root;" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(f"""{user}
+worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log info;
+events {{ worker_connections 256; }}
+http {{ access_log {prefix}/access.log; client_body_temp_path {prefix}/cb; proxy_temp_path {prefix}/pt;
+  fastcgi_temp_path {prefix}/ft; uwsgi_temp_path {prefix}/ut; scgi_temp_path {prefix}/st;
+  include {prefix}/site.conf; }}
+""")
+    nginx = subprocess.Popen([nginx_binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
+                              str(prefix / "error.log"), "-g", "daemon off;"], start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{http_port}/logs"
+    try:
+        wait_for(lambda: _ok(f"{base}/healthz"), 10, 0.05, "nginx")
+        stream = f"{base}/api/stream?log=app.log@web1&log=app.log@web2&backlog=0"
+        # Two streams at once: round robin puts one on each node.
+        async with SSEClient(stream) as first, SSEClient(stream) as other:
+            await first.wait(lambda: all(gauge(n.url) == 1 for n in nodes), 15, "one stream on each node")
+            append(logs["web1"], ["a1", "a2"])
+            append(logs["web2"], ["b1"])
+            await first.wait_lines(3, within=20)
+            await other.wait_lines(3, within=20)
+            resume = first.last_id()
+        assert resume is not None
+        sent = {"web1": ["a1", "a2"], "web2": ["b1"]}
+        for round_ in range(3):  # reconnects land on both nodes in turn
+            new = {"web1": [f"a-{round_}-{i}" for i in range(5)], "web2": [f"b-{round_}-{i}" for i in range(3)]}
+            for host in ("web1", "web2"):
+                append(logs[host], new[host])
+                sent[host] += new[host]
+            wait_for(lambda: all(len(acl_redis.lines(h, "app.log")) == len(sent[h]) for h in sent), 20, 0.1, "shipped")
+            async with SSEClient(stream, headers={"Last-Event-ID": resume}) as again:
+                await again.wait_lines(8, within=20)
+                await asyncio.sleep(0.3)  # nothing more may come: exactly the lines after the id
+                assert again.lines("app.log@web1") == new["web1"]
+                assert again.lines("app.log@web2") == new["web2"]
+                resume = again.last_id() or resume
+    finally:
+        if nginx.poll() is None:
+            os.killpg(nginx.pid, 15)
+            nginx.wait(10)
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def test_rediss_tls_end_to_end(tmp_path: Path, certificate: Certificate,  # noqa: F811
+                                     start_shipper: Callable[..., Shipper],
+                                     start_server: Callable[..., LogtailServer]) -> None:
+    """rediss:// with the CA given in the URL, from the shipper and the web node."""
+    server = RedisServer(tmp_path / "redis", tls=(certificate.cert, certificate.key)).start()
+    try:
+        url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={certificate.cert}"
+        log = tmp_path / "app.log"
+        log.write_text("")
+        start_shipper(str(log), "--host-name", "web1", env={"LOGTAIL_REDIS": url})
+        node = start_server("--backlog", "0", env={"LOGTAIL_REDIS": url})
+        listed(node, "app.log@web1")
+        async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as client:
+            await asyncio.sleep(0.2)
+            append(log, ["over TLS"])
+            assert await client.wait_lines(1, within=20) == ["over TLS"]
+    finally:
+        server.stop()

@@ -1,0 +1,57 @@
+"""The key layout and entry encoding (logtail/redis/keys.py): pure, table-tested."""
+
+from __future__ import annotations
+
+import pytest
+
+from logtail.config import ConfigError
+from logtail.cursor import parse_cursors
+from logtail.redis import keys
+
+
+@pytest.mark.parametrize("host", ["web1", "web-1.example.com", "a_b", "x" * 64])
+def test_url_safe_host_names_are_accepted(host: str) -> None:
+    assert keys.check_host(host) == host
+
+
+@pytest.mark.parametrize("host", ["", ".", "..", "web 1", "a/b", "a:b", "<b>", "é", "x" * 65, "a@b"])
+def test_host_names_that_are_not_url_safe_are_refused(host: str) -> None:
+    with pytest.raises(ConfigError, match="not URL-safe"):
+        keys.check_host(host)
+
+
+def test_stream_key_and_shipped_name() -> None:
+    assert keys.stream_key("web1", "app.log") == "logtail:stream:web1:app.log"
+    assert keys.shipped_name("web1", "app.log") == "app.log@web1"
+
+
+def test_an_entry_of_lines_round_trips_with_ids_from_the_entry_id() -> None:
+    fields = keys.line_fields(["one", "two", "three"], [1], "abcdef012345", 42)
+    assert fields == {"fid": "abcdef012345", "end": "42", "lines": "one\ntwo\nthree", "cut": "1"}
+    entry = keys.decode_entry(b"1700000000123-5", {k.encode(): v.encode() for k, v in fields.items()})
+    assert entry.id == "1700000000123-5" and entry.position == ("abcdef012345", 42) and entry.notice is None
+    lines = entry.lines("app.log@web1")
+    assert [(x.text, x.truncated) for x in lines] == [("one", False), ("two", True), ("three", False)]
+    assert [x.cursor for x in lines] == [f"app.log@web1=018bcfe5687b:{(5 << 20) + k}" for k in (1, 2, 3)]
+    assert [x.text for x in entry.lines("app.log@web1", after=2)] == ["three"]
+    # The id parses as a cursor, and leads back to the entry and the line.
+    cursor = parse_cursors(lines[1].cursor)["app.log@web1"]
+    assert keys.entry_of_cursor(cursor.fid, cursor.offset) == ("1700000000123-5", 2)
+    assert keys.entry_of_cursor(cursor.fid, 0) is None
+
+
+def test_a_notice_entry_has_no_lines() -> None:
+    entry = keys.decode_entry("1-0", keys.notice_fields("rotated", "x was rotated", "abcdef012345", 7))
+    assert entry.notice == ("rotated", "x was rotated") and entry.lines("a@b") == []
+
+
+def test_registry_records_that_are_not_url_safe_or_malformed_are_ignored() -> None:
+    good = keys.registry_value("web1", "app.log", "/var/log/app.log", 12.5)
+    raw = {
+        b"app.log@web1": good.encode(),
+        b"x": b'{"host": "../../etc", "name": "passwd"}',
+        b"y": b'{"host": "web1", "name": "<script>"}',
+        b"z": b"not json",
+        b"w": b'{"host": 1}',
+    }
+    assert keys.parse_registry(raw) == [keys.KnownLog("web1", "app.log", "/var/log/app.log", 12.5)]

@@ -1,0 +1,240 @@
+"""`logtail serve --redis` (logtail/redis/reader.py, resume.py, discovery.py): shipped logs on real web nodes,
+fed by real shippers through a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from logtail.redis import keys
+from tests.redis_support import RedisServer, Shipper
+from tests.streams import SSEClient, append, async_wait_for, counter, gauge
+from tests.support import LogtailServer, wait_for
+
+pytestmark = pytest.mark.slow
+StartShipper = Callable[..., Shipper]
+StartServer = Callable[..., LogtailServer]
+
+
+def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
+    """/api/logs of `node` by name, once every one of `names` is there (new logs appear within seconds)."""
+    def check() -> dict[str, dict[str, object]] | None:
+        logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
+        return logs if all(n in logs for n in names) else None
+    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
+
+
+def read_from_node(node: LogtailServer, name: str, count: int) -> None:
+    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
+             f"{count} lines of {name} read by {node.url}")
+
+
+def one_host(tmp_path: Path, redis: RedisServer, start_shipper: StartShipper, start_server: StartServer,
+             *node_args: str) -> tuple[Path, LogtailServer]:
+    """An empty app.log shipped as host web1, and a web node (`node_args`) that lists it."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+    node = start_server("--redis", redis.url, *node_args)
+    listed(node, "app.log@web1")
+    return log, node
+
+
+async def body_lines(url: str, count: int, within: float = 15) -> list[str]:
+    """The first `count` lines of a text or NDJSON stream."""
+    out: list[str] = []
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client, \
+            client.stream("GET", url) as response:
+        assert response.status_code == 200, await response.aread()
+        async with asyncio.timeout(within):
+            async for line in response.aiter_lines():
+                out.append(line)
+                if len(out) == count:
+                    return out
+    return out
+
+
+async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    logs = {}
+    for host in ("web1", "web2"):
+        (tmp_path / host).mkdir()
+        logs[host] = tmp_path / host / "app.log"
+        logs[host].touch()
+        start_shipper(str(logs[host]), "--host-name", host, "--redis", redis_server.url)
+    # A window of 5 lines: the resume below is read back from Redis, not from the node's memory.
+    node_a = start_server("--redis", redis_server.url, "--window-lines", "5", "--backlog", "0")
+    node_b = start_server("--redis", redis_server.url, "--window-lines", "5", "--backlog", "0")
+    names = ["app.log@web1", "app.log@web2"]
+    for node in (node_a, node_b):
+        found = listed(node, *names)
+        assert [found[n]["host"] for n in names] == ["web1", "web2"]
+        assert found["app.log@web1"]["path"] == str(logs["web1"])
+    query = "&".join(f"log={n}" for n in names)
+    async with SSEClient(f"{node_a.url}/api/stream?{query}") as first:
+        await asyncio.sleep(0)
+        append(logs["web1"], ["a1", "a2", "a3"])
+        append(logs["web2"], ["b1", "b2", "b3"])
+        await first.wait_lines(6, within=20)
+        assert first.lines("app.log@web1") == ["a1", "a2", "a3"]
+        assert first.lines("app.log@web2") == ["b1", "b2", "b3"]
+        resume_id = first.last_id()
+        single_id = first.id_of("a2")
+    assert resume_id is not None
+    more_a = [f"a{i}" for i in range(4, 21)]
+    more_b = [f"b{i}" for i in range(4, 21)]
+    append(logs["web1"], more_a)
+    append(logs["web2"], more_b)
+    read_from_node(node_b, names[0], 20)
+    read_from_node(node_b, names[1], 20)
+    async with SSEClient(f"{node_b.url}/api/stream?{query}", headers={"Last-Event-ID": resume_id}) as second:
+        await second.wait_lines(34, within=20)
+        append(logs["web1"], ["a21"])
+        await second.wait_lines(35, within=20)
+        assert second.lines(names[0]) == [*more_a, "a21"]
+        assert second.lines(names[1]) == more_b
+        assert not second.notices("gap")
+    async with SSEClient(f"{node_b.url}/api/logs/app.log@web1/stream", headers={"Last-Event-ID": single_id}) as one:
+        await one.wait_lines(19, within=20)
+        assert one.lines() == ["a3", *more_a, "a21"]
+
+
+async def test_a_position_redis_no_longer_has_gets_a_gap_then_what_it_retains(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--window-lines", "2")
+    append(log, ["x", "y", "z"])
+    read_from_node(node, "app.log@web1", 3)
+    gone = f"app.log@web1={1:012x}:{(0 << 20) + 1}"  # entry 1-0: older than anything in the stream
+    async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream", headers={"Last-Event-ID": gone}) as client:
+        await client.wait_lines(3, within=20)
+        assert client.lines() == ["x", "y", "z"]
+        assert len(client.notices("gap")) == 1
+        assert client.events.index(next(e for e in client.events if e.get("event") == "notice")) < \
+            client.events.index(next(e for e in client.events if e.get("event") == "line"))
+
+
+async def test_filters_formats_and_max_clients_behave_as_on_local_logs(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--max-clients", "2", "--backlog", "0")
+    base = f"{node.url}/api/logs/app.log@web1/stream"
+    text = asyncio.create_task(body_lines(f"{base}?format=text&q=needle", 2))
+    ndjson = asyncio.create_task(body_lines(f"{base}?format=ndjson&level=error", 1))
+    await async_wait_for(lambda: "logtail_clients 2.0" in httpx.get(f"{node.url}/metrics").text, 15)
+    third = httpx.get(f"{base}?format=text", timeout=5)
+    assert third.status_code == 503 and "max_clients=2" in third.text
+    append(log, ["INFO hay", "ERROR needle one", "INFO needle two", "DEBUG hay"])
+    assert await text == ["ERROR needle one", "INFO needle two"]
+    record = json.loads((await ndjson)[0])
+    assert (record["log"], record["text"], record["level"]) == ("app.log@web1", "ERROR needle one", "error")
+    assert record["id"].startswith("app.log@web1=")
+    bad = httpx.get(f"{base}?regex=(a", timeout=5)
+    assert bad.status_code == 400 and "regex" in bad.text
+
+
+async def test_hostile_lines_and_registry_records_are_only_data(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    client = redis_server.client()
+    client.hset(keys.LOGS_KEY, mapping={
+        "evil": json.dumps({"host": "../../x", "name": "<script>", "path": "/etc/passwd", "last_seen": 1}),
+        "junk": "not json",
+    })
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--backlog", "0")
+    assert {x["name"] for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()} == {"app.log@web1"}
+    hostile = "<script>alert(1)</script>\x00 id: forged\rdata: x logtail:logs"
+    async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as stream:
+        await asyncio.sleep(0.2)
+        append(log, [hostile, "next"])
+        await stream.wait_lines(2, within=20)
+        assert stream.lines() == [hostile, "next"]
+        assert all(e.get("id", "").startswith("app.log@web1=") for e in stream.events if "id" in e)
+    page = httpx.get(f"{node.url}/", timeout=5).text
+    assert "<script>alert" not in page
+    assert httpx.get(f"{node.url}/api/logs/%3Cscript%3E@..%2F..%2Fx/stream", timeout=5).status_code == 404
+
+
+async def test_redis_away_local_logs_go_on_and_shipped_clients_continue_exactly(
+        tmp_path: Path, start_shipper: StartShipper, start_server: StartServer) -> None:
+    redis = RedisServer(tmp_path / "redis", aof=True).start()
+    try:
+        shipped, local = tmp_path / "app.log", tmp_path / "local.log"
+        shipped.write_text("")
+        local.write_text("")
+        start_shipper(str(shipped), "--host-name", "web1", "--redis", redis.url)
+        node = start_server(str(local), "--redis", redis.url, "--backlog", "0")
+        listed(node, "app.log@web1", "local.log")
+        async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as remote, \
+                SSEClient(f"{node.url}/api/logs/local.log/stream") as here:
+            await asyncio.sleep(0.2)
+            append(shipped, ["s1", "s2"])
+            await remote.wait_lines(2, within=20)
+            assert redis.proc is not None
+            os.kill(redis.proc.pid, signal.SIGKILL)
+            redis.proc.wait(10)
+            await remote.wait(lambda: remote.notices("unreachable"), 20, "the unreachable notice")
+            assert gauge(node.url, "logtail_redis_up") == 0
+            append(local, ["l1"])
+            await here.wait_lines(1)
+            append(shipped, ["s3", "s4"])
+            redis.start()
+            await remote.wait_lines(4, within=30)
+            await remote.wait(lambda: remote.notices("reconnected"), 20, "the reconnected notice")
+            assert remote.lines() == ["s1", "s2", "s3", "s4"]
+            assert not remote.notices("gap")
+        assert gauge(node.url, "logtail_redis_up") == 1
+        assert gauge(node.url, "logtail_redis_outages_total") == 1
+    finally:
+        redis.stop()
+
+
+async def test_a_resume_while_redis_is_away_completes_when_it_is_back(
+        tmp_path: Path, start_shipper: StartShipper, start_server: StartServer) -> None:
+    """The read-back waits for Redis (live lines queue meanwhile); nothing lost or repeated."""
+    redis = RedisServer(tmp_path / "redis", aof=True).start()
+    try:
+        log, node = one_host(tmp_path, redis, start_shipper, start_server, "--backlog", "0", "--window-lines", "2")
+        url = f"{node.url}/api/logs/app.log@web1/stream"
+        async with SSEClient(url) as first:
+            await asyncio.sleep(0.2)
+            append(log, ["r1"])
+            await first.wait_lines(1, within=20)
+            resume = first.id_of("r1")
+        append(log, [f"r{i}" for i in range(2, 8)])
+        read_from_node(node, "app.log@web1", 7)
+        assert redis.proc is not None
+        os.kill(redis.proc.pid, signal.SIGKILL)
+        redis.proc.wait(10)
+        async with SSEClient(url, headers={"Last-Event-ID": resume}) as again:
+            await asyncio.sleep(1)
+            assert again.lines() == []  # r2..r5 are only in Redis (the window holds the last 2)
+            redis.start()
+            await again.wait_lines(6, within=30)
+            append(log, ["r8"])
+            await again.wait_lines(7, within=30)
+            assert again.lines() == [f"r{i}" for i in range(2, 9)]
+    finally:
+        redis.stop()
+
+
+async def test_a_redis_restart_without_persistence_is_announced_as_a_gap(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    log, node = one_host(tmp_path, redis_server, start_shipper, start_server, "--backlog", "0")
+    async with SSEClient(f"{node.url}/api/logs/app.log@web1/stream") as client:
+        await asyncio.sleep(0.2)
+        append(log, ["before"])
+        await client.wait_lines(1, within=20)
+        assert redis_server.proc is not None
+        os.kill(redis_server.proc.pid, signal.SIGKILL)  # --save '' and no AOF: everything is gone
+        redis_server.proc.wait(10)
+        await client.wait(lambda: client.notices("unreachable"), 20, "the unreachable notice")
+        redis_server.start()
+        await client.wait(lambda: client.notices("gap"), 30, "the gap notice")
+        append(log, ["after"])
+        await client.wait_lines(2, within=30)
+        assert client.lines() == ["before", "after"]

@@ -1,0 +1,193 @@
+"""since=: where a stream starts, across the current file and NAME.1, in every timestamp format, then live.
+
+The unit tests call the locator on real files; the end-to-end tests run a real server read by real clients.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from logtail.cursor import file_id
+from logtail.since import BISECT_MIN, _locate
+from tests.streams import SSEClient
+from tests.support import LogtailServer
+
+Start = Callable[..., LogtailServer]
+T0 = 1791640536.0  # 2026-10-10T13:55:36Z; line i is written at T0 + 60 * i
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t)
+
+
+FORMATS: dict[str, Callable[[float, int], str]] = {
+    "iso": lambda t, i: f"{iso(t)} INFO line {i}",
+    "clf": lambda t, i: (f'127.0.0.1 - - [{datetime.fromtimestamp(t, UTC).strftime("%d/%b/%Y:%H:%M:%S")} +0000] '
+                         f'"GET /{i} HTTP/1.1" 200 5'),
+    "syslog": lambda t, i: f"{local_dt(t).strftime('%b %d %H:%M:%S')} host app[1]: line {i}",
+    "json": lambda t, i: f'{{"time": "{iso(t)}", "msg": "line {i}"}}',
+    "logfmt": lambda t, i: f'ts={int(t * 1000)} level=info msg="line {i}"',
+}
+
+
+def write(path: Path, lines: list[str], mtime: float | None = None) -> None:
+    path.write_text("".join(line + "\n" for line in lines))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def locate(path: Path, moment: float, now: float | None = None) -> tuple[str, int, bool]:
+    """Which file ("current" or "sibling"), offset and sibling_start the locator picks."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, 256, 0)
+        start = _locate("app.log", fd, head, os.fstat(fd).st_size, Path(f"{path}.1"), moment, now or time.time())
+    finally:
+        os.close(fd)
+    sibling = Path(f"{path}.1")
+    if sibling.exists() and start.cursor.fid == file_id(sibling.read_bytes()[:256], start.cursor.offset) \
+            and start.cursor.fid != file_id(head, start.cursor.offset):
+        return "sibling", start.cursor.offset, start.sibling_start
+    return "current", start.cursor.offset, start.sibling_start
+
+
+def offset_of(lines: list[str], index: int) -> int:
+    return sum(len(line) + 1 for line in lines[:index])
+
+
+# --- the locator on real files --------------------------------------------------------------------------
+
+def test_locate_in_current_file_skips_continuation_lines(tmp_path: Path) -> None:
+    lines = [f"{iso(T0)} ERROR boom", "  at a", "  at b", f"{iso(T0 + 60)} INFO next", "  more"]
+    write(tmp_path / "app.log", lines)
+    assert locate(tmp_path / "app.log", T0) == ("current", 0, False)
+    assert locate(tmp_path / "app.log", T0 + 1) == ("current", offset_of(lines, 3), False)
+    assert locate(tmp_path / "app.log", T0 + 61) == ("current", offset_of(lines, 5), False)  # the end
+
+
+def test_locate_bisects_a_large_file(tmp_path: Path) -> None:
+    lines = [f"{iso(T0 + i)} INFO line {i} " + "x" * 80 for i in range(20_000)]
+    write(tmp_path / "app.log", lines)
+    assert os.path.getsize(tmp_path / "app.log") > 4 * BISECT_MIN
+    for i in (0, 1, 5_000, 12_345, 19_999):
+        assert locate(tmp_path / "app.log", T0 + i - 0.5) == ("current", offset_of(lines, i), False)
+
+
+def test_locate_reaches_into_name_1_only_when_needed(tmp_path: Path) -> None:
+    old = [f"{iso(T0 + 60 * i)} line {i}" for i in range(5)]
+    new = [f"{iso(T0 + 60 * i)} line {i}" for i in range(5, 10)]
+    write(tmp_path / "app.log.1", old, mtime=T0 + 240)
+    write(tmp_path / "app.log", new)
+    assert locate(tmp_path / "app.log", T0 + 120) == ("sibling", offset_of(old, 2), False)
+    assert locate(tmp_path / "app.log", T0 - 100) == ("current", 0, True)  # all of NAME.1 (offset 0 there)
+    assert locate(tmp_path / "app.log", T0 + 300) == ("current", 0, False)
+    assert locate(tmp_path / "app.log", T0 + 420) == ("current", offset_of(new, 2), False)
+    os.utime(tmp_path / "app.log.1", (T0, T0))  # NAME.1 older than the moment: not read at all
+    assert locate(tmp_path / "app.log", T0 + 120) == ("current", 0, False)
+
+
+def test_lines_without_time_at_the_top_of_the_current_file_belong_to_name_1(tmp_path: Path) -> None:
+    write(tmp_path / "app.log.1", [f"{iso(T0)} ERROR boom", "  at a"], mtime=T0)
+    write(tmp_path / "app.log", ["  at b", f"{iso(T0 + 60)} INFO next"])
+    assert locate(tmp_path / "app.log", T0 + 30) == ("current", len("  at b\n"), False)
+    os.remove(tmp_path / "app.log.1")  # no older file: nothing to belong to, so they are kept
+    assert locate(tmp_path / "app.log", T0 + 30) == ("current", 0, False)
+
+
+def test_a_file_without_timestamps_starts_at_its_end(tmp_path: Path) -> None:
+    write(tmp_path / "app.log", ["no time", "none here"])
+    assert locate(tmp_path / "app.log", T0) == ("current", len("no time\nnone here\n"), False)
+
+
+# --- end to end -----------------------------------------------------------------------------------------
+
+def url(server: LogtailServer, since: str, extra: str = "") -> str:
+    return f"{server.url}/api/logs/app.log/stream?since={quote(since)}{extra}"
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+async def test_since_across_name_1_and_the_current_file_then_live(start_server: Start, tmp_path: Path,
+                                                                  fmt: str) -> None:
+    make = FORMATS[fmt]
+    lines = [make(T0 + 60 * i, i) for i in range(10)]
+    write(tmp_path / "app.log.1", lines[:5], mtime=T0 + 240)
+    write(tmp_path / "app.log", lines[5:])
+    server = start_server(str(tmp_path / "app.log"))
+    async with SSEClient(url(server, iso(T0 + 180))) as client:  # from line 3, in NAME.1
+        assert await client.wait_lines(7) == lines[3:]
+        live = make(T0 + 600, 10)
+        with (tmp_path / "app.log").open("a") as f:
+            f.write(live + "\n")
+        assert await client.wait_lines(8) == [*lines[3:], live]  # no gap, no duplicate at the seam
+        assert client.notices("gap") == []
+
+
+async def test_stack_trace_spanning_the_rotation_stays_whole(start_server: Start, tmp_path: Path) -> None:
+    write(tmp_path / "app.log.1", [f"{iso(T0)} INFO a", f"{iso(T0 + 60)} ERROR boom", "  at one"], mtime=T0 + 60)
+    write(tmp_path / "app.log", ["  at two", f"{iso(T0 + 120)} INFO b"])
+    server = start_server(str(tmp_path / "app.log"))
+    async with SSEClient(url(server, iso(T0 + 60))) as client:
+        assert await client.wait_lines(4) == [f"{iso(T0 + 60)} ERROR boom", "  at one", "  at two",
+                                              f"{iso(T0 + 120)} INFO b"]
+    async with SSEClient(url(server, iso(T0 + 61))) as client:  # the trace is older: none of it
+        assert await client.wait_lines(1) == [f"{iso(T0 + 120)} INFO b"]
+    async with SSEClient(url(server, iso(T0 - 3600))) as client:  # before NAME.1 began: all of both files
+        assert await client.wait_lines(5) == [f"{iso(T0)} INFO a", f"{iso(T0 + 60)} ERROR boom", "  at one",
+                                              "  at two", f"{iso(T0 + 120)} INFO b"]
+
+
+async def test_relative_since_with_filters_and_the_multi_log_stream(start_server: Start, tmp_path: Path) -> None:
+    now = time.time()
+    a = [f'{{"time": "{iso(now - m * 60)}", "level": "{lvl}", "n": {m}}}'
+         for m, lvl in ((120, "error"), (50, "error"), (20, "info"), (10, "error"), (1, "error"))]
+    b = [f"{iso(now - m * 60)} WARN b{m}" for m in (90, 40, 5)]
+    write(tmp_path / "a.log", a)
+    write(tmp_path / "b.log", b)
+    server = start_server(str(tmp_path / "a.log"), str(tmp_path / "b.log"))
+    async with SSEClient(f"{server.url}/api/logs/a.log/stream?since=1h&field=n%3C50&level=error") as client:
+        assert await client.wait_lines(2) == [a[3], a[4]]
+    async with SSEClient(f"{server.url}/api/stream?log=a.log&log=b.log&since=30m") as client:
+        await client.wait_lines(4)
+        assert client.lines("a.log") == a[2:] and client.lines("b.log") == b[2:]
+
+
+async def test_since_is_bounded_by_resume_max_bytes_with_a_gap_notice(start_server: Start, tmp_path: Path) -> None:
+    lines = [f"{iso(T0 + i)} line {i:04d} " + "x" * 68 for i in range(1000)]  # 100 bytes a line
+    write(tmp_path / "app.log", lines)
+    server = start_server(str(tmp_path / "app.log"), "--resume-max-bytes", "1050")
+    async with SSEClient(url(server, iso(T0))) as client:
+        got = await client.wait_lines(10)
+        await client.wait(lambda: client.notices("gap"))
+        assert got == lines[-10:]  # the newest 1050 bytes, less the line the cut went through
+        assert client.notices("gap")[0]["skipped_bytes"] == 100_000 - 1050
+
+
+async def test_bad_since_and_since_with_an_id(start_server: Start, tmp_path: Path) -> None:
+    lines = [f"{iso(T0 + 60 * i)} line {i}" for i in range(5)]
+    write(tmp_path / "app.log", lines)
+    server = start_server(str(tmp_path / "app.log"))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        for bad in ("yesterday", "15x", "2026-10-10", "x" * 65):
+            for path in ("/api/logs/app.log/stream", "/api/stream?log=app.log"):
+                resp = await http.get(path, params={"since": bad})
+                assert resp.status_code == 422 and "since" in resp.text, (bad, resp.text)
+    async with SSEClient(url(server, iso(T0))) as client:
+        await client.wait_lines(5)
+        third = client.id_of(lines[2])
+    # A reconnect carries its id: it resumes from there and does not replay from since.
+    async with SSEClient(url(server, iso(T0)), headers={"Last-Event-ID": third}) as client:
+        assert await client.wait_lines(2) == lines[3:]
+    async with SSEClient(url(server, iso(T0), f"&last_event_id={quote(third)}")) as client:
+        assert await client.wait_lines(2) == lines[3:]
