@@ -45,6 +45,13 @@ class StreamOptions:
         self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
+# Where the app keeps the server's own `send` in a request's scope (app.LogtailApp). The middlewares that wrap
+# `send` (Starlette's ServerErrorMiddleware, SecurityHeaders, CORS) act on the response start only, yet a
+# stream's every chunk would pass through each wrapper, for hours, for every client: a stream sends its
+# start through them (they set its headers once) and its body straight to the server.
+SERVER_SEND = "logtail.server_send"
+
+
 class ClientGone(Exception):
     """The client disconnected or stopped reading for longer than the send timeout."""
 
@@ -86,6 +93,7 @@ class LogStream(Response):
         listener = asyncio.create_task(self._listen(receive, sub))
         try:
             await self._start(send)
+            self._send = scope.get(SERVER_SEND, send)
             await self._catch_up(sub, plans)
             self._mark_position(sub, positions)
             await self._pump(sub)
