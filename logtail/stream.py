@@ -96,7 +96,7 @@ class LogStream(Response):
             self._send = scope.get(SERVER_SEND, send)
             await self._catch_up(sub, plans)
             self._mark_position(sub, positions)
-            await self._pump(sub)
+            await self._pump_in_own_task(sub)
         except ClientGone:
             pass
         finally:
@@ -172,6 +172,15 @@ class LogStream(Response):
         if self.options.fmt == "sse" and sub.cursors:
             sub.chunks.insert(0, b"id: " + ",".join(sub.cursors.values()).encode() + b"\n\n")
             sub.wake()
+
+    async def _pump_in_own_task(self, sub: Subscription) -> None:
+        # The request task runs under a dozen frames (uvicorn, the middlewares, FastAPI), and every wake-up
+        # of a coroutine resumes each frame of its chain. In a task of its own, a wake-up of the pump resumes
+        # its three frames; the request task wakes once, at the end. Cancelling the request task (shutdown)
+        # cancels the pump; the keep-alive ticker cancels a stuck send in the pump itself (sub.task).
+        pump = asyncio.create_task(self._pump(sub))
+        sub.task = pump
+        await pump
 
     async def _pump(self, sub: Subscription) -> None:
         # Heartbeats are queued by the keep-alive ticker like any other bytes: no timer per wait here.
