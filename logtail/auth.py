@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .history import off_loop
+from .offloop import off_loop
 
 log = logging.getLogger(__name__)
 

@@ -81,9 +81,10 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "backlog": (int, "lines sent first when a stream opens without backlog= (default 10)"),
     "window_lines": (int, "recent lines kept in memory per log for backlog and resume (default 10000)"),
     "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged (default 65536)"),
-    "queue_bytes": (int, "per-client queue bound; a slower client skips ahead with a gap notice (default 4 MiB)"),
+    "queue_bytes": (int, "per-client queue bound; a slower client catches up from memory and the files, "
+                         "or skips ahead with overflow=skip (default 4 MiB)"),
     "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected (default 30)"),
-    "resume_max_bytes": (int, "most bytes read back from a file to resume a client (default 64 MiB)"),
+    "resume_max_bytes": (int, "most bytes read back from the files to resume or catch up a client (default 64 MiB)"),
     "retry_ms": (int, "reconnect delay announced to EventSource clients (default 2000)"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll (default auto)"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net (default 1)"),

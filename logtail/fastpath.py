@@ -23,9 +23,11 @@ from .routes import MAX_BACKLOG, make_stream
 from .sse import Format
 from .state import AppState
 from .stream import StreamOptions
+from .subscription import OVERFLOWS
 
 _FLAGS = {"0": False, "1": True, "false": False, "true": True}
-_SIMPLE = {"backlog", "q", "regex", "ignore_case", "invert", "level", "field", "format", "last_event_id", "log"}
+_SIMPLE = {"backlog", "q", "regex", "ignore_case", "invert", "level", "field", "format", "last_event_id", "log",
+           "overflow"}
 # Parameters whose handling needs more than a parse (since= reads the files): FastAPI's route does it.
 _ROUTED = {"since"}
 _FORMATS: tuple[str, ...] = get_args(Format)
@@ -92,9 +94,10 @@ def _parse(st: AppState, scope: Scope, names: list[str], multi: bool) -> tuple[l
     if not names or not all(map(st.has_log, names)) or st.hub.client_count >= s.max_clients:
         return None
     fmt = single.get("format", "sse")
+    overflow = single.get("overflow", "catchup")
     flags = [single.get(k, "0").lower() for k in ("ignore_case", "invert")]
     backlog_text = single.get("backlog")
-    if fmt not in _FORMATS or any(f not in _FLAGS for f in flags):
+    if fmt not in _FORMATS or overflow not in OVERFLOWS or any(f not in _FLAGS for f in flags):
         return None
     if backlog_text is not None and not (backlog_text.isascii() and backlog_text.isdigit()):
         return None
@@ -108,4 +111,4 @@ def _parse(st: AppState, scope: Scope, names: list[str], multi: bool) -> tuple[l
         return None
     header = dict(scope["headers"]).get(b"last-event-id", b"").decode("latin-1") or None
     cursors = parse_cursors(header or single.get("last_event_id"))
-    return names, StreamOptions(line_filter, fmt, backlog, cursors, multi)  # type: ignore[arg-type]
+    return names, StreamOptions(line_filter, fmt, backlog, cursors, multi, overflow)  # type: ignore[arg-type]

@@ -52,6 +52,7 @@ FANOUT_BUDGET = 0.025
 # Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
 # rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
 MAX_QUEUED = 16
+ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its place (resume.py)
 
 
 @dataclass
@@ -142,6 +143,9 @@ class FileFollower:
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None  # the file being read
         self.queue: deque[Generation] = deque()  # files that took the name after `gen`, oldest first, unread
+        # The last files let go, oldest first, with the size read from each: how a reader that lost its
+        # place knows whether `NAME.1` comes after it (resume.py).
+        self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state = "new"  # new | ok | reopen (rotated, next file not open yet) | missing | unreadable
         self.wakeup = asyncio.Event()
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
@@ -388,6 +392,7 @@ class FileFollower:
         """Let the drained file go and move on to the next one that had the name, from its first byte."""
         self._flush_partial(gen)
         gen.close()
+        self.rotated.append((gen, self.splitter.offset))
         self.splitter.reset()
         self._stop_draining()
         self.gen = self.queue.popleft() if self.queue else None

@@ -6,13 +6,12 @@ once per request and read only up to their size at that moment, so a growing log
 consistent snapshot.
 
 Everything here is synchronous: `Search.step()` and the readers do one bounded piece of work (a block of at
-most `BLOCK` bytes) and are called through `off_loop()` from `history_routes`, so the event loop never
+most `BLOCK` bytes) and are called through `offloop.off_loop()` from `history_routes`, so the event loop never
 waits on a disk and a request can stop between any two blocks. Range parsing follows RFC 9110 section 14.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gzip
 import io
@@ -22,11 +21,11 @@ import stat
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from .cursor import HEAD_BYTES, Cursor, file_id
 from .filters import LineFilter
@@ -42,29 +41,11 @@ from .scan import (
     lines_before,
 )
 
-T = TypeVar("T")
-
 DOWNLOAD_CHUNK = 256 * 1024
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 MAX_CONTEXT = 50
 Order = Literal["newest", "oldest"]
-
-
-async def off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in a worker thread.
-
-    If the caller is cancelled meanwhile, the call is still awaited before the cancellation goes on: it may
-    be reading a descriptor that the caller's `finally` is about to close.
-    """
-    future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        await asyncio.wait([future])
-        if not future.cancelled():
-            future.exception()  # retrieved, so asyncio does not log it
-        raise
 
 
 # --- HTTP Range (RFC 9110 section 14) ----------------------------------------------------------------

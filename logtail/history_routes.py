@@ -32,12 +32,12 @@ from .history import (
     RangeNotSatisfiable,
     Search,
     SearchRequest,
-    off_loop,
     open_chain,
     open_file,
     parse_range,
     rotated_siblings,
 )
+from .offloop import off_loop
 from .registry import LogEntry
 from .routes import NAME_PATH, FilterQuery
 from .sse import dump_json

@@ -6,35 +6,28 @@ lines' shared bytes once per wire format. Each subscriber then gets one chunk ap
 cost per client per batch is an append, not a send. Everything here runs on the event loop and never awaits,
 so `subscribe()` takes a consistent snapshot: nothing is delivered twice or skipped between backlog and live.
 
-Overflow policy: a client whose queue would exceed `queue_bytes` skips ahead. New chunks are dropped (and
-counted) until its writer drains what is queued; the writer then sends a `gap` notice with the exact number
-of lines it missed, and continues with live lines.
+What a client's queue takes, and what happens when it is full, is the subscription's business
+(subscription.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from .cursor import Cursor
 from .fields import FieldCache
 from .filters import FilterError, LineFilter, RegexSet
 from .sse import Format, Line, notice_frame
+from .subscription import LogStats, Subscription
+
+__all__ = ["Channel", "Hub", "LogStats", "Subscription"]
 
 log = logging.getLogger(__name__)
 
 REGEX_SET_MIN = 4  # distinct patterns on one log before they are matched as one RE2 set
-
-
-@dataclass
-class LogStats:
-    lines_read: int = 0
-    lines_sent: int = 0
-    lines_dropped: int = 0
 
 
 class Channel:
@@ -123,98 +116,6 @@ class Dispatch:
         self.needs_sets = any(slot is not None and not flt.regex_only for flt, _, slot in self.steps)
 
 
-class Subscription:
-    """One client stream: which logs, its filter and format, and its bounded queue of bytes."""
-
-    def __init__(self, logs: list[str], line_filter: LineFilter, fmt: Format, queue_bytes: int,
-                 multi: bool) -> None:
-        self.logs = logs
-        self.filter = line_filter
-        self.fmt = fmt
-        self.queue_bytes = queue_bytes
-        # Only the multi-log SSE stream needs an id per client (one cursor per log in the stream).
-        self.own_ids = multi and fmt == "sse" and len(logs) > 1
-        self.cursors: dict[str, str] = {}
-        self.chunks: list[bytes | tuple[str, list[Line]]] = []
-        self.size = 0
-        self.missed: dict[str, int] = {}
-        self.closed = False
-        self.close_reason: bytes = b""
-        self.waiter: asyncio.Future[None] | None = None
-        # Kept up to date by the client's writer, read by the keep-alive ticker (keepalive.py).
-        self.last_sent = 0.0
-        self.sending_since: float | None = None
-        self.stalled = False
-        self.task: asyncio.Task[object] | None = None
-
-    def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, stats: LogStats,
-             size: int = 0) -> None:
-        if self.closed:
-            return
-        size = size or len(chunk)
-        # Once a log has skipped lines, everything after them waits for the gap notice (sent when the queue
-        # drains): a smaller chunk that would still fit must not overtake it, or the notice lands late. An
-        # empty queue takes any one chunk (a read batch can exceed a small queue_bytes), or a client that
-        # keeps up would lose lines.
-        if log in self.missed or (self.chunks and self.size + size > self.queue_bytes):
-            self.missed[log] = self.missed.get(log, 0) + count
-            stats.lines_dropped += count
-            self.wake()  # an idle writer sends the gap notice now
-            return
-        self.chunks.append(chunk)
-        self.size += size
-        stats.lines_sent += count
-        self.wake()
-
-    def push_lines(self, log: str, lines: list[Line], stats: LogStats) -> None:
-        """Multi-log SSE: lines are queued as they are and get their ids when taken (see `encode`)."""
-        size = sum(len(line.sse_body) for line in lines) + 64 * len(lines)
-        self.push(log, (log, lines), len(lines), stats, size)
-
-    def encode(self, log: str, lines: list[Line]) -> bytes:
-        """Frames for `lines` in this client's format.
-
-        On the multi-log SSE stream each line's id is the client's whole position vector (one cursor per
-        log), built when the line is sent so that it always matches what the client has really received.
-        """
-        if not self.own_ids:
-            return b"".join(line.frame(self.fmt) for line in lines)
-        parts = []
-        cursors = self.cursors
-        for line in lines:
-            cursors[log] = line.cursor
-            parts.append(b"id: " + ",".join(cursors.values()).encode() + b"\n" + line.sse_body)
-        return b"".join(parts)
-
-    def wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    def take(self) -> bytes:
-        """Everything queued, followed by a gap notice per log for lines dropped on overflow."""
-        data = b"".join(c if isinstance(c, bytes) else self.encode(*c) for c in self.chunks)
-        self.chunks.clear()
-        self.size = 0
-        if self.missed:
-            data += b"".join(
-                notice_frame(self.fmt, name, "gap", f"{n} lines skipped: this client read too slowly", missed=n)
-                for name, n in self.missed.items()
-            )
-            self.missed.clear()
-        return data
-
-    def stall(self) -> None:
-        """The client has not accepted a send for too long: end its writer wherever it is waiting."""
-        if not self.stalled and self.task is not None:
-            self.stalled = True
-            self.task.cancel()
-
-    def close(self, final: bytes = b"") -> None:
-        self.closed = True
-        self.close_reason = final
-        self.wake()
-
-
 class Hub:
     def __init__(self, window_lines: int, queue_bytes: int) -> None:
         self.window_lines = window_lines
@@ -231,6 +132,10 @@ class Hub:
     @property
     def client_count(self) -> int:
         return len(self.subscriptions)
+
+    @property
+    def catching_up_count(self) -> int:
+        return sum(1 for sub in self.subscriptions if sub.lagging)
 
     def publish(self, name: str, lines: list[Line], position: Cursor) -> None:
         ch = self.channel(name)
@@ -283,7 +188,7 @@ class Hub:
             chunk = chunks.get(sub.fmt)
             if chunk is None:
                 chunk = chunks[sub.fmt] = b"".join(line.frame(sub.fmt) for line in hits)
-            sub.push(ch.name, chunk, count, ch.stats)
+            sub.push(ch.name, chunk, count, hits[-1], ch.stats)
 
     def notice(self, name: str, kind: str, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
@@ -293,7 +198,7 @@ class Hub:
             frame = frames.get(sub.fmt)
             if frame is None:
                 frame = frames[sub.fmt] = notice_frame(sub.fmt, name, kind, message)
-            sub.push(name, frame, 0, ch.stats)
+            sub.notice(name, frame, ch.position)
 
     def subscribe(self, logs: Iterable[str], sub: Subscription) -> None:
         for name in logs:

@@ -25,10 +25,8 @@ def tick(hub: Hub, now: float, heartbeat: float, send_timeout: float, interval: 
         if sub.sending_since is not None:
             if now - sub.sending_since > send_timeout:
                 sub.stall()
-        elif sub.fmt == "sse" and not sub.chunks and sub.last_sent <= quiet_since:
-            sub.chunks.append(HEARTBEAT)
-            sub.size += len(HEARTBEAT)
-            sub.wake()
+        elif sub.fmt == "sse" and sub.last_sent <= quiet_since:
+            sub.heartbeat(HEARTBEAT)
 
 
 async def keep_alive(hub: Hub, heartbeat: float, send_timeout: float) -> None:

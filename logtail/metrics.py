@@ -22,13 +22,16 @@ class HubCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("logtail_clients", "Open stream clients", value=self.hub.client_count)
+        yield GaugeMetricFamily("logtail_clients_catching_up", "Stream clients being served lines they are "
+                                "behind on (overflow=catchup)", value=self.hub.catching_up_count)
         yield GaugeMetricFamily("logtail_logs", "Logs being followed", value=len(self.hub.channels))
         families = {
             "lines_read": CounterMetricFamily("logtail_lines_read", "Lines read from the log", labels=["log"]),
             "lines_sent": CounterMetricFamily("logtail_lines_sent", "Line deliveries queued to clients",
                                               labels=["log"]),
             "lines_dropped": CounterMetricFamily("logtail_lines_dropped",
-                                                 "Line deliveries dropped for slow clients", labels=["log"]),
+                                                 "Line deliveries dropped for slow overflow=skip clients",
+                                                 labels=["log"]),
         }
         for name, ch in list(self.hub.channels.items()):
             for attr, family in families.items():

@@ -1,31 +1,27 @@
-"""Where a new stream starts: the backlog, or exactly after the client's last cursor.
+"""Reading a log back from its files, after a position that is no longer in the hub's window.
 
-`plan()` runs on the event loop in the same step as the subscription, so it sees the hub exactly as the
-subscription starts: every line published afterwards reaches the client's queue, every line before is in
-the plan. A cursor is resumed, in order of preference, from the in-memory window, from the current file
-(read back with a duplicated descriptor, so a rotation meanwhile does not matter), or from the rotated
-sibling `NAME.1`; only when the position is in none of them does the client get a `gap` notice.
+`read_back()` runs on the event loop and plans what to read up to the hub's position at that moment (the
+plan's `end`): the current file from the position (read with a duplicated descriptor, so a rotation
+meanwhile does not matter), or the rest of the rotated sibling `NAME.1` and then the current file; only
+when the position is in none of them does the client get a `gap` notice. The reading itself happens off the
+loop, a block at a time, at the pace of the client (catchup.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
-from .filters import LineFilter
-from .follow import FileFollower
+from .follow import FileFollower, Generation
 from .hub import Channel
 from .lines import LineSplitter
+from .offloop import off_loop
 from .sse import Format, Line, notice_frame
 
 BLOCK = 256 * 1024
-# Lines to deliver that come from elsewhere than a file (a shipped log's Redis stream, logtail/redis/):
-# called with the client's format, yields batches of lines and ready-made notice frames.
-LineSource = Callable[[Format], AsyncIterator[list[Line] | bytes]]
 
 
 @dataclass
@@ -42,10 +38,15 @@ class ReadBack:
 @dataclass
 class Plan:
     log: str
-    lines: list[Line] = field(default_factory=list)
+    end: Cursor | None = None  # the hub's position when the plan was made: the read-back ends there
+    lost: bool = False  # the position is in none of the files: the read-back starts after a hole
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
-    sources: list[LineSource] = field(default_factory=list)  # after the read-backs
+
+    def reads_past(self, at: Cursor) -> bool:
+        """Whether a line of the read-back ends at `at`."""
+        return any(rb.start < at.offset <= rb.stop and file_id(rb.head, at.offset) == at.fid
+                   for rb in self.readbacks)
 
     def close(self) -> None:
         for rb in self.readbacks:
@@ -53,17 +54,10 @@ class Plan:
         self.readbacks.clear()
 
 
-def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, backlog: int,
-         line_filter: LineFilter, resume_max_bytes: int, sibling_start: bool = False) -> Plan:
+def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int,
+              sibling_start: bool = False) -> Plan:
     """`sibling_start`: the cursor is the start of NAME.1 (since=), which offset 0 alone cannot tell."""
-    p = Plan(ch.name)
-    if cursor is None:
-        p.lines = ch.tail(backlog, line_filter)
-        return p
-    after = ch.lines_after(cursor)
-    if after is not None:
-        p.lines = [line for line in after if line_filter.matches(line.text, line.level)]
-        return p
+    p = Plan(ch.name, ch.position)
     current = current_range(ch, follower)
     if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
@@ -73,8 +67,14 @@ def plan(ch: Channel, follower: FileFollower | None, cursor: Cursor | None, back
         if sibling is not None:
             p.readbacks.append(sibling)
         else:
-            p.notices.append(("gap", "the position to resume from is gone (file rotated or truncated since); "
-                                     "continuing from the start of the current file", {}))
+            p.lost = True
+            skipped, newer = _after_lost(follower, cursor)
+            then = f"{follower.path.name}.1, then of " if newer is not None and follower is not None else ""
+            p.notices.append(("gap", "the position to resume from is gone (file rotated away beyond .1, or "
+                                     f"truncated); continuing from the start of {then}the current file",
+                              {"skipped_bytes": skipped} if skipped is not None else {}))
+            if newer is not None:
+                p.readbacks.append(newer)
         if current is not None:
             p.readbacks.append(current)
     _bound(p, resume_max_bytes)
@@ -120,6 +120,43 @@ def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor)
     return None
 
 
+def _after_lost(follower: FileFollower | None, cursor: Cursor) -> tuple[int | None, ReadBack | None]:
+    """For a position in a file rotated away beyond `NAME.1`: the bytes lost (when the follower read that
+    file and those after it), and `NAME.1` from its start when it is a file the follower rotated away since.
+
+    Without the follower's record `NAME.1` could be any older file (after a truncation, say): it is only
+    read when it is known to come after the position."""
+    if follower is None:
+        return None, None
+    rotated = list(follower.rotated)
+    found = [i for i, (gen, size) in enumerate(rotated)
+             if cursor.offset <= size and file_id(gen.head, cursor.offset) == cursor.fid]
+    if not found:
+        return None, None
+    i = found[-1]
+    sizes = [size for _, size in rotated]
+    newer = _open_sibling_among(follower.path, rotated[i + 1:])
+    if newer is None:
+        return sizes[i] - cursor.offset + sum(sizes[i + 1:]), None
+    fd, k = newer
+    j = i + 1 + k
+    return sizes[i] - cursor.offset + sum(sizes[i + 1:j]), ReadBack(fd, rotated[j][0].head, 0, sizes[j])
+
+
+def _open_sibling_among(path: Path, candidates: list[tuple[Generation, int]]) -> tuple[int, int] | None:
+    """`NAME.1` open, and its index in `candidates`, when it is one of those files."""
+    try:
+        fd = os.open(f"{path}.1", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    for k, (gen, _) in enumerate(candidates):
+        if (gen.dev, gen.ino) == (st.st_dev, st.st_ino):
+            return fd, k
+    os.close(fd)
+    return None
+
+
 def _bound(p: Plan, limit: int) -> None:
     # Keep the newest `limit` bytes: a client gone for days is told what it missed instead of being sent
     # gigabytes. The cut lands mid-line; `read_lines` drops that first partial line.
@@ -147,12 +184,13 @@ def _read_block(fd: int, offset: int, size: int) -> bytes:
 
 async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
                      reader: Callable[[int, int, int], bytes] = _read_block) -> AsyncIterator[list[Line]]:
-    """Lines of `rb`, a block at a time, each block read in a worker thread."""
+    """Lines of `rb`, a block at a time, each block read in a worker thread (`off_loop`: the caller closes
+    `rb.fd` when it is done, perhaps because it was cancelled during a read)."""
     splitter = LineSplitter(max_line_bytes, rb.start)
     skip_first = rb.partial
     offset = rb.start
     while offset < rb.stop:
-        data = await asyncio.to_thread(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
+        data = await off_loop(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
         if not data:
             break
         offset += len(data)
@@ -164,3 +202,10 @@ async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
 
 def notice_frames(p: Plan, fmt: Format) -> bytes:
     return b"".join(notice_frame(fmt, p.log, kind, msg, **extra) for kind, msg, extra in p.notices)
+
+
+async def plan_lines(p: Plan, max_line_bytes: int) -> AsyncIterator[list[Line]]:
+    """Every line of the plan's read-backs, a block at a time."""
+    for rb in p.readbacks:
+        async for lines in read_lines(p.log, rb, max_line_bytes):
+            yield lines

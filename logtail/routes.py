@@ -23,11 +23,16 @@ from .metrics import render
 from .since import Start, since_start
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
+from .subscription import Overflow
 from .timestamps import SINCE_HELP, parse_since
 
 MAX_BACKLOG = 100_000
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
 NAME_PATH = Path(description="Log name, as listed by /api/logs")
+OVERFLOW_HELP = ("When this client reads slower than lines arrive and its queue is full: `catchup` (default) "
+                 "serves it the lines it is behind on from memory and the files, at its pace, then live again, "
+                 "none lost or repeated; `skip` drops newer lines until it drains, then sends a `gap` notice "
+                 "with the number missed (for viewers that only want the latest lines)")
 
 
 class LogInfo(BaseModel):
@@ -72,6 +77,7 @@ class StreamQuery:
                                                    description="Resume after this event id")] = None,
         last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
         since: Annotated[str | None, Query(max_length=64, description=SINCE_HELP)] = None,
+        overflow: Annotated[Overflow, Query(description=OVERFLOW_HELP)] = "catchup",
     ) -> None:
         self.filter = filters.filter
         self.backlog = backlog
@@ -79,6 +85,7 @@ class StreamQuery:
         # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
         # was written into the URL when the stream was first opened.
         self.cursors = parse_cursors(last_event_id_header or last_event_id)
+        self.overflow = overflow
         self.since: float | None = None
         # A reconnect carries an id: it resumes from there and must not replay from `since` again.
         if since is not None and not self.cursors:
@@ -182,11 +189,13 @@ async def _open_stream(request: Request, names: list[str], params: StreamQuery, 
         raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
     backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
     if params.since is None:
-        return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi))
+        return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi,
+                                                    params.overflow))
     starts = await _since_starts(st, names, params.since)
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
-    return make_stream(st, names, StreamOptions(params.filter, params.format, 0, cursors, multi, sibling_starts))
+    return make_stream(st, names, StreamOptions(params.filter, params.format, 0, cursors, multi, params.overflow,
+                                                sibling_starts))
 
 
 async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:

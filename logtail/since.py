@@ -20,8 +20,8 @@ from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
 from .follow import FileFollower
-from .history import off_loop
 from .hub import Channel
+from .offloop import off_loop
 from .resume import current_range
 from .timestamps import line_time
 

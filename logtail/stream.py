@@ -3,7 +3,8 @@
 This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
 sse-starlette because the measured costs of those (FIELD-NOTES) miss the targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
-writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`. Heartbeats
+writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; between
+sends it reads back what a lagging log missed (catchup.py), so a slow client reads at its own pace. Heartbeats
 and the send timeout come from one ticker for all clients (keepalive.py), not from timers per client. Per
 connection there is the request task and one task awaiting `receive()` for the disconnect, which closes the
 subscription at once.
@@ -21,27 +22,29 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .cursor import Cursor, file_id
+from .catchup import CatchUp
+from .cursor import Cursor
 from .filters import LineFilter
-from .hub import Hub, Subscription
+from .hub import Hub
 from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
-from .resume import Plan, notice_frames, plan, read_lines
-from .sse import MEDIA_TYPES, Format, Line, encode_retry
+from .sse import MEDIA_TYPES, Format, encode_retry
+from .subscription import Overflow, Subscription, start_of_any_file
 
 log = logging.getLogger(__name__)
 
 
 class StreamOptions:
-    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "sibling_starts")
+    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "overflow", "sibling_starts")
 
     def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
-                 multi: bool, sibling_starts: frozenset[str] = frozenset()) -> None:
+                 multi: bool, overflow: Overflow = "catchup", sibling_starts: frozenset[str] = frozenset()) -> None:
         self.filter = line_filter
         self.fmt = fmt
         self.backlog = backlog
         self.cursors = cursors
         self.multi = multi
+        self.overflow = overflow
         self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
@@ -79,13 +82,12 @@ class LogStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opts = self.options
-        sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi)
+        sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi, opts.overflow)
         sub.cursors = {name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors}
-        # Plan and subscribe in one step of the event loop: the plan covers everything up to now, the
-        # queue everything after.
-        plans = [self._plan(name) for name in self.logs]
-        positions = {name: self.hub.channel(name).position for name in self.logs}
-        self.hub.subscribe(self.logs, sub)
+        self._subscribe(sub)
+        catchup = CatchUp(sub, self.hub, self.registry, resume_max_bytes=self.resume_max_bytes,
+                          max_line_bytes=self.max_line_bytes, shipped=self.shipped,
+                          sibling_starts=opts.sibling_starts)
         self._send = send
         self._sub = sub
         sub.task = asyncio.current_task()
@@ -94,32 +96,36 @@ class LogStream(Response):
         try:
             await self._start(send)
             self._send = scope.get(SERVER_SEND, send)
-            await self._catch_up(sub, plans)
-            self._mark_position(sub, positions)
-            await self._pump_in_own_task(sub)
+            await self._pump_in_own_task(sub, catchup)
         except ClientGone:
             pass
         finally:
             listener.cancel()
             self.hub.unsubscribe(sub)
-            for p in plans:
-                p.close()
+            catchup.close()
 
-    def _plan(self, name: str) -> Plan:
-        entry = self.registry.get(name)
+    def _subscribe(self, sub: Subscription) -> None:
+        # Start and subscribe in one step of the event loop: the backlog and the positions cover everything
+        # up to now, the queue everything after; a log resumed from a cursor catches up from there.
         opts = self.options
-        ch = self.hub.channel(name)
+        backlogs, resume = {}, {}
+        for name in self.logs:
+            cursor = self._resume_from(name)
+            if cursor is None:
+                backlogs[name] = self.hub.channel(name).tail(opts.backlog if not opts.cursors else 0, opts.filter)
+            else:
+                resume[name] = cursor
+        sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
+        self.hub.subscribe(self.logs, sub)
+
+    def _resume_from(self, name: str) -> Cursor | None:
+        opts = self.options
         cursor = opts.cursors.get(name)
-        if cursor is None and opts.multi and opts.cursors and ch.position is not None:
+        if cursor is None and opts.multi and opts.cursors and self.hub.channel(name).position is not None:
             # Resuming, but the id has no entry for this log: it had no position when the client last heard
-            # of it (its file did not exist yet), so all of its file is new to the client. Offset 0 is in
-            # every file: a cursor there matches the current one.
-            cursor = Cursor(name, file_id(b"", 0), 0)
-        backlog = opts.backlog if not opts.cursors else 0
-        if self.shipped is not None and name in self.shipped:
-            return self.shipped.plan(ch, cursor, backlog, opts.filter)
-        return plan(ch, entry.follower if entry else None, cursor, backlog, opts.filter, self.resume_max_bytes,
-                    name in opts.sibling_starts)
+            # of it (its file did not exist yet), so all of its file is new to the client.
+            return start_of_any_file(name)
+        return cursor
 
     async def _listen(self, receive: Receive, sub: Subscription) -> None:
         while True:
@@ -139,62 +145,31 @@ class LogStream(Response):
         if self.options.fmt == "sse":
             await self._write(encode_retry(self.retry_ms))
 
-    async def _catch_up(self, sub: Subscription, plans: list[Plan]) -> None:
-        for p in plans:
-            data = sub.encode(p.log, p.lines)
-            if p.notices:
-                data = notice_frames(p, self.options.fmt) + data
-            if data:
-                await self._write(data)
-            for rb in p.readbacks:
-                async for lines in read_lines(p.log, rb, self.max_line_bytes):
-                    await self._deliver(sub, p.log, lines)
-            for source in p.sources:
-                async for item in source(self.options.fmt):
-                    await self._deliver(sub, p.log, item)
-            p.close()
-
-    async def _deliver(self, sub: Subscription, log: str, item: list[Line] | bytes) -> None:
-        """Caught-up lines (those passing the client's filter), or a ready frame."""
-        data = item if isinstance(item, bytes) else sub.encode(log, [
-            x for x in item if sub.filter.matches(x.text, x.level)])
-        if data:
-            await self._write(data)
-        if sub.closed:
-            raise ClientGone
-
-    def _mark_position(self, sub: Subscription, positions: dict[str, Cursor | None]) -> None:
-        # After the catch-up the client has everything up to the positions snapshotted at subscribe time
-        # (lines in between that it did not get failed its filter). Live lines follow from there.
-        for name, pos in positions.items():
-            if pos is not None:
-                sub.cursors[name] = str(pos)
-        if self.options.fmt == "sse" and sub.cursors:
-            sub.chunks.insert(0, b"id: " + ",".join(sub.cursors.values()).encode() + b"\n\n")
-            sub.wake()
-
-    async def _pump_in_own_task(self, sub: Subscription) -> None:
+    async def _pump_in_own_task(self, sub: Subscription, catchup: CatchUp) -> None:
         # The request task runs under a dozen frames (uvicorn, the middlewares, FastAPI), and every wake-up
         # of a coroutine resumes each frame of its chain. In a task of its own, a wake-up of the pump resumes
         # its three frames; the request task wakes once, at the end. Cancelling the request task (shutdown)
         # cancels the pump; the keep-alive ticker cancels a stuck send in the pump itself (sub.task).
-        pump = asyncio.create_task(self._pump(sub))
+        pump = asyncio.create_task(self._pump(sub, catchup))
         sub.task = pump
         await pump
 
-    async def _pump(self, sub: Subscription) -> None:
+    async def _pump(self, sub: Subscription, catchup: CatchUp) -> None:
         # Heartbeats are queued by the keep-alive ticker like any other bytes: no timer per wait here.
         loop = asyncio.get_running_loop()
         while not sub.closed:
-            if not sub.chunks and not sub.missed:
+            if sub.lagging and sub.room() > sub.queue_bytes // 2:
+                await catchup.step()  # more lines to send, read back while the client drains its queue
+            elif sub.idle:
                 sub.waiter = loop.create_future()
                 try:
                     await sub.waiter
                 finally:
                     sub.waiter = None
-                if sub.closed:
-                    break
-            await self._write(sub.take())
+            if sub.closed:
+                break
+            if sub.chunks or sub.missed:
+                await self._write(sub.take())
         if sub.close_reason:
             await self._write(sub.close_reason)
             await self._write_raw({"type": "http.response.body", "body": b"", "more_body": False})

@@ -68,5 +68,8 @@ export function streamUrl(root, state, backlog) {
   if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
   for (const expr of state.fields) p.append("field", expr);
   if (state.since) p.set("since", state.since);
+  // The page shows the latest lines and caps what it keeps: when it falls behind, skipping ahead (with a
+  // gap notice) beats being served the backlog it would drop anyway.
+  p.set("overflow", "skip");
   return `${root}/api/stream?${p}`;
 }

@@ -210,6 +210,34 @@ class RawStream:
                                      f"(eof={self.eof}, {len(self.data)} bytes read)")
             self.read_available(wait=min(0.2, max(0.01, deadline - time.monotonic())))
 
+    def read_at(self, rate: float, check: Callable[[RawStream], bool], timeout: float = 30.0,
+                what: str = "") -> None:
+        """Read at most `rate` bytes a second (a slow consumer) until `check` holds (tested twice a second)."""
+        start = time.monotonic()
+        deadline, next_check, got = start + timeout, 0.0, 0
+        self.sock.settimeout(0.2)
+        while True:
+            now = time.monotonic()
+            if now >= next_check:
+                if check(self):
+                    return
+                next_check = now + 0.5
+            if self.eof or now > deadline:
+                raise AssertionError(f"{what or 'condition'} not met after {timeout}s (eof={self.eof}, "
+                                     f"{len(self.data)} bytes read)")
+            try:
+                chunk = self.sock.recv(16384)
+            except TimeoutError:
+                continue
+            if not chunk:
+                self.eof = True
+                continue
+            self.data += chunk
+            got += len(chunk)
+            ahead = got / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+
     def close(self) -> None:
         self.sock.close()
 

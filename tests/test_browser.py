@@ -498,6 +498,8 @@ def test_two_logs_share_one_event_source(page: Page, serve: Callable[..., Logtai
     assert page.locator("#panes .line[data-log='a.log'] .tag").first.text_content() == "a.log"
     assert len(streams) == 1
     assert parse_qs(urlsplit(streams[0]).query)["log"] == ["a.log", "b.log"]
+    # The page shows the latest lines and caps what it keeps: it asks to skip ahead rather than catch up.
+    assert parse_qs(urlsplit(streams[0]).query)["overflow"] == ["skip"]
 
     # Side by side: one column per log, same stream.
     page.locator('input[name="view"][value="split"]').check()

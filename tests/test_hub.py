@@ -6,8 +6,9 @@ import json
 
 from logtail.cursor import Cursor
 from logtail.filters import LineFilter
-from logtail.hub import Hub, Subscription
+from logtail.hub import Hub
 from logtail.sse import Line, decode_events
+from logtail.subscription import Subscription
 
 
 def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:
@@ -19,8 +20,9 @@ def publish(hub: Hub, batch: list[Line], log: str = "a") -> None:
 
 
 def sub(logs: list[str] | None = None, flt: LineFilter | None = None, fmt: str = "sse",
-        queue_bytes: int = 1 << 20, multi: bool = False) -> Subscription:
-    return Subscription(logs or ["a"], flt or LineFilter(), fmt, queue_bytes, multi)  # type: ignore[arg-type]
+        queue_bytes: int = 1 << 20, multi: bool = False, overflow: str = "catchup") -> Subscription:
+    return Subscription(logs or ["a"], flt or LineFilter(), fmt, queue_bytes, multi,  # type: ignore[arg-type]
+                        overflow)  # type: ignore[arg-type]
 
 
 def texts(data: bytes) -> list[str]:
@@ -75,7 +77,7 @@ def test_filter_is_evaluated_once_per_line_per_distinct_filter() -> None:
 
 def test_overflow_skips_ahead_with_exact_gap_count() -> None:
     hub = Hub(1000, 1 << 20)
-    slow = sub(queue_bytes=300)
+    slow = sub(queue_bytes=300, overflow="skip")
     hub.subscribe(["a"], slow)
     for i in range(20):
         publish(hub, lines(1, start=i))

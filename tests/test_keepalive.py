@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from logtail.filters import LineFilter
-from logtail.hub import Hub, Subscription
+from logtail.hub import Hub
 from logtail.keepalive import tick, tick_interval
 from logtail.sse import HEARTBEAT
+from logtail.subscription import Subscription
 
 
 def subscribed(hub: Hub, fmt: str = "sse") -> Subscription:

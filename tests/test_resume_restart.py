@@ -317,3 +317,59 @@ async def test_multi_log_resume_gets_a_log_that_appeared_while_away(tmp_path: Pa
             assert not c.notices("gap")
     finally:
         server.stop()
+
+
+async def test_rotated_twice_while_away_gets_name_1_after_the_gap(tmp_path: Path, logs: Path) -> None:
+    """The server saw both rotations: the cursor's file is `app.log.2`, beyond reach, and `app.log.1` is
+    known to come after it. One `gap` saying how many bytes were lost, then all of `app.log.1`, then the
+    current file."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    server = start(tmp_path, str(log), "--window-lines", "5")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        read = lines_read(server, "app.log")
+        append(log, lines("line", 11, 20))
+        wait_read(server, "app.log", read + 10)
+        log.rename(logs / "app.log.1")
+        append(log, lines("middle", 1, 10))
+        wait_read(server, "app.log", read + 20)
+        (logs / "app.log.1").rename(logs / "app.log.2")
+        log.rename(logs / "app.log.1")
+        append(log, lines("current", 1, 10))
+        wait_read(server, "app.log", read + 30)
+        c = await resume(url, at10, [*lines("middle", 1, 10), *lines("current", 1, 10)], log)
+        assert [n["kind"] for n in c.notices()] == ["gap"]
+        assert c.notices()[0]["skipped_bytes"] == sum(len(x) + 1 for x in lines("line", 11, 20))
+    finally:
+        server.stop()
+
+
+async def test_gap_after_truncation_does_not_replay_an_older_rotated_file(tmp_path: Path, logs: Path) -> None:
+    """`app.log.1` is a file rotated away before the client's file: when the client's position is lost to a
+    truncation, `app.log.1` must not be replayed (its lines are older than the position)."""
+    log = logs / "app.log"
+    append(log, lines("old", 1, 5))
+    server = start(tmp_path, str(log), "--window-lines", "5", "--backlog", "0")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        wait_read(server, "app.log", 5)
+        read = 5
+        log.rename(logs / "app.log.1")
+        append(log, lines("line", 1, 10))
+        wait_read(server, "app.log", read + 10)
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        append(log, lines("line", 11, 20))
+        wait_read(server, "app.log", read + 20)
+        with log.open("w") as f:  # truncated and rewritten in place
+            f.write("new 1\nnew 2\n")
+        wait_read(server, "app.log", read + 22)
+        c = await resume(url, at10, ["new 1", "new 2"], log)
+        assert [n["kind"] for n in c.notices()] == ["gap"]
+    finally:
+        server.stop()

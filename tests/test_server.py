@@ -304,7 +304,12 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
     for path in ("/healthz", "/api/logs", "/api/logs/{name}/stream", "/api/stream", "/metrics"):
         assert path in paths
     params = {p["name"] for p in paths["/api/logs/{name}/stream"]["get"]["parameters"]}
-    assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level"} <= params
+    assert {"backlog", "q", "regex", "ignore_case", "invert", "format", "last_event_id", "level",
+            "overflow"} <= params
+    for path in ("/api/logs/{name}/stream", "/api/stream"):
+        overflow = next(p for p in paths[path]["get"]["parameters"] if p["name"] == "overflow")
+        assert overflow["schema"]["enum"] == ["catchup", "skip"] and overflow["schema"]["default"] == "catchup"
+        assert "gap" in overflow["description"]
 
 
 def test_decode_events_helper_sanity() -> None:
@@ -335,6 +340,9 @@ def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
         hub = Hub(10, 1024)
         registry = Registry()
 
+        def has_log(self, name: str) -> bool:
+            return name in self.registry
+
     def parse(query: str, multi: bool = False) -> object:
         scope = {"query_string": query.encode(), "headers": []}
         return _parse(State(), scope, [] if multi else ["a"], multi)  # type: ignore[arg-type]
@@ -342,8 +350,22 @@ def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
     assert parse("backlog=5&q=x&ignore_case=1&format=ndjson") is not None
     assert parse("log=a", multi=True) is not None
     assert parse("field=status%3E%3D500&field=user:alice") is not None
+    for query, overflow in (("", "catchup"), ("overflow=catchup", "catchup"), ("overflow=skip", "skip")):
+        for multi in (False, True):
+            parsed = parse(query + ("&log=a" if multi else ""), multi)
+            assert isinstance(parsed, tuple) and parsed[1].overflow == overflow, (query, multi)
     for query in ("field=status", "field=:x", "field=a~(", "field=n>=x", "since=5m",
                   "backlog=-1", "backlog=abc", "backlog=999999", "format=xml", "regex=(", "level=loud",
-                  "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b"):
+                  "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b", "overflow=drop", "overflow=SKIP",
+                  "overflow=skip&overflow=catchup"):
         assert parse(query) is None, query
     assert parse("log=b", multi=True) is None
+
+
+async def test_unknown_overflow_policy_is_a_422_naming_it(start_server: Start, app_log: Path) -> None:
+    server = start_server(str(app_log))
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        for path in ("/api/logs/app.log/stream?overflow=drop", "/api/stream?log=app.log&overflow=drop"):
+            r = await client.get(path)
+            assert r.status_code == 422, (path, r.status_code)
+            assert "overflow" in r.text, r.text

@@ -1,5 +1,6 @@
 """Slow and misbehaving clients against a real server: a client that stops reading slows nobody and costs
-bounded memory, is skipped ahead with an exact `gap` count, or is disconnected after `--send-timeout`;
+bounded memory, is skipped ahead with an exact `gap` count (`overflow=skip`; catching up is tested in
+test_catchup.py), or is disconnected after `--send-timeout`;
 connection churn leaves nothing behind; `--max-clients` refuses with 503; SIGTERM ends open streams quickly.
 
 A stalled client is a plain socket with a tiny `SO_RCVBUF` that does not call recv(): the kernel buffers on
@@ -51,7 +52,7 @@ async def test_stalled_client_does_not_slow_others_or_grow_memory(tmp_path: Path
     try:
         assert server.proc is not None
         _, rss0 = settle(server, "start")
-        stalled = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        stalled = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         url = f"{server.url}/api/logs/app.log/stream"
         async with SSEClient(url) as c1, SSEClient(url) as c2, SSEClient(url) as c3:
             await asyncio.to_thread(wait_for, lambda: gauge(server.url) == 4, 10)
@@ -82,7 +83,7 @@ def test_slow_client_gap_counts_exactly_and_is_not_overtaken(tmp_path: Path) -> 
     client in drop mode with no notice at all."""
     server, log = start(tmp_path, "--queue-bytes", "65536")
     try:
-        slow = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        slow = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         wait_for(lambda: gauge(server.url) == 1, 10)
         total = 0
         for _ in range(300):  # up to 12 MB in batches of 40 KB, until the slow client's queue overflowed
@@ -242,7 +243,7 @@ def test_sigterm_with_a_stalled_client_still_exits_within_seconds(tmp_path: Path
     server, log = start(tmp_path, "--queue-bytes", str(1 << 20))
     try:
         assert server.proc is not None
-        stalled = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=1024)
+        stalled = RawStream(server.port, "/api/logs/app.log/stream?overflow=skip", rcvbuf=1024)
         wait_for(lambda: gauge(server.url) == 1, 10)
         for _ in range(30):  # 6 MB: more than its buffers and its queue hold
             append(log, [f"{i} {LINE}" for i in range(1000)])

@@ -4,15 +4,17 @@
 
 Three writers append numbered lines (`<log> <seq> ...`) and rotate their file by rename (`name.1` ->
 `name.2`, `name` -> `name.1`). Clients on single-log and multi-log streams read for a random while, drop
-the connection, wait, and reconnect with their last event id (header or query). One client reads through a
-small receive buffer and stops reading for 8-12 s every 10 s, so that its queue overflows and it is
-skipped ahead. At the end every client catches up with the last line of each log and its record is
-checked: per log, each line's number is exactly the next one due, where a `gap` notice advances what is
-due by its `missed` count (a gap without a count fails). Then the server's descriptor count and memory
-must be back to their baseline.
+the connection, wait, and reconnect with their last event id (header or query). Three clients are slow:
+one reads through a small receive buffer and stops reading for 8-12 s every 10 s, one reads continuously
+but throttled (1.5 MB/s, not far above the writers' combined rate): their queues overflow and they catch
+up from the window and the files (`overflow=catchup`, the default); a third stalls like the first but
+asks for `overflow=skip`, like the dashboard. At the end every client catches up with the last line of each log and
+its record is checked: per log, each line's number is exactly the next one due, where a `gap` notice
+advances what is due by its `missed` count (a gap without a count fails). Only the `skip` client may have
+missed anything. Then the server's descriptor count and memory must be back to their baseline.
 
 Rotations are spaced wider than any client stays away or lags behind: a cursor whose file was rotated
-twice is gone by design (only `name.1` is searched) and would end in a gap that cannot be counted.
+twice is beyond reach by design (only `name.1` is searched) and would end in a gap.
 """
 
 from __future__ import annotations
@@ -83,10 +85,13 @@ class Record:
 
 
 class SoakClient:
-    def __init__(self, base: str, logs: tuple[str, ...], *, slow: bool = False, seed: int = 0) -> None:
+    def __init__(self, base: str, logs: tuple[str, ...], *, slow: bool = False, rate: float | None = None,
+                 overflow: str = "catchup", seed: int = 0) -> None:
         self.base = base
         self.logs = logs
         self.slow = slow
+        self.rate = rate  # bytes a second this client reads at most
+        self.overflow = overflow
         self.rng = random.Random(seed)
         self.last_id: str | None = None
         self.records = {log: Record() for log in logs}
@@ -98,9 +103,14 @@ class SoakClient:
 
     @property
     def url(self) -> str:
+        query = f"backlog=0&overflow={self.overflow}"
         if len(self.logs) == 1:
-            return f"{self.base}/api/logs/{self.logs[0]}/stream?backlog=0"
-        return f"{self.base}/api/stream?backlog=0&" + "&".join(f"log={n}" for n in self.logs)
+            return f"{self.base}/api/logs/{self.logs[0]}/stream?{query}"
+        return f"{self.base}/api/stream?{query}&" + "&".join(f"log={n}" for n in self.logs)
+
+    @property
+    def slow_kind(self) -> bool:
+        return self.slow or self.rate is not None
 
     def caught_up(self, last: dict[str, int]) -> bool:
         return all(r.due is not None and r.due >= last[log] for log, r in self.records.items())
@@ -141,14 +151,18 @@ class SoakClient:
             else:
                 url += f"&last_event_id={quote(self.last_id)}"
         transport = httpx.AsyncHTTPTransport(
-            socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)] if self.slow else [])
+            socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)] if self.slow_kind else [])
         buf = bytearray()
+        started, got = time.monotonic(), 0
         async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10, read=None)) as client:
             try:
                 async with asyncio.timeout(duration), client.stream("GET", url, headers=headers) as resp:
                     assert resp.status_code == 200, resp.status_code
                     async for chunk in resp.aiter_raw():
                         buf += chunk
+                        got += len(chunk)
+                        if self.rate is not None:
+                            await asyncio.sleep(max(0.0, got / self.rate - (time.monotonic() - started)))
                         end = buf.rfind(b"\n\n")
                         if end >= 0:
                             for ev in parse_events(bytes(buf[:end + 2]).decode()):
@@ -163,12 +177,12 @@ class SoakClient:
 
     async def run(self, until: float) -> None:
         while time.monotonic() < until:
-            await self.session(self.rng.uniform(20, 30) if self.slow else self.rng.uniform(0.3, 6.0))
+            await self.session(self.rng.uniform(20, 30) if self.slow_kind else self.rng.uniform(0.3, 6.0))
             await asyncio.sleep(self.rng.uniform(0, 2.0))
 
     async def catch_up(self, last: dict[str, int], within: float) -> None:
         deadline = time.monotonic() + within
-        self.slow = False
+        self.slow, self.rate = False, None
         while not self.caught_up(last) and time.monotonic() < deadline:
             await self.session(min(5.0, max(0.1, deadline - time.monotonic())))
 
@@ -199,6 +213,8 @@ async def test_soak_rotating_writers_and_reconnecting_clients(tmp_path: Path) ->
 
         clients = [SoakClient(server.url, (n,), seed=i) for i, n in enumerate(LOGS * 2)]
         clients += [SoakClient(server.url, LOGS, seed=10 + i) for i in range(3)]
+        clients.append(SoakClient(server.url, ("b.log", "c.log"), overflow="skip", slow=True, seed=98))
+        clients.append(SoakClient(server.url, LOGS, rate=1.5e6, seed=97))
         clients.append(SoakClient(server.url, ("b.log", "c.log"), slow=True, seed=99))
         until = time.monotonic() + SECONDS
         last: dict[str, int] = {}
@@ -217,7 +233,16 @@ async def test_soak_rotating_writers_and_reconnecting_clients(tmp_path: Path) ->
             await stopped.wait()  # a few seconds at most: no rotation can happen meanwhile
             await c.catch_up(last, 60)
 
-        await asyncio.gather(stop_writers(), *(client_life(c) for c in clients))
+        catching_up = 0.0
+
+        async def watch_catch_up() -> None:
+            nonlocal catching_up
+            while not stopped.is_set():
+                catching_up = max(catching_up, await asyncio.to_thread(gauge, server.url,
+                                                                       "logtail_clients_catching_up"))
+                await asyncio.sleep(0.5)
+
+        await asyncio.gather(stop_writers(), watch_catch_up(), *(client_life(c) for c in clients))
 
         report = []
         for i, c in enumerate(clients):
@@ -231,8 +256,11 @@ async def test_soak_rotating_writers_and_reconnecting_clients(tmp_path: Path) ->
                 assert not r.errors, (i, log, r.errors[:5])
                 assert r.due == last[log], (i, log, r.due, last[log])
                 assert r.received > 0
+                if c.overflow == "catchup":
+                    assert r.missed == 0, (i, log, "a catching-up client missed lines")
         assert sum(c.connections for c in clients) > len(clients) * 3
-        assert sum(r.missed for r in clients[-1].records.values()) > 0, "the stalled client never overflowed"
+        assert sum(r.missed for r in clients[-3].records.values()) > 0, "the skip client never overflowed"
+        assert catching_up > 0, "no client ever had to catch up"
 
         wait_for(lambda: gauge(server.url) == 0, 10, what="every stream to be closed")
         wait_for(lambda: fd_count(pid) <= fds0, 10, 0.1, f"fd count back to {fds0}")

@@ -6,17 +6,16 @@ that is not URL-safe is ignored, and the stream key is built from the checked pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from ..cursor import Cursor
-from ..filters import LineFilter
 from ..hub import Channel
-from ..resume import Plan
+from ..sse import Format, Line
 from . import keys
-from .resume import plan_shipped
+from .resume import read_after
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
 
@@ -64,5 +63,6 @@ class ShippedLogs:
                 existing.known = record
         return new
 
-    def plan(self, ch: Channel, cursor: Cursor | None, backlog: int, line_filter: LineFilter) -> Plan:
-        return plan_shipped(self, ch, cursor, backlog, line_filter)
+    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format) -> AsyncIterator[list[Line] | bytes] | None:
+        """A lagging client's read-back of `ch` after `cursor` (catchup.py)."""
+        return read_after(self, ch, cursor, fmt)

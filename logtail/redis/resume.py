@@ -1,11 +1,11 @@
-"""Where a client's stream of a shipped log starts: the backlog, the hub's window, or the stream in Redis.
+"""Reading a shipped log back from its Redis stream, after a position that is no longer in the hub's window.
 
-Like resume.py for files, `plan_shipped()` runs in the same step of the event loop as the subscription. A
-cursor found in the hub's window is resumed from it; otherwise the entries after it are read back from Redis
-(XRANGE) up to the last entry the hub had published at subscribe time, and everything later reaches the
-client through its queue. Entry ids are the same on every web node, so this works on any of them. When the
-cursor's own entry is no longer in Redis (trimmed by --redis-maxlen, or lost in a restart without
-persistence) the client gets a `gap` notice, then every line Redis still has after its position.
+Like resume.py for files, and driven the same way by a lagging client's catch-up (catchup.py): the entries
+after the position are read (XRANGE) up to the last entry the hub had published when the reading was
+planned; everything later reaches the client from the window or its queue. Entry ids are the same on every
+web node, so this works on any of them. When the position's own entry is no longer in Redis (trimmed by
+--redis-maxlen, or lost in a restart without persistence) the client gets a `gap` notice, then every line
+Redis still has after its position.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from ..cursor import Cursor
-from ..filters import LineFilter
 from ..hub import Channel
-from ..resume import Plan, plan
 from ..sse import Format, Line, notice_frame
 from . import keys
 from .client import read_range
@@ -30,25 +28,16 @@ if TYPE_CHECKING:
 READ_COUNT = 1000  # entries per XRANGE
 
 
-def plan_shipped(shipped: ShippedLogs, ch: Channel, cursor: Cursor | None, backlog: int,
-                 line_filter: LineFilter) -> Plan:
-    if cursor is None or (cursor.fid, cursor.offset) in ch.positions:
-        # The backlog, or a resume from the window: as for a file (no file to fall back on is needed).
-        return plan(ch, None, cursor, backlog, line_filter, 0)
-    p = Plan(ch.name)
+def read_after(shipped: ShippedLogs, ch: Channel, cursor: Cursor,
+               fmt: Format) -> AsyncIterator[list[Line] | bytes] | None:
+    """What follows `cursor` up to the hub's position, or None when the hub has published nothing yet."""
     if ch.position is None:
-        return p  # nothing read from this stream yet: everything reaches the client live
-    start = keys.entry_of_cursor(cursor.fid, cursor.offset)
+        return None
     stop = keys.entry_of_cursor(ch.position.fid, ch.position.offset)
     if stop is None:
-        return p
-    log = shipped.logs[ch.name]
-
-    def read(fmt: Format) -> AsyncIterator[list[Line] | bytes]:
-        return read_back(shipped, log.key, ch.name, start, stop[0], fmt)
-
-    p.sources.append(read)
-    return p
+        return None
+    start = keys.entry_of_cursor(cursor.fid, cursor.offset)
+    return read_back(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt)
 
 
 async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,

@@ -32,8 +32,8 @@ from redis.exceptions import RedisError
 
 from ..config import ConfigError, Settings
 from ..cursor import HEAD_BYTES, Cursor, file_id
-from ..history import off_loop
 from ..hub import Hub
+from ..offloop import off_loop
 from ..registry import LogRegistry
 from ..resume import ReadBack, read_lines
 from ..sse import Line

@@ -1,0 +1,122 @@
+"""A client's queue: its size and order rules, notices that are never dropped, and both overflow policies."""
+
+from __future__ import annotations
+
+import json
+
+from logtail.cursor import Cursor
+from logtail.hub import Hub
+from logtail.keepalive import tick
+from logtail.sse import HEARTBEAT, Line, decode_events
+from tests.test_hub import lines, publish, sub
+
+
+def events(data: bytes) -> list[tuple[str, str]]:
+    """(kind, text-or-notice-kind) of each event, in order."""
+    out = []
+    for e in decode_events(data.decode()):
+        if e.get("event") == "line":
+            out.append(("line", json.loads(e["data"])["text"]))
+        elif e.get("event") == "notice":
+            out.append(("notice", json.loads(e["data"])["kind"]))
+        else:
+            out.append(("id", e["id"]))
+    return out
+
+
+def test_a_notice_on_a_full_queue_is_kept_in_its_place_skip() -> None:
+    """Regression: `Hub.notice` pushed with a count of 0, so on a full queue the `rotated` notice was dropped
+    (and a gap of 0 lines recorded). It must come after the gap for the lines skipped before it, and before
+    the lines published after it."""
+    hub = Hub(1000, 1 << 20)
+    s = sub(queue_bytes=300, overflow="skip")
+    hub.subscribe(["a"], s)
+    for i in range(10):
+        publish(hub, lines(1, start=i))
+    hub.notice("a", "rotated", "a was rotated")
+    received = events(s.take())
+    kinds = [k for kind, k in received if kind == "notice"]
+    assert kinds == ["gap", "rotated"], received
+    assert received[-1] == ("notice", "rotated")
+    publish(hub, lines(1, start=10))
+    assert events(s.take()) == [("line", "line 10")]
+
+
+def test_a_notice_on_a_full_queue_is_kept_catchup() -> None:
+    """With catch-up, a notice for a log that is behind waits for the catch-up to reach where it happened."""
+    hub = Hub(1000, 1 << 20)
+    s = sub(queue_bytes=300)
+    hub.subscribe(["a"], s)
+    for i in range(5):
+        publish(hub, lines(1, start=i))
+    assert "a" in s.lagging
+    hub.notice("a", "rotated", "a was rotated")  # happened after line 4
+    publish(hub, lines(2, start=5))
+    got = events(s.take())
+    ch = hub.channel("a")
+    while "a" in s.lagging:  # what catchup.py does from the window, one step at a time
+        after = ch.lines_after(s.lagging["a"])
+        assert after is not None
+        s.rejoin("a", after, ch.position, ch.stats)
+    got += events(s.take())
+    texts = [k for kind, k in got if kind != "id"]
+    assert texts == [*(f"line {i}" for i in range(5)), "rotated", "line 5", "line 6"], got
+
+
+def test_heartbeat_is_queued_through_the_subscription_and_counted() -> None:
+    """Regression: the keep-alive ticker appended to `sub.chunks` and changed `sub.size` itself."""
+    hub = Hub(10, 1 << 20)
+    s = sub()
+    hub.subscribe(["a"], s)
+    s.last_sent = 0.0
+    tick(hub, now=20.0, heartbeat=15.0, send_timeout=30.0, interval=1.0)
+    assert s.chunks == [HEARTBEAT] and s.size == len(HEARTBEAT)
+    tick(hub, now=21.0, heartbeat=15.0, send_timeout=30.0, interval=1.0)
+    assert s.chunks == [HEARTBEAT], "a second heartbeat into a non-empty queue"
+    assert s.take() == HEARTBEAT and s.size == 0
+
+
+def test_position_mark_is_counted_and_in_order() -> None:
+    """Regression: the stream inserted the position id at the head of the queue without counting it. The
+    start of a stream queues the backlog and then the position, counted, before any live line."""
+    hub = Hub(100, 1 << 20)
+    publish(hub, lines(3))
+    ch = hub.channel("a")
+    s = sub()
+    s.begin({"a": ch.tail(2, s.filter)}, {"a": ch.position}, {})
+    hub.subscribe(["a"], s)
+    assert s.size > 0
+    publish(hub, lines(1, start=3))
+    assert events(s.take()) == [("line", "line 1"), ("line", "line 2"), ("id", str(ch_position(3))),
+                                ("line", "line 3")]
+
+
+def ch_position(lines_published: int) -> Cursor:
+    return Cursor("a", "0123456789ab", lines_published * 10)
+
+
+def test_catchup_overflow_counts_nothing_as_dropped_and_keeps_position() -> None:
+    hub = Hub(1000, 1 << 20)
+    s = sub(queue_bytes=300)
+    hub.subscribe(["a"], s)
+    for i in range(20):
+        publish(hub, lines(1, start=i))
+    assert hub.channel("a").stats.lines_dropped == 0
+    assert hub.catching_up_count == 1
+    queued = [k for kind, k in events(s.take()) if kind == "line"]
+    assert s.lagging["a"] == Cursor("a", "0123456789ab", len(queued) * 10)
+
+
+def test_multi_log_mark_does_not_move_another_logs_cursor_back() -> None:
+    """A position id queued for one log is encoded when taken, after the lines queued before it: the vector
+    it carries holds the other logs' cursors as they are then, never older ones."""
+    hub = Hub(100, 1 << 20)
+    s = sub(["a", "b"], multi=True)
+    hub.subscribe(["a", "b"], s)
+    s.begin({}, {"a": None, "b": None}, {"b": Cursor("b", "0123456789ab", 0)})
+    publish(hub, lines(1, log="a"), "a")
+    chb = hub.channel("b")
+    hub.publish("b", [Line("b", "b0", "0123456789ab", 10)], Cursor("b", "0123456789ab", 10))
+    s.rejoin("b", [], chb.position, chb.stats)
+    ids = [e["id"] for e in decode_events(s.take().decode()) if "id" in e]
+    assert ids == ["a=0123456789ab:10", "a=0123456789ab:10,b=0123456789ab:10"]
