@@ -26,6 +26,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from .registry import LogRegistry
 
@@ -65,8 +66,10 @@ async def watch_inotify(registry: LogRegistry) -> None:
     mask = (flags.MODIFY | flags.CREATE | flags.DELETE | flags.MOVED_FROM | flags.MOVED_TO | flags.ATTRIB
             | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.MOVE_SELF)
     watched: dict[int, Path] = {}
+    masks = _Masks(int(flags.CREATE | flags.MOVED_TO), int(flags.Q_OVERFLOW), int(flags.IGNORED))
     with INotify() as inotify:
-        reader = CoalescingReader(inotify.fileno(), lambda: _dispatch(inotify, watched, registry), BUSY_INTERVAL)
+        reader = CoalescingReader(inotify.fileno(), lambda: _dispatch(inotify, watched, registry, masks),
+                                  BUSY_INTERVAL)
         try:
             while True:  # keep the watched directories in step with the registry
                 _sync_watches(inotify, watched, registry.directories(), mask)
@@ -131,21 +134,26 @@ def _sync_watches(inotify: object, watched: dict[int, Path], wanted: set[Path], 
         log.debug("watching %s", directory)
 
 
-def _dispatch(inotify: object, watched: dict[int, Path], registry: LogRegistry) -> None:
-    from inotify_simple import flags
+class _Masks(NamedTuple):
+    # inotify flags as plain ints: an `IntFlag` operation runs Python code, a few per event add up
+    created: int
+    overflow: int
+    ignored: int
 
-    created = flags.CREATE | flags.MOVED_TO
+
+def _dispatch(inotify: object, watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> None:
     for event in inotify.read(timeout=0):  # type: ignore[attr-defined]
-        if event.mask & flags.Q_OVERFLOW:
+        mask = event.mask
+        if mask & masks.overflow:
             registry.wake_all()
             continue
-        if event.mask & flags.IGNORED:
+        if mask & masks.ignored:
             watched.pop(event.wd, None)  # the directory went away; the rescan re-adds it when it is back
             registry.wake_all()
             continue
         directory = watched.get(event.wd)
         if directory is not None:
-            registry.on_change(directory, event.name or None, bool(event.mask & created))
+            registry.on_change(directory, event.name or None, bool(mask & masks.created))
 
 
 async def watch_watchfiles(registry: LogRegistry) -> None:
