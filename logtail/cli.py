@@ -29,9 +29,10 @@ Precedence: flag, then environment, then config file, then default.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logtail", description="Follow log files and stream them over SSE.")
     parser.add_argument("--version", action="version", version=f"logtail {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    # One line per command in `logtail --help` (at 80 columns): keep each help under ~50 characters.
+    commands = parser.add_subparsers(dest="command", required=True, title="commands")
 
-    serve_p = commands.add_parser("serve", help="serve logs", epilog=EPILOG,
+    serve_p = commands.add_parser("serve", help="follow log files and stream them over HTTP", epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     serve_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
     serve_p.add_argument("--config", type=Path, help="TOML configuration file")
@@ -43,12 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     ship_p.add_argument("--config", type=Path, help="TOML configuration file")
     add_setting_flags(ship_p, list(SHIP_OPTIONS))
 
-    demo_p = commands.add_parser("demo", help="serve a live demo: sample logs with a writer appending lines")
+    demo_p = commands.add_parser("demo", help="serve sample logs that a writer keeps appending to",
+                                 description="Serve a live demo: sample logs with a writer appending lines.")
     demo_p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     demo_p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
 
-    commands.add_parser("hash-password", help="print a salted hash for the `auth` setting (reads stdin/tty)")
+    commands.add_parser("hash-password", help="print a password hash for the auth setting",
+                        description="Print a salted scrypt hash for `auth = \"user:<hash>\"`; the password is "
+                                    "read from the terminal, or from the first line of stdin.")
     return parser
 
 

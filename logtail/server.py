@@ -33,11 +33,8 @@ class LogtailServer(uvicorn.Server):
         self.state = state
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().serve(sockets)
-
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()  # for handle_exit, which runs outside the loop
         await super().startup(sockets)
         # After send_timeout a stream ends (stream.py), but uvicorn then closes the transport gracefully,
         # waiting for the peer to drain what is buffered: a client that never reads would keep its

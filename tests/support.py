@@ -59,6 +59,7 @@ class LogtailServer:
 
     def __init__(self, args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
                  port: int | None = None, root_path: str = "", user: int | None = None) -> None:
+        self.fixed_port = port is not None
         self.port = port or free_port()
         self.user = user  # run as this uid (and its gid): tests of file permissions, which root ignores
         self.root_path = root_path
@@ -73,6 +74,19 @@ class LogtailServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, log_dir: Path, timeout: float = 15.0) -> LogtailServer:
+        # free_port() names a port that was free a moment ago; with tests running in parallel another
+        # process may bind it first. Then the server exits at once, and a new port is worth a second try.
+        for attempt in range(3):
+            try:
+                return self._start(log_dir, timeout)
+            except AssertionError:
+                if self.fixed_port or attempt == 2 or "address already in use" not in self.output().lower():
+                    raise
+                self.port = free_port()
+                self.args[self.args.index("--port") + 1] = str(self.port)
+        raise AssertionError("unreachable")
+
+    def _start(self, log_dir: Path, timeout: float) -> LogtailServer:
         self.log_path = log_dir / f"logtail-server-{self.port}.log"
         out = self.log_path.open("wb")
         as_user: dict[str, object] = {} if self.user is None else {"user": self.user, "group": self.user,

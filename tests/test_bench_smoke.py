@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_bench_smoke_run_reports_every_line_once(tmp_path: Path) -> None:
     """2 clients, 200 lines at 100 lines/s: the JSON report has its fields and counts no loss."""

@@ -378,6 +378,7 @@ def test_json_numbers_are_shown_as_written(page: Page, serve: Callable[..., Logt
                       '  "price": 1.50,\n  "neg": -0,\n  "nested": {\n    "n": 12345678901234567890\n  }\n}')
 
 
+@pytest.mark.slow
 def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., LogtailServer],
                                            tmp_path: Path) -> None:
     log = tmp_path / "app.log"
@@ -401,6 +402,7 @@ def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., Logt
     assert "max_lines=500" in page.url
 
 
+@pytest.mark.slow
 def test_two_thousand_lines_a_second_do_not_freeze_the_tab(page: Page, serve: Callable[..., LogtailServer],
                                                            tmp_path: Path) -> None:
     """Rendering is batched per animation frame: frames keep coming while 2,000 lines/s arrive."""
@@ -445,6 +447,7 @@ def test_notices_are_shown_inline_in_order(page: Page, serve: Callable[..., Logt
     assert entries == ["old file 1", "notice notice-missing", "notice notice-appeared", "new file 1"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("via", ["direct", "proxy"])
 def test_reconnect_after_server_restart_loses_and_repeats_nothing(page: Page, serve: Callable[..., LogtailServer],
                                                                   tmp_path: Path, via: str) -> None:
@@ -598,6 +601,17 @@ def test_page_works_under_a_root_path(page: Page, serve: Callable[..., LogtailSe
         page.close()  # before the proxy goes: no stream left open through it
 
 
+def save_artifact(name: str, data: bytes) -> bytes:
+    """Write tests/artifacts/NAME whole or not at all: parallel test runs (xdist workers, two checkouts'
+    runs) never leave a half-written file for a reviewer."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    partial = ARTIFACTS / f".{name}.{os.getpid()}.partial"
+    partial.write_bytes(data)
+    partial.replace(ARTIFACTS / name)
+    return data
+
+
+@pytest.mark.slow
 def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[..., LogtailServer],
                                tmp_path: Path) -> None:
     app, worker = tmp_path / "app.log", tmp_path / "worker.log"
@@ -613,16 +627,13 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
     page.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
     page.locator("#panes details.json summary").click()
     expect(page.locator("#panes .json-pretty")).to_contain_text('"order": 1234')
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dashboard.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
+    assert len(save_artifact("dashboard.png", page.screenshot())) > 10_000
 
     phone = browser.new_context(viewport={"width": 390, "height": 760}, color_scheme="dark")
     try:
         small = phone.new_page()
         small.goto(page.url)
         small.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
-        small.screenshot(path=str(ARTIFACTS / "dashboard-phone-dark.png"))
+        save_artifact("dashboard-phone-dark.png", small.screenshot())
     finally:
         phone.close()

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+import logtail
 from logtail.config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "logtail", *args], capture_output=True, text=True, timeout=30,
                           cwd=cwd, env=env)
+
+
+def test_version_is_the_installed_distributions() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"logtail {logtail.__version__}\n"
+    assert logtail.__version__ == version("logtail-sse")
+
+
+def test_help_lists_each_command_on_one_line() -> None:
+    """`logtail --help` at a standard 80-column terminal: every subcommand, one line each with its summary."""
+    result = run("--help", env={**os.environ, "COLUMNS": "80"})
+    assert result.returncode == 0
+    section = result.stdout.split("commands:\n", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("    ")]
+    assert [row.split()[0] for row in rows] == ["serve", "ship", "demo", "hash-password"]
+    for row in rows:
+        assert re.fullmatch(r"    [a-z-]+ +\S.{10,}", row), f"not a one-line summary: {row!r}"
 
 
 def test_help_documents_every_option() -> None:

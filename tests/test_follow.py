@@ -14,7 +14,7 @@ from logtail.cursor import parse_cursors
 from logtail.filters import LineFilter
 from logtail.follow import FileFollower, seed_offset
 from logtail.hub import Hub, Subscription
-from logtail.resume import plan, read_lines
+from logtail.resume import plan_lines, read_back
 
 
 class Watcher:
@@ -303,11 +303,13 @@ async def test_ids_of_late_lines_resume_exactly(log: Path) -> None:
 async def resumed(w: Watcher, last_event_id: str) -> list[str]:
     """What a client reconnecting with `last_event_id` is sent before live lines: the window or read-back."""
     cursor = parse_cursors(last_event_id)["t"]
-    p = plan(w.hub.channel("t"), w.follower, cursor, 0, LineFilter(), 1 << 30)
+    ch = w.hub.channel("t")
+    after = ch.lines_after(cursor)
+    if after is not None:
+        return [line.text for line in after]
+    p = read_back(ch, w.follower, cursor, 1 << 30)
     try:
-        texts = [line.text for line in p.lines]
-        for rb in p.readbacks:
-            texts += [line.text async for batch in read_lines("t", rb, 65536) for line in batch]
+        texts = [line.text async for batch in plan_lines(p, 65536) for line in batch]
         assert not p.notices
         return texts
     finally:

@@ -546,6 +546,7 @@ def test_multi_log_event_id_is_accepted_as_cursor(client: httpx.Client, logs: Lo
     assert search(client, before=vector, limit=2).hits == search(client, before=refs[10].id, limit=2).hits
 
 
+@pytest.mark.slow
 def test_progress_on_a_big_file(client: httpx.Client, logs: Logs) -> None:
     """Each line decoded and tested (an inverted regex has no shortcut): long enough for progress objects."""
     result = search(client, "big.log", regex="request", invert=1)
@@ -576,6 +577,7 @@ def fds_on(pid: int, *paths: Path) -> int:
     return count
 
 
+@pytest.mark.slow
 def test_one_gigabyte_file_with_flat_memory(client: httpx.Client, server: LogtailServer, logs: Logs) -> None:
     assert server.proc is not None
     pid = server.proc.pid

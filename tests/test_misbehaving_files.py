@@ -261,6 +261,7 @@ async def test_100mb_line_without_newline_is_cut_and_the_next_line_intact(tmp_pa
         server.stop()
 
 
+@pytest.mark.slow
 async def test_atomic_replace_20_times_a_second(tmp_path: Path) -> None:
     """The file is replaced (write temp + rename) 20 times a second for 3 s: the client sees whole versions in
     order, `rotated` notices, and ends with the last content; the server stays healthy."""

@@ -412,6 +412,7 @@ def test_line_reaches_sse_client_through_nginx_within_100ms(start_proxied: Calla
     assert min(latencies) < 0.1, f"write-to-client latencies: {latencies}\n{proxied.diagnostics()}"
 
 
+@pytest.mark.slow
 def test_quiet_stream_outlives_nginx_read_timeout(start_proxied: Callable[..., Proxied]) -> None:
     """Regression: nginx cuts a stream silent for proxy_read_timeout; logtail's heartbeats prevent it."""
     proxied = start_proxied(read_timeout="3s")

@@ -60,6 +60,7 @@ def logs(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.mark.slow
 async def test_resume_after_server_restart(tmp_path: Path, logs: Path) -> None:
     """A cursor from before a restart resumes exactly after its line (Last-Event-ID header and query)."""
     log = logs / "app.log"

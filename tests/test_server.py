@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from logtail.config import LogSource, Settings
+from logtail.server import LogtailServer as UvicornServer
+from logtail.server import uvicorn_config
 from logtail.sse import decode_events
 from tests.support import EventReader, LogtailServer, wait_for
 
@@ -224,6 +230,7 @@ async def test_multi_log_resume(start_server: Start, tmp_path: Path) -> None:
     assert got == ["a2", "b1"]
 
 
+@pytest.mark.slow
 async def test_glob_discovers_new_files_and_reads_them_from_the_first_line(start_server: Start,
                                                                            tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
@@ -253,6 +260,7 @@ async def test_every_watcher_backend_delivers(start_server: Start, app_log: Path
         assert await reader.texts(1) == [f"via {watcher}"]
 
 
+@pytest.mark.slow
 async def test_burst_of_200000_lines_reaches_a_client_complete_and_in_order(start_server: Start,
                                                                             tmp_path: Path) -> None:
     log = tmp_path / "burst.log"
@@ -360,6 +368,49 @@ def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
                   "overflow=skip&overflow=catchup"):
         assert parse(query) is None, query
     assert parse("log=b", multi=True) is None
+
+
+# What logtail/server.py relies on in uvicorn beyond its documented options (uvicorn is pinned in
+# requirements/*.lock; these fail when an upgrade moves them).
+
+def test_uvicorn_picks_uvloop_and_httptools_without_the_standard_extra(app_log: Path) -> None:
+    """logtail depends on uvloop and httptools directly instead of `uvicorn[standard]`: uvicorn's `auto`
+    choices must still find them, or every delivered line costs more (h11 and the stock loop)."""
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    config, _ = uvicorn_config(Settings(sources=(LogSource("app.log", app_log),), port=0))
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    loop_factory = config.get_loop_factory()
+    assert loop_factory is not None
+    loop = loop_factory()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+
+
+def test_listening_socket_gets_tcp_user_timeout_and_sigterm_ends_streams(
+        app_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`LogtailServer` hooks uvicorn's `startup` (its `servers` list) and `handle_exit`: a renamed attribute
+    would silently leave stalled clients connected, or leave SIGTERM waiting for endless streams. The server
+    runs in a thread (uvicorn installs no signal handlers there); `handle_exit` is what a signal would call."""
+    config, state = uvicorn_config(Settings(sources=(LogSource("app.log", app_log),), port=0, send_timeout=7))
+    server = UvicornServer(config, state)
+    ended = threading.Event()
+    monkeypatch.setattr(state, "shutdown_streams", ended.set)
+    thread = threading.Thread(target=server.run, name="uvicorn")
+    thread.start()
+    try:
+        wait_for(lambda: server.started, 20, what="the server to start")
+        (listening,) = [sock for s in server.servers for sock in s.sockets]
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 7000
+    finally:
+        server.handle_exit(signal.SIGTERM, None)
+        thread.join(20)
+    assert not thread.is_alive()
+    assert ended.is_set(), "SIGTERM did not end the streams"
 
 
 async def test_unknown_overflow_policy_is_a_422_naming_it(start_server: Start, app_log: Path) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.streams import RawStream, SSEClient, append, counter, fd_count, gauge, notices, parse_events, rss_kb
 from tests.support import LogtailServer, wait_for
@@ -45,6 +46,7 @@ def settle(server: LogtailServer, what: str) -> tuple[int, int]:
     return counts[-1], rss_kb(pid)
 
 
+@pytest.mark.slow
 async def test_stalled_client_does_not_slow_others_or_grow_memory(tmp_path: Path) -> None:
     """One client that never reads: three others get every line of a 6 MB burst promptly; RSS stays bounded
     (the stalled client's 1 MB queue overflows: it is skipped ahead, not buffered)."""
@@ -138,6 +140,7 @@ async def test_small_queue_does_not_drop_lines_for_a_client_that_keeps_up(tmp_pa
         server.stop()
 
 
+@pytest.mark.slow
 def test_send_timeout_closes_the_connection_of_a_client_that_never_reads(tmp_path: Path) -> None:
     """`--send-timeout 1`: a client that reads nothing is ended: the gauge drops and its connection is closed.
     Regression: the stream ended but uvicorn's graceful close waited for the peer to drain its buffers, so the
@@ -237,6 +240,7 @@ def test_sigterm_with_50_open_streams_exits_fast_and_notifies(tmp_path: Path) ->
         server.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_with_a_stalled_client_still_exits_within_seconds(tmp_path: Path) -> None:
     """A client whose buffers are full cannot take its `shutdown` notice: SIGTERM must not wait for it
     beyond --shutdown-timeout (3 s)."""
