@@ -458,7 +458,8 @@ def run_stream(sc: Scenario, opts: Options, baseline: bool = False, pinned: bool
                 pool.gather("started", 10)
                 writer = LineWriter(str(log), opts.line_bytes)
                 window = CpuWindow(server)
-                with pyspy.recording(server.pid, opts.profile_path(sc), result), RssSampler(server) as rss:
+                profile = None if baseline else opts.profile_path(sc)
+                with pyspy.recording(server.pid, profile, result), RssSampler(server) as rss:
                     if sc.rate:
                         written = writer.at_rate(sc.rate, int(sc.rate * sc.duration))
                     else:
@@ -581,7 +582,7 @@ def run_idle(sc: Scenario, opts: Options, baseline: bool = False) -> dict[str, A
                 pool.send("start")
                 pool.gather("started", 10)
                 window = CpuWindow(server)
-                with pyspy.recording(server.pid, opts.profile_path(sc), result):
+                with pyspy.recording(server.pid, None if baseline else opts.profile_path(sc), result):
                     time.sleep(sc.duration)
                 window.stop()
                 cpu, wall = window.server_s, window.wall
