@@ -337,33 +337,35 @@ class SSEStream(asyncio.Protocol):
 
     def _parse_text(self, block: bytes, now: int, latency: bool) -> None:
         """Every line of a text block: log lines, and logtail's `[logtail] LOG: KIND: message` notices."""
-        stats, tracker = self.stats, self.tracker
-        samples = stats.line_latency_us
+        stats = self.stats
         head_ns = 0
         for raw in block.split(b"\n")[:-1]:
-            match = TEXT_RE.match(raw.decode("utf-8", "replace"))
-            if match is None:
-                kind = (
-                    raw.split(b": ", 2)[1].decode(errors="replace")
-                    if raw.startswith(TEXT_NOTICE)
-                    else "unparsable-line"
-                )
-                stats.notices[kind] += 1
+            ts = self._line(raw.decode("utf-8", "replace"), now, latency)
+            if not ts:
+                kind = raw.split(b": ", 2)[1].decode(errors="replace") if raw.startswith(TEXT_NOTICE) else None
+                stats.notices[kind or "unparsable-line"] += 1
                 continue
             stats.newlines_per_line = stats.newlines_per_line or 1
-            self.lines += 1
-            ts = int(match.group(2))
             head_ns = head_ns or ts
-            tracker.add(int(match.group(1)))
-            if latency and self.stream.measured and len(samples) < MAX_SAMPLES:
-                samples.append((now - ts) // 1000)
         if head_ns:
             stats.lines_seen(now, head_ns)
 
+    def _line(self, text: str, now: int, latency: bool) -> int:
+        """Count one received line; its write time, or 0 when it is not a bench line."""
+        match = TEXT_RE.match(text)
+        if match is None:
+            return 0
+        self.lines += 1
+        ts = int(match.group(2))
+        self.tracker.add(int(match.group(1)))
+        samples = self.stats.line_latency_us
+        if latency and self.stream.measured and len(samples) < MAX_SAMPLES:
+            samples.append((now - ts) // 1000)
+        return ts
+
     def _parse_events(self, block: bytes, now: int, latency: bool = True) -> None:
         """Parse every event in the block, the way a browser's EventSource would (LF line ends)."""
-        stats, tracker = self.stats, self.tracker
-        samples = stats.line_latency_us
+        stats = self.stats
         head_ns = 0
         for raw in block.split(b"\n\n"):
             if not raw:
@@ -384,17 +386,11 @@ class SSEStream(asyncio.Protocol):
                 newlines = raw.count(b"\n") + 2  # + the blank line split() removed
                 if stats.newlines_per_line != newlines:
                     stats.newlines_per_line = newlines if stats.newlines_per_line == 0 else -1
-                event = json.loads(b"\n".join(data))
-                match = TEXT_RE.match(event["text"])
-                if match is None:
+                ts = self._line(json.loads(b"\n".join(data))["text"], now, latency)
+                if not ts:
                     stats.notices["unparsable-line"] += 1
                     continue
-                self.lines += 1
-                ts = int(match.group(2))
                 head_ns = head_ns or ts
-                tracker.add(int(match.group(1)))
-                if latency and self.stream.measured and len(samples) < MAX_SAMPLES:
-                    samples.append((now - ts) // 1000)
             elif kind == "notice":
                 notice = json.loads(b"\n".join(data))
                 stats.notices[str(notice.get("kind"))] += 1
