@@ -33,9 +33,17 @@ from pathlib import Path
 from typing import Any
 
 import pyspy
-from server_process import HOST, ServerProcess, supported_options
+from server_process import (
+    BASELINE_NAME,
+    HOST,
+    ServerProcess,
+    WebsocketdProcess,
+    ensure_websocketd,
+    supported_options,
+)
 from sse_client import ReaderPlan, ReaderPool, StreamPlan, raise_open_files_limit
-from workload import LineWriter, filter_query
+from targets import issue_table, verdict
+from workload import LineWriter, filter_query, format_line, make_payload
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_NAME = "bench.log"
@@ -59,6 +67,9 @@ class Scenario:
     files: int = 500  # startup
     drain_timeout: float = 5.0  # seconds to wait for the last line after writing
     standard: bool = True
+    fmt: str = "sse"  # the stream's format= (sse or text)
+    baseline: bool = False  # also run the `tail -F` baseline under websocketd (when --baseline allows)
+    search_mb: int = 1024  # search: size of the searched file
 
 
 SCENARIOS = {
@@ -75,6 +86,51 @@ SCENARIOS = {
             standard=False,
         ),
         Scenario(
+            "smoke-text",
+            "stream",
+            "tiny run with format=text for the test suite",
+            clients=2,
+            rate=100,
+            duration=2,
+            fmt="text",
+            standard=False,
+        ),
+        Scenario(
+            "smoke-search",
+            "search",
+            "search a 4 MB file, no match, beside grep (test suite)",
+            search_mb=4,
+            standard=False,
+        ),
+        Scenario(
+            "steady-1",
+            "stream",
+            "1 client, 1,000 lines/s",
+            "<= 50 CPU-s per million lines and <= 0.5x tail -F; p50 <= 5 ms, p99 <= 20 ms",
+            duration=8,
+            baseline=True,
+        ),
+        Scenario(
+            "steady-10",
+            "stream",
+            "10 clients, 100 lines/s",
+            "<= 1 % of a core",
+            clients=10,
+            rate=100,
+            duration=8,
+            baseline=True,
+        ),
+        Scenario(
+            "fanout-1000-100",
+            "stream",
+            "1,000 clients, 100 lines/s",
+            "<= 3 CPU-s per million deliveries and <= 1/3 of tail -F; p99 <= 100 ms; no loss",
+            clients=1000,
+            rate=100,
+            duration=8,
+            baseline=True,
+        ),
+        Scenario(
             "latency-100",
             "stream",
             "100 clients, 1,000 lines/s",
@@ -84,12 +140,30 @@ SCENARIOS = {
         Scenario(
             "throughput-1",
             "stream",
-            "1 client, as fast as possible",
-            ">= 200,000 lines/s, no loss",
+            "1 client, as fast as possible (SSE)",
+            ">= 400,000 lines/s, no loss",
             rate=None,
             drain_timeout=30,
+            baseline=True,
         ),
-        Scenario("fanout-1000", "stream", "1,000 clients, 1,000 lines/s", "no loss, p99 <= 50 ms", clients=1000),
+        Scenario(
+            "throughput-1-text",
+            "stream",
+            "1 client, as fast as possible (format=text)",
+            ">= 1,000,000 lines/s, no loss",
+            rate=None,
+            drain_timeout=30,
+            fmt="text",
+        ),
+        Scenario(
+            "fanout-1000",
+            "stream",
+            "1,000 clients, 1,000 lines/s",
+            "10^6 deliveries/s, no loss, p99 <= 50 ms",
+            clients=1000,
+            duration=8,
+            baseline=True,
+        ),
         Scenario(
             "regex-1000",
             "stream",
@@ -109,10 +183,17 @@ SCENARIOS = {
         Scenario(
             "idle-cpu-1000",
             "idle",
-            "1,000 idle clients, heartbeat 5 s: server CPU",
-            "near zero",
+            "1,000 idle clients, heartbeat 5 s: server CPU and memory per client",
+            "<= 1 % of a core; <= 20 KB per client",
             clients=1000,
             heartbeat=5,
+            baseline=True,
+        ),
+        Scenario(
+            "search-1g",
+            "search",
+            "search a 1 GB file, no match, beside LC_ALL=C grep -c",
+            "<= 2x the time of grep",
         ),
         Scenario("startup-500", "startup", "500 logs under one glob: time until /api/logs lists them all"),
         Scenario(
@@ -145,6 +226,7 @@ class Options:
     client_procs: int | None
     line_bytes: int
     profile_dir: Path | None = None
+    websocketd: str | None = None  # the baseline's binary; None: no baseline runs
 
     def profile_path(self, sc: Scenario) -> Path | None:
         if self.profile_dir is None:
@@ -263,6 +345,15 @@ def warm_up(port: int) -> None:
     time.sleep(0.5)
 
 
+def stream_target(sc: Scenario, index: int, filter_kind: str | None) -> str:
+    target = f"/api/logs/{LOG_NAME}/stream?backlog=0"
+    if sc.fmt != "sse":
+        target += f"&format={sc.fmt}"
+    if filter_kind is not None:
+        target += filter_query(filter_kind, index)
+    return target
+
+
 def server_args(sources: list[str], sc: Scenario, opts: Options) -> list[str]:
     supported = supported_options(opts.server_module)
     args = [*sources]
@@ -281,9 +372,13 @@ def server_args(sources: list[str], sc: Scenario, opts: Options) -> list[str]:
 
 @contextlib.contextmanager
 def running_server(
-    sc: Scenario, opts: Options, sources: list[str], tmp: Path, cores: list[int] | None
+    sc: Scenario, opts: Options, sources: list[str], tmp: Path, cores: list[int] | None, baseline: bool = False
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(opts.server_module, server_args(sources, sc, opts), tmp / "server.log", cores)
+    if baseline:
+        assert opts.websocketd is not None
+        server: ServerProcess = WebsocketdProcess(opts.websocketd, Path(sources[0]), tmp / "server.log", cores)
+    else:
+        server = ServerProcess(opts.server_module, server_args(sources, sc, opts), tmp / "server.log", cores)
     try:
         yield server
     finally:
@@ -299,7 +394,9 @@ def reader_pool(plans: list[ReaderPlan]) -> Iterator[ReaderPool]:
         pool.stop()
 
 
-def plan_readers(sc: Scenario, opts: Options, port: int, cores: list[int] | None) -> list[ReaderPlan]:
+def plan_readers(
+    sc: Scenario, opts: Options, port: int, cores: list[int] | None, baseline: bool = False
+) -> list[ReaderPlan]:
     n = sc.clients
     filtered = sc.regex or sc.field
     kind = "field" if sc.field else "regex"
@@ -313,10 +410,11 @@ def plan_readers(sc: Scenario, opts: Options, port: int, cores: list[int] | None
     measured = {round(k * n / measured_count) for k in range(measured_count)} if measured_count else set()
     streams = []
     for i in range(n):
-        target = f"/api/logs/{LOG_NAME}/stream?backlog=0"
-        if filtered:
-            target += filter_query(kind, i)
-        streams.append(StreamPlan(target, i if filtered else None, i in measured, kind))
+        if baseline:  # websocketd: every connection to / runs its own `tail -F`
+            streams.append(StreamPlan("/", None, i in measured, protocol="ws"))
+        else:
+            target = stream_target(sc, i, kind if filtered else None)
+            streams.append(StreamPlan(target, i if filtered else None, i in measured, kind, sc.fmt))
     procs = opts.client_procs or max(len(cores or [0]), math.ceil(n / 2500))
     procs = max(1, min(procs, n, 32))
     timeout = 30 + n / 200
@@ -340,18 +438,19 @@ def open_readers(pool: ReaderPool, server: ServerProcess, sc: Scenario, plans: l
 # -- scenarios -----------------------------------------------------------------------------------------------
 
 
-def run_stream(sc: Scenario, opts: Options, pinned: bool = True) -> dict[str, Any]:
+def run_stream(sc: Scenario, opts: Options, baseline: bool = False, pinned: bool = True) -> dict[str, Any]:
     # unpinned: every core, explicitly (children would otherwise inherit the writer's pinning)
     server_cores, client_cores = core_split() if pinned else (all_cores(), all_cores())
     with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
         tmp = Path(tmp_name)
         log = tmp / LOG_NAME
         log.touch()
-        with running_server(sc, opts, [str(log)], tmp, server_cores) as server:
+        with running_server(sc, opts, [str(log)], tmp, server_cores, baseline) as server:
             result: dict[str, Any] = {"startup_s": round(server.start(), 3)}
-            warm_up(server.port)
+            if not baseline:
+                warm_up(server.port)
             rss_base = server.rss_kb()
-            plans = plan_readers(sc, opts, server.port, client_cores)
+            plans = plan_readers(sc, opts, server.port, client_cores, baseline)
             with reader_pool(plans) as pool:
                 result.update(open_readers(pool, server, sc, plans))
                 rss_connected = server.rss_kb()
@@ -359,7 +458,8 @@ def run_stream(sc: Scenario, opts: Options, pinned: bool = True) -> dict[str, An
                 pool.gather("started", 10)
                 writer = LineWriter(str(log), opts.line_bytes)
                 window = CpuWindow(server)
-                with pyspy.recording(server.pid, opts.profile_path(sc), result), RssSampler(server) as rss:
+                profile = None if baseline else opts.profile_path(sc)
+                with pyspy.recording(server.pid, profile, result), RssSampler(server) as rss:
                     if sc.rate:
                         written = writer.at_rate(sc.rate, int(sc.rate * sc.duration))
                     else:
@@ -461,27 +561,28 @@ def _ms(us: float | None) -> float | None:
     return None if us is None else round(us / 1000, 2)
 
 
-def run_idle(sc: Scenario, opts: Options) -> dict[str, Any]:
+def run_idle(sc: Scenario, opts: Options, baseline: bool = False) -> dict[str, Any]:
     server_cores, client_cores = core_split()
     with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
         tmp = Path(tmp_name)
         log = tmp / LOG_NAME
         log.write_text("seq=000000000 ts=0 lvl=INFO before the bench\n")
-        with running_server(sc, opts, [str(log)], tmp, server_cores) as server:
+        with running_server(sc, opts, [str(log)], tmp, server_cores, baseline) as server:
             result: dict[str, Any] = {"startup_s": round(server.start(), 3)}
-            warm_up(server.port)
-            rss_base = server.rss_kb()
-            plans = plan_readers(sc, opts, server.port, client_cores)
+            if not baseline:
+                warm_up(server.port)
+            rss_base, pss_base = server.rss_kb(), server.pss_kb()
+            plans = plan_readers(sc, opts, server.port, client_cores, baseline)
             with reader_pool(plans) as pool:
                 t_connect = time.monotonic()
                 result.update(open_readers(pool, server, sc, plans))
                 result["connect_s"] = round(time.monotonic() - t_connect, 2)
                 time.sleep(2)  # let allocations settle before measuring memory
-                rss_connected = server.rss_kb()
+                rss_connected, pss_connected = server.rss_kb(), server.pss_kb()
                 pool.send("start")
                 pool.gather("started", 10)
                 window = CpuWindow(server)
-                with pyspy.recording(server.pid, opts.profile_path(sc), result):
+                with pyspy.recording(server.pid, None if baseline else opts.profile_path(sc), result):
                     time.sleep(sc.duration)
                 window.stop()
                 cpu, wall = window.server_s, window.wall
@@ -494,18 +595,19 @@ def run_idle(sc: Scenario, opts: Options) -> dict[str, Any]:
                 server_rss_base_mb=round(rss_base / 1024, 1),
                 server_rss_connected_mb=round(rss_connected / 1024, 1),
                 server_kb_per_client=round((rss_connected - rss_base) / sc.clients, 1),
+                server_pss_kb_per_client=round((pss_connected - pss_base) / sc.clients, 1),
                 server_threads=server.threads(),
                 pings=sum(r["pings"] for r in reports),
                 min_pings_per_client=min(r["min_pings"] for r in reports),
                 closed_streams=sum(r["closed"] for r in reports),
                 client_procs=len(plans),
             )
-            if sc.duration >= sc.heartbeat and result["min_pings_per_client"] == 0:
+            if not baseline and sc.duration >= sc.heartbeat and result["min_pings_per_client"] == 0:
                 result.setdefault("warnings", []).append("some clients got no heartbeat during the window")
             return result
 
 
-def run_startup(sc: Scenario, opts: Options) -> dict[str, Any]:
+def run_startup(sc: Scenario, opts: Options, baseline: bool = False) -> dict[str, Any]:
     server_cores, _ = core_split()
     with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -537,7 +639,7 @@ def run_startup(sc: Scenario, opts: Options) -> dict[str, Any]:
             }
 
 
-def run_workers(sc: Scenario, opts: Options) -> dict[str, Any]:
+def run_workers(sc: Scenario, opts: Options, baseline: bool = False) -> dict[str, Any]:
     if "--workers" not in supported_options(opts.server_module):
         return {"status": "unsupported", "note": "the server has no --workers option"}
     # Both runs share every core (a second worker needs one): compare them with each other only.
@@ -557,54 +659,112 @@ def run_workers(sc: Scenario, opts: Options) -> dict[str, Any]:
     }
 
 
-RUNNERS: dict[str, Callable[[Scenario, Options], dict[str, Any]]] = {
+NO_MATCH = "nomatchhere"
+SEARCH_ROUNDS = 3
+
+
+def write_search_file(path: Path, size_mb: int, line_bytes: int) -> int:
+    """About `size_mb` MB of bench lines (whole lines; one ~8 MB block repeated: the search does not care)."""
+    payload = make_payload(line_bytes)
+    ts = time.time_ns()
+    block = "".join(format_line(i, ts, payload) for i in range(65536)).encode()
+    target, written = size_mb << 20, 0
+    with path.open("wb") as f:
+        while written < target:
+            chunk = block[: target - written]
+            if len(chunk) < len(block):
+                chunk = chunk[: chunk.rfind(b"\n") + 1]
+                if not chunk:
+                    break
+            f.write(chunk)
+            written += len(chunk)
+    return written
+
+
+def time_grep(path: Path, cores: list[int] | None) -> float:
+    """Seconds `LC_ALL=C grep -c NO_MATCH FILE` takes, on the server's core."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["grep", "-c", NO_MATCH, str(path)],
+        env={**os.environ, "LC_ALL": "C"},
+        stdout=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
+        check=False,
+    )
+    return time.perf_counter() - t0
+
+
+def time_search(server: ServerProcess) -> tuple[float, dict[str, Any]]:
+    """Seconds a whole no-match search takes through HTTP, and its final `done` record."""
+    t0 = time.perf_counter()
+    status, body = server.get(f"/api/logs/{LOG_NAME}/search?q={NO_MATCH}", timeout=600)
+    elapsed = time.perf_counter() - t0
+    if status != 200:
+        raise RuntimeError(f"search: HTTP {status} {body[:200]!r}")
+    return elapsed, json.loads(body.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+
+
+def run_search(sc: Scenario, opts: Options, baseline: bool = False) -> dict[str, Any]:
+    """logtail's search of a whole file with no match, beside grep on the same file, alternating rounds."""
+    server_cores, _ = core_split()
+    with tempfile.TemporaryDirectory(prefix="logtail-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        log = tmp / LOG_NAME
+        size = write_search_file(log, sc.search_mb, opts.line_bytes)
+        with running_server(sc, opts, [str(log)], tmp, server_cores) as server:
+            result: dict[str, Any] = {"startup_s": round(server.start(), 3), "file_bytes": size}
+            time_grep(log, server_cores)  # untimed: the file is in the page cache for both from here on
+            grep_s, search_s, done = [], [], {}
+            cpu0 = server.cpu_seconds()
+            for _ in range(SEARCH_ROUNDS):
+                grep_s.append(time_grep(log, server_cores))
+                elapsed, done = time_search(server)
+                search_s.append(elapsed)
+            cpu = server.cpu_seconds() - cpu0
+        best_grep, best_search = min(grep_s), min(search_s)
+        return {
+            **result,
+            "grep_s": [round(t, 3) for t in grep_s],
+            "search_s": [round(t, 3) for t in search_s],
+            "grep_best_s": round(best_grep, 3),
+            "search_best_s": round(best_search, 3),
+            "search_gb_per_s": round(size / best_search / 1e9, 2),
+            "grep_gb_per_s": round(size / best_grep / 1e9, 2),
+            "ratio_to_grep": round(best_search / best_grep, 2),
+            "server_cpu_s_per_search": round(cpu / SEARCH_ROUNDS, 3),
+            "matches": done.get("matches"),
+            "scanned": done.get("scanned"),
+            "note": f"best of {SEARCH_ROUNDS} alternating rounds; file in the page cache; default order (newest)",
+        }
+
+
+RUNNERS: dict[str, Callable[[Scenario, Options, bool], dict[str, Any]]] = {
     "stream": run_stream,
     "idle": run_idle,
     "startup": run_startup,
     "workers": run_workers,
+    "search": run_search,
 }
 
 
-def verdict(sc: Scenario, r: dict[str, Any]) -> str | None:
-    """Whether the issue's target for a scenario is met (only for the scenario's default sizes)."""
-    if r.get("status") != "ok" or sc != SCENARIOS.get(sc.name):
-        return None
-    lat = r.get("latency_ms", {})
-    checks = {
-        "latency-100": lambda: r["loss"] == 0 and lat["p50"] <= 2 and lat["p99"] <= 10,
-        "throughput-1": lambda: r["loss"] == 0 and r["delivered_per_s"] >= 200_000,
-        "fanout-1000": lambda: r["loss"] == 0 and lat["p99"] <= 50,
-        "regex-1000": lambda: r["loss"] == 0 and lat["p99"] <= 100,
-        "fields-1000": lambda: r["loss"] == 0 and lat["p99"] <= 100,
-        "idle-10000": lambda: r["server_kb_per_client"] <= 25,
-        "idle-cpu-1000": lambda: r["idle_cpu_pct"] <= 1.0,
-        "workers-2": lambda: (r["scaling"] or 0) >= 1.8,
-    }
-    check = checks.get(sc.name)
-    if check is None:
-        return None
-    try:
-        return "met" if check() else "NOT met"
-    except (KeyError, TypeError):
-        return "NOT met"
-
-
-def run_scenario(sc: Scenario, opts: Options) -> dict[str, Any]:
-    print(f"== {sc.name}: {sc.description}", file=sys.stderr, flush=True)
+def run_one(sc: Scenario, opts: Options, baseline: bool) -> dict[str, Any]:
+    subject = BASELINE_NAME if baseline else "logtail"
+    print(f"== {sc.name} [{subject}]: {sc.description}", file=sys.stderr, flush=True)
     t0 = time.monotonic()
     try:
-        result = {"status": "ok", **RUNNERS[sc.kind](sc, opts)}
+        result = {"status": "ok", **RUNNERS[sc.kind](sc, opts, baseline)}
     except Exception as exc:
         result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     result = {
         "scenario": sc.name,
+        "subject": subject,
+        "baseline": baseline,
         "description": sc.description,
-        "target": sc.target,
+        "target": "" if baseline else sc.target,
         "params": asdict(sc),
         **result,
         "elapsed_s": round(time.monotonic() - t0, 1),
     }
-    result["verdict"] = verdict(sc, result)
     busy = max(
         [result.get("unattributed_cpu_pct", 0)]
         + [result.get(k, {}).get("unattributed_cpu_pct", 0) for k in ("workers_1", "workers_2")]
@@ -613,6 +773,17 @@ def run_scenario(sc: Scenario, opts: Options) -> dict[str, Any]:
         result.setdefault("warnings", []).append(f"busy machine: {busy}% of a core used outside the bench")
     print(f"   {result['status']} in {result['elapsed_s']} s", file=sys.stderr, flush=True)
     return result
+
+
+def run_scenario(sc: Scenario, opts: Options) -> list[dict[str, Any]]:
+    """logtail, then (for the issue's rows, when websocketd is available) the `tail -F` baseline."""
+    results = [run_one(sc, opts, baseline=False)]
+    if sc.baseline and opts.websocketd is not None:
+        results.append(run_one(sc, opts, baseline=True))
+    base = results[1] if len(results) > 1 else None
+    # the verdict is only given for a scenario's default sizes
+    results[0]["verdict"] = verdict(sc.name, results[0], base) if sc == SCENARIOS.get(sc.name) else None
+    return results
 
 
 # -- report --------------------------------------------------------------------------------------------------
@@ -651,6 +822,7 @@ def table(results: list[dict[str, Any]]) -> str:
     head = [
         "scenario",
         "clients",
+        "CPU %",
         "delivered/s",
         "loss",
         "dup",
@@ -673,6 +845,8 @@ def table(results: list[dict[str, Any]]) -> str:
             notes.append(f"{r['server_kb_per_client']} KB/client")
         if "idle_cpu_pct" in r:
             notes.append(f"idle CPU {r['idle_cpu_pct']}%")
+        if "ratio_to_grep" in r:
+            notes.append(f"search {r['search_best_s']} s, grep {r['grep_best_s']} s: x{r['ratio_to_grep']}")
         if "all_listed_s" in r:
             notes.append(f"healthy {r['healthy_s']} s, all {r['listed']} listed {r['all_listed_s']} s")
         if r.get("scaling") is not None:
@@ -682,10 +856,12 @@ def table(results: list[dict[str, Any]]) -> str:
         notes += r.get("warnings", [])
         target = f"{r['target']} ({r['verdict']})" if r.get("verdict") else r.get("target", "")
         rss = r.get("server_rss_peak_mb") or r.get("server_rss_connected_mb") or r.get("server_rss_mb")
+        cpu_pct = r.get("server_cpu_pct", r.get("idle_cpu_pct"))
         rows.append(
             [
-                r["scenario"],
+                f"  {r['subject']}" if r.get("baseline") else r["scenario"],
                 _fmt(p["clients"]),
+                _fmt(cpu_pct),
                 _fmt(r.get("delivered_per_s")),
                 _fmt(r.get("loss")),
                 _fmt(r.get("duplicates")),
@@ -700,7 +876,7 @@ def table(results: list[dict[str, Any]]) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
     lines = [
-        "  ".join(c.ljust(w) if i in (0, 10) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
+        "  ".join(c.ljust(w) if i in (0, 11) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
         + "  "
         + row[-1]
         for row in rows
@@ -714,6 +890,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--scenario", help="comma-separated names: " + ", ".join(SCENARIOS))
     which.add_argument("--all", action="store_true", help="every scenario but smoke (idle-10000 last)")
     which.add_argument("--standard", action="store_true", help="like --all without idle-10000")
+    which.add_argument("--targets", action="store_true", help="the rows of the issue's target table, with baselines")
     parser.add_argument("--clients", type=int, help="override the number of clients")
     parser.add_argument("--rate", help="override lines/s written ('max': as fast as possible)")
     parser.add_argument("--duration", type=float, help="override seconds of writing / of idle observation")
@@ -733,13 +910,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="scheduling priority of the bench and server (e.g. -10 on a shared machine; root)",
     )
+    parser.add_argument(
+        "--baseline",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run the tail -F baseline under websocketd beside the issue's rows (auto: when it is installed or "
+        "installable with apt-get as root; on: fail without it)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="record the server with py-spy into DIR/<scenario>.txt")
     parser.add_argument("--json", default=str(BENCH_DIR / "results" / "latest.json"), help="JSON report path")
     return parser.parse_args(argv)
 
 
+TARGET_SCENARIOS = [
+    "steady-1",
+    "steady-10",
+    "idle-cpu-1000",
+    "fanout-1000-100",
+    "fanout-1000",
+    "throughput-1",
+    "throughput-1-text",
+    "search-1g",
+]
+
+
 def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
-    if args.all or args.standard:
+    if args.targets:
+        names = TARGET_SCENARIOS
+    elif args.all or args.standard:
         names = [n for n, s in SCENARIOS.items() if s.standard] + ([] if args.standard else ["idle-10000"])
     else:
         names = [n.strip() for n in args.scenario.split(",") if n.strip()]
@@ -770,6 +968,10 @@ def main(argv: list[str] | None = None) -> int:
         args.line_bytes,
         Path(args.profile) if args.profile else None,
     )
+    if args.baseline != "off" and any(sc.baseline for sc in scenarios):
+        opts.websocketd = ensure_websocketd()
+        if opts.websocketd is None and args.baseline == "on":
+            raise SystemExit("--baseline on: websocketd is not installed (bench/setup installs it, as root)")
     raise_open_files_limit()
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by the server and the readers
@@ -784,17 +986,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     t0 = time.monotonic()
     for sc in scenarios:
-        report["scenarios"].append(run_scenario(sc, opts))
+        report["scenarios"] += run_scenario(sc, opts)
     report["elapsed_s"] = round(time.monotonic() - t0, 1)
+    report["loadavg_end"] = os.getloadavg()
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
     print(
         f"\nlogtail bench: {m['nproc']} CPUs ({m['cpu_model']}), Python {m['python']}, "
-        f"server cores {m['server_cores']}, reader cores {m['client_cores']}; {report['elapsed_s']} s"
+        f"server cores {m['server_cores']}, reader cores {m['client_cores']}; {report['elapsed_s']} s; "
+        f"load average {m['loadavg'][0]:.2f} at the start, {report['loadavg_end'][0]:.2f} at the end"
     )
     print(table(report["scenarios"]))
+    issue = issue_table(report["scenarios"])
+    if issue:
+        print(f"\nThe issue's targets (baseline: {BASELINE_NAME if opts.websocketd else 'not run'}):")
+        print(issue)
     print(f"\nJSON: {out}")
     return 0 if all(r["status"] in ("ok", "unsupported") for r in report["scenarios"]) else 1
 

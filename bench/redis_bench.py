@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             for i, log in enumerate(logs):
                 log.touch()
                 shippers.append(procs.start([sys.executable, "-m", "logtail", "ship", f"app.log={log}",
-                                             "--host-name", f"bench{i}", "--redis", url], f"ship{i}"))
+                                             "--host-name", f"bench{i}", "--redis", url,
+                                             # keep every line of the run: the loss count reads them all back
+                                             "--redis-maxlen", str(max(100_000, 2 * args.lines))], f"ship{i}"))
             wait(lambda: len(client.hkeys(keys.LOGS_KEY)) == args.shippers, 30, "every shipper registered")
             report: dict[str, Any] = {"command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
                                       "cores": os.cpu_count()}

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,10 +85,13 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output_tail()}")
             with contextlib.suppress(OSError, http.client.HTTPException):
-                if self.get("/healthz", timeout=1.0)[0] == 200:
+                if self.healthy():
                     return time.monotonic() - t0
             time.sleep(0.02)
         raise RuntimeError(f"server not healthy after {timeout}s: {self.output_tail()}")
+
+    def healthy(self) -> bool:
+        return self.get("/healthz", timeout=1.0)[0] == 200
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -177,12 +181,19 @@ class ServerProcess:
 
     def rss_kb(self) -> int:
         """Resident memory of the process group (VmRSS summed; shared pages count once per process)."""
+        return self._memory_kb("status", "VmRSS:")
+
+    def pss_kb(self) -> int:
+        """Proportional memory of the process group (Pss summed: a page shared by k processes counts 1/k)."""
+        return self._memory_kb("smaps_rollup", "Pss:")
+
+    def _memory_kb(self, proc_file: str, field: str) -> int:
         total = 0
         for pid in self.group_pids():
             with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/status") as f:
+                with open(f"/proc/{pid}/{proc_file}") as f:
                     for line in f:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(field):
                             total += int(line.split()[1])
                             break
         return total
@@ -193,3 +204,56 @@ class ServerProcess:
             with contextlib.suppress(OSError):
                 total += len(os.listdir(f"/proc/{pid}/task"))
         return total
+
+
+WEBSOCKETD = "/usr/bin/websocketd"
+BASELINE_NAME = "tail -F (websocketd)"
+
+
+def ensure_websocketd() -> str | None:
+    """The websocketd binary, installed from Debian with apt-get when missing and root; None if unavailable."""
+    found = shutil.which("websocketd") or (WEBSOCKETD if os.path.exists(WEBSOCKETD) else None)
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", "websocketd"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+            check=False,
+        )
+    return shutil.which("websocketd")
+
+
+class WebsocketdProcess(ServerProcess):
+    """The baseline: Debian's websocketd (Go) running GNU `tail -n0 -F LOG` (C) for each WebSocket client.
+
+    websocketd starts one `tail` per connection and sends each line of its output as one text message; the
+    tails stay in websocketd's process group, so CPU and memory are summed over the server and its tails.
+    """
+
+    def __init__(self, binary: str, log: Path, log_path: Path, cores: Sequence[int] | None) -> None:
+        super().__init__("logtail", [], log_path, cores)
+        self.argv = [
+            binary,
+            "--address",
+            HOST,
+            "--port",
+            str(self.port),
+            "--loglevel",
+            "error",
+            "tail",
+            "-n0",
+            "-F",
+            str(log),
+        ]
+
+    def healthy(self) -> bool:
+        return self.get("/", timeout=1.0)[0] > 0  # any answer: it listens (a plain GET gets 404)
+
+    def clients_gauge(self) -> float | None:
+        """Connected clients: one `tail` per client runs in the group beside websocketd."""
+        return float(max(0, len(self.group_pids()) - 1))

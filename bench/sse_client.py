@@ -1,7 +1,9 @@
-"""Reader processes: many SSE connections per process over raw asyncio sockets.
+"""Reader processes: many streaming connections per process over raw asyncio sockets.
 
 Each reader process opens its streams with a hand-written HTTP/1.1 GET, decodes the chunked body and the
-SSE frames incrementally, and checks every line's sequence number. Per-line work is kept in C where it can
+frames incrementally, and checks every line's sequence number. A stream speaks one of three protocols:
+logtail's SSE (`event: line` + JSON data), logtail's `format=text` (one raw line per line) or WebSocket text
+messages of one raw line each (the `tail -F` baseline under websocketd). Per-line work is kept in C where it can
 be (`bytes.count`, `find`): a whole received block whose line count and first/last sequence numbers agree
 with the expected run is accepted in O(1) Python work, anything else is re-parsed event by event. A few
 "measured" streams per run parse every event's JSON and record every line's latency; the others record
@@ -37,12 +39,18 @@ MAX_SAMPLES = 2_000_000  # per process, per latency array
 MAX_HOLES = 100_000  # per stream: missing lines remembered individually (to recognise late arrivals)
 
 
+PROTOCOLS = ("sse", "text", "ws")
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # any 16 bytes in base64: the bench does not check the accept hash
+TEXT_NOTICE = b"[logtail]"  # how format=text writes a notice (rotated, truncated, gap, ...)
+
+
 @dataclass(frozen=True)
 class StreamPlan:
     target: str  # request target, e.g. /api/logs/bench.log/stream?backlog=0
     regex_index: int | None  # None: the stream carries every line
     measured: bool
     filter_kind: str = "regex"  # what regex_index selects by: "regex" or "field" (workload.selection)
+    protocol: str = "sse"  # one of PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ class SSEStream(asyncio.Protocol):
         self._chunk_left = 0
         self._chunk_trailer = 0
         self._pending = b""  # decoded body bytes after the last complete event
+        # what ends an event: a blank line in SSE, a newline in text (WebSocket messages are turned into text)
+        self._separator = b"\n\n" if stream.protocol == "sse" else b"\n"
 
     @property
     def ok(self) -> bool:
@@ -145,9 +155,16 @@ class SSEStream(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        if self.stream.protocol == "ws":
+            extra = (
+                "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {WS_KEY}\r\n"
+            )
+        else:
+            extra = "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
         request = (
             f"GET {self.stream.target} HTTP/1.1\r\nHost: {self.plan.host}:{self.plan.port}\r\n"
-            "Accept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: logtail-bench\r\n\r\n"
+            f"{extra}User-Agent: logtail-bench\r\n\r\n"
         )
         self.transport.write(request.encode())
 
@@ -160,7 +177,9 @@ class SSEStream(asyncio.Protocol):
             data = self._response_head(data)
             if not data:
                 return
-        if not self._chunked:
+        if self.stream.protocol == "ws":
+            body = self._ws_messages(data)
+        elif not self._chunked:
             body = data
         elif not (self._raw or self._chunk_left or self._chunk_trailer) and (eol := data.find(b"\r\n", 0, 12)) > 0:
             # the usual case: exactly one whole chunk (one server write) per read
@@ -170,17 +189,19 @@ class SSEStream(asyncio.Protocol):
             body = self._dechunk(data)
         if not body:
             return
+        sep = self._separator
         if self._pending:
             body = self._pending + body
-        elif body.endswith(b"\n\n"):
+        elif body.endswith(sep):
             self._events(body, now)
             return
-        end = body.rfind(b"\n\n")
+        end = body.rfind(sep)
         if end < 0:
             self._pending = body
             return
-        self._pending = body[end + 2 :]
-        self._events(body[: end + 2], now)
+        end += len(sep)
+        self._pending = body[end:]
+        self._events(body[:end], now)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -206,12 +227,16 @@ class SSEStream(asyncio.Protocol):
         self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
         self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
-        if self.status != 200:
+        protocol = self.stream.protocol
+        if self.status != (101 if protocol == "ws" else 200):
             self._fail(f"HTTP {self.status}: {rest[:200]!r}")
             return b""
-        if not headers.get("content-type", "").startswith("text/event-stream"):
+        if protocol != "ws" and not headers.get("content-type", "").startswith(
+            "text/event-stream" if protocol == "sse" else "text/plain"
+        ):
             self._fail(f"content-type {headers.get('content-type')!r}")
             return b""
+        self.status = 200  # the stream is open (a WebSocket answers 101)
         self.ready.set_result(self.status)
         return rest
 
@@ -253,7 +278,17 @@ class SSEStream(asyncio.Protocol):
         self._raw = buf[pos:]
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    # -- SSE -----------------------------------------------------------------------------------------------
+    def _ws_messages(self, data: bytes) -> bytes:
+        """The text of the complete WebSocket messages in `data` (server frames are unmasked), one per line."""
+        buf = self._raw + data if self._raw else data
+        messages, self._raw, closed = decode_ws_frames(buf)
+        if closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+        return b"\n".join(messages) + b"\n" if messages else b""
+
+    # -- events --------------------------------------------------------------------------------------------
 
     def _events(self, block: bytes, now: int) -> None:
         """One or more complete SSE events (the block ends with a blank line).
@@ -268,7 +303,7 @@ class SSEStream(asyncio.Protocol):
         first_at = block.find(SEQ_PREFIX)
         per_line = stats.newlines_per_line
         if first_at < 0 or per_line <= 0 or self.stream.measured:
-            self._parse_events(block, now)
+            self._parse(block, now)
         else:
             last_at = block.rfind(SEQ_PREFIX)
             first = int(block[first_at + 4 : first_at + 4 + SEQ_DIGITS])
@@ -290,14 +325,47 @@ class SSEStream(asyncio.Protocol):
                 self.lines += count
             else:
                 stats.slow_blocks += 1
-                self._parse_events(block, now, latency=False)
+                self._parse(block, now, latency=False)
         if self.waiting:
             self.on_progress(self)
 
+    def _parse(self, block: bytes, now: int, latency: bool = True) -> None:
+        if self.stream.protocol == "sse":
+            self._parse_events(block, now, latency)
+        else:
+            self._parse_text(block, now, latency)
+
+    def _parse_text(self, block: bytes, now: int, latency: bool) -> None:
+        """Every line of a text block: log lines, and logtail's `[logtail] LOG: KIND: message` notices."""
+        stats = self.stats
+        head_ns = 0
+        for raw in block.split(b"\n")[:-1]:
+            ts = self._line(raw.decode("utf-8", "replace"), now, latency)
+            if not ts:
+                kind = raw.split(b": ", 2)[1].decode(errors="replace") if raw.startswith(TEXT_NOTICE) else None
+                stats.notices[kind or "unparsable-line"] += 1
+                continue
+            stats.newlines_per_line = stats.newlines_per_line or 1
+            head_ns = head_ns or ts
+        if head_ns:
+            stats.lines_seen(now, head_ns)
+
+    def _line(self, text: str, now: int, latency: bool) -> int:
+        """Count one received line; its write time, or 0 when it is not a bench line."""
+        match = TEXT_RE.match(text)
+        if match is None:
+            return 0
+        self.lines += 1
+        ts = int(match.group(2))
+        self.tracker.add(int(match.group(1)))
+        samples = self.stats.line_latency_us
+        if latency and self.stream.measured and len(samples) < MAX_SAMPLES:
+            samples.append((now - ts) // 1000)
+        return ts
+
     def _parse_events(self, block: bytes, now: int, latency: bool = True) -> None:
         """Parse every event in the block, the way a browser's EventSource would (LF line ends)."""
-        stats, tracker = self.stats, self.tracker
-        samples = stats.line_latency_us
+        stats = self.stats
         head_ns = 0
         for raw in block.split(b"\n\n"):
             if not raw:
@@ -318,17 +386,11 @@ class SSEStream(asyncio.Protocol):
                 newlines = raw.count(b"\n") + 2  # + the blank line split() removed
                 if stats.newlines_per_line != newlines:
                     stats.newlines_per_line = newlines if stats.newlines_per_line == 0 else -1
-                event = json.loads(b"\n".join(data))
-                match = TEXT_RE.match(event["text"])
-                if match is None:
+                ts = self._line(json.loads(b"\n".join(data))["text"], now, latency)
+                if not ts:
                     stats.notices["unparsable-line"] += 1
                     continue
-                self.lines += 1
-                ts = int(match.group(2))
                 head_ns = head_ns or ts
-                tracker.add(int(match.group(1)))
-                if latency and self.stream.measured and len(samples) < MAX_SAMPLES:
-                    samples.append((now - ts) // 1000)
             elif kind == "notice":
                 notice = json.loads(b"\n".join(data))
                 stats.notices[str(notice.get("kind"))] += 1
@@ -484,6 +546,34 @@ class Reader:
             await self.serve_commands()
         finally:
             loop.remove_reader(self.pipe.fileno())
+
+
+def decode_ws_frames(buf: bytes) -> tuple[list[bytes], bytes, bool]:
+    """(payloads of the complete data frames, the incomplete rest, whether a close frame came) of server frames.
+
+    Server frames are never masked (RFC 6455 5.1). websocketd sends one text frame per line of its command's
+    output and does not fragment, so a continuation frame is taken as a message of its own.
+    """
+    pos, size, messages, closed = 0, len(buf), [], False
+    while pos + 2 <= size:
+        opcode, length, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
+        if length == 126:
+            if pos + 4 > size:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+        elif length == 127:
+            if pos + 10 > size:
+                break
+            length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+        end = pos + head + length
+        if end > size:
+            break
+        if opcode in (0, 1, 2):
+            messages.append(buf[pos + head : end])
+        elif opcode == 8:
+            closed = True
+        pos = end
+    return messages, buf[pos:], closed
 
 
 def raise_open_files_limit() -> int:

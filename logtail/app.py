@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from . import __version__
 from .auth import BasicAuth
@@ -30,7 +31,17 @@ from .redis.node import RedisNode
 from .registry import LogRegistry
 from .routes import build_router
 from .state import AppState
+from .stream import SERVER_SEND
 from .watch import watch
+
+
+class LogtailApp(FastAPI):
+    """FastAPI, plus the server's own `send` kept in each request's scope for streams (stream.SERVER_SEND)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -68,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             if node is not None:
                 await node.close()
 
-    app = FastAPI(
+    app = LogtailApp(
         title="logtail",
         version=__version__,
         description="Follow log files like `tail -F` and stream new lines over Server-Sent Events.",

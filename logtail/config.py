@@ -63,8 +63,8 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     page_max_lines: int = 5000
-    # Seconds of batching added per subscriber of a log (capped at 20 ms); see FileFollower.
-    flush_window: float = 1e-5
+    # Seconds of batching added per subscriber of a log (up to follow.FANOUT_BUDGET); see FileFollower.
+    flush_window: float = 2.5e-5
     # Many hosts (logtail/redis/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
     redis: str | None = None
     redis_maxlen: int = 100_000

@@ -37,6 +37,9 @@ class LogRegistry:
         self.hub = hub
         self.entries: dict[str, LogEntry] = {}
         self._by_path: dict[Path, str] = {}
+        # directory -> file name -> log: a change event names both, and joining them into a Path per event
+        # costs more than the rest of the lookup
+        self._by_dir: dict[Path, dict[str, str]] = {}
         self._symlinks: list[LogEntry] = []  # followed by name; their targets live in other directories
         self._draining: set[FileFollower] = set()  # followers still reading a renamed file
         self._group: asyncio.TaskGroup | None = None
@@ -90,6 +93,7 @@ class LogRegistry:
         entry = LogEntry(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
+        self._by_dir.setdefault(path.parent, {})[path.name] = name
         if path.is_symlink():
             self._symlinks.append(entry)
         self.hub.channel(name)
@@ -129,7 +133,8 @@ class LogRegistry:
         if name is None:
             self.wake_all()
             return
-        target = self._by_path.get(directory / name)
+        names = self._by_dir.get(directory)
+        target = names.get(name) if names is not None else None
         if target is not None:
             self.entries[target].follower.wake()
         elif self._draining:

@@ -100,7 +100,7 @@ def decode_events(stream: str) -> Iterator[dict[str, str]]:
 class Line:
     """One complete line of one log, with its wire encodings computed on first use and then shared."""
 
-    __slots__ = ("_json", "_sse", "_sse_body", "cursor", "end", "fid", "level", "log", "text", "truncated")
+    __slots__ = ("_cursor", "_json", "_level", "_sse", "_sse_body", "end", "fid", "log", "text", "truncated")
 
     def __init__(self, log: str, text: str, fid: str, end: int, truncated: bool = False) -> None:
         self.log = log
@@ -108,11 +108,25 @@ class Line:
         self.fid = fid
         self.end = end
         self.truncated = truncated
-        self.cursor = cursor_text(log, fid, end)
-        self.level = detect_level(text)
+        # Level and id are worked out when first asked for: a line nobody subscribes to, or one that only
+        # goes out as text, needs neither.
+        self._level: Level | Literal[""] | None = ""  # "": not detected yet (None is "no level")
+        self._cursor: str | None = None
         self._json: bytes | None = None
         self._sse_body: bytes | None = None
         self._sse: bytes | None = None
+
+    @property
+    def level(self) -> Level | None:
+        if self._level == "":
+            self._level = detect_level(self.text)
+        return self._level
+
+    @property
+    def cursor(self) -> str:
+        if self._cursor is None:
+            self._cursor = cursor_text(self.log, self.fid, self.end)
+        return self._cursor
 
     def record(self) -> LineRecord:
         """The line as a JSON object (what `json` encodes), for a response that adds fields to it."""

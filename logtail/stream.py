@@ -46,6 +46,13 @@ class StreamOptions:
     sibling_starts: frozenset[str] = frozenset()  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
+# Where the app keeps the server's own `send` in a request's scope (app.LogtailApp). The middlewares that wrap
+# `send` (Starlette's ServerErrorMiddleware, SecurityHeaders, CORS) act on the response start only, yet a
+# stream's every chunk would pass through each wrapper, for hours, for every client: a stream sends its
+# start through them (they set its headers once) and its body straight to the server.
+SERVER_SEND = "logtail.server_send"
+
+
 class ClientGone(Exception):
     """The client disconnected or stopped reading for longer than the send timeout."""
 
@@ -86,7 +93,8 @@ class LogStream(Response):
         listener = asyncio.create_task(self._listen(receive, sub))
         try:
             await self._start(send)
-            await self._pump(sub, catchup)
+            self._send = scope.get(SERVER_SEND, send)
+            await self._pump_in_own_task(sub, catchup)
         except ClientGone:
             pass
         finally:
@@ -134,6 +142,15 @@ class LogStream(Response):
         await self._write_raw({"type": "http.response.start", "status": 200, "headers": headers})
         if self.options.fmt == "sse":
             await self._write(encode_retry(self.retry_ms))
+
+    async def _pump_in_own_task(self, sub: Subscription, catchup: CatchUp) -> None:
+        # The request task runs under a dozen frames (uvicorn, the middlewares, FastAPI), and every wake-up
+        # of a coroutine resumes each frame of its chain. In a task of its own, a wake-up of the pump resumes
+        # its three frames; the request task wakes once, at the end. Cancelling the request task (shutdown)
+        # cancels the pump; the keep-alive ticker cancels a stuck send in the pump itself (sub.task).
+        pump = asyncio.create_task(self._pump(sub, catchup))
+        sub.task = pump
+        await pump
 
     async def _pump(self, sub: Subscription, catchup: CatchUp) -> None:
         # Heartbeats are queued by the keep-alive ticker like any other bytes: no timer per wait here.

@@ -24,7 +24,9 @@ def test_redis_bench_smoke_run_reports_no_loss(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     result = report["throughput"]
     assert (result["lines_written"], result["lines_stored"], result["loss"], result["duplicates"]) == (4000, 4000, 0, 0)
-    for key in ("lines_per_s", "shipper_cpu_s_per_million", "redis_bytes_per_100k_lines"):
+    for key in ("lines_per_s", "redis_bytes_per_100k_lines"):
         assert result[key] > 0
+    # CPU time comes in clock ticks (10 ms): a tiny run's shippers may not reach one.
+    assert result["shipper_cpu_s_per_million"] >= 0
     for log in ("shipped_ms", "local_ms"):
         assert isinstance(report["latency"][log]["p50"], float)

@@ -47,6 +47,8 @@ async def test_stream_sends_backlog_then_live_lines_with_sse_headers(start_serve
         assert resp.headers["content-type"].startswith("text/event-stream")
         assert resp.headers["cache-control"] == "no-cache"
         assert resp.headers["x-accel-buffering"] == "no"
+        # set once by the middlewares at the start; the body goes past their send wrappers
+        assert (resp.headers["x-frame-options"], resp.headers["referrer-policy"]) == ("DENY", "no-referrer")
         reader = EventReader(resp)
         first = await reader.next_event()
         assert first == {"retry": "2000"}

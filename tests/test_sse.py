@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from logtail.sse import Line, LineRecord, decode_events, encode_retry, notice_frame, notice_record
 
 
@@ -69,3 +71,18 @@ def test_line_json_is_a_line_record() -> None:
 
 def test_decode_drops_unterminated_event_and_comments() -> None:
     assert list(decode_events(": hi\n\ndata: 1\n\ndata: 2")) == [{"data": "1"}]
+
+
+def test_level_and_id_are_worked_out_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line that only goes out as text needs neither its level nor its id: none is computed for it."""
+    import logtail.sse
+
+    calls: list[str] = []
+    real = logtail.sse.detect_level
+    monkeypatch.setattr(logtail.sse, "detect_level", lambda text: (calls.append(text), real(text))[1])
+    line = Line("app.log", "ERROR disk full", "f1", 16)
+    assert line.frame("text") == b"ERROR disk full\n"
+    assert calls == [] and line._cursor is None
+    assert (line.level, line.level, line.cursor) == ("error", "error", "app.log=f1:16")
+    assert calls == ["ERROR disk full"]
+    assert Line("app.log", "plain", "f1", 6).level is None
