@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
-from .follow import FileFollower, Generation
+from .follow import FileFollower
+from .generation import Generation
 from .hub import Channel
 from .lines import LineSplitter
 from .offloop import off_loop
