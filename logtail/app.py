@@ -26,6 +26,7 @@ from .keepalive import keep_alive
 from .metrics import build_registry
 from .paths import resource_dir
 from .proxy import AcceptPrefixedPaths
+from .rawresponse import Transfers
 from .redis.metrics import OutageCollector
 from .redis.node import RedisNode
 from .registry import LogRegistry
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry=registry,
         templates=Jinja2Templates(directory=str(resource_dir("templates"))),
         metrics=build_registry(hub),
+        transfers=Transfers(settings.send_timeout),
         shipped=node.shipped if node else None,
     )
     if node is not None:
@@ -64,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks = [
             asyncio.create_task(registry.run(), name="logs"),
             asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
-            asyncio.create_task(keep_alive(hub, settings.heartbeat, settings.send_timeout), name="keep-alive"),
+            asyncio.create_task(keep_alive(hub, state.transfers, settings.heartbeat), name="keep-alive"),
         ]
         if node is not None:
             tasks.append(asyncio.create_task(node.reader.run(), name="redis"))

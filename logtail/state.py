@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from .config import Settings
 from .hub import Hub
+from .rawresponse import Transfers
 from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
 from .sse import Format, notice_frame
@@ -23,6 +24,7 @@ class AppState:
     registry: LogRegistry
     templates: Jinja2Templates
     metrics: CollectorRegistry
+    transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
     shipped: ShippedLogs | None = None  # logs of other hosts, with --redis
 
     def has_log(self, name: str) -> bool:

@@ -1,7 +1,7 @@
 """The streaming response: one client, from backlog or resume point to live lines, until it goes away.
 
-This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
-sse-starlette because those miss the throughput and memory targets: they send once per event
+This is a raw ASGI response (rawresponse.py) rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse`
+or sse-starlette because those miss the throughput and memory targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
 writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; between
 sends it reads back what a lagging log missed (catchup.py), so a slow client reads at its own pace. Heartbeats
@@ -15,24 +15,20 @@ Subscribing happens inside `__call__`, where the `finally` that unsubscribes is 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .catchup import CatchUp
 from .cursor import Cursor
 from .filters import LineFilter
 from .hub import Hub
+from .rawresponse import ClientGone, RawResponse
 from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
 from .sse import MEDIA_TYPES, Format, encode_retry
 from .subscription import Overflow, Subscription, start_of_any_file
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,30 +49,22 @@ class StreamOptions:
 SERVER_SEND = "logtail.server_send"
 
 
-class ClientGone(Exception):
-    """The client disconnected or stopped reading for longer than the send timeout."""
-
-
-class LogStream(Response):
-    """ASGI response streaming `logs` to one client (a `Response` so that routes can return it)."""
+class LogStream(RawResponse):
+    """ASGI response streaming `logs` to one client."""
 
     def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, registry: LogRegistry, *,
                  send_timeout: float, retry_ms: int, queue_bytes: int,
                  resume_max_bytes: int, max_line_bytes: int, shipped: ShippedLogs | None = None) -> None:
-        self.status_code = 200
-        self.background = None
+        super().__init__(send_timeout)
         self.logs = list(logs)
         self.options = options
         self.hub = hub
         self.registry = registry
-        self.send_timeout = send_timeout
         self.retry_ms = retry_ms
         self.queue_bytes = queue_bytes
         self.resume_max_bytes = resume_max_bytes
         self.max_line_bytes = max_line_bytes
         self.shipped = shipped  # logs from other hosts through Redis (logtail/redis/), if any
-        self._send: Send | None = None
-        self._sub: Subscription | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opts = self.options
@@ -87,10 +75,10 @@ class LogStream(Response):
                           max_line_bytes=self.max_line_bytes, shipped=self.shipped,
                           sibling_starts=opts.sibling_starts)
         self._send = send
-        self._sub = sub
+        self.sender = sub  # the subscription records its writes for the keep-alive ticker
         sub.task = asyncio.current_task()
         sub.last_sent = asyncio.get_running_loop().time()
-        listener = asyncio.create_task(self._listen(receive, sub))
+        listener = asyncio.create_task(self.listen(receive, sub.close))
         try:
             await self._start(send)
             self._send = scope.get(SERVER_SEND, send)
@@ -125,13 +113,6 @@ class LogStream(Response):
             return start_of_any_file(name)
         return cursor
 
-    async def _listen(self, receive: Receive, sub: Subscription) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                sub.close()
-                return
-
     async def _start(self, send: Send) -> None:
         headers = [
             (b"content-type", MEDIA_TYPES[self.options.fmt].encode()),
@@ -139,9 +120,9 @@ class LogStream(Response):
             (b"x-accel-buffering", b"no"),  # nginx: do not buffer this response
             (b"x-content-type-options", b"nosniff"),
         ]
-        await self._write_raw({"type": "http.response.start", "status": 200, "headers": headers})
+        await self.send_start(200, headers)
         if self.options.fmt == "sse":
-            await self._write(encode_retry(self.retry_ms))
+            await self.send_body(encode_retry(self.retry_ms))
 
     async def _pump_in_own_task(self, sub: Subscription, catchup: CatchUp) -> None:
         # The request task runs under a dozen frames (uvicorn, the middlewares, FastAPI), and every wake-up
@@ -167,31 +148,7 @@ class LogStream(Response):
             if sub.closed:
                 break
             if sub.chunks or sub.missed:
-                await self._write(sub.take())
+                await self.send_body(sub.take())
         if sub.close_reason:
-            await self._write(sub.close_reason)
-            await self._write_raw({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _write(self, data: bytes) -> None:
-        await self._write_raw({"type": "http.response.body", "body": data, "more_body": True})
-
-    async def _write_raw(self, message: dict[str, Any]) -> None:
-        assert self._send is not None and self._sub is not None
-        sub = self._sub
-        loop = asyncio.get_running_loop()
-        sub.sending_since = loop.time()
-        try:
-            await self._send(message)
-        except asyncio.CancelledError:
-            # The ticker cancels a send stuck past send_timeout (keepalive.py); any other cancellation
-            # (shutdown) is not ours and goes on.
-            task = asyncio.current_task()
-            if sub.stalled and task is not None and task.uncancel() == 0:
-                log.info("client stopped reading for %.0fs; disconnecting it", self.send_timeout)
-                raise ClientGone from None
-            raise
-        except OSError:
-            raise ClientGone from None
-        finally:
-            sub.sending_since = None
-            sub.last_sent = loop.time()
+            await self.send_body(sub.close_reason)
+            await self.send_body(b"", more=False)

@@ -24,6 +24,7 @@ from typing import Literal
 
 from .cursor import Cursor, event_id, file_id
 from .filters import LineFilter
+from .rawresponse import Sender
 from .sse import Format, Line, notice_frame
 
 Overflow = Literal["catchup", "skip"]
@@ -58,11 +59,13 @@ def position_of(log: str, where: Line | Cursor) -> Cursor:
     return where if isinstance(where, Cursor) else Cursor(log, where.fid, where.end)
 
 
-class Subscription:
-    """One client stream: which logs, its filter and format, and its bounded queue."""
+class Subscription(Sender):
+    """One client stream: which logs, its filter and format, and its bounded queue (and, as a `Sender`, how
+    its writes go, for the keep-alive ticker)."""
 
     def __init__(self, logs: list[str], line_filter: LineFilter, fmt: Format, queue_bytes: int,
                  multi: bool, overflow: Overflow = "catchup") -> None:
+        super().__init__()
         self.logs = logs
         self.filter = line_filter
         self.fmt = fmt
@@ -82,11 +85,6 @@ class Subscription:
         self.closed = False
         self.close_reason: bytes = b""
         self.waiter: asyncio.Future[None] | None = None
-        # Kept up to date by the client's writer, read by the keep-alive ticker (keepalive.py).
-        self.last_sent = 0.0
-        self.sending_since: float | None = None
-        self.stalled = False
-        self.task: asyncio.Task[object] | None = None
 
     # --- what the hub queues ----------------------------------------------------------------------------
 
@@ -275,12 +273,6 @@ class Subscription:
     def idle(self) -> bool:
         """Nothing to send and nothing to catch up: the writer may wait."""
         return not self.chunks and not self.missed and not self.lagging
-
-    def stall(self) -> None:
-        """The client has not accepted a send for too long: end its writer wherever it is waiting."""
-        if not self.stalled and self.task is not None:
-            self.stalled = True
-            self.task.cancel()
 
     def close(self, final: bytes = b"") -> None:
         self.closed = True

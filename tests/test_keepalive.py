@@ -7,6 +7,7 @@ import asyncio
 from logtail.filters import LineFilter
 from logtail.hub import Hub
 from logtail.keepalive import tick, tick_interval
+from logtail.rawresponse import Sender
 from logtail.sse import HEARTBEAT
 from logtail.subscription import Subscription
 
@@ -55,6 +56,28 @@ async def test_a_send_stuck_past_the_timeout_cancels_the_writer() -> None:
     assert sub.stalled
     await asyncio.gather(sub.task, return_exceptions=True)
     assert sub.task.cancelled()
+
+
+async def test_a_download_or_search_stuck_past_the_timeout_is_cancelled_too() -> None:
+    """Downloads and searches are on the same ticker as the streams (no timer around each of their sends)."""
+    hub = Hub(10, 1 << 20)
+    sender, idle = Sender(), Sender()
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def writer() -> None:
+        sender.sending_since = 0.0
+        await never
+
+    sender.task = asyncio.create_task(writer())
+    idle.task = asyncio.create_task(asyncio.sleep(60))
+    await asyncio.sleep(0)
+    tick(hub, now=5.0, heartbeat=15.0, send_timeout=10.0, interval=1.0, transfers=[sender, idle])
+    assert not sender.stalled
+    tick(hub, now=11.0, heartbeat=15.0, send_timeout=10.0, interval=1.0, transfers=[sender, idle])
+    assert sender.stalled and not idle.stalled  # only a send under way for too long ends a transfer
+    await asyncio.gather(sender.task, return_exceptions=True)
+    assert sender.task.cancelled()
+    idle.task.cancel()
 
 
 def test_tick_interval_is_bounded() -> None:

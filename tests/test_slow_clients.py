@@ -164,6 +164,24 @@ def test_send_timeout_closes_the_connection_of_a_client_that_never_reads(tmp_pat
         server.stop()
 
 
+def test_send_timeout_ends_a_download_that_is_never_read(tmp_path: Path) -> None:
+    """`--send-timeout 1` applies to downloads as to streams: a client that requests a 32 MB file and reads
+    nothing has its connection closed, and the file is let go (by the kernel's TCP_USER_TIMEOUT here, on a
+    direct connection; the keep-alive ticker's part is tested in test_rawresponse.py)."""
+    server, log = start(tmp_path, "--send-timeout", "1")
+    try:
+        assert server.proc is not None
+        append(log, [f"{i} {LINE}" for i in range(170_000)])  # ~32 MB: far more than the socket buffers
+        fds0, _ = settle(server, "start")
+        stalled = RawStream(server.port, "/api/logs/app.log/download", rcvbuf=1024)
+        wait_for(lambda: fd_count(server.proc.pid) > fds0, 10, 0.05, "the download to start")
+        wait_for(lambda: fd_count(server.proc.pid) <= fds0, 20, 0.1,
+                 "the stalled download's connection and file to be closed by the server")
+        stalled.close()
+    finally:
+        server.stop()
+
+
 def test_connection_churn_leaves_nothing_behind(tmp_path: Path) -> None:
     """300 streams opened and dropped (30 at a time, some mid-catch-up): the gauge, the descriptor count and
     the memory return to their baseline."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.types import Scope
 
 from ..offloop import off_loop
+from ..rawresponse import Transfers
 from .files import LogFile, open_file
 from .ranges import RangeNotSatisfiable, Validators, parse_range
 from .response import FileStreamResponse
@@ -35,8 +36,8 @@ class Download:
 class DownloadResponse(FileStreamResponse):
     """One file, whole or one byte range, as it was when the request came: never read past that size."""
 
-    def __init__(self, download: Download, send_timeout: float) -> None:
-        super().__init__(send_timeout)
+    def __init__(self, download: Download, transfers: Transfers) -> None:
+        super().__init__(transfers)
         self.d = download
 
     async def respond(self, scope: Scope) -> None:

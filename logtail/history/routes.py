@@ -85,7 +85,7 @@ def build_history_router() -> APIRouter:
     ) -> Response:
         st = state_of(request)
         if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
-            return ShippedDownload(st.shipped, st.shipped.logs[name], st.settings.send_timeout)
+            return ShippedDownload(st.shipped, st.shipped.logs[name], st.transfers)
         entry = require_log(request, name)
         path, compressed = entry.path, False
         if rotated is not None:
@@ -95,7 +95,7 @@ def build_history_router() -> APIRouter:
             path, compressed = sibling.path, sibling.compressed
         filename = name if rotated is None else f"{name}.{rotated}{'.gz' if compressed else ''}"
         download = Download(name, path, rotated or 0, compressed, filename, range_header, if_range)
-        return DownloadResponse(download, st.settings.send_timeout)
+        return DownloadResponse(download, st.transfers)
 
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
                 responses={404: {"description": "Unknown log"}})
@@ -109,10 +109,10 @@ def build_history_router() -> APIRouter:
                      params: Annotated[SearchQuery, Depends()]) -> Response:
         st = state_of(request)
         if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
-            return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.settings.send_timeout)
+            return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.transfers)
         entry = require_log(request, name)
         s = st.settings
-        return SearchResponse(name, entry.path, params.request, s.max_line_bytes, s.send_timeout)
+        return SearchResponse(name, entry.path, params.request, s.max_line_bytes, st.transfers)
 
     return router
 

@@ -18,6 +18,7 @@ from starlette.types import Scope
 from ..cursor import cursor_text, file_id
 from ..lines import decode_capped
 from ..offloop import off_loop
+from ..rawresponse import Transfers
 from ..sse import LineRecord, NoticeKind, NoticeRecord, dump_json, notice_frame, notice_record
 from .blocks import Block, backward_blocks, clip, forward_blocks, lines_after, lines_before
 from .files import GzipReader, LogFile, open_chain
@@ -276,8 +277,8 @@ class SearchResponse(FileStreamResponse):
     """NDJSON: matches as they are found, progress at most every `PROGRESS_INTERVAL`, then `done`."""
 
     def __init__(self, log_name: str, path: Path, req: SearchRequest, max_line_bytes: int,
-                 send_timeout: float) -> None:
-        super().__init__(send_timeout)
+                 transfers: Transfers) -> None:
+        super().__init__(transfers)
         self.log_name = log_name
         self.path = path
         self.req = req

@@ -19,6 +19,7 @@ from ..cursor import Cursor
 from ..history.plan import SearchRequest
 from ..history.response import FileStreamResponse
 from ..history.search import PROGRESS_INTERVAL
+from ..rawresponse import Transfers
 from ..sse import Line, dump_json
 from . import keys
 from .client import read_range, read_reverse
@@ -28,8 +29,8 @@ READ_COUNT = 500  # entries per XRANGE
 
 
 class ShippedDownload(FileStreamResponse):
-    def __init__(self, shipped: ShippedLogs, log: ShippedLog, send_timeout: float) -> None:
-        super().__init__(send_timeout)
+    def __init__(self, shipped: ShippedLogs, log: ShippedLog, transfers: Transfers) -> None:
+        super().__init__(transfers)
         self.shipped = shipped
         self.log = log
 
@@ -48,8 +49,8 @@ class ShippedDownload(FileStreamResponse):
 
 
 class ShippedSearch(FileStreamResponse):
-    def __init__(self, shipped: ShippedLogs, log: ShippedLog, req: SearchRequest, send_timeout: float) -> None:
-        super().__init__(send_timeout)
+    def __init__(self, shipped: ShippedLogs, log: ShippedLog, req: SearchRequest, transfers: Transfers) -> None:
+        super().__init__(transfers)
         self.shipped = shipped
         self.log = log
         self.req = req
