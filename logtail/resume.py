@@ -5,8 +5,8 @@ plan's `end`): the current file from the position (read with a duplicated descri
 meanwhile does not matter), or the rest of the rotated sibling `NAME.k` that holds it, then `NAME.(k-1)` ...
 `NAME.1` wholly and the current file. Siblings are walked from `NAME.1` back to the first missing one, at most
 `MAX_SIBLINGS`; a compressed `NAME.k.gz` is out of reach and ends the walk. Only when the position is in none
-of them does the client get a `gap` notice. The reading itself happens off the
-loop, a block at a time, at the pace of the client (catchup.py).
+of them does the client get a `gap` notice. The reading itself happens off the loop, a block at a time, at the
+pace of the client (catchup.py).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume
         else:
             p.lost = True
             skipped, oldest = _after_lost(follower, cursor, siblings)
-            then = f"{siblings[oldest].path_name}, then of " if oldest is not None else ""
+            newer = ", of each newer one" if oldest else ""
+            then = "" if oldest is None else f"{siblings[oldest].path_name}{newer}, then of "
             p.notices.append(("gap", f"the position to resume from is gone (file rotated away beyond "
                                      f".{MAX_SIBLINGS}, compressed, or truncated); continuing from the start of "
                                      f"{then}the current file",
