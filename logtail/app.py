@@ -6,7 +6,6 @@ Nothing is created at import time; everything the app needs lives on `app.state.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +20,7 @@ from .auth import BasicAuth
 from .config import Settings
 from .fastpath import StreamFastPath
 from .headers import SecurityHeaders
-from .history_routes import build_history_router
+from .history.routes import build_history_router
 from .hub import Hub
 from .keepalive import keep_alive
 from .metrics import build_registry
@@ -34,8 +33,6 @@ from .routes import build_router
 from .state import AppState
 from .stream import SERVER_SEND
 from .watch import watch
-
-log = logging.getLogger(__name__)
 
 
 class LogtailApp(FastAPI):

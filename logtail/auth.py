@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .offloop import off_loop
+from .proxy import route_path
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class BasicAuth:
         self._pending = 0  # checks running or waiting for the semaphore
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._route_path(scope) in OPEN_PATHS:
+        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"")
@@ -194,12 +195,6 @@ class BasicAuth:
         self.failures.forget(address)
         self.verified.add(header)
         await self.app(scope, receive, send)
-
-    @staticmethod
-    def _route_path(scope: Scope) -> str:
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        return path[len(root):] if root and path.startswith(root) else path
 
     @staticmethod
     def _parse(header: bytes) -> tuple[str, str] | None:

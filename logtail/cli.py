@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .auth import hash_password
-from .config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, resolve
+from .config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, default_of, help_text, resolve
 from .server import serve
 
 EPILOG = """\
@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_p = commands.add_parser("demo", help="serve sample logs that a writer keeps appending to",
                                  description="Serve a live demo: sample logs with a writer appending lines.")
-    demo_p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    demo_p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    for name in ("host", "port"):
+        demo_p.add_argument(f"--{name}", type=OPTIONS[name][0], default=default_of(name), help=help_text(name))
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
 
     commands.add_parser("hash-password", help="print a password hash for the auth setting",
@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_setting_flags(parser: argparse.ArgumentParser, names: list[str]) -> None:
     for name in names:
-        kind, help_text = OPTIONS[name]
+        kind = OPTIONS[name][0]
         # default=None: a flag that was not given must not hide the environment or the config file.
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text,
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=help_text(name),
                             metavar=name.upper())
 
 

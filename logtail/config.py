@@ -12,13 +12,14 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
+MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
 MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
 
 
@@ -71,35 +72,36 @@ class Settings:
     metrics_port: int | None = None
 
 
-# Setting name -> (type, help). The CLI builds its flags from this table and the README documents it.
+# Setting name -> (type, help). The CLI builds its flags from this table and the README documents it; the
+# default shown in the help is the field's default in `Settings` (see `help_text`).
 OPTIONS: dict[str, tuple[type, str]] = {
-    "host": (str, "interface to bind (default 127.0.0.1: loopback only)"),
-    "port": (int, "TCP port (default 8000)"),
-    "heartbeat": (float, "seconds between heartbeat comments on a quiet stream (default 15)"),
+    "host": (str, "interface to bind"),
+    "port": (int, "TCP port"),
+    "heartbeat": (float, "seconds between heartbeat comments on a quiet stream"),
     "root_path": (str, "URL prefix when served under a sub-path by a proxy, e.g. /logs"),
-    "max_clients": (int, "open streams allowed; the next gets 503 with Retry-After (default 10000)"),
-    "backlog": (int, "lines sent first when a stream opens without backlog= (default 10)"),
-    "window_lines": (int, "recent lines kept in memory per log for backlog and resume (default 10000)"),
-    "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged (default 65536)"),
+    "max_clients": (int, "open streams allowed; the next gets 503 with Retry-After"),
+    "backlog": (int, "lines sent first when a stream opens without backlog="),
+    "window_lines": (int, "recent lines kept in memory per log for backlog and resume"),
+    "max_line_bytes": (int, "longer lines are cut on a character boundary and flagged"),
     "queue_bytes": (int, "per-client queue bound; a slower client catches up from memory and the files, "
-                         "or skips ahead with overflow=skip (default 4 MiB)"),
-    "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected (default 30)"),
-    "resume_max_bytes": (int, "most bytes read back from the files to resume or catch up a client (default 64 MiB)"),
-    "retry_ms": (int, "reconnect delay announced to EventSource clients (default 2000)"),
-    "watcher": (str, "change notification: auto, inotify, watchfiles or poll (default auto)"),
-    "poll_interval": (float, "seconds between rescans of files and globs, a safety net (default 1)"),
-    "rotate_wait": (float, "seconds a renamed file is still read after it was last written (default 5)"),
+                         "or skips ahead with overflow=skip"),
+    "send_timeout": (float, "a client whose socket accepts nothing for this long is disconnected"),
+    "resume_max_bytes": (int, "most bytes read back from the files to resume or catch up a client; 0 reads none"),
+    "retry_ms": (int, f"reconnect delay announced to EventSource clients, at most {MAX_RETRY_MS}"),
+    "watcher": (str, "change notification: auto, inotify, watchfiles or poll"),
+    "poll_interval": (float, "seconds between rescans of files and globs, a safety net"),
+    "rotate_wait": (float, f"seconds a renamed file is still read after its last write, at most {MAX_ROTATE_WAIT}"),
     "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
-    "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers (default 127.0.0.1)"),
-    "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin (default none)"),
+    "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers"),
+    "cors_origins": (str, "comma-separated origins allowed to read the API cross-origin"),
     "ssl_certfile": (str, "TLS certificate file (serve HTTPS without a proxy)"),
     "ssl_keyfile": (str, "TLS private key file"),
-    "shutdown_timeout": (float, "seconds to wait for connections to close on SIGTERM (default 3)"),
-    "workers": (int, "server processes sharing the port; each follows the files itself (default 1)"),
-    "log_level": (str, "logging level: debug, info, warning, error (default info)"),
-    "page_max_lines": (int, "lines the dashboard keeps on the page (default 5000)"),
+    "shutdown_timeout": (float, "seconds to wait for connections to close on SIGTERM"),
+    "workers": (int, "server processes sharing the port; each follows the files itself"),
+    "log_level": (str, "logging level: debug, info, warning, error"),
+    "page_max_lines": (int, "lines the dashboard keeps on the page"),
     "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
-    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately (default 100000)"),
+    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately"),
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
 }
@@ -107,6 +109,28 @@ OPTIONS: dict[str, tuple[type, str]] = {
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
                 "watcher", "poll_interval", "log_level")
 SHIP_ONLY = ("host_name", "metrics_port")
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
+
+
+def default_of(name: str) -> Any:
+    """A setting's default: the one place it is written is the `Settings` field."""
+    return _DEFAULTS[name]
+
+
+def help_text(name: str) -> str:
+    """The setting's help, with its default as the operator would write it."""
+    default = default_of(name)
+    if default is None or default == "":
+        return OPTIONS[name][1]
+    if default == ():
+        shown = "none"
+    elif name.endswith("_bytes") and default >= 1 << 20 and default % (1 << 20) == 0:
+        shown = f"{default >> 20} MiB"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = str(default)
+    return f"{OPTIONS[name][1]} (default {shown})"
 
 
 def parse_source(spec: str, base: Path) -> LogSource:
@@ -179,11 +203,12 @@ def convert(name: str, value: Any, origin: str) -> Any:
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(v).strip() for v in items if str(v).strip())
     try:
-        if kind is int and not isinstance(value, bool):
+        # Strict on types: `port = 8000.7` (or true) in a file is a mistake, not port 8000 (or 1).
+        if kind is int and isinstance(value, int | str) and not isinstance(value, bool):
             converted: Any = int(value)
-        elif kind is float and not isinstance(value, bool):
+        elif kind is float and isinstance(value, int | float | str) and not isinstance(value, bool):
             converted = float(value)
-        elif kind is str and isinstance(value, str | int | float):
+        elif kind is str and isinstance(value, str | int | float) and not isinstance(value, bool):
             converted = str(value)
         else:
             raise ValueError
@@ -192,34 +217,41 @@ def convert(name: str, value: Any, origin: str) -> Any:
     return converted
 
 
-def validate(values: dict[str, Any]) -> None:
-    for name in ("port",):
-        if not 0 <= values.get(name, 0) <= 65535:
-            raise ConfigError(f"{name} must be between 0 and 65535")
+def validate(s: Settings, given: Collection[str] = ()) -> None:
+    """Checks across the whole configuration, defaults included; the first problem raises ConfigError.
+
+    `given` names the settings the operator set: a backlog larger than the window is an error only when
+    both were chosen, since streams send at most the window (`--window-lines 5` alone is fine).
+    """
+    _check_range("port", s.port, 0, 65535)
+    _check_range("retry_ms", s.retry_ms, 0, MAX_RETRY_MS)
+    _check_range("resume_max_bytes", s.resume_max_bytes, 0, None)
+    _check_range("backlog", s.backlog, 0, s.window_lines if "backlog" in given else None, "window_lines")
     for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
-        if name in values and values[name] <= 0:
+        if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
-    if not 0 <= values.get("metrics_port", 0) <= 65535:
-        raise ConfigError("metrics_port must be between 0 and 65535")
+    _check_range("metrics_port", s.metrics_port or 0, 0, 65535)
     for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines",
                  "redis_maxlen"):
-        if name in values and values[name] < 1:
+        if getattr(s, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
-    wait = values.get("rotate_wait", 0.0)
-    if not 0 <= wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf
-        raise ConfigError(f"rotate_wait must be between 0 and {MAX_ROTATE_WAIT} seconds, got {wait}")
-    if values.get("backlog", 0) < 0 or values.get("backlog", 0) > values.get("window_lines", 10000):
-        raise ConfigError("backlog must be between 0 and window_lines")
-    if values.get("watcher", "auto") not in WATCHERS:
+    if not 0 <= s.rotate_wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf
+        raise ConfigError(f"rotate_wait must be between 0 and {MAX_ROTATE_WAIT} seconds, got {s.rotate_wait}")
+    if s.watcher not in WATCHERS:
         raise ConfigError(f"watcher must be one of {', '.join(WATCHERS)}")
-    root = values.get("root_path", "")
-    if root and (not root.startswith("/") or root.endswith("/")):
-        raise ConfigError(f"root_path {root!r} must start with '/' and not end with '/' (e.g. /logs)")
-    auth = values.get("auth")
-    if auth is not None and (":" not in auth or not auth.partition(":")[0]):
+    if s.root_path and (not s.root_path.startswith("/") or s.root_path.endswith("/")):
+        raise ConfigError(f"root_path {s.root_path!r} must start with '/' and not end with '/' (e.g. /logs)")
+    if s.auth is not None and (":" not in s.auth or not s.auth.partition(":")[0]):
         raise ConfigError("auth must be USER:PASSWORD (or USER:<hash>)")
-    if bool(values.get("ssl_certfile")) != bool(values.get("ssl_keyfile")):
+    if bool(s.ssl_certfile) != bool(s.ssl_keyfile):
         raise ConfigError("ssl_certfile and ssl_keyfile must be given together")
+
+
+def _check_range(name: str, value: float, low: float, high: float | None, high_name: str | None = None) -> None:
+    if not (value >= low and (high is None or value <= high)):  # also refuses nan
+        if high is None:
+            raise ConfigError(f"{name} must be at least {low}")
+        raise ConfigError(f"{name} must be between {low} and {high_name or high}")
 
 
 def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path | None,
@@ -235,7 +267,6 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
             values[name] = convert(name, env, f"LOGTAIL_{name.upper()}")
         elif name in data:
             values[name] = convert(name, data[name], f"config file {config_file}")
-    validate(values)
     cwd = Path.cwd()
     if sources:
         srcs = [parse_source(s, cwd) for s in sources]
@@ -244,9 +275,7 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
     else:
         srcs = file_sources(data, config_file.parent if config_file else cwd)
     check_sources(tuple(srcs))
-    return Settings(sources=tuple(srcs), **values)
+    settings = Settings(sources=tuple(srcs), **values)
+    validate(settings, values.keys())
+    return settings
 
-
-def setting_names() -> list[str]:
-    """Every setting an operator can set (used by the docs test: each must appear in the README)."""
-    return [f.name for f in fields(Settings) if f.name in OPTIONS]

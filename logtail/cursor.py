@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 HEAD_BYTES = 256
@@ -24,6 +25,16 @@ def file_id(head: bytes, offset: int) -> str:
     return hashlib.blake2b(head[: min(offset, HEAD_BYTES)], digest_size=6).hexdigest()
 
 
+def cursor_text(log: str, fid: str, offset: int) -> str:
+    """A cursor as clients see it (a line's `id`), e.g. ``app.log=3f9a0c1b2d4e:10452``."""
+    return f"{log}={fid}:{offset}"
+
+
+def event_id(cursors: Iterable[str]) -> str:
+    """The id of an event on a multi-log stream: one cursor per log, joined with commas."""
+    return ",".join(cursors)
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     log: str
@@ -31,7 +42,7 @@ class Cursor:
     offset: int
 
     def __str__(self) -> str:
-        return f"{self.log}={self.fid}:{self.offset}"
+        return cursor_text(self.log, self.fid, self.offset)
 
 
 def parse_cursors(value: str | None) -> dict[str, Cursor]:
@@ -48,6 +59,3 @@ def parse_cursors(value: str | None) -> dict[str, Cursor]:
             cursors[m.group(1)] = Cursor(m.group(1), m.group(2), int(m.group(3)))
     return cursors
 
-
-def join_cursors(cursors: dict[str, Cursor]) -> str:
-    return ",".join(str(c) for c in cursors.values())

@@ -8,7 +8,6 @@ its notices. The repository's own `sample_logs/` are never written.
 from __future__ import annotations
 
 import json
-import logging
 import random
 import shutil
 import tempfile
@@ -20,8 +19,6 @@ from pathlib import Path
 from .config import LogSource, Settings
 from .paths import resource_dir
 from .server import serve
-
-log = logging.getLogger(__name__)
 
 MESSAGES = [
     "user {n} logged in", "cache miss for key session:{n}", "request handled in {n} ms",

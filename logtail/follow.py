@@ -27,14 +27,14 @@ import asyncio
 import contextlib
 import logging
 import os
-import stat
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from .cursor import HEAD_BYTES, Cursor, file_id
+from .cursor import Cursor
+from .generation import Generation, open_generation, seed_offset
 from .hub import Hub
 from .lines import LineSplitter
 from .sse import Line
@@ -45,7 +45,6 @@ READ_BYTES = 256 * 1024
 # Bytes read (and fanned out) per step before the loop runs others: with hundreds of filter groups a step's
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
-SEED_MAX_BYTES = 16 * 1024 * 1024
 # The longest a busy log's lines wait for the next read when it has many subscribers: a quarter of the
 # 100 ms p99 budget at 1,000 clients, leaving the rest for the sends of a batch and the clients' own delays.
 FANOUT_BUDGET = 0.025
@@ -54,71 +53,10 @@ FANOUT_BUDGET = 0.025
 MAX_QUEUED = 16
 ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its place (resume.py)
 
-
-@dataclass
-class Generation:
-    """One open file: a single instance of the followed name between rotations or truncations."""
-
-    fd: int
-    dev: int
-    ino: int
-    head: bytes = b""
-    _full_id: str = field(default="", repr=False)
-    # Monotonic time the path stopped naming this file (None while it does), and of its last growth since.
-    detached_at: float | None = None
-    grew_at: float = 0.0
-
-    def fid(self, offset: int) -> str:
-        if offset >= HEAD_BYTES and len(self.head) >= HEAD_BYTES:
-            if not self._full_id:
-                self._full_id = file_id(self.head, offset)
-            return self._full_id
-        return file_id(self.head, offset)
-
-    def refresh_head(self) -> None:
-        if len(self.head) < HEAD_BYTES:
-            self.head = os.pread(self.fd, HEAD_BYTES, 0)
-
-    def head_changed(self) -> bool:
-        return bool(self.head) and os.pread(self.fd, len(self.head), 0) != self.head
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def open_generation(path: Path) -> Generation:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(f"{path} is not a regular file")
-        gen = Generation(fd, st.st_dev, st.st_ino)
-        gen.refresh_head()
-        return gen
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def seed_offset(fd: int, size: int, lines: int) -> int:
-    """Where the last `lines` complete lines start, reading back at most SEED_MAX_BYTES.
-
-    A line starts after a newline, so the answer is just after the (lines+1)-th newline from the end.
-    """
-    pos, found = size, 0
-    while pos > 0 and size - pos < SEED_MAX_BYTES:
-        start = max(0, pos - 65536)
-        block = os.pread(fd, pos - start, start)
-        idx = len(block)
-        while (idx := block.rfind(b"\n", 0, idx)) >= 0:
-            found += 1
-            if found > lines:
-                return start + idx + 1
-        pos = start
-    if pos > 0:  # gave up reading back: start at the next line boundary, not mid-line
-        nl = os.pread(fd, 65536, pos).find(b"\n")
-        return pos + nl + 1 if nl >= 0 else size
-    return 0
+# What a follower last knew of its path: `new` (never looked), `ok` (following a file), `missing` (no file by
+# that name), `unreadable` (permission denied), `reopen` (a rotated file was let go and the next one is not
+# open yet). The notices sent are the changes between states, so each is reported once.
+FollowerState = Literal["new", "ok", "missing", "unreadable", "reopen"]
 
 
 class FileFollower:
@@ -146,11 +84,10 @@ class FileFollower:
         # The last files let go, oldest first, with the size read from each: how a reader that lost its
         # place knows whether `NAME.1` comes after it (resume.py).
         self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
-        self.state = "new"  # new | ok | reopen (rotated, next file not open yet) | missing | unreadable
+        self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
         self.last_read = 0.0
-        self.size = 0
         # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
         # published is stored: the file is the buffer), and where to start in the first file.
         self.gate: Callable[[], Awaitable[None]] | None = None
@@ -288,7 +225,6 @@ class FileFollower:
             budget -= len(data)
             raws = self.splitter.feed(data)
             gen.refresh_head()
-            self.size = self.splitter.offset
             self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws], gen)
             if len(data) < asked:
                 # At the end of the file: no second read to find that out. What is appended after the read
@@ -397,7 +333,6 @@ class FileFollower:
         self._stop_draining()
         self.gen = self.queue.popleft() if self.queue else None
         if self.gen is None:
-            self.size = 0
             if not self._name_exists():
                 self._on_missing()
                 return
@@ -433,7 +368,6 @@ class FileFollower:
             if self.state != "new":
                 self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
             self.state = "missing"
-        self.size = 0
 
     def _on_unreadable(self, exc: PermissionError) -> None:
         self._close_all()

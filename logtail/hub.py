@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from .cursor import Cursor
 from .fields import FieldCache
 from .filters import FilterError, LineFilter, RegexSet
-from .sse import Format, Line, notice_frame
+from .sse import Format, Line, NoticeKind, notice_frame
 from .subscription import LogStats, Subscription
 
 __all__ = ["Channel", "Hub", "LogStats", "Subscription"]
@@ -190,7 +190,7 @@ class Hub:
                 chunk = chunks[sub.fmt] = b"".join(line.frame(sub.fmt) for line in hits)
             sub.push(ch.name, chunk, count, hits[-1], ch.stats)
 
-    def notice(self, name: str, kind: str, message: str) -> None:
+    def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
         ch = self.channel(name)
         frames: dict[Format, bytes] = {}

@@ -4,22 +4,33 @@ A line's level comes from a structured key when it has one (`"level": "warning"`
 logfmt): the key decides, so `msg="retrying after error" level=info` is info. Otherwise the level word is
 looked for near the start of the line, where timestamps and levels sit in every common plain format
 ("2026-… ERROR", "[warn]", "<E>").
+
+The one home of the level words: the stream filter, the search prefilter and the page (which gets the list
+from the server) all use these.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
-LEVELS = ("error", "warn", "info", "debug")
+Level = Literal["error", "warn", "info", "debug"]
+LEVELS: tuple[Level, ...] = get_args(Level)
 
-# Every word (case-insensitive) that names a level, in a key's value or in the text.
-SYNONYMS = {
+# Every word (case-insensitive) that names a level in a key's value.
+SYNONYMS: dict[str, Level] = {
     "fatal": "error", "crit": "error", "critical": "error", "emerg": "error", "emergency": "error",
     "alert": "error", "err": "error", "error": "error", "panic": "error", "severe": "error",
     "warn": "warn", "warning": "warn",
     "info": "info", "information": "info", "informational": "info", "notice": "info",
     "debug": "debug", "trace": "debug", "dbg": "debug",
 }
+# The words that name a level in plain text: fewer, since "information" or "severe" are common words there.
+TEXT_WORDS = ("fatal", "crit", "critical", "emerg", "emergency", "alert", "err", "error", "panic", "warn", "warning",
+              "info", "notice", "debug", "trace")
+# The words that can make a line's level, in a key or in the text: what a search prefilter looks for.
+WORDS: dict[Level, tuple[str, ...]] = {level: tuple(w for w, of in SYNONYMS.items() if of == level)
+                                       for level in LEVELS}
 LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 
 # This runs for every line read, so it matters for throughput: the text scan looks at the first LEVEL_SCAN
@@ -28,16 +39,32 @@ LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 # JSON key pattern runs only on lines that start with "{".
 LEVEL_SCAN = 80
 KEY_SCAN = 200
-_LEVEL_WORD = re.compile(
-    r"(?i)[acdefinpstw](?<=\b[acdefinpstw])"
-    r"(atal|rit(?:ical)?|merg(?:ency)?|lert|rr(?:or)?|anic|arn(?:ing)?|nfo|otice|ebug|race)\b"
-)
 _JSON_KEY = re.compile(rf'(?i)"(?:{"|".join(LEVEL_KEYS)})"\s*:\s*"([a-z]*)"')
 _LOGFMT_KEYS = tuple(f"{key}=" for key in LEVEL_KEYS if key != "loglevel")  # "level=" finds "loglevel=" too
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
-def detect_level(text: str) -> str | None:
+def _trie(words: set[str]) -> str:
+    """A regex matching exactly `words`, sharing their common prefixes ("rit(?:ical)?")."""
+    by_first: dict[str, set[str]] = {}
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], set()).add(word[1:])
+    parts = [re.escape(c) + _trie(rest) for c, rest in sorted(by_first.items())]
+    if not parts:
+        return ""
+    body = parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"
+    return f"(?:{body})?" if "" in words else body
+
+
+# Any first letter of a text word, then the rest of any text word: the regex engine skips quickly over text
+# that cannot start a word, which is most of a line. The pairing of first letter and rest is loose ("tarn"
+# matches), so a match is looked up and the search goes on past one that is not a level word.
+_FIRST = "".join(sorted({word[0] for word in TEXT_WORDS}))
+_LEVEL_WORD = re.compile(rf"(?i)[{_FIRST}](?<=\b[{_FIRST}]){_trie({word[1:] for word in TEXT_WORDS})}\b")
+
+
+def detect_level(text: str) -> Level | None:
     """The level a line declares (colour codes ignored), or None."""
     if "\x1b" in text:
         text = _ANSI.sub("", text[:400])
@@ -45,10 +72,15 @@ def detect_level(text: str) -> str | None:
     if keyed is not None:
         return keyed or None
     m = _LEVEL_WORD.search(text, 0, LEVEL_SCAN)
-    return SYNONYMS[m.group(0).lower()] if m else None
+    while m is not None:
+        word = m.group(0).lower()
+        if word in TEXT_WORDS:
+            return SYNONYMS[word]
+        m = _LEVEL_WORD.search(text, m.end(), LEVEL_SCAN)
+    return None
 
 
-def _keyed_level(text: str) -> str | None:
+def _keyed_level(text: str) -> Level | Literal[""] | None:
     """The level named by a level key ("" when the key holds no level word), or None without a key."""
     if text.startswith("{"):
         m = _JSON_KEY.search(text)

@@ -21,12 +21,26 @@ class RawLine(NamedTuple):
 _new_raw = tuple.__new__
 
 
-def _make_line(raw: bytes, end: int, cap: int, overflowed: bool) -> RawLine:
+def kept_bytes(cap: int) -> int:
+    """How many bytes of an over-long line are kept: the cap, one byte more so that the cut on a character
+    boundary sees whether it splits a character, and a CR that may end the line (dropped before the cut)."""
+    return cap + 4
+
+
+def decode_capped(raw: bytes, cap: int, overflowed: bool = False) -> tuple[str, bool]:
+    """A line's text from its bytes (without the newline), and whether it was cut: a trailing CR is
+    dropped, and a line over `cap` bytes (or `overflowed`: only its first bytes were kept) is cut there on a
+    character boundary. The one rule for followed lines and searched ones."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if overflowed or len(raw) > cap:
-        return RawLine(cut_at_char_boundary(raw, cap).decode("utf-8", "replace"), end, True)
-    return RawLine(raw.decode("utf-8", "replace"), end)
+        return cut_at_char_boundary(raw, cap).decode("utf-8", "replace"), True
+    return raw.decode("utf-8", "replace"), False
+
+
+def _make_line(raw: bytes, end: int, cap: int, overflowed: bool) -> RawLine:
+    text, truncated = decode_capped(raw, cap, overflowed)
+    return RawLine(text, end, truncated)
 
 
 def cut_at_char_boundary(raw: bytes, limit: int) -> bytes:
@@ -100,8 +114,7 @@ class LineSplitter:
         self._pending += rest
         # A trailing CR may be the first half of a CRLF, which is not part of the line: it does not count.
         if len(self._pending) - self._pending.endswith(b"\r") > self.max_line_bytes:
-            # Keep one byte more than the cap (plus a CR) so the final cut still sees whole characters.
-            del self._pending[self.max_line_bytes + 4 :]
+            del self._pending[kept_bytes(self.max_line_bytes) :]
             self._overflow = True
 
     def _finish(self, piece: bytes, end: int) -> RawLine:

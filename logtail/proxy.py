@@ -11,6 +11,13 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path as the routes see it: without the root path that uvicorn put in front."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 class AcceptPrefixedPaths:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

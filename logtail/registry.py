@@ -29,7 +29,6 @@ class LogEntry:
     name: str
     path: Path
     follower: FileFollower
-    task: asyncio.Task[None] | None = None
 
 
 class LogRegistry:
@@ -99,7 +98,7 @@ class LogRegistry:
             self._symlinks.append(entry)
         self.hub.channel(name)
         if self._group is not None:
-            entry.task = self._group.create_task(follower.run(), name=f"follow {name}")
+            self._group.create_task(follower.run(), name=f"follow {name}")
         follower.wake()
         self.changed.set()
         log.debug("following %s as %r", path, name)

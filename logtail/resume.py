@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cursor import HEAD_BYTES, Cursor, file_id
-from .follow import FileFollower, Generation
+from .follow import FileFollower
+from .generation import Generation
 from .hub import Channel
 from .lines import LineSplitter
 from .offloop import off_loop
-from .sse import Format, Line, notice_frame
+from .sse import Format, Line, NoticeCounts, NoticeKind, notice_frame
 
 BLOCK = 256 * 1024
 MAX_SIBLINGS = 8  # how far back rotated siblings are read: NAME.1 ... NAME.8
@@ -45,7 +46,7 @@ class Plan:
     end: Cursor | None = None  # the hub's position when the plan was made: the read-back ends there
     lost: bool = False  # the position is in none of the files: the read-back starts after a hole
     readbacks: list[ReadBack] = field(default_factory=list)
-    notices: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)  # kind, message, extra
+    notices: list[tuple[NoticeKind, str, NoticeCounts]] = field(default_factory=list)
 
     def reads_past(self, at: Cursor) -> bool:
         """Whether a line of the read-back ends at `at`."""

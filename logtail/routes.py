@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.types import Scope
 
 from . import __version__
-from .cursor import parse_cursors
-from .fields import FIELD_HELP, parse_field_filters
-from .filters import FilterError, LineFilter
+from .levels import LEVELS
 from .metrics import render
+from .registry import LogEntry
 from .since import Start, since_start
+from .sse import NoticeKind
 from .state import AppState, state_of
 from .stream import LogStream, StreamOptions
-from .subscription import Overflow
-from .timestamps import SINCE_HELP, parse_since
+from .streamquery import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
 
-MAX_BACKLOG = 100_000
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
 NAME_PATH = Path(description="Log name, as listed by /api/logs")
 OVERFLOW_HELP = ("When this client reads slower than lines arrive and its queue is full: `catchup` (default) "
@@ -45,54 +44,16 @@ class LogInfo(BaseModel):
 
 
 class FilterQuery:
-    """The filter parameters shared by the streams and the search, checked before anything starts."""
+    """The filter parameters of a search, by the streams' rules (`streamquery.parse_filter`); document them
+    with `openapi_extra={"parameters": FILTER_PARAMETERS}` on the route."""
 
-    def __init__(
-        self,
-        q: Annotated[str, Query(max_length=1000, description="Only lines containing this substring")] = "",
-        regex: Annotated[str, Query(max_length=1000, description="Only lines matching this RE2 pattern")] = "",
-        ignore_case: Annotated[bool, Query(description="Case-insensitive q and regex")] = False,
-        invert: Annotated[bool, Query(description="Only lines that do NOT match q/regex")] = False,
-        level: Annotated[list[str], Query(description="Only these levels: error, warn, info, debug "
-                                                      "(repeat or comma-separate)")] = [],  # noqa: B006
-        field: Annotated[list[str], Query(description=FIELD_HELP)] = [],  # noqa: B006
-    ) -> None:
-        levels = frozenset(v.strip().lower() for item in level for v in item.split(",") if v.strip())
+    def __init__(self, request: Request) -> None:
+        query = request.query_params
+        single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
         try:
-            self.filter = LineFilter(q, regex, ignore_case, invert, levels, parse_field_filters(field))
-        except FilterError as exc:
-            raise HTTPException(400, detail=str(exc)) from None
-
-
-class StreamQuery:
-    """Query parameters of both stream endpoints, checked before the stream starts."""
-
-    def __init__(
-        self,
-        filters: Annotated[FilterQuery, Depends()],
-        backlog: Annotated[int | None, Query(ge=0, le=MAX_BACKLOG,
-                                             description="Last N complete lines first (default 10)")] = None,
-        format: Annotated[Literal["sse", "text", "ndjson"], Query(description="Wire format")] = "sse",
-        last_event_id: Annotated[str | None, Query(max_length=65536,
-                                                   description="Resume after this event id")] = None,
-        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
-        since: Annotated[str | None, Query(max_length=64, description=SINCE_HELP)] = None,
-        overflow: Annotated[Overflow, Query(description=OVERFLOW_HELP)] = "catchup",
-    ) -> None:
-        self.filter = filters.filter
-        self.backlog = backlog
-        self.format = format
-        # The header wins: browsers send it only on their own reconnect, so it is newer than any id that
-        # was written into the URL when the stream was first opened.
-        self.cursors = parse_cursors(last_event_id_header or last_event_id)
-        self.overflow = overflow
-        self.since: float | None = None
-        # A reconnect carries an id: it resumes from there and must not replay from `since` again.
-        if since is not None and not self.cursors:
-            try:
-                self.since = parse_since(since.strip(), time.time())
-            except ValueError as exc:
-                raise HTTPException(422, detail=str(exc)) from None
+            self.filter = parse_filter(single, query.getlist("level"), query.getlist("field"))
+        except QueryError as exc:
+            raise HTTPException(exc.status, detail=exc.detail) from None
 
 
 def build_router() -> APIRouter:
@@ -104,8 +65,10 @@ def build_router() -> APIRouter:
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
             "logs": [info.model_dump() for info in _list_logs(request)],
+            "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
-                     "version": __version__},
+                     "backlog": st.settings.backlog, "version": __version__,
+                     "notice_kinds": get_args(NoticeKind)},
         })
 
     @router.get("/healthz", summary="Liveness check")
@@ -126,22 +89,16 @@ def build_router() -> APIRouter:
         return next(info for info in _list_logs(request) if info.name == name)
 
     @router.get("/api/logs/{name}/stream", summary="Stream one log (SSE, text or NDJSON)",
-                response_class=Response, response_model=None, responses=_STREAM_RESPONSES)
-    async def stream_one(request: Request, name: Annotated[str, NAME_PATH],
-                         params: Annotated[StreamQuery, Depends()]) -> Response:
-        _require(request, [name])
-        return await _open_stream(request, [name], params, multi=False)
+                response_class=Response, response_model=None, responses=_STREAM_RESPONSES,
+                openapi_extra={"parameters": PARAMETERS})
+    async def stream_one(request: Request, name: Annotated[str, NAME_PATH]) -> Response:
+        return await open_stream(state_of(request), request.scope, name)
 
     @router.get("/api/stream", summary="Stream several logs on one connection",
-                response_class=Response, response_model=None, responses=_STREAM_RESPONSES)
-    async def stream_many(request: Request, params: Annotated[StreamQuery, Depends()],
-                          log: Annotated[list[str], Query(description="Log names (repeat)", max_length=200)]
-                          ) -> Response:
-        names = list(dict.fromkeys(log))  # keep order, drop repeats
-        if not names:
-            raise HTTPException(422, detail="log: give at least one log name")
-        _require(request, names)
-        return await _open_stream(request, names, params, multi=True)
+                response_class=Response, response_model=None, responses=_STREAM_RESPONSES,
+                openapi_extra={"parameters": [LOG_PARAMETER, *PARAMETERS]})
+    async def stream_many(request: Request) -> Response:
+        return await open_stream(state_of(request), request.scope, None)
 
     return router
 
@@ -155,11 +112,23 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def unknown_log(name: str) -> str:
+    return f"unknown log {name[:200]!r}"
+
+
+def require_log(request: Request, name: str) -> LogEntry:
+    """The local log named in a request; 404 if there is none of that name."""
+    entry = state_of(request).registry.get(name)
+    if entry is None:
+        raise HTTPException(404, detail=unknown_log(name))
+    return entry
+
+
 def _require(request: Request, names: list[str]) -> None:
     st = state_of(request)
     for name in names:
         if not st.has_log(name):
-            raise HTTPException(404, detail=f"unknown log {name[:200]!r}")
+            raise HTTPException(404, detail=unknown_log(name))
 
 
 def _list_logs(request: Request) -> list[LogInfo]:
@@ -179,23 +148,31 @@ def _list_logs(request: Request) -> list[LogInfo]:
     return infos
 
 
-async def _open_stream(request: Request, names: list[str], params: StreamQuery, multi: bool) -> Response:
-    st = state_of(request)
+async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
+    """The answer to a stream request, for the FastAPI routes and the shortcut alike: the stream, or the
+    error that names what is wrong (parameters 4xx, unknown log 404, too many clients 503)."""
+    header = dict(scope["headers"]).get(b"last-event-id")
+    try:
+        params = parse_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
+                              st.settings, time.time())
+    except QueryError as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    unknown = next((name for name in params.names if not st.has_log(name)), None)
+    if unknown is not None:
+        return JSONResponse({"detail": unknown_log(unknown)}, status_code=404)
     s = st.settings
     if st.hub.client_count >= s.max_clients:
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
-    if params.backlog is not None and params.backlog > s.window_lines:
-        raise HTTPException(422, detail=f"backlog: at most {s.window_lines} (the retained window)")
-    backlog = min(s.backlog, s.window_lines) if params.backlog is None else params.backlog
     if params.since is None:
-        return make_stream(st, names, StreamOptions(params.filter, params.format, backlog, params.cursors, multi,
-                                                    params.overflow))
-    starts = await _since_starts(st, names, params.since)
+        options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
+                                params.overflow)
+        return make_stream(st, params.names, options)
+    starts = await _since_starts(st, params.names, params.since)
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
-    return make_stream(st, names, StreamOptions(params.filter, params.format, 0, cursors, multi, params.overflow,
-                                                sibling_starts))
+    options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
+    return make_stream(st, params.names, options)
 
 
 async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:

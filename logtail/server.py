@@ -4,7 +4,8 @@ uvicorn waits for open connections to close before it runs the lifespan shutdown
 close by themselves. So on SIGTERM/SIGINT we end every stream first (each gets a final `shutdown` notice),
 then uvicorn's own sequence runs; `timeout_graceful_shutdown` bounds whatever is left.
 
-With `workers > 1` the parent binds the socket and starts that many processes sharing it; each follows the
+With `workers > 1` the parent binds the socket (and builds no app) and `Workers` keeps that many processes
+serving it, replacing any that dies, as uvicorn's own `Multiprocess` supervisor does; each worker follows the
 files itself (no shared state between workers, so each has its own hub and memory).
 """
 
@@ -16,12 +17,16 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from .app import create_app
-from .config import Settings
+from .config import ConfigError, Settings
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -87,26 +92,85 @@ def _run_worker(settings: Settings, sock: socket.socket) -> None:
 
 
 def _serve_workers(settings: Settings) -> None:
-    config, _ = uvicorn_config(settings)
-    sock = config.bind_socket()
-    ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_run_worker, args=(settings, sock), name=f"logtail-worker-{i}")
-               for i in range(settings.workers)]
-    for w in workers:
-        w.start()
-
-    def forward(sig: int, frame: FrameType | None) -> None:
-        for w in workers:
-            if w.is_alive() and w.pid is not None:
-                try:
-                    os.kill(w.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    sock = _bind(settings)
     try:
-        for w in workers:
-            w.join()
+        Workers(settings, sock).run()
     finally:
         sock.close()
+
+
+def _bind(settings: Settings) -> socket.socket:
+    """The listening socket the workers share, made as uvicorn's `Config.bind_socket` makes it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+class Workers:
+    """Keeps `settings.workers` processes serving one socket until SIGTERM or SIGINT.
+
+    A worker that dies is replaced (checked every `CHECK_INTERVAL`), unless it failed to start: then the
+    app or the socket is broken and every replacement would fail the same way, so everything stops.
+    """
+
+    CHECK_INTERVAL = 0.5
+
+    def __init__(self, settings: Settings, sock: socket.socket) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.ctx = multiprocessing.get_context("spawn")
+        self.processes: list[BaseProcess] = []
+        self.should_exit = threading.Event()
+        self.failed = False
+
+    def run(self) -> None:
+        # The handlers only set a flag: the loop below does the work, between two checks.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: self.should_exit.set())
+        self.processes = [self._start(i) for i in range(self.settings.workers)]
+        while not self.should_exit.wait(self.CHECK_INTERVAL):
+            self._replace_dead()
+        self._stop_all()
+        if self.failed:
+            raise SystemExit(STARTUP_FAILURE)
+
+    def _start(self, index: int) -> BaseProcess:
+        process = self.ctx.Process(target=_run_worker, args=(self.settings, self.sock),
+                                   name=f"logtail-worker-{index}")
+        process.start()
+        return process
+
+    def _replace_dead(self) -> None:
+        for i, process in enumerate(self.processes):
+            if process.is_alive():
+                continue
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                log.error("worker %s failed to start; stopping", process.pid)
+                self.failed = True
+                self.should_exit.set()
+                return
+            log.warning("worker %s died (exit code %s); starting another", process.pid, process.exitcode)
+            self.processes[i] = self._start(i)
+
+    def _stop_all(self) -> None:
+        for process in self.processes:
+            if process.is_alive() and process.pid is not None:
+                try:
+                    os.kill(process.pid, signal.SIGTERM)  # each worker ends its streams and shuts down
+                except ProcessLookupError:
+                    pass
+        # Workers bound their own shutdown by `shutdown_timeout`; one that overruns it by far is stuck.
+        deadline = time.monotonic() + max(1.0, self.settings.shutdown_timeout) + 10
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                log.error("worker %s did not stop; killing it", process.pid)
+                process.kill()
+                process.join()

@@ -10,19 +10,53 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from json.encoder import encode_basestring
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
-from .levels import detect_level
+from .cursor import cursor_text
+from .levels import LEVELS, Level, detect_level
 
 Format = Literal["sse", "text", "ndjson"]
-FORMATS: tuple[Format, ...] = ("sse", "text", "ndjson")
+# Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
+# client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
+# other hosts (unreachable, reconnected). The page styles each kind.
+NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
+                     "unreachable", "reconnected"]
+
+
+class LineRecord(TypedDict):
+    """The JSON of one line (SSE `line` event data, an NDJSON line): `Line.json` builds these bytes."""
+
+    log: str
+    text: str
+    id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
+    level: Level | None
+    truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
+
+
+class NoticeCounts(TypedDict, total=False):
+    missed: int  # gap, slow client: how many lines were skipped
+    skipped_bytes: int  # gap on resume: how many bytes were not read back
+
+
+class Notice(NoticeCounts):
+    """The JSON of an SSE `notice` event. Notices carry no `id`, so they never move a resume position."""
+
+    log: str | None  # None for the whole stream (shutdown)
+    kind: NoticeKind
+    message: str
+
+
+class NoticeRecord(Notice):
+    """A notice among the lines of NDJSON (a stream's or a search's): the event is named inside."""
+
+    event: Literal["notice"]
 MEDIA_TYPES: dict[Format, str] = {
     "sse": "text/event-stream; charset=utf-8",
     "text": "text/plain; charset=utf-8",
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
-_LEVEL_JSON = {None: b"null", "error": b'"error"', "warn": b'"warn"', "info": b'"info"', "debug": b'"debug"'}
+_LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
 
 
 def _json_str(s: str) -> bytes:
@@ -33,28 +67,8 @@ def dump_json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def encode_event(data: str, event: str | None = None, id: str | None = None) -> bytes:
-    """One SSE event. `data` may hold newlines (one `data:` field per line); `event`/`id` may not."""
-    for name, value in (("event", event), ("id", id)):
-        if value is not None and any(c in value for c in "\r\n\0"):
-            raise ValueError(f"SSE {name} must not contain CR, LF or NUL: {value!r}")
-    parts = []
-    if id is not None:
-        parts.append(f"id: {id}\n")
-    if event is not None:
-        parts.append(f"event: {event}\n")
-    for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        parts.append(f"data: {line}\n")
-    parts.append("\n")
-    return "".join(parts).encode()
-
-
 def encode_retry(milliseconds: int) -> bytes:
     return f"retry: {milliseconds}\n\n".encode()
-
-
-def encode_comment(text: str) -> bytes:
-    return b"".join(b": " + part.encode() + b"\n" for part in text.splitlines() or [""]) + b"\n"
 
 
 def decode_events(stream: str) -> Iterator[dict[str, str]]:
@@ -96,14 +110,14 @@ class Line:
         self.truncated = truncated
         # Level and id are worked out when first asked for: a line nobody subscribes to, or one that only
         # goes out as text, needs neither.
-        self._level: str | None = ""  # "": not detected yet (None is "no level"; no level is named "")
+        self._level: Level | Literal[""] | None = ""  # "": not detected yet (None is "no level")
         self._cursor: str | None = None
         self._json: bytes | None = None
         self._sse_body: bytes | None = None
         self._sse: bytes | None = None
 
     @property
-    def level(self) -> str | None:
+    def level(self) -> Level | None:
         if self._level == "":
             self._level = detect_level(self.text)
         return self._level
@@ -111,14 +125,15 @@ class Line:
     @property
     def cursor(self) -> str:
         if self._cursor is None:
-            self._cursor = f"{self.log}={self.fid}:{self.end}"
+            self._cursor = cursor_text(self.log, self.fid, self.end)
         return self._cursor
 
-    def as_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"log": self.log, "text": self.text, "id": self.cursor, "level": self.level}
+    def record(self) -> LineRecord:
+        """The line as a JSON object (what `json` encodes), for a response that adds fields to it."""
+        record: LineRecord = {"log": self.log, "text": self.text, "id": self.cursor, "level": self.level}
         if self.truncated:
-            d["truncated"] = True
-        return d
+            record["truncated"] = True
+        return record
 
     @property
     def json(self) -> bytes:
@@ -148,14 +163,19 @@ class Line:
         return self.text.encode() + b"\n"
 
 
-def notice_frame(fmt: Format, log: str | None, kind: str, message: str, **extra: Any) -> bytes:
-    """A change in a file or stream (rotated, truncated, missing, appeared, gap, unreadable, shutdown).
+def notice(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> Notice:
+    return {"log": log, "kind": kind, "message": message, **counts}
 
-    Notices carry no `id`, so they never move a client's resume position.
-    """
-    payload = {"log": log, "kind": kind, "message": message, **extra}
+
+def notice_record(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> NoticeRecord:
+    return {"event": "notice", **notice(log, kind, message, **counts)}
+
+
+def notice_frame(fmt: Format, log: str | None, kind: NoticeKind, message: str,
+                 **counts: Unpack[NoticeCounts]) -> bytes:
+    """A notice in a stream's format: an SSE `notice` event, an NDJSON record or a bracketed text line."""
     if fmt == "sse":
-        return b"event: notice\ndata: " + dump_json(payload) + b"\n\n"
+        return b"event: notice\ndata: " + dump_json(notice(log, kind, message, **counts)) + b"\n\n"
     if fmt == "ndjson":
-        return dump_json({"event": "notice", **payload}) + b"\n"
+        return dump_json(notice_record(log, kind, message, **counts)) + b"\n"
     return f"[logtail] {log or '-'}: {kind}: {message}\n".encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
@@ -12,7 +13,7 @@ from .config import Settings
 from .hub import Hub
 from .redis.discovery import ShippedLogs
 from .registry import LogRegistry
-from .sse import notice_frame
+from .sse import Format, notice_frame
 
 
 @dataclass
@@ -31,7 +32,7 @@ class AppState:
         """End every open stream with a final notice (SIGTERM): connections close, the server can exit."""
         self.hub.close_all({
             fmt: notice_frame(fmt, None, "shutdown", "server is shutting down; reconnect to resume")
-            for fmt in ("sse", "ndjson", "text")
+            for fmt in get_args(Format)
         })
 
 

@@ -1,7 +1,7 @@
 """The streaming response: one client, from backlog or resume point to live lines, until it goes away.
 
 This is a raw ASGI response rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse` or
-sse-starlette because the measured costs of those (FIELD-NOTES) miss the targets: they send once per event
+sse-starlette because those miss the throughput and memory targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
 writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; between
 sends it reads back what a lagging log missed (catchup.py), so a slow client reads at its own pace. Heartbeats
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import Response
@@ -34,18 +35,15 @@ from .subscription import Overflow, Subscription, start_of_any_file
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
 class StreamOptions:
-    __slots__ = ("backlog", "cursors", "filter", "fmt", "multi", "overflow", "sibling_starts")
-
-    def __init__(self, line_filter: LineFilter, fmt: Format, backlog: int, cursors: dict[str, Cursor],
-                 multi: bool, overflow: Overflow = "catchup", sibling_starts: frozenset[str] = frozenset()) -> None:
-        self.filter = line_filter
-        self.fmt = fmt
-        self.backlog = backlog
-        self.cursors = cursors
-        self.multi = multi
-        self.overflow = overflow
-        self.sibling_starts = sibling_starts  # logs whose cursor is the start of NAME.1 (since.Start)
+    filter: LineFilter
+    fmt: Format
+    backlog: int
+    cursors: dict[str, Cursor]
+    multi: bool
+    overflow: Overflow = "catchup"
+    sibling_starts: frozenset[str] = frozenset()  # logs whose cursor is the start of NAME.1 (since.Start)
 
 
 # Where the app keeps the server's own `send` in a request's scope (app.LogtailApp). The middlewares that wrap

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .cursor import Cursor, file_id
+from .cursor import Cursor, event_id, file_id
 from .filters import LineFilter
 from .sse import Format, Line, notice_frame
 
@@ -238,7 +238,7 @@ class Subscription:
         cursors = self.cursors
         for line in lines:
             cursors[log] = line.cursor
-            parts.append(b"id: " + ",".join(cursors.values()).encode() + b"\n" + line.sse_body)
+            parts.append(b"id: " + event_id(cursors.values()).encode() + b"\n" + line.sse_body)
         return b"".join(parts)
 
     def _encode_item(self, item: tuple[str, list[Line]] | Mark) -> bytes:
@@ -247,7 +247,7 @@ class Subscription:
         if self.fmt != "sse":
             return b""
         self.cursors.update(item.positions)
-        return b"id: " + ",".join(self.cursors.values()).encode() + b"\n\n"
+        return b"id: " + event_id(self.cursors.values()).encode() + b"\n\n"
 
     def _append(self, item: Item) -> None:
         self.chunks.append(item)

@@ -1,7 +1,7 @@
 """Change notification: wake the right followers when something happens in a watched directory.
 
 Directories are watched, not files: after a rename, a watch on the file keeps reporting the old inode and
-never sees the new file (FIELD-NOTES). Three backends:
+never sees the new file (watchfiles and inotify both behave so). Three backends:
 
 - `inotify` (Linux, the default): one inotify descriptor registered with the event loop (`add_reader`), so
   a write wakes its follower in well under a millisecond and an idle server uses no CPU. `inotify_simple`

@@ -1,11 +1,13 @@
 // logtail dashboard: wires the sidebar, toolbar and panes to one EventSource on the multi-log stream.
 // Modules: render.js (DOM for lines), pane.js (a scrolling column), stream.js (EventSource, resume,
-// de-duplication), state.js (permalink and stream URL), fields.js (field columns, filters and chips).
+// de-duplication), state.js (permalink and stream URL), fields.js (field columns, filters and chips),
+// page.js (the server's configuration, shared helpers).
 
 import { KeyTracker, isFieldFilter, renderChips, renderColumnPicker } from "./fields.js";
+import { LEVELS, config, el, humanSize } from "./page.js";
 import { Pane } from "./pane.js";
-import { colourOf, humanSize, lineText, makeMatcher } from "./render.js";
-import { LEVELS, clampLines, readState, streamUrl, writeState } from "./state.js";
+import { colourOf, lineText, makeMatcher } from "./render.js";
+import { clampLines, readState, streamUrl, writeState } from "./state.js";
 import { LogStream } from "./stream.js";
 
 const LOG_REFRESH_MS = 5000; // a log shipped for the first time shows up within seconds
@@ -27,7 +29,6 @@ const ui = {
 };
 const SINCE_CHOICES = ["", "5m", "1h", "24h"];
 
-const config = readConfig();
 const defaults = { maxLines: clampLines(config.maxLines, 5000) };
 const state = readState(defaults);
 const logs = new Map(); // name -> {name, path, size, exists, mtime} from the server
@@ -48,29 +49,6 @@ const stream = new LogStream({
   onStatus: setStatus,
   onFatal: showStreamError,
 });
-
-function readConfig() {
-  let cfg = {};
-  try {
-    cfg = JSON.parse($("logtail-config")?.textContent || "{}");
-  } catch {
-    // fall back to the data- attributes and defaults below
-  }
-  const root = typeof cfg.root === "string" ? cfg.root : document.body.dataset.root || "";
-  return {
-    root: root.replace(/\/+$/, ""),
-    logs: Array.isArray(cfg.logs) ? cfg.logs : [],
-    maxLines: cfg.maxLines ?? 5000,
-    backlog: Number.isInteger(cfg.backlog) ? cfg.backlog : 200,
-  };
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const downloadUrl = (name) => `${config.root}/api/logs/${encodeURIComponent(name)}/download`;
 

@@ -8,31 +8,14 @@
 // It hooks into app.js through the "logtail:view" event (and window.logtail.view): the panes, the logs
 // each shows and the filter. Log text reaches the page only through render.js (text nodes).
 
-import { buildLine, buildMarker, lineText, makeMatcher } from "./render.js";
+import { LEVELS, el, humanSize } from "./page.js";
+import { buildLine, makeMatcher } from "./render.js";
 
 const PAGE_LINES = 200;
 const TOP_PX = 48;
 const INTENT_MS = 1500; // a scroll to the top loads older lines only this soon after the user moved the view
 const CONTEXT_LINES = 10;
 const RESULTS_PAGE = 200;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function humanBytes(bytes) {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = Number(bytes) || 0;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 // ---- the search endpoint --------------------------------------------------------------------------------
 
@@ -42,7 +25,7 @@ function filterParams(filter) {
   if (filter.q) p.set(filter.regex ? "regex" : "q", filter.q);
   if (filter.q && filter.ignoreCase) p.set("ignore_case", "1");
   if (filter.q && filter.invert) p.set("invert", "1");
-  if (filter.levels && filter.levels.length < 4) p.set("level", filter.levels.join(","));
+  if (filter.levels && filter.levels.length < LEVELS.length) p.set("level", filter.levels.join(","));
   for (const expr of filter.fields ?? []) p.append("field", expr);
   return p;
 }
@@ -131,12 +114,6 @@ class ScrollBack {
     if (recent && !this.pane.follow && this.pane.body.scrollTop <= TOP_PX) this.load();
   }
 
-  /** The id of the oldest line of `log` in the pane (the first in the DOM), if any. */
-  oldestId(log) {
-    const line = this.pane.list.querySelector(`.line[data-log="${CSS.escape(log)}"][data-id]`);
-    return line ? line.dataset.id : null;
-  }
-
   async load() {
     const logs = this.logs.filter((log) => !this.exhausted.has(log));
     if (this.loading || logs.length === 0) return;
@@ -150,12 +127,12 @@ class ScrollBack {
         params.set("order", "newest");
         params.set("limit", String(PAGE_LINES));
         params.set("rotated", "1");
-        const oldest = this.oldestId(log);
+        const oldest = this.pane.oldestId(log);
         if (oldest) params.set("before", oldest); // none yet: the newest matching lines of the log
         const { hits, done } = await collect(this.view.root, log, params, this.signal);
-        if (this.oldestId(log) !== oldest) continue; // the pane changed meanwhile: this page is stale
+        if (this.pane.oldestId(log) !== oldest) continue; // the pane changed meanwhile: this page is stale
         if (!done.truncated) this.exhausted.add(log);
-        const shown = new Set([...this.pane.list.querySelectorAll(".line[data-id]")].map((l) => l.dataset.id));
+        const shown = this.pane.shownIds();
         blocks.push({ log, hits: hits.reverse().filter((hit) => !shown.has(hit.id)), beginning: !done.truncated });
       }
       this.prepend(blocks);
@@ -174,57 +151,14 @@ class ScrollBack {
   }
 
   prepend(blocks) {
-    const pane = this.pane;
-    const chunk = el("div", "chunk history-chunk");
-    let entries = 0;
-    let lines = 0;
+    const items = [];
     for (const { log, hits, beginning } of blocks) {
-      if (beginning) chunk.append(buildMarker(`beginning of ${log}`));
-      if (this.logs.length > 1 && hits.length) chunk.append(buildMarker(`older lines of ${log}`));
-      for (const hit of hits) chunk.append(buildLine(hit, pane.ctx.matcher, pane.ctx.columns));
-      entries += (beginning ? 1 : 0) + (this.logs.length > 1 && hits.length ? 1 : 0) + hits.length;
-      lines += hits.length;
+      if (beginning) items.push({ kind: "marker", message: `beginning of ${log}` });
+      if (this.logs.length > 1 && hits.length) items.push({ kind: "marker", message: `older lines of ${log}` });
+      for (const hit of hits) items.push({ kind: "line", data: hit });
     }
-    if (entries === 0) return;
-    const body = pane.body;
-    const height = body.scrollHeight;
-    const top = body.scrollTop;
-    pane.list.prepend(chunk);
-    const added = body.scrollHeight - height;
-    pane.size += entries;
-    pane.lines += lines;
-    pane.dropped = Math.max(0, pane.dropped - lines);
-    this.keepCap();
-    pane.updateDropped();
-    pane.updateJump();
-    body.scrollTop = top + added; // the lines that were in view stay in view
+    this.pane.prependItems(items, "chunk history-chunk");
   }
-
-  /** Over the cap, the newest entries leave the DOM for the front of the pane's queue (held, not lost). */
-  keepCap() {
-    const pane = this.pane;
-    const back = [];
-    while (pane.size > pane.cap) {
-      const chunk = pane.list.lastElementChild;
-      const entry = chunk?.lastElementChild;
-      if (!entry) break;
-      back.push(itemOf(entry));
-      entry.remove();
-      if (!chunk.firstElementChild) chunk.remove();
-      pane.size--;
-      if (entry.classList.contains("line")) pane.lines--;
-    }
-    if (back.length) pane.queue.unshift(...back.reverse());
-  }
-}
-
-/** The queue item a rendered entry came from (notices come back as markers with their text). */
-function itemOf(entry) {
-  if (!entry.classList.contains("line")) return { kind: "marker", message: entry.textContent };
-  const level = ["error", "warn", "info", "debug"].find((l) => entry.classList.contains(`lvl-${l}`)) ?? null;
-  const data = { log: entry.dataset.log, text: lineText(entry), id: entry.dataset.id, level };
-  if (entry.querySelector(":scope > .truncated")) data.truncated = true;
-  return { kind: "line", data };
 }
 
 // ---- the search panel -----------------------------------------------------------------------------------
@@ -328,7 +262,7 @@ class SearchPanel {
       const done = await search(this.root, query.log, params, controller.signal, (obj) => this.receive(query, obj));
       this.progress.max = 1;
       this.progress.value = 1;
-      const where = `${humanBytes(done.scanned)} searched`;
+      const where = `${humanSize(done.scanned)} searched`;
       this.setStatus(done.truncated ? `${query.found} matches so far (${where}); there may be more`
         : `${query.found} match${query.found === 1 ? "" : "es"} (${where})`);
       this.more.hidden = !done.truncated;
@@ -346,7 +280,7 @@ class SearchPanel {
     if (obj.event === "progress") {
       this.progress.max = Math.max(1, obj.total);
       this.progress.value = obj.scanned;
-      this.setStatus(`Searching… ${query.found} matches, ${humanBytes(obj.scanned)} of ${humanBytes(obj.total)}`);
+      this.setStatus(`Searching… ${query.found} matches, ${humanSize(obj.scanned)} of ${humanSize(obj.total)}`);
     } else if (obj.event === "notice") {
       this.results.append(el("li", "hs-notice muted", `${obj.kind}: ${String(obj.message ?? "")}`));
     } else if (!obj.event) {

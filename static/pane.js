@@ -1,11 +1,14 @@
 // One scrolling column of lines. Incoming items are queued and rendered once per animation frame (the
 // app calls flush() from requestAnimationFrame); at most `cap` entries stay in the DOM, older ones are
 // removed with a "N older lines dropped" marker. While the user has scrolled up, new items are held (not
-// rendered, never discarded) and counted on a "jump to bottom" button.
+// rendered) and counted on a "jump to bottom" button; only the newest `cap` of them can ever be shown, so
+// at most that many (plus some slack) are kept, and the older ones count as dropped when the view jumps.
+// Scroll-back (history.js) prepends older lines through `prependItems`.
 
 import { buildLine, buildMarker, buildNotice, fillJsonDetails } from "./render.js";
 
 const BOTTOM_SLACK_PX = 24;
+const QUEUE_SLACK = 1000; // items beyond the cap a queue may grow by before it is cut back to the cap
 
 export class Pane {
   /**
@@ -17,6 +20,9 @@ export class Pane {
     this.ctx = ctx;
     this.cap = cap;
     this.queue = [];
+    this.queuedLines = 0; // line items in the queue, kept as it changes (the jump label needs it every frame)
+    this.skipped = 0; // lines cut from the front of the queue: shown as dropped once the queue is rendered
+    this.itemOf = new WeakMap(); // rendered entry -> the item it was built from
     this.follow = true;
     this.size = 0; // entries (lines, notices, markers) in the list
     this.lines = 0; // line entries in the list
@@ -85,7 +91,12 @@ export class Pane {
   /** Stop observing; the caller removes the element. */
   destroy() {
     this.resizer.disconnect();
-    this.queue = [];
+    this.setQueue([]);
+  }
+
+  setQueue(items) {
+    this.queue = items;
+    this.queuedLines = countLines(items, 0, items.length);
   }
 
   atBottom() {
@@ -123,14 +134,15 @@ export class Pane {
 
   enqueue(item) {
     this.queue.push(item);
-    // A hidden tab gets no animation frames: keep the queue bounded while following, since only the last
-    // `cap` entries would be rendered anyway. (Held lines, while scrolled up, are never discarded.)
-    if (this.follow && this.queue.length > 2 * this.cap + 1000) {
+    if (item.kind === "line") this.queuedLines++;
+    // A hidden tab gets no animation frames, and a user scrolled up may read for an hour: only the last
+    // `cap` items of a queue that long would be rendered, the list above them dropped. Cut it back now.
+    if (this.queue.length > this.cap + QUEUE_SLACK) {
       const excess = this.queue.length - this.cap;
-      this.dropped += this.lines + countLines(this.queue, 0, excess);
+      const lines = countLines(this.queue, 0, excess);
       this.queue.splice(0, excess);
-      this.clearList();
-      this.updateDropped();
+      this.queuedLines -= lines;
+      this.skipped += lines;
     }
   }
 
@@ -142,36 +154,83 @@ export class Pane {
       return;
     }
     const items = this.queue;
-    this.queue = [];
+    this.setQueue([]);
     this.render(items);
     this.scrollToBottom();
   }
 
   render(items) {
     let start = 0;
-    if (items.length >= this.cap) {
+    if (items.length >= this.cap || this.skipped) {
       // Everything rendered so far, and the oldest of these items, would be dropped at once: skip them.
-      start = items.length - this.cap;
-      this.dropped += this.lines + countLines(items, 0, start);
+      start = Math.max(0, items.length - this.cap);
+      this.dropped += this.lines + this.skipped + countLines(items, 0, start);
+      this.skipped = 0;
       this.clearList();
     }
-    // One chunk element per batch: layout and paint reuse the results of chunks that did not change.
-    const chunk = document.createElement("div");
-    chunk.className = "chunk";
-    for (let i = start; i < items.length; i++) {
-      const el = this.build(items[i]);
-      if (el.classList.contains("line")) this.lines++;
-      chunk.append(el);
-    }
-    this.size += items.length - start;
-    this.list.append(chunk);
+    this.list.append(this.chunkOf(items, start));
     this.trim();
   }
 
-  build(item) {
-    if (item.kind === "line") return buildLine(item.data, this.ctx.matcher, this.ctx.columns);
-    if (item.kind === "notice") return buildNotice(item.data);
-    return buildMarker(item.message);
+  /** One chunk element per batch: layout and paint reuse the results of chunks that did not change. */
+  chunkOf(items, start = 0, className = "chunk") {
+    const chunk = document.createElement("div");
+    chunk.className = className;
+    for (let i = start; i < items.length; i++) {
+      const item = items[i];
+      const el = item.kind === "line" ? buildLine(item.data, this.ctx.matcher, this.ctx.columns)
+        : item.kind === "notice" ? buildNotice(item.data) : buildMarker(item.message);
+      this.itemOf.set(el, item);
+      if (item.kind === "line") this.lines++;
+      chunk.append(el);
+    }
+    this.size += items.length - start;
+    return chunk;
+  }
+
+  // ---- scroll-back ------------------------------------------------------------------------------------
+
+  /** The id of the oldest line of `log` in the pane (the first in the DOM), if any. */
+  oldestId(log) {
+    const line = this.list.querySelector(`.line[data-log="${CSS.escape(log)}"][data-id]`);
+    return line ? line.dataset.id : null;
+  }
+
+  /** The ids of the lines in the pane. */
+  shownIds() {
+    return new Set([...this.list.querySelectorAll(".line[data-id]")].map((line) => line.dataset.id));
+  }
+
+  /**
+   * Put older items above the list, keeping in view what was in view. The cap holds: the newest entries
+   * leave the DOM for the front of the queue (held, not lost) and come back on "jump to bottom".
+   */
+  prependItems(items, className) {
+    if (items.length === 0) return;
+    const height = this.body.scrollHeight;
+    const top = this.body.scrollTop;
+    this.list.prepend(this.chunkOf(items, 0, className));
+    const added = this.body.scrollHeight - height;
+    this.dropped = Math.max(0, this.dropped - countLines(items, 0, items.length));
+    this.holdNewest();
+    this.updateDropped();
+    this.updateJump();
+    this.body.scrollTop = top + added;
+  }
+
+  holdNewest() {
+    const back = [];
+    while (this.size > this.cap) {
+      const chunk = this.list.lastElementChild;
+      const entry = chunk?.lastElementChild;
+      if (!entry) break;
+      back.push(this.itemOf.get(entry) ?? { kind: "marker", message: entry.textContent });
+      entry.remove();
+      if (!chunk.firstElementChild) chunk.remove();
+      this.size--;
+      if (entry.classList.contains("line")) this.lines--;
+    }
+    if (back.length) this.setQueue([...back.reverse(), ...this.queue]);
   }
 
   /** Remove the oldest entries beyond the cap: whole chunks, then the start of the first one left. */
@@ -219,8 +278,9 @@ export class Pane {
   /** Empty the pane (rendered and queued), optionally leaving a marker saying why. */
   clear(message) {
     this.clearList();
-    this.queue = [];
+    this.setQueue([]);
     this.dropped = 0;
+    this.skipped = 0;
     this.follow = true;
     if (message) this.enqueue({ kind: "marker", message });
     this.updateDropped();
@@ -229,7 +289,7 @@ export class Pane {
 
   /** Remove one log's entries (merged view: "clear view" for that log). */
   clearLog(name) {
-    this.queue = this.queue.filter((item) => item.data?.log !== name);
+    this.setQueue(this.queue.filter((item) => item.data?.log !== name));
     for (const el of this.list.querySelectorAll(`[data-log="${CSS.escape(name)}"]`)) {
       if (el.classList.contains("line")) this.lines--;
       this.size--;
@@ -245,7 +305,7 @@ export class Pane {
   }
 
   updateJump() {
-    const pending = countLines(this.queue, 0, this.queue.length);
+    const pending = this.queuedLines + this.skipped;
     const show = !this.follow;
     this.jump.hidden = !show;
     if (show) {

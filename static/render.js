@@ -2,9 +2,9 @@
 // through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
 import { buildCells } from "./fields.js";
+import { LEVELS, config } from "./page.js";
 
-const LEVELS = new Set(["error", "warn", "info", "debug"]);
-const NOTICE_KINDS = new Set(["gap", "rotated", "truncated", "missing", "appeared", "unreadable", "shutdown"]);
+const NOTICE_KINDS = new Set(config.noticeKinds);
 const LOG_COLOURS = 10;
 const MAX_MARKS = 200;
 const MAX_JSON_CHARS = 200000;
@@ -22,18 +22,6 @@ export function colourOf(name) {
   let h = 0;
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0;
   return Math.abs(h) % LOG_COLOURS;
-}
-
-export function humanSize(bytes) {
-  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 // ---- ANSI SGR -------------------------------------------------------------------------------------------
@@ -317,7 +305,7 @@ export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
   const el = document.createElement("div");
-  el.className = LEVELS.has(data.level) ? `line lvl-${data.level}` : "line";
+  el.className = LEVELS.includes(data.level) ? `line lvl-${data.level}` : "line";
   el.dataset.log = log;
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);

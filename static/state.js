@@ -1,7 +1,8 @@
 // What the user is looking at (logs, filters, field filters and columns, since, layout), kept in the page URL's hash so a link restores it,
 // and the stream URL built from it.
 
-export const LEVELS = ["error", "warn", "info", "debug"];
+import { LEVELS } from "./page.js";
+
 const MIN_LINES = 10;
 const MAX_LINES = 200000;
 

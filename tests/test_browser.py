@@ -551,7 +551,7 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
     log = tmp_path / "app.log"
     first = [f"line {i}" for i in range(1, 201)]
     append(log, *first)
-    server = serve(str(log))
+    server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "line 200")
 
@@ -570,6 +570,28 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
     expect(page.locator("#panes .jump")).to_be_hidden()
     assert page.evaluate("(() => { const b = document.querySelector('#panes .pane-body');"
                          " return b.scrollHeight - b.scrollTop - b.clientHeight < 30; })()")
+
+
+def test_lines_held_while_scrolled_up_are_bounded_and_counted(page: Page, serve: Callable[..., LogtailServer],
+                                                              tmp_path: Path) -> None:
+    """Regression: while scrolled up the held queue grew without bound and was counted in full every frame."""
+    log = tmp_path / "app.log"
+    append(log, *[f"line {i}" for i in range(1, 201)])
+    server = serve(str(log), "--backlog", "200")
+    open_dashboard(page, server, "log=app.log&max_lines=100")
+    wait_last(page, "line 200")
+    page.locator("#panes .pane-body").hover()
+    page.mouse.wheel(0, -300)  # up a little: not to the top, where scroll-back would load older lines
+    expect(page.locator("#panes .jump")).to_be_visible()
+    append(log, *[f"more {i}" for i in range(1, 3001)])
+    expect(page.locator("#panes .jump")).to_have_text("3000 new lines — jump to bottom")
+    assert page.evaluate("() => window.logtail.panes[0].queued") <= 100 + 1000
+    assert texts(page)[-1] == "line 200"  # the view the user is reading did not move
+
+    page.keyboard.press("End")
+    wait_last(page, "more 3000")
+    assert texts(page) == [f"more {i}" for i in range(2901, 3001)]
+    expect(page.locator("#panes .dropped")).to_have_text("3100 older lines dropped")
 
 
 @pytest.mark.parametrize("via", ["direct", "proxy"])
@@ -627,7 +649,11 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
     page.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
     page.locator("#panes details.json summary").click()
     expect(page.locator("#panes .json-pretty")).to_contain_text('"order": 1234')
-    assert len(save_artifact("dashboard.png", page.screenshot())) > 10_000
+    save_artifact("dashboard.png", page.screenshot())
+    # What a reviewer would look for: every line in view, levels told apart by colour.
+    assert page.evaluate(ALL_LINES_IN_VIEW_JS)
+    colours = page.evaluate(LEVEL_COLOURS_JS)
+    assert set(colours) == {"error", "warn", "info", "debug"} and len(set(colours.values())) == 4, colours
 
     phone = browser.new_context(viewport={"width": 390, "height": 760}, color_scheme="dark")
     try:
@@ -635,5 +661,20 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
         small.goto(page.url)
         small.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")
         save_artifact("dashboard-phone-dark.png", small.screenshot())
+        # No sideways scrolling on a phone, and the dark scheme really is dark.
+        assert small.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        assert small.evaluate(BACKGROUND_LUMINANCE_JS) < 0.2
     finally:
         phone.close()
+
+
+ALL_LINES_IN_VIEW_JS = """() => [...document.querySelectorAll('#panes .line')].every((line) => {
+  const r = line.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;
+})"""
+LEVEL_COLOURS_JS = """() => Object.fromEntries([...document.querySelectorAll('#panes .line[class*="lvl-"]')].map(
+  (line) => [line.className.match(/lvl-(\\w+)/)[1], getComputedStyle(line).borderLeftColor]))"""
+BACKGROUND_LUMINANCE_JS = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/[0-9.]+/g).map(Number);
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}"""

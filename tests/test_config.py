@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from logtail.config import ConfigError, LogSource, Settings, parse_source, resolve, setting_names
+from logtail.cli import build_parser
+from logtail.config import OPTIONS, ConfigError, LogSource, Settings, help_text, parse_source, resolve
 
 
 def test_source_forms(tmp_path: Path) -> None:
@@ -65,6 +66,15 @@ def test_env_sources(tmp_path: Path) -> None:
         ("sources = 'x'\n", "'sources' must be a list"),
         ("port = \n", "invalid TOML"),
         ('auth = "nocolon"\n', "auth must be USER:PASSWORD"),
+        ("port = 8000.7\n", "port must be int, got 8000.7"),
+        ("port = 8000.0\n", "port must be int"),
+        ("port = true\n", "port must be int"),
+        ('host = false\n', "host must be str"),
+        ("retry_ms = -1\n", "retry_ms must be between 0 and 86400000"),
+        ("retry_ms = 86400001\n", "retry_ms must be between"),
+        ("resume_max_bytes = -1\n", "resume_max_bytes must be at least 0"),
+        ("backlog = 20001\n", "backlog must be between 0 and window_lines"),
+        ("backlog = 6\nwindow_lines = 5\n", "backlog must be between 0 and window_lines"),
         ("rotate_wait = -1\n", "rotate_wait must be between 0 and 3600 seconds, got -1.0"),
         ("rotate_wait = 3601\n", "rotate_wait must be between 0 and 3600 seconds"),
         ("rotate_wait = nan\n", "rotate_wait must be between 0 and 3600 seconds, got nan"),
@@ -88,7 +98,38 @@ def test_defaults_bind_loopback() -> None:
     assert Settings().heartbeat == 15.0 and Settings().backlog == 10 and Settings().window_lines >= 10000
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+def test_env_values_are_range_checked_too() -> None:
+    with pytest.raises(ConfigError, match="retry_ms must be between"):
+        resolve({}, [], None, {"LOGTAIL_RETRY_MS": "-5"})
+    with pytest.raises(ConfigError, match=r"LOGTAIL_PORT: port must be int, got '80\.5'"):
+        resolve({}, [], None, {"LOGTAIL_PORT": "80.5"})
+
+
+def test_edge_values_are_accepted() -> None:
+    s = resolve({"retry_ms": 0, "resume_max_bytes": 0, "port": 0}, [], None, {})
+    assert (s.retry_ms, s.resume_max_bytes, s.port) == (0, 0, 0)
+
+
+def test_a_window_smaller_than_the_default_backlog_is_fine() -> None:
+    """Streams send at most the window: only a backlog chosen larger than the window is a mistake."""
+    assert resolve({"window_lines": 5}, [], None, {}).window_lines == 5
+
+
+def test_help_shows_the_fields_defaults() -> None:
+    assert help_text("port") == "TCP port (default 8000)"
+    assert help_text("queue_bytes").endswith("(default 4 MiB)")
+    assert help_text("heartbeat").endswith("(default 15)")
+    assert help_text("cors_origins").endswith("(default none)")
+    assert "default" not in help_text("auth")
+    assert help_text("window_lines").endswith(f"(default {Settings().window_lines})")
+
+
+def test_every_flag_is_documented_in_the_readme_as_the_cli_describes_it() -> None:
+    """The README's table row for each flag of `serve` and `ship` says what `--help` says."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    missing = [n for n in setting_names() if f"--{n.replace('_', '-')}" not in readme]
-    assert not missing, f"README does not document: {missing}"
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    flags = {a.dest: a for cmd in ("serve", "ship") for a in commands[cmd]._actions if a.dest in OPTIONS}
+    assert set(flags) == set(OPTIONS)
+    for name, action in flags.items():
+        row = f"| `{action.option_strings[0]}` | `LOGTAIL_{name.upper()}` / `{name}` | {action.help} |"
+        assert row in readme, f"README does not document {name} as: {row}"

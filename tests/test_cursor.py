@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from logtail.cursor import HEAD_BYTES, Cursor, file_id, join_cursors, parse_cursors
+from logtail.cursor import HEAD_BYTES, Cursor, event_id, file_id, parse_cursors
 
 
 def test_round_trip_single_and_vector() -> None:
     a, b = Cursor("a.log", "0123456789ab", 10), Cursor("b", "ba9876543210", 0)
     assert parse_cursors(str(a)) == {"a.log": a}
-    assert parse_cursors(join_cursors({"a.log": a, "b": b})) == {"a.log": a, "b": b}
+    assert parse_cursors(event_id([str(a), str(b)])) == {"a.log": a, "b": b}
 
 
 def test_garbage_is_ignored_not_fatal() -> None:

@@ -134,7 +134,7 @@ def test_line_link_opens_the_log_around_the_line_after_rotation(
     log = tmp_path / "app.log"
     lines = [f"line {i:02d}" for i in range(30)]
     append(log, *lines)
-    server = serve(str(log))
+    server = serve(str(log), "--backlog", "30")  # all 30 lines on the page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "line 29")

@@ -3,26 +3,6 @@ from __future__ import annotations
 import pytest
 
 from logtail.filters import FilterError, LineFilter
-from logtail.levels import detect_level
-
-
-@pytest.mark.parametrize(
-    ("text", "level"),
-    [
-        ("2026-01-01 ERROR boom", "error"),
-        ("[warn] disk", "warn"),
-        ("level=info msg=x", "info"),
-        ('{"level": "debug", "msg": "x"}', "debug"),
-        ('{"severity":"WARNING"}', "warn"),
-        ("FATAL: dead", "error"),
-        ("nothing here", None),
-        ("terrorist", None),
-        ("\x1b[32mINFO\x1b[0m started", "info"),
-        ("\x1b[1;31mERROR\x1b[0m boom", "error"),
-    ],
-)
-def test_detect_level(text: str, level: str | None) -> None:
-    assert detect_level(text) == level
 
 
 @pytest.mark.parametrize(

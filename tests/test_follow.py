@@ -12,7 +12,8 @@ import pytest
 
 from logtail.cursor import parse_cursors
 from logtail.filters import LineFilter
-from logtail.follow import FileFollower, seed_offset
+from logtail.follow import FileFollower
+from logtail.generation import seed_offset
 from logtail.hub import Hub, Subscription
 from logtail.resume import plan_lines, read_back
 

@@ -26,7 +26,6 @@ import pytest
 
 from logtail.cursor import HEAD_BYTES, file_id
 from logtail.filters import LineFilter
-from logtail.history import RangeNotSatisfiable, Search, SearchRequest, open_chain, parse_range, rotated_siblings
 from logtail.levels import detect_level
 from logtail.lines import cut_at_char_boundary
 from tests.support import LogtailServer, wait_for
@@ -188,67 +187,6 @@ def search(client: httpx.Client, log: str = "app.log", **params: Any) -> Result:
 
 def without_lines(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if k != "line"} for h in hits]
-
-
-# --- Range parsing (a pure function: an exhaustive table) --------------------------------------------
-
-@pytest.mark.parametrize(("header", "size", "expected"), [
-    (None, 100, None),
-    ("bytes=0-0", 100, (0, 1)),
-    ("bytes=0-99", 100, (0, 100)),
-    ("bytes=10-19", 100, (10, 20)),
-    ("bytes=10-1000", 100, (10, 100)),  # the last position is clamped
-    ("bytes=99-", 100, (99, 100)),
-    ("bytes=0-", 100, (0, 100)),
-    ("bytes=-1", 100, (99, 100)),
-    ("bytes=-100", 100, (0, 100)),
-    ("bytes=-5000", 100, (0, 100)),  # a suffix longer than the file is the whole file
-    ("BYTES = 5-6", 100, (5, 7)),  # the unit is case-insensitive
-    ("bytes=5-6 ", 100, (5, 7)),
-    ("bytes=20-10", 100, None),  # invalid range-spec: the header is ignored
-    ("bytes=", 100, None),
-    ("bytes=-", 100, None),
-    ("bytes=a-b", 100, None),
-    ("bytes=1.5-2", 100, None),
-    ("bytes=+1-2", 100, None),
-    ("bytes 0-5", 100, None),
-    ("items=0-5", 100, None),  # another unit: ignored
-    ("bytes=0-1,5-6", 100, None),  # several ranges: served whole
-    ("bytes=0-5", 0, None),  # an empty file is served whole
-])
-def test_parse_range(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
-    assert parse_range(header, size) == expected
-
-
-@pytest.mark.parametrize(("header", "size"), [("bytes=100-", 100), ("bytes=100-200", 100), ("bytes=-0", 100)])
-def test_parse_range_unsatisfiable(header: str, size: int) -> None:
-    with pytest.raises(RangeNotSatisfiable):
-        parse_range(header, size)
-
-
-def test_rotated_siblings_prefers_uncompressed_and_skips_symlinks(tmp_path: Path) -> None:
-    """While a compressor turns NAME.1 into NAME.1.gz both exist: the complete, uncompressed one is listed."""
-    for name in ("app.log", "app.log.1", "app.log.1.gz", "app.log.2.gz", "app.log.10", "app.log.x", "app.log.0",
-                 "app.log.3.bz2", "other.log.4"):
-        (tmp_path / name).write_bytes(b"x\n")
-    (tmp_path / "app.log.4").symlink_to(tmp_path / "other.log.4")
-    (tmp_path / "app.log.5").mkdir()
-    found = [(s.path.name, s.number, s.compressed) for s in rotated_siblings(tmp_path / "app.log")]
-    assert found == [("app.log.1", 1, False), ("app.log.2.gz", 2, True), ("app.log.10", 10, False)]
-
-
-def test_gzip_context_before_when_fewer_lines_were_seen(tmp_path: Path) -> None:
-    """Regression: with fewer remembered lines than wanted, a negative slice kept only the last ones."""
-    gz = tmp_path / "x.log.1.gz"
-    gz.write_bytes(gzip.compress(b"one\ntwo\n" + b"y" * 2_500_000 + b"\nthree hit\n"))  # 3 blocks of 1 MiB
-    files = open_chain(tmp_path / "x.log", siblings=True)
-    try:
-        search = Search("x.log", files, SearchRequest(LineFilter(q="hit"), context=5, rotated=True), 100)
-        hits = [h for step in iter(search.step, None) for h in step]
-    finally:
-        for f in files:
-            f.close()
-    assert [(h["text"], h["context_before"]) for h in hits] == [("three hit", ["one", "two", "y" * 100])]
 
 
 # --- download --------------------------------------------------------------------------------------------

@@ -40,10 +40,10 @@ def test_scroll_back_through_the_file_and_its_rotated_file_within_the_cap(
     older = [f"old {i:03d}" for i in range(1, 301)]
     (tmp_path / "app.log.1").write_text("".join(f"{line}\n" for line in older))
     append(log, *lines)
-    server = serve(str(log))
+    server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log&max_lines=500")
     wait_last(page, "line 1000")
-    assert texts(page) == lines[-200:]  # the page's backlog
+    assert texts(page) == lines[-200:]  # the page opens with --backlog lines
 
     scroll_back(page, "line 0601")
     assert texts(page) == lines[600:]
@@ -82,7 +82,7 @@ def test_scroll_back_uses_the_filter_of_the_view(page: Page, serve: Callable[...
     """With a filter the backlog may hold few lines: older matching lines come from the whole file."""
     log = tmp_path / "app.log"
     append(log, *[f"{'ERROR' if i % 100 == 0 else 'INFO'} request {i:05d}" for i in range(1, 20001)])
-    server = serve(str(log))
+    server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log&level=error")
     wait_last(page, "ERROR request 20000")
     assert len(texts(page)) == 100  # the server's window of 10000 lines holds 100 errors

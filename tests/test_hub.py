@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 from logtail.cursor import Cursor
 from logtail.filters import LineFilter
 from logtail.hub import Hub
-from logtail.sse import Line, decode_events
+from logtail.sse import Format, Line, decode_events
 from logtail.subscription import Subscription
 
 
@@ -114,10 +115,12 @@ def test_unsubscribe_removes_every_reference() -> None:
 
 def test_close_all_sends_each_format_its_final_frame() -> None:
     hub = Hub(100, 1 << 20)
-    s = sub()
-    hub.subscribe(["a"], s)
-    hub.close_all({"sse": b"bye"})
-    assert s.closed and s.close_reason == b"bye"
+    subs = {fmt: sub(fmt=fmt) for fmt in get_args(Format)}
+    for s in subs.values():
+        hub.subscribe(["a"], s)
+    final = {fmt: f"bye in {fmt}".encode() for fmt in subs}
+    hub.close_all(final)
+    assert {fmt: (s.closed, s.close_reason) for fmt, s in subs.items()} == {fmt: (True, final[fmt]) for fmt in subs}
 
 
 def test_many_distinct_regexes_are_matched_as_one_set_with_the_same_results() -> None:

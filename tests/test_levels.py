@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logtail.levels import LEVEL_KEYS, SYNONYMS, detect_level
+from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level
 from tests.support import LogtailServer
 
 
@@ -27,6 +27,21 @@ def test_each_key_and_synonym_in_json_and_logfmt(key: str, word: str, level: str
 @pytest.mark.parametrize(
     ("text", "level"),
     [
+        ("2026-01-01 ERROR boom", "error"),
+        ("[warn] disk", "warn"),
+        ("level=info msg=x", "info"),
+        ('{"level": "debug", "msg": "x"}', "debug"),
+        ('{"severity":"WARNING"}', "warn"),
+        ("FATAL: dead", "error"),
+        ("nothing here", None),
+        ("terrorist", None),
+        ("\x1b[32mINFO\x1b[0m started", "info"),
+        ("\x1b[1;31mERROR\x1b[0m boom", "error"),
+        ("Critical: x", "error"),
+        ("EMERGENCY", "error"),
+        ("a notice", "info"),
+        ("tarn warn x", "warn"),  # a word made of one level word's first letter and another's rest
+        ("drr pnfo eebug", None),
         ('msg="retrying after error" level=info', "info"),  # the key decides, not the word
         ('{"msg": "fatal error in worker", "severity": "notice"}', "info"),
         ('{"msg": "error", "level": "verbose"}', None),  # a key with no level word: no level
@@ -38,8 +53,28 @@ def test_each_key_and_synonym_in_json_and_logfmt(key: str, word: str, level: str
         ("\x1b[31mlevel=error\x1b[0m x", "error"),
     ],
 )
-def test_key_decides(text: str, level: str | None) -> None:
+def test_detect_level(text: str, level: str | None) -> None:
     assert detect_level(text) == level
+
+
+
+def test_words_not_spelling_a_level_do_not_fail_the_line() -> None:
+    """Regression: the level regex paired any first letter with any word's rest, and a line starting
+    "tarn" or "drr" raised KeyError: the follower reported the file unreadable and retried it forever."""
+    for text in ("tarn", "drr", "watal", "pnfo", "eebug", "carn"):
+        assert detect_level(text) is None
+
+
+@pytest.mark.parametrize("word", TEXT_WORDS)
+def test_every_word_declares_its_level_in_any_case(word: str) -> None:
+    for text in (word, word.upper(), f"[{word.title()}] x", f"2026-01-01 {word}: x"):
+        assert detect_level(text) == SYNONYMS[word]
+
+
+def test_every_level_has_words_and_every_word_a_level() -> None:
+    assert tuple(WORDS) == LEVELS and all(WORDS[level] for level in LEVELS)
+    assert sorted(w for words in WORDS.values() for w in words) == sorted(SYNONYMS)
+    assert set(TEXT_WORDS) <= set(SYNONYMS)
 
 
 async def test_levels_from_each_key_on_a_real_stream_and_search(

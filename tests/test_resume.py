@@ -1,15 +1,21 @@
-"""Resume read-back: reading a range of a file off the event loop, safely against the caller closing it."""
+"""Resume read-back: where it starts (the current file, `NAME.1`, after a hole), its bound, and reading a
+range of a file off the event loop, safely against the caller closing it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from logtail.resume import ReadBack, read_lines
+from logtail.cursor import Cursor, file_id
+from logtail.follow import FileFollower
+from logtail.hub import Hub
+from logtail.resume import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
 
 
 async def test_cancelled_read_back_does_not_close_under_a_running_read(tmp_path: Path) -> None:
@@ -57,3 +63,75 @@ async def test_read_lines_gives_every_line_with_its_cursor(tmp_path: Path) -> No
     finally:
         os.close(fd)
     assert [(x.text, x.end) for x in got] == [("two", 8), ("three", 14)]
+
+
+# --- where a read-back starts: the current file, NAME.1, or after a hole -------------------------------------
+
+class Log:
+    """A real file followed into a real hub with a small window."""
+
+    def __init__(self, path: Path, lines: list[str]) -> None:
+        self.path = path
+        self.hub = Hub(5, 1 << 20)
+        path.write_text("".join(f"{line}\n" for line in lines))
+        # rotate_wait=0: a renamed file is let go as soon as it is read to its end
+        self.follower = FileFollower(path.name, path, self.hub, max_line_bytes=1000, seed_lines=100,
+                                     from_start=True, rotate_wait=0)
+        while self.follower.step():
+            pass
+
+    def cursor_after(self, line_no: int) -> Cursor:
+        """The id of line `line_no` (1-based): where a client that saw it resumes."""
+        data = self.path.read_bytes()
+        end = len(b"".join(data.splitlines(keepends=True)[:line_no]))
+        return Cursor(self.path.name, file_id(data, end), end)
+
+    def read_back(self, cursor: Cursor, resume_max_bytes: int = 1 << 20) -> Plan:
+        return read_back(self.hub.channel(self.path.name), self.follower, cursor, resume_max_bytes)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Log]:
+    log = Log(tmp_path / "app.log", [f"line {i:02d}" for i in range(1, 21)])
+    try:
+        yield log
+    finally:
+        log.follower.close()
+
+
+async def texts(p: Plan) -> list[str]:
+    try:
+        return [line.text async for lines in plan_lines(p, 1000) for line in lines]
+    finally:
+        p.close()
+
+
+async def test_a_cursor_in_the_current_file_is_read_back_from_there(log: Log) -> None:
+    p = log.read_back(log.cursor_after(7))
+    assert not p.notices
+    assert await texts(p) == [f"line {i:02d}" for i in range(8, 21)]
+
+
+async def test_a_cursor_in_the_rotated_file_reads_it_then_the_current_one(log: Log, tmp_path: Path) -> None:
+    cursor = log.cursor_after(10)
+    log.path.rename(tmp_path / "app.log.1")
+    log.path.write_text("new 1\nnew 2\n")
+    while log.follower.step():
+        pass
+    p = log.read_back(cursor)
+    assert not p.notices
+    assert await texts(p) == [f"line {i:02d}" for i in range(11, 21)] + ["new 1", "new 2"]
+
+
+async def test_a_position_in_no_file_is_a_gap_then_the_whole_current_file(log: Log) -> None:
+    p = log.read_back(Cursor("app.log", "0123456789ab", 10))
+    assert [kind for kind, _, _ in p.notices] == ["gap"] and p.lost
+    assert await texts(p) == [f"line {i:02d}" for i in range(1, 21)]
+
+
+async def test_read_back_is_capped_at_resume_max_bytes_with_a_gap_saying_how_much(log: Log) -> None:
+    p = log.read_back(log.cursor_after(2), resume_max_bytes=30)  # 8 bytes a line: the last 3 lines and a cut one
+    assert [(kind, extra) for kind, _, extra in p.notices] == [("gap", {"skipped_bytes": 18 * 8 - 30})]
+    frame = json.loads(notice_frames(p, "ndjson"))
+    assert frame["kind"] == "gap" and frame["skipped_bytes"] == 114 and frame["log"] == "app.log"
+    assert await texts(p) == ["line 18", "line 19", "line 20"]  # the partial first line is dropped

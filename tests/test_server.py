@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
-import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from logtail.config import LogSource, Settings
-from logtail.server import LogtailServer as UvicornServer
-from logtail.server import uvicorn_config
-from logtail.sse import decode_events
 from tests.support import EventReader, LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
@@ -320,13 +315,8 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
         assert "gap" in overflow["description"]
 
 
-def test_decode_events_helper_sanity() -> None:
-    assert list(decode_events("event: a\ndata: 1\n\n")) == [{"event": "a", "data": "1"}]
-
-
 async def test_unusual_but_valid_parameters_still_stream(start_server: Start, app_log: Path) -> None:
-    """Requests the stream shortcut (fastpath.py) does not take, e.g. `ignore_case=yes`, go through FastAPI
-    and stream the same way."""
+    """Other spellings FastAPI always accepted, e.g. `ignore_case=yes`, still stream."""
     server = start_server(str(app_log))
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
             client.stream("GET", "/api/logs/app.log/stream?backlog=2&ignore_case=yes&q=OLD%202") as resp:
@@ -334,89 +324,33 @@ async def test_unusual_but_valid_parameters_still_stream(start_server: Start, ap
         assert await EventReader(resp).texts(2) == ["old 28", "old 29"]
 
 
-def test_fast_path_and_fastapi_agree_on_what_is_valid() -> None:
-    from logtail.config import Settings
-    from logtail.fastpath import _parse
-    from logtail.hub import Hub
-
-    class Registry:
-        def __contains__(self, name: str) -> bool:
-            return name == "a"
-
-    class State:
-        settings = Settings()
-        hub = Hub(10, 1024)
-        registry = Registry()
-
-        def has_log(self, name: str) -> bool:
-            return name in self.registry
-
-    def parse(query: str, multi: bool = False) -> object:
-        scope = {"query_string": query.encode(), "headers": []}
-        return _parse(State(), scope, [] if multi else ["a"], multi)  # type: ignore[arg-type]
-
-    assert parse("backlog=5&q=x&ignore_case=1&format=ndjson") is not None
-    assert parse("log=a", multi=True) is not None
-    assert parse("field=status%3E%3D500&field=user:alice") is not None
-    for query, overflow in (("", "catchup"), ("overflow=catchup", "catchup"), ("overflow=skip", "skip")):
-        for multi in (False, True):
-            parsed = parse(query + ("&log=a" if multi else ""), multi)
-            assert isinstance(parsed, tuple) and parsed[1].overflow == overflow, (query, multi)
-    for query in ("field=status", "field=:x", "field=a~(", "field=n>=x", "since=5m",
-                  "backlog=-1", "backlog=abc", "backlog=999999", "format=xml", "regex=(", "level=loud",
-                  "ignore_case=maybe", "q=" + "x" * 1001, "q=a&q=b", "overflow=drop", "overflow=SKIP",
-                  "overflow=skip&overflow=catchup"):
-        assert parse(query) is None, query
-    assert parse("log=b", multi=True) is None
+def _worker_pids(parent: int) -> set[int]:
+    """The worker processes of a `logtail serve --workers N` parent (not multiprocessing's resource tracker)."""
+    pids = set()
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in cmdline:
+            pids.add(int(child))
+    return pids
 
 
-# What logtail/server.py relies on in uvicorn beyond its documented options (uvicorn is pinned in
-# requirements/*.lock; these fail when an upgrade moves them).
-
-def test_uvicorn_picks_uvloop_and_httptools_without_the_standard_extra(app_log: Path) -> None:
-    """logtail depends on uvloop and httptools directly instead of `uvicorn[standard]`: uvicorn's `auto`
-    choices must still find them, or every delivered line costs more (h11 and the stock loop)."""
-    import uvloop
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-    config, _ = uvicorn_config(Settings(sources=(LogSource("app.log", app_log),), port=0))
-    config.load()
-    assert config.http_protocol_class is HttpToolsProtocol
-    loop_factory = config.get_loop_factory()
-    assert loop_factory is not None
-    loop = loop_factory()
-    try:
-        assert isinstance(loop, uvloop.Loop)
-    finally:
-        loop.close()
-
-
-def test_listening_socket_gets_tcp_user_timeout_and_sigterm_ends_streams(
-        app_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`LogtailServer` hooks uvicorn's `startup` (its `servers` list) and `handle_exit`: a renamed attribute
-    would silently leave stalled clients connected, or leave SIGTERM waiting for endless streams. The server
-    runs in a thread (uvicorn installs no signal handlers there); `handle_exit` is what a signal would call."""
-    config, state = uvicorn_config(Settings(sources=(LogSource("app.log", app_log),), port=0, send_timeout=7))
-    server = UvicornServer(config, state)
-    ended = threading.Event()
-    monkeypatch.setattr(state, "shutdown_streams", ended.set)
-    thread = threading.Thread(target=server.run, name="uvicorn")
-    thread.start()
-    try:
-        wait_for(lambda: server.started, 20, what="the server to start")
-        (listening,) = [sock for s in server.servers for sock in s.sockets]
-        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 7000
-    finally:
-        server.handle_exit(signal.SIGTERM, None)
-        thread.join(20)
-    assert not thread.is_alive()
-    assert ended.is_set(), "SIGTERM did not end the streams"
-
-
-async def test_unknown_overflow_policy_is_a_422_naming_it(start_server: Start, app_log: Path) -> None:
-    server = start_server(str(app_log))
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        for path in ("/api/logs/app.log/stream?overflow=drop", "/api/stream?log=app.log&overflow=drop"):
-            r = await client.get(path)
-            assert r.status_code == 422, (path, r.status_code)
-            assert "overflow" in r.text, r.text
+def test_a_worker_that_dies_is_replaced(start_server: Start, app_log: Path) -> None:
+    """Regression: a worker killed by the OOM killer or a crash was never restarted; once every worker had
+    died the port still accepted connections and answered nothing."""
+    server = start_server(str(app_log), "--workers", "2")
+    assert server.proc is not None
+    parent = server.proc.pid
+    wait_for(lambda: len(_worker_pids(parent)) == 2, 30, 0.1, "two workers")
+    originals = _worker_pids(parent)
+    for pid in sorted(originals):
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda dead=pid: len(now := _worker_pids(parent)) == 2 and dead not in now, 60, 0.1,
+                 f"{pid} replaced")
+    assert not _worker_pids(parent) & originals
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(10):
+            assert client.get("/healthz").json() == {"status": "ok"}
+    assert "died (exit code -9); starting another" in server.output()

@@ -6,31 +6,11 @@ import json
 
 import pytest
 
-from logtail.sse import Line, decode_events, encode_comment, encode_event, encode_retry, notice_frame
+from logtail.sse import Line, LineRecord, decode_events, encode_retry, notice_frame, notice_record
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "expected"),
-    [
-        ({"data": "hello"}, b"data: hello\n\n"),
-        ({"data": "a\nb"}, b"data: a\ndata: b\n\n"),
-        ({"data": "a\r\nb\rc"}, b"data: a\ndata: b\ndata: c\n\n"),
-        ({"data": ""}, b"data: \n\n"),
-        ({"data": "x", "event": "line", "id": "7"}, b"id: 7\nevent: line\ndata: x\n\n"),
-    ],
-)
-def test_encode_event(kwargs: dict[str, str], expected: bytes) -> None:
-    assert encode_event(**kwargs) == expected
-
-
-def test_id_with_newline_is_refused() -> None:
-    with pytest.raises(ValueError, match="id"):
-        encode_event("x", id="1\nevent: forged")
-
-
-def test_retry_and_comment() -> None:
+def test_retry() -> None:
     assert encode_retry(2000) == b"retry: 2000\n\n"
-    assert encode_comment("ping") == b": ping\n\n"
 
 
 def test_line_frame_exact_bytes() -> None:
@@ -68,6 +48,25 @@ def test_notice_frames() -> None:
     assert json.loads(notice_frame("ndjson", "a", "gap", "m", missed=3)) == {
         "event": "notice", "log": "a", "kind": "gap", "message": "m", "missed": 3}
     assert notice_frame("text", "a", "missing", "gone") == b"[logtail] a: missing: gone\n"
+    assert notice_frame("text", None, "shutdown", "bye") == b"[logtail] -: shutdown: bye\n"
+    assert notice_frame("ndjson", "a", "gap", "m", skipped_bytes=5) == (
+        b'{"event":"notice","log":"a","kind":"gap","message":"m","skipped_bytes":5}\n')
+
+
+def test_notice_record_is_what_the_ndjson_frame_carries() -> None:
+    record = notice_record("a", "unreadable", "m")
+    assert record == {"event": "notice", "log": "a", "kind": "unreadable", "message": "m"}
+    assert json.loads(notice_frame("ndjson", "a", "unreadable", "m")) == record
+
+
+def test_line_json_is_a_line_record() -> None:
+    """`Line.json` is built by hand for speed: it must still be exactly the documented LineRecord."""
+    expected: LineRecord = {"log": "a", "text": 'q"\\é', "id": "a=0123456789ab:2", "level": None,
+                            "truncated": True}
+    assert json.loads(Line("a", 'q"\\é', "0123456789ab", 2, truncated=True).json) == expected
+    assert list(json.loads(Line("a", "x", "0123456789ab", 2).json)) == ["log", "text", "id", "level"]
+    for line in (Line("a", "ERROR é", "0123456789ab", 2), Line("b", "x", "0123456789ab", 3, truncated=True)):
+        assert json.loads(line.json) == line.record()
 
 
 def test_decode_drops_unterminated_event_and_comments() -> None:

@@ -16,8 +16,9 @@ from typing import Any
 from starlette.types import Scope
 
 from ..cursor import Cursor
-from ..history import SearchRequest
-from ..history_routes import PROGRESS_INTERVAL, FileStreamResponse
+from ..history.plan import SearchRequest
+from ..history.response import FileStreamResponse
+from ..history.search import PROGRESS_INTERVAL
 from ..sse import Line, dump_json
 from . import keys
 from .client import read_range, read_reverse
@@ -140,7 +141,7 @@ class Matches:
                 later.append(line.text)
             if not self.full and self.req.filter.matches(line.text, line.level):
                 self.matches += 1
-                self.open.append((line.as_dict(), list(self.seen), []))
+                self.open.append((dict(line.record()), list(self.seen), []))
             out += self._complete()
             self.seen.append(line.text)
         return out

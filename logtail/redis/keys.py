@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..config import ConfigError
-from ..sse import Line
+from ..sse import Line, NoticeKind
 
 PREFIX = "logtail:"
 LOGS_KEY = PREFIX + "logs"
@@ -67,7 +67,7 @@ def line_fields(texts: list[str], cut: list[int], fid: str, end: int) -> dict[st
     return fields
 
 
-def notice_fields(kind: str, message: str, fid: str, end: int) -> dict[str, str]:
+def notice_fields(kind: NoticeKind, message: str, fid: str, end: int) -> dict[str, str]:
     return {"fid": fid, "end": str(end), "kind": kind, "message": message}
 
 
@@ -84,9 +84,10 @@ class Entry:
         return f"{self.ms}-{self.seq}"
 
     @property
-    def notice(self) -> tuple[str, str] | None:
+    def notice(self) -> tuple[NoticeKind, str] | None:
         kind = self.fields.get("kind")
-        return None if kind is None else (kind, self.fields.get("message", ""))
+        # Written by a logtail shipper (`notice_fields`), from the kinds its follower reports.
+        return None if kind is None else (cast(NoticeKind, kind), self.fields.get("message", ""))
 
     @property
     def position(self) -> tuple[str, int]:

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from ..cursor import Cursor
 from ..hub import Hub
-from ..sse import Line
+from ..sse import Line, NoticeKind
 from . import keys
 from .client import BLOCK_MS, Outage, read_last, read_new
 from .discovery import DISCOVERY_INTERVAL, ShippedLog, ShippedLogs
@@ -112,7 +112,7 @@ class StreamReader:
                 self.hub.notice(x.name, "gap", "Redis lost the last entries read (restarted without "
                                                "persistence?): lines stored meanwhile may be missing")
 
-    def _notice_all(self, kind: str, message: str) -> None:
+    def _notice_all(self, kind: NoticeKind, message: str) -> None:
         for x in self.shipped.logs.values():
             self.hub.notice(x.name, kind, message)
 

@@ -36,7 +36,7 @@ from ..hub import Hub
 from ..offloop import off_loop
 from ..registry import LogRegistry
 from ..resume import ReadBack, read_lines
-from ..sse import Line
+from ..sse import Line, NoticeKind
 from ..watch import watch
 from . import keys
 from .client import Outage, check_url, connect, read_last, redacted
@@ -104,7 +104,7 @@ class ShipSink(Hub):
         ship_log.pending.append(keys.line_fields([line.text for line in batch], cut, last.fid, last.end))
         ship_log.position = (last.fid, last.end)
 
-    def notice(self, name: str, kind: str, message: str) -> None:
+    def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
         ship_log = self.logs[name]
         ship_log.pending.append(keys.notice_fields(kind, message, *ship_log.position))

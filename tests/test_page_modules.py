@@ -1,0 +1,130 @@
+"""The page's pure modules, unit-tested in the real browser: ANSI parsing and highlighting (render.js),
+cursors (stream.js), URL state (state.js), shared helpers and the server's configuration (page.js).
+
+Each table is evaluated in Debian's headless Chromium on the dashboard of a real server (which serves the
+modules and writes the configuration they read), through a dynamic `import()` of the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, get_args
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from logtail.sse import NoticeKind
+from tests.support import LogtailServer
+from tests.test_browser import TIMEOUT_MS, append, browser
+
+__all__ = ["browser"]  # a fixture used here by name
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def dashboard(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """One server and one page for every table here: the modules are pure, the tests share nothing else."""
+    tmp = tmp_path_factory.mktemp("page-modules")
+    log = tmp / "app.log"
+    append(log, "x")
+    server = LogtailServer([str(log), "--backlog", "7"]).start(tmp)
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(f"{server.url}/")
+        yield pg
+    finally:
+        context.close()
+        server.stop()
+
+
+def call(pg: Page, module: str, expression: str, arg: Any = None) -> Any:
+    """`expression` evaluated with the module's exports as `m` and `arg` as `arg`."""
+    return pg.evaluate(f"async (arg) => {{ const m = await import('/static/{module}'); return {expression}; }}", arg)
+
+
+@pytest.mark.parametrize(("text", "segments"), [
+    ("plain", [{"text": "plain", "cls": ""}]),
+    ("\x1b[31mred\x1b[0m plain", [{"text": "red", "cls": "ansi-fg-1"}, {"text": " plain", "cls": ""}]),
+    ("\x1b[1;4;92mx", [{"text": "x", "cls": "ansi-fg-10 ansi-bold ansi-underline"}]),
+    ("\x1b[38;5;3my\x1b[39mz", [{"text": "y", "cls": "ansi-fg-3"}, {"text": "z", "cls": ""}]),
+    ("\x1b[38;2;1;2;3mtrue\x1b[44mbg", [{"text": "true", "cls": ""}, {"text": "bg", "cls": "ansi-bg-4"}]),
+    ("a\x1b[?25lb\x1b]0;title\x07c", [{"text": "a", "cls": ""}, {"text": "b", "cls": ""}, {"text": "c", "cls": ""}]),
+    ("bell\x07 and\x00 nul", [{"text": "bell and nul", "cls": ""}]),
+])
+def test_parse_ansi(dashboard: Page, text: str, segments: list[dict[str, str]]) -> None:
+    assert call(dashboard, "render.js", "m.parseAnsi(arg)", text) == segments
+
+
+def test_strip_ansi(dashboard: Page) -> None:
+    assert call(dashboard, "render.js", "m.stripAnsi(arg)", "\x1b[1mbold\x1b[0m\x01!") == "bold!"
+
+
+@pytest.mark.parametrize(("filter_", "text", "ranges"), [
+    ({"q": "ab"}, "xabyab", [[1, 3], [4, 6]]),
+    ({"q": "AB", "ignoreCase": True}, "xab", [[1, 3]]),
+    ({"q": "AB"}, "xab", []),
+    ({"q": "a+", "regex": True}, "caaat", [[1, 4]]),
+    ({"q": "(?i)err", "regex": True}, "ERR", [[0, 3]]),
+    ({"q": "x*", "regex": True}, "abc", []),  # empty matches are skipped, never an endless loop
+    ({"q": "ab", "invert": True}, "ab", None),
+    ({"q": "(", "regex": True}, "(", None),  # JavaScript cannot compile it: no highlighting
+    ({"q": ""}, "ab", None),
+])
+def test_matcher_ranges(dashboard: Page, filter_: dict[str, Any], text: str, ranges: list[list[int]] | None) -> None:
+    got = call(dashboard, "render.js", "(() => { const f = m.makeMatcher(arg.f); return f ? f(arg.t) : null; })()",
+               {"f": filter_, "t": text})
+    assert got == ranges
+
+
+@pytest.mark.parametrize(("id_", "log", "cursor"), [
+    ("a.log=0123456789ab:42", "a.log", {"log": "a.log", "fid": "0123456789ab", "offset": 42}),
+    ("a=000000000001:1,b=000000000002:2", "b", {"log": "b", "fid": "000000000002", "offset": 2}),
+    ("a=000000000001:1", "b", None),
+    ("a=000000000001:x", "a", None),
+    ("garbage", "a", None),
+])
+def test_parse_cursor(dashboard: Page, id_: str, log: str, cursor: dict[str, Any] | None) -> None:
+    assert call(dashboard, "stream.js", "m.parseCursor(arg.id, arg.log)", {"id": id_, "log": log}) == cursor
+
+
+def test_format_detail(dashboard: Page) -> None:
+    detail = [{"loc": ["query", "backlog"], "msg": "too big"}, {"msg": "other"}]
+    assert call(dashboard, "stream.js", "m.formatDetail(arg)", detail) == "backlog: too big; other"
+
+
+def test_url_state_round_trip_and_stream_url(dashboard: Page) -> None:
+    state = call(dashboard, "state.js", """(() => {
+      location.hash = "log=a&log=b&q=x&regex=1&level=error,bogus&view=split&wrap=0&max_lines=5";
+      return m.readState({ maxLines: 1000 });
+    })()""")
+    assert state == {"logs": ["a", "b"], "q": "x", "regex": True, "ignoreCase": False, "invert": False,
+                     "levels": ["error"], "view": "split", "wrap": False, "maxLines": 10, "fields": [],
+                     "columns": [], "since": "", "around": ""}
+    assert call(dashboard, "state.js", """(() => {
+      m.writeState(arg, { maxLines: 1000 });
+      return location.hash;
+    })()""", state) == "#log=a&log=b&q=x&regex=1&level=error&view=split&wrap=0&max_lines=10"
+    assert call(dashboard, "state.js", "m.streamUrl('/root', arg, 7)", state) == (
+        "/root/api/stream?log=a&log=b&backlog=7&regex=x&level=error&overflow=skip")
+
+
+def test_all_levels_are_left_out_of_urls(dashboard: Page) -> None:
+    state = call(dashboard, "state.js", "(() => { location.hash = 'log=a'; return m.readState({ maxLines: 9 }); })()")
+    assert state["levels"] == ["error", "warn", "info", "debug"]
+    assert call(dashboard, "state.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
+
+
+def test_page_config_comes_from_the_server(dashboard: Page) -> None:
+    config = call(dashboard, "page.js", "m.config")
+    assert config["levels"] == ["error", "warn", "info", "debug"] and config["backlog"] == 7
+    assert config["noticeKinds"] == list(get_args(NoticeKind))
+    assert [log["name"] for log in config["logs"]] == ["app.log"]
+
+
+@pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (20 * 1024**2, "20 MB"),
+                                            (-1, ""), (None, "")])
+def test_human_size(dashboard: Page, size: int | None, text: str) -> None:
+    assert call(dashboard, "page.js", "m.humanSize(arg)", size) == text
