@@ -123,7 +123,11 @@ def open_sibling(path: Path, k: int) -> ReadBack | None:
         fd = os.open(f"{path}.{k}", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-    return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=f"{path.name}.{k}")
+    try:
+        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=f"{path.name}.{k}")
+    except OSError:  # a directory by that name, say: not a sibling
+        os.close(fd)
+        return None
 
 
 def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack]:
