@@ -83,9 +83,9 @@ def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume
             for rb in siblings[(oldest + 1) if oldest is not None else 0:]:
                 os.close(rb.fd)
             siblings = siblings[:oldest + 1] if oldest is not None else []
-        drained = _up_to_publishing(ch, follower, siblings[::-1])
-        p.readbacks.extend(drained)
-        if current is not None and len(drained) == len(siblings):
+        siblings, draining = _up_to_publishing(ch, follower, siblings[::-1])
+        p.readbacks.extend(siblings)
+        if current is not None and not draining:
             p.readbacks.append(current)
         elif current is not None:
             os.close(current.fd)  # the walk ended in the file the follower is draining: the rest comes live
@@ -146,9 +146,11 @@ def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack
     return found
 
 
-def _up_to_publishing(ch: Channel, follower: FileFollower | None, oldest_first: list[ReadBack]) -> list[ReadBack]:
-    """The siblings to read, oldest first. The follower may still be draining one of them: what it has not
-    published yet reaches the client live, so the read-back stops where publishing is (newer files too)."""
+def _up_to_publishing(ch: Channel, follower: FileFollower | None,
+                      oldest_first: list[ReadBack]) -> tuple[list[ReadBack], bool]:
+    """The siblings to read, oldest first, and whether the follower is still draining the last of them: what
+    it has not published yet reaches the client live, so the read-back stops where publishing is (no newer
+    sibling, no current file)."""
     gen = follower.gen if follower is not None else None
     for i, rb in enumerate(oldest_first):
         st = os.fstat(rb.fd)
@@ -156,8 +158,8 @@ def _up_to_publishing(ch: Channel, follower: FileFollower | None, oldest_first: 
             rb.stop = min(rb.stop, ch.position.offset)
             for newer in oldest_first[i + 1:]:
                 os.close(newer.fd)
-            return oldest_first[:i + 1]
-    return oldest_first
+            return oldest_first[:i + 1], True
+    return oldest_first, False
 
 
 def _after_lost(follower: FileFollower | None, cursor: Cursor,

@@ -296,6 +296,33 @@ async def test_resume_while_the_rotated_file_is_drained_has_no_duplicates(tmp_pa
         server.stop()
 
 
+async def test_resume_from_name_2_while_name_1_is_drained_has_no_duplicates(tmp_path: Path, logs: Path) -> None:
+    """The position is in `app.log.2` while the follower still drains `app.log.1` (renamed just now, written
+    a moment ago): the read-back is the rest of `app.log.2` and `app.log.1` up to what is published; the rest
+    of `app.log.1` and the current file come live. Every line once, in order."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    server = LogtailServer([str(log), "--window-lines", "5"], env={"LOGTAIL_ROTATE_WAIT": "3"}).start(tmp_path)
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        read = lines_read(server, "app.log")
+        append(log, lines("line", 11, 20))
+        rotate(log)
+        append(log, lines("middle", 1, 10))
+        wait_read(server, "app.log", read + 20)  # the first file let go: the middle one is followed
+        append(log, lines("middle", 11, 20))
+        rotate(log)  # the middle file, just written, is drained for up to 3 s
+        append(log, lines("current", 1, 10))
+        c = await resume(url, at10, [*lines("line", 11, 20), *lines("middle", 1, 20), *lines("current", 1, 10)],
+                         log)
+        assert not c.notices("gap")
+    finally:
+        server.stop()
+
+
 async def test_filtered_stream_resumes_exactly_from_the_file(tmp_path: Path, logs: Path) -> None:
     """A filtered client (q=keep) resumes from its last matching line, beyond the window: exactly the matching
     lines after it, none of the others."""
