@@ -2,9 +2,11 @@
 
 `read_back()` runs on the event loop and plans what to read up to the hub's position at that moment (the
 plan's `end`): the current file from the position (read with a duplicated descriptor, so a rotation
-meanwhile does not matter), or the rest of the rotated sibling `NAME.1` and then the current file; only
-when the position is in none of them does the client get a `gap` notice. The reading itself happens off the
-loop, a block at a time, at the pace of the client (catchup.py).
+meanwhile does not matter), or the rest of the rotated sibling `NAME.k` that holds it, then `NAME.(k-1)` ...
+`NAME.1` wholly and the current file. Siblings are walked from `NAME.1` back to the first missing one, at most
+`MAX_SIBLINGS`; a compressed `NAME.k.gz` is out of reach and ends the walk. Only when the position is in none
+of them does the client get a `gap` notice. The reading itself happens off the loop, a block at a time, at the
+pace of the client (catchup.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .offloop import off_loop
 from .sse import Format, Line, NoticeCounts, NoticeKind, notice_frame
 
 BLOCK = 256 * 1024
+MAX_SIBLINGS = 8  # how far back rotated siblings are read: NAME.1 ... NAME.8
 
 
 @dataclass
@@ -34,6 +37,7 @@ class ReadBack:
     start: int
     stop: int
     partial: bool = False  # `start` may fall inside a line (the range was cut to a byte budget)
+    path_name: str = ""  # a rotated sibling's file name, for notices
 
 
 @dataclass
@@ -57,33 +61,46 @@ class Plan:
 
 def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int,
               sibling_start: bool = False) -> Plan:
-    """`sibling_start`: the cursor is the start of NAME.1 (since=), which offset 0 alone cannot tell."""
+    """`sibling_start`: the cursor is the start of a rotated sibling (since=), never of the current file."""
     p = Plan(ch.name, ch.position)
     current = current_range(ch, follower)
     if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
         p.readbacks.append(current)
     else:
-        sibling = _rotated_sibling(ch, follower, cursor)
-        if sibling is not None:
-            p.readbacks.append(sibling)
+        siblings = _siblings_to(follower, cursor)  # newest first, up to the one holding the position if any
+        if siblings and _holds(siblings[-1], cursor):
+            siblings[-1].start = cursor.offset
         else:
             p.lost = True
-            skipped, newer = _after_lost(follower, cursor)
-            then = f"{follower.path.name}.1, then of " if newer is not None and follower is not None else ""
-            p.notices.append(("gap", "the position to resume from is gone (file rotated away beyond .1, or "
-                                     f"truncated); continuing from the start of {then}the current file",
+            skipped, oldest = _after_lost(follower, cursor, siblings)
+            newer = ", of each newer one" if oldest else ""
+            then = "" if oldest is None else f"{siblings[oldest].path_name}{newer}, then of "
+            p.notices.append(("gap", f"the position to resume from is gone (file rotated away beyond "
+                                     f".{MAX_SIBLINGS}, compressed, or truncated); continuing from the start of "
+                                     f"{then}the current file",
                               {"skipped_bytes": skipped} if skipped is not None else {}))
-            if newer is not None:
-                p.readbacks.append(newer)
-        if current is not None:
+            for rb in siblings[(oldest + 1) if oldest is not None else 0:]:
+                os.close(rb.fd)
+            siblings = siblings[:oldest + 1] if oldest is not None else []
+        siblings, draining = _up_to_publishing(ch, follower, siblings[::-1])
+        p.readbacks.extend(siblings)
+        if current is not None and not draining:
             p.readbacks.append(current)
+        elif current is not None:
+            os.close(current.fd)  # the walk ended in the file the follower is draining: the rest comes live
     _bound(p, resume_max_bytes)
     return p
 
 
 def _same_file(rb: ReadBack, cursor: Cursor) -> bool:
     return file_id(rb.head, cursor.offset) == cursor.fid
+
+
+def _holds(rb: ReadBack, cursor: Cursor) -> bool:
+    # Offset 0 is in every file: a start cursor (since=) names its sibling by the id of its whole head.
+    return cursor.offset <= rb.stop and (_same_file(rb, cursor) or (
+        cursor.offset == 0 and file_id(rb.head, HEAD_BYTES) == cursor.fid))
 
 
 def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None:
@@ -100,32 +117,58 @@ def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None
     return ReadBack(fd, gen.head, 0, ch.position.offset)
 
 
-def _rotated_sibling(ch: Channel, follower: FileFollower | None, cursor: Cursor) -> ReadBack | None:
-    if follower is None:
-        return None
-    path = Path(f"{follower.path}.1")
+def open_sibling(path: Path, k: int) -> ReadBack | None:
+    """All of the uncompressed rotated sibling `NAME.k`, open; None when there is none."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(f"{path}.{k}", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-    head = os.pread(fd, HEAD_BYTES, 0)
-    size = os.fstat(fd).st_size
-    if cursor.offset <= size and file_id(head, cursor.offset) == cursor.fid:
-        st, old = os.fstat(fd), follower.gen
-        if old is not None and (st.st_dev, st.st_ino) == (old.dev, old.ino) and ch.position is not None:
-            # The follower is still draining this file: what it has not published yet reaches the client
-            # live, so the read-back stops where publishing is.
-            size = min(size, ch.position.offset)
-        return ReadBack(fd, head, cursor.offset, size)
-    os.close(fd)
-    return None
+    try:
+        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=f"{path.name}.{k}")
+    except OSError:  # a directory by that name, say: not a sibling
+        os.close(fd)
+        return None
 
 
-def _after_lost(follower: FileFollower | None, cursor: Cursor) -> tuple[int | None, ReadBack | None]:
-    """For a position in a file rotated away beyond `NAME.1`: the bytes lost (when the follower read that
-    file and those after it), and `NAME.1` from its start when it is a file the follower rotated away since.
+def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack]:
+    """`NAME.1`, `NAME.2`, ... open, newest first, up to the first that holds the position, else up to the
+    first missing one (a compressed `NAME.k.gz` is out of reach and ends the walk too)."""
+    found: list[ReadBack] = []
+    if follower is None:
+        return found
+    for k in range(1, MAX_SIBLINGS + 1):
+        rb = open_sibling(follower.path, k)
+        if rb is None:
+            break
+        found.append(rb)
+        if _holds(rb, cursor):
+            break
+    return found
 
-    Without the follower's record `NAME.1` could be any older file (after a truncation, say): it is only
+
+def _up_to_publishing(ch: Channel, follower: FileFollower | None,
+                      oldest_first: list[ReadBack]) -> tuple[list[ReadBack], bool]:
+    """The siblings to read, oldest first, and whether the follower is still draining the last of them: what
+    it has not published yet reaches the client live, so the read-back stops where publishing is (no newer
+    sibling, no current file)."""
+    gen = follower.gen if follower is not None else None
+    for i, rb in enumerate(oldest_first):
+        st = os.fstat(rb.fd)
+        if gen is not None and (st.st_dev, st.st_ino) == (gen.dev, gen.ino) and ch.position is not None:
+            rb.stop = min(rb.stop, ch.position.offset)
+            for newer in oldest_first[i + 1:]:
+                os.close(newer.fd)
+            return oldest_first[:i + 1], True
+    return oldest_first, False
+
+
+def _after_lost(follower: FileFollower | None, cursor: Cursor,
+                siblings: list[ReadBack]) -> tuple[int | None, int | None]:
+    """For a position in a file out of reach: the bytes lost (when the follower read that file and those
+    after it), and which of `siblings` (newest first) to read from its start: the oldest that is a file the
+    follower rotated away since; the newer siblings follow it.
+
+    Without the follower's record a sibling could be any older file (after a truncation, say): it is only
     read when it is known to come after the position."""
     if follower is None:
         return None, None
@@ -136,25 +179,20 @@ def _after_lost(follower: FileFollower | None, cursor: Cursor) -> tuple[int | No
         return None, None
     i = found[-1]
     sizes = [size for _, size in rotated]
-    newer = _open_sibling_among(follower.path, rotated[i + 1:])
+    newer = _oldest_among(siblings, rotated[i + 1:])
     if newer is None:
         return sizes[i] - cursor.offset + sum(sizes[i + 1:]), None
-    fd, k = newer
-    j = i + 1 + k
-    return sizes[i] - cursor.offset + sum(sizes[i + 1:j]), ReadBack(fd, rotated[j][0].head, 0, sizes[j])
+    m, k = newer
+    return sizes[i] - cursor.offset + sum(sizes[i + 1:i + 1 + k]), m
 
 
-def _open_sibling_among(path: Path, candidates: list[tuple[Generation, int]]) -> tuple[int, int] | None:
-    """`NAME.1` open, and its index in `candidates`, when it is one of those files."""
-    try:
-        fd = os.open(f"{path}.1", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    st = os.fstat(fd)
-    for k, (gen, _) in enumerate(candidates):
-        if (gen.dev, gen.ino) == (st.st_dev, st.st_ino):
-            return fd, k
-    os.close(fd)
+def _oldest_among(siblings: list[ReadBack], candidates: list[tuple[Generation, int]]) -> tuple[int, int] | None:
+    """The index of the oldest of `siblings` that is one of `candidates`, and its index there."""
+    for m in reversed(range(len(siblings))):
+        st = os.fstat(siblings[m].fd)
+        for k, (gen, _) in enumerate(candidates):
+            if (gen.dev, gen.ino) == (st.st_dev, st.st_ino):
+                return m, k
     return None
 
 

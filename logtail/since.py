@@ -1,10 +1,12 @@
 """Where `since=` starts a stream: the position just before the first line written at or after a moment.
 
 The answer is a cursor, and the stream then goes on exactly as a resume from it (resume.py): read back from
-the current file or `NAME.1`, within `--resume-max-bytes`, then live lines with no gap and no duplicate.
+the current file or its rotated siblings, within `--resume-max-bytes`, then live lines with no gap and no
+duplicate.
 
 The search reads timestamps off the lines (timestamps.py) of the current file, up to what the hub has
-published, and of `NAME.1` only when nothing in the current file is older than the moment and `NAME.1`
+published, then of `NAME.1`, `NAME.2`, ... (uncompressed, up to the first missing one) only as far back as
+needed: an older file is read only when nothing in the newer one is older than the moment and the older one
 was modified at or after it. Within a file it bisects over byte offsets (logs are written in time order),
 then reads forward line by line. A line with no timestamp belongs with the line before it, so a stack
 trace is never cut from its first line. Runs in a worker thread: it reads files.
@@ -22,7 +24,7 @@ from .cursor import HEAD_BYTES, Cursor, file_id
 from .follow import FileFollower
 from .hub import Channel
 from .offloop import off_loop
-from .resume import current_range
+from .resume import MAX_SIBLINGS, ReadBack, current_range, open_sibling
 from .timestamps import line_time
 
 READ = 64 * 1024
@@ -34,7 +36,7 @@ STAMP_BYTES = 4096  # of a line, the bytes looked at for its timestamp
 @dataclass(frozen=True)
 class Start:
     cursor: Cursor
-    sibling_start: bool = False  # from the very first line of NAME.1 (offset 0 names no file)
+    sibling_start: bool = False  # from the very first line of a rotated sibling, never the current file
 
 
 async def since_start(ch: Channel, follower: FileFollower | None, moment: float) -> Start | None:
@@ -43,11 +45,37 @@ async def since_start(ch: Channel, follower: FileFollower | None, moment: float)
     if current is None or follower is None:
         return None
     try:
-        where = await off_loop(_locate, ch.name, current.fd, current.head, current.stop,
-                               Path(f"{follower.path}.1"), moment, time.time())
+        where = await off_loop(_locate, ch.name, current, follower.path, moment, time.time())
     finally:
         os.close(current.fd)
     return where
+
+
+def _locate(name: str, current: ReadBack, path: Path, moment: float, now: float) -> Start:
+    """Bisect the current file, then `NAME.1`, `NAME.2`, ... going back only while the file at hand has no
+    line before the moment (its first lines may be newer than the moment, and so may the older file's)."""
+    newer, found = current, _first_at_or_after(current.fd, current.stop, moment, now)
+    opened: list[ReadBack] = []
+    try:
+        while True:
+            if found.earlier:
+                return _in(name, newer, newer.stop if found.offset is None else found.offset)
+            older = open_sibling(path, len(opened) + 1) if len(opened) < MAX_SIBLINGS else None
+            if older is None:
+                # No older file: lines before the first timestamp have no earlier line to belong to; keep them.
+                return _in(name, newer, newer.stop if found.offset is None else 0)
+            opened.append(older)
+            # mtime is the last write: a file last written before the moment holds no line at or after it.
+            older_found = (_first_at_or_after(older.fd, older.stop, moment, now)
+                           if os.fstat(older.fd).st_mtime >= moment else None)
+            if older_found is None or older_found.offset is None:
+                # Everything in the older file is older: lines at the top of the newer one without a timestamp
+                # are the end of its last entry (a stack trace cut by the rotation), older too.
+                return _in(name, newer, newer.stop if found.offset is None else found.offset)
+            newer, found = older, older_found
+    finally:
+        for rb in opened:
+            os.close(rb.fd)
 
 
 @dataclass(frozen=True)
@@ -56,35 +84,11 @@ class _Found:
     earlier: bool  # a line before the moment precedes it in this file
 
 
-def _locate(name: str, fd: int, head: bytes, stop: int, sibling: Path, moment: float, now: float) -> Start:
-    found = _first_at_or_after(fd, stop, moment, now)
-    if found.earlier:
-        return _in(name, head, stop if found.offset is None else found.offset)
-    try:
-        sfd = os.open(sibling, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        # No older file: lines before the first timestamp have no earlier line to belong to; keep them.
-        return _in(name, head, stop if found.offset is None else 0)
-    try:
-        st = os.fstat(sfd)
-        if st.st_mtime >= moment:
-            older = _first_at_or_after(sfd, st.st_size, moment, now)
-            if older.offset is not None:
-                sibling_head = os.pread(sfd, HEAD_BYTES, 0)
-                return Start(_cursor(name, sibling_head, older.offset), sibling_start=older.offset == 0)
-    finally:
-        os.close(sfd)
-    # Everything in NAME.1 is older: lines at the top of the current file without a timestamp are the end
-    # of its last entry (a stack trace cut by the rotation), older too.
-    return _in(name, head, stop if found.offset is None else found.offset)
-
-
-def _in(name: str, head: bytes, offset: int) -> Start:
-    return Start(_cursor(name, head, offset))
-
-
-def _cursor(name: str, head: bytes, offset: int) -> Cursor:
-    return Cursor(name, file_id(head, offset), offset)
+def _in(name: str, rb: ReadBack, offset: int) -> Start:
+    if rb.path_name and offset == 0:
+        # Offset 0 is in every file: the start of a sibling is named by the id of its whole head.
+        return Start(Cursor(name, file_id(rb.head, HEAD_BYTES), 0), sibling_start=True)
+    return Start(Cursor(name, file_id(rb.head, offset), offset))
 
 
 def _first_at_or_after(fd: int, stop: int, moment: float, now: float) -> _Found:

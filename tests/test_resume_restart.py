@@ -1,5 +1,5 @@
 """Resume by cursor (`name=<file id>:<offset>`) against a real server: after a restart, beyond the in-memory
-window, from the rotated file `name.1`, on the multi-log stream; a `gap` only when the position is gone.
+window, from the rotated files `name.1`, `name.2`, on the multi-log stream; a `gap` only when the position is gone.
 
 Each test reads a stream, keeps an event id, lets things happen while the client is away, reconnects with
 that id and checks the exact lines that come back, then appends a sentinel line and waits for it, so that a
@@ -8,6 +8,7 @@ duplicate or a line out of order after the catch-up would also show.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import os
 from pathlib import Path
@@ -192,25 +193,49 @@ async def test_gap_when_file_truncated_while_away(tmp_path: Path, logs: Path) ->
         server.stop()
 
 
-async def test_gap_when_rotated_twice_while_away(tmp_path: Path, logs: Path) -> None:
-    """The cursor's file is now `app.log.2`, beyond reach: one `gap` notice, then the current file."""
+def rotate(log: Path) -> None:
+    """logrotate's rename scheme: `NAME.k` becomes `NAME.(k+1)`, oldest first, then `NAME` becomes `NAME.1`."""
+    siblings = sorted(log.parent.glob(f"{log.name}.*"), key=lambda f: int(f.name.rsplit(".", 1)[1]), reverse=True)
+    for f in siblings:
+        f.rename(log.parent / f"{log.name}.{int(f.name.rsplit('.', 1)[1]) + 1}")
+    log.rename(log.parent / f"{log.name}.1")
+
+
+def quick_rotations(tmp_path: Path, *args: str, port: int | None = None) -> LogtailServer:
+    """A server that lets a renamed file go 0.2 s after its last write, so that two rotations settle fast."""
+    return LogtailServer(list(args), port=port, env={"LOGTAIL_ROTATE_WAIT": "0.2"}).start(tmp_path)
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["live", "restarted"])
+async def test_resume_from_name_2(tmp_path: Path, logs: Path, restart: bool) -> None:
+    """Regression: rotated twice while the client was away, its position is in `app.log.2`; it got a `gap`
+    and only the current file. Now: the rest of `app.log.2`, all of `app.log.1`, the current file, no gap."""
     log = logs / "app.log"
     append(log, lines("line", 1, 10))
-    server = start(tmp_path, str(log), "--window-lines", "5")
+    args = [str(log), "--window-lines", "5"]
+    server = quick_rotations(tmp_path, *args)
     try:
         url = f"{server.url}/api/logs/app.log/stream"
         async with SSEClient(f"{url}?backlog=1") as c:
             await c.wait_lines(1)
             at10 = c.id_of("line 10")
-        server.stop()
+        read = lines_read(server, "app.log")
+        if restart:
+            server.stop()
         append(log, lines("line", 11, 20))
-        log.rename(logs / "app.log.2")
+        rotate(log)
         append(log, lines("middle", 1, 10))
-        log.rename(logs / "app.log.1")
+        if not restart:  # a live follower sees each file while it has the name
+            wait_read(server, "app.log", read + 20)
+        rotate(log)
         append(log, lines("current", 1, 10))
-        server = start(tmp_path, str(log), "--window-lines", "5", port=server.port)
-        c = await resume(url, at10, lines("current", 1, 10), log)
-        assert [n["kind"] for n in c.notices()] == ["gap"]
+        if restart:
+            server = quick_rotations(tmp_path, *args, port=server.port)
+        else:
+            wait_read(server, "app.log", read + 30)
+        c = await resume(url, at10, [*lines("line", 11, 20), *lines("middle", 1, 10), *lines("current", 1, 10)],
+                         log)
+        assert not c.notices("gap")
     finally:
         server.stop()
 
@@ -271,6 +296,33 @@ async def test_resume_while_the_rotated_file_is_drained_has_no_duplicates(tmp_pa
         server.stop()
 
 
+async def test_resume_from_name_2_while_name_1_is_drained_has_no_duplicates(tmp_path: Path, logs: Path) -> None:
+    """The position is in `app.log.2` while the follower still drains `app.log.1` (renamed just now, written
+    a moment ago): the read-back is the rest of `app.log.2` and `app.log.1` up to what is published; the rest
+    of `app.log.1` and the current file come live. Every line once, in order."""
+    log = logs / "app.log"
+    append(log, lines("line", 1, 10))
+    server = LogtailServer([str(log), "--window-lines", "5"], env={"LOGTAIL_ROTATE_WAIT": "3"}).start(tmp_path)
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(f"{url}?backlog=1") as c:
+            await c.wait_lines(1)
+            at10 = c.id_of("line 10")
+        read = lines_read(server, "app.log")
+        append(log, lines("line", 11, 20))
+        rotate(log)
+        append(log, lines("middle", 1, 10))
+        wait_read(server, "app.log", read + 20)  # the first file let go: the middle one is followed
+        append(log, lines("middle", 11, 20))
+        rotate(log)  # the middle file, just written, is drained for up to 3 s
+        append(log, lines("current", 1, 10))
+        c = await resume(url, at10, [*lines("line", 11, 20), *lines("middle", 1, 20), *lines("current", 1, 10)],
+                         log)
+        assert not c.notices("gap")
+    finally:
+        server.stop()
+
+
 async def test_filtered_stream_resumes_exactly_from_the_file(tmp_path: Path, logs: Path) -> None:
     """A filtered client (q=keep) resumes from its last matching line, beyond the window: exactly the matching
     lines after it, none of the others."""
@@ -321,9 +373,9 @@ async def test_multi_log_resume_gets_a_log_that_appeared_while_away(tmp_path: Pa
 
 
 async def test_rotated_twice_while_away_gets_name_1_after_the_gap(tmp_path: Path, logs: Path) -> None:
-    """The server saw both rotations: the cursor's file is `app.log.2`, beyond reach, and `app.log.1` is
-    known to come after it. One `gap` saying how many bytes were lost, then all of `app.log.1`, then the
-    current file."""
+    """The server saw both rotations: the cursor's file is `app.log.2`, compressed since (`.2.gz`, beyond
+    reach), and `app.log.1` is known to come after it. One `gap` saying how many bytes were lost, then all of
+    `app.log.1`, then the current file."""
     log = logs / "app.log"
     append(log, lines("line", 1, 10))
     server = start(tmp_path, str(log), "--window-lines", "5")
@@ -342,6 +394,9 @@ async def test_rotated_twice_while_away_gets_name_1_after_the_gap(tmp_path: Path
         log.rename(logs / "app.log.1")
         append(log, lines("current", 1, 10))
         wait_read(server, "app.log", read + 30)
+        with gzip.open(logs / "app.log.2.gz", "wb") as gz:
+            gz.write((logs / "app.log.2").read_bytes())
+        (logs / "app.log.2").unlink()
         c = await resume(url, at10, [*lines("middle", 1, 10), *lines("current", 1, 10)], log)
         assert [n["kind"] for n in c.notices()] == ["gap"]
         assert c.notices()[0]["skipped_bytes"] == sum(len(x) + 1 for x in lines("line", 11, 20))

@@ -1,4 +1,4 @@
-"""since=: where a stream starts, across the current file and NAME.1, in every timestamp format, then live.
+"""since=: where a stream starts, across the current file and NAME.1, NAME.2, ..., in every timestamp format, then live.
 
 The unit tests call the locator on real files; the end-to-end tests run a real server read by real clients.
 """
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from logtail.cursor import file_id
+from logtail.resume import ReadBack
 from logtail.since import BISECT_MIN, _locate
 from tests.streams import SSEClient
 from tests.support import LogtailServer
@@ -49,18 +50,19 @@ def write(path: Path, lines: list[str], mtime: float | None = None) -> None:
 
 
 def locate(path: Path, moment: float, now: float | None = None) -> tuple[str, int, bool]:
-    """Which file ("current" or "sibling"), offset and sibling_start the locator picks."""
+    """Which file ("current", ".1", ".2", ...), offset and sibling_start the locator picks."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        head = os.pread(fd, 256, 0)
-        start = _locate("app.log", fd, head, os.fstat(fd).st_size, Path(f"{path}.1"), moment, now or time.time())
+        current = ReadBack(fd, os.pread(fd, 256, 0), 0, os.fstat(fd).st_size)
+        start = _locate("app.log", current, path, moment, now or time.time())
     finally:
         os.close(fd)
-    sibling = Path(f"{path}.1")
-    if sibling.exists() and start.cursor.fid == file_id(sibling.read_bytes()[:256], start.cursor.offset) \
-            and start.cursor.fid != file_id(head, start.cursor.offset):
-        return "sibling", start.cursor.offset, start.sibling_start
-    return "current", start.cursor.offset, start.sibling_start
+    c = start.cursor
+    for suffix in ("", *(f".{k}" for k in range(1, 9))):
+        f = Path(f"{path}{suffix}")  # a sibling's start is named by its whole head (offset 0 is in every file)
+        if f.exists() and c.fid == file_id(f.read_bytes()[:256], 256 if start.sibling_start else c.offset):
+            return suffix or "current", c.offset, start.sibling_start
+    raise AssertionError(f"no file holds {c}")
 
 
 def offset_of(lines: list[str], index: int) -> int:
@@ -90,12 +92,37 @@ def test_locate_reaches_into_name_1_only_when_needed(tmp_path: Path) -> None:
     new = [f"{iso(T0 + 60 * i)} line {i}" for i in range(5, 10)]
     write(tmp_path / "app.log.1", old, mtime=T0 + 240)
     write(tmp_path / "app.log", new)
-    assert locate(tmp_path / "app.log", T0 + 120) == ("sibling", offset_of(old, 2), False)
-    assert locate(tmp_path / "app.log", T0 - 100) == ("current", 0, True)  # all of NAME.1 (offset 0 there)
+    assert locate(tmp_path / "app.log", T0 + 120) == (".1", offset_of(old, 2), False)
+    assert locate(tmp_path / "app.log", T0 - 100) == (".1", 0, True)  # all of NAME.1 (offset 0 there)
     assert locate(tmp_path / "app.log", T0 + 300) == ("current", 0, False)
     assert locate(tmp_path / "app.log", T0 + 420) == ("current", offset_of(new, 2), False)
     os.utime(tmp_path / "app.log.1", (T0, T0))  # NAME.1 older than the moment: not read at all
     assert locate(tmp_path / "app.log", T0 + 120) == ("current", 0, False)
+
+
+def test_locate_walks_back_through_older_siblings_only_as_far_as_needed(tmp_path: Path) -> None:
+    """Regression: since= never looked past NAME.1, so a moment inside NAME.2 started at the top of NAME.1."""
+    files = {".2": range(0, 5), ".1": range(5, 10), "": range(10, 15)}
+    text = {suffix: [f"{iso(T0 + 60 * i)} line {i}" for i in r] for suffix, r in files.items()}
+    for suffix, last in ((".2", 4), (".1", 9)):
+        write(tmp_path / f"app.log{suffix}", text[suffix], mtime=T0 + 60 * last)
+    write(tmp_path / "app.log", text[""])
+    log = tmp_path / "app.log"
+    assert locate(log, T0 + 120) == (".2", offset_of(text[".2"], 2), False)
+    assert locate(log, T0 - 100) == (".2", 0, True)  # all of NAME.2
+    assert locate(log, T0 + 300) == (".1", 0, True)  # all of NAME.1, none of NAME.2
+    assert locate(log, T0 + 420) == (".1", offset_of(text[".1"], 2), False)
+    write(tmp_path / "app.log.3", ["garbage without time"], mtime=T0 - 3600)  # older than any moment asked
+    assert locate(log, T0 - 100) == (".2", 0, True)
+    os.utime(tmp_path / "app.log.2", (T0, T0))  # last written before the moment: holds nothing newer
+    assert locate(log, T0 + 120) == (".1", 0, True)
+
+
+def test_locate_stops_at_a_missing_or_compressed_sibling(tmp_path: Path) -> None:
+    write(tmp_path / "app.log.3", [f"{iso(T0)} line 0"], mtime=T0)
+    write(tmp_path / "app.log.1", [f"{iso(T0 + 120)} line 2"], mtime=T0 + 120)
+    write(tmp_path / "app.log", [f"{iso(T0 + 180)} line 3"])
+    assert locate(tmp_path / "app.log", T0 - 100) == (".1", 0, True)  # app.log.2.gz / none: the walk ends
 
 
 def test_lines_without_time_at_the_top_of_the_current_file_belong_to_name_1(tmp_path: Path) -> None:
@@ -132,6 +159,24 @@ async def test_since_across_name_1_and_the_current_file_then_live(start_server: 
             f.write(live + "\n")
         assert await client.wait_lines(8) == [*lines[3:], live]  # no gap, no duplicate at the seam
         assert client.notices("gap") == []
+
+
+async def test_since_starting_in_name_2_reads_every_line_once_then_live(start_server: Start,
+                                                                      tmp_path: Path) -> None:
+    lines = [f"{iso(T0 + 60 * i)} INFO line {i}" for i in range(15)]
+    write(tmp_path / "app.log.2", lines[:5], mtime=T0 + 240)
+    write(tmp_path / "app.log.1", lines[5:10], mtime=T0 + 540)
+    write(tmp_path / "app.log", lines[10:])
+    server = start_server(str(tmp_path / "app.log"))
+    for since, expected in ((iso(T0 + 120), lines[2:]), (iso(T0 - 3600), lines)):  # inside NAME.2; before it
+        async with SSEClient(url(server, since)) as client:
+            assert await client.wait_lines(len(expected)) == expected
+            live = f"{iso(time.time())} INFO live {since}"
+            with (tmp_path / "app.log").open("a") as f:
+                f.write(live + "\n")
+            assert await client.wait_lines(len(expected) + 1) == [*expected, live]
+            assert client.notices() == []
+        lines.append(live)
 
 
 async def test_stack_trace_spanning_the_rotation_stays_whole(start_server: Start, tmp_path: Path) -> None:
