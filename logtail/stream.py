@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from .catchup import CatchUp
 from .cursor import Cursor
+from .directwrite import direct_writer
 from .filters import LineFilter
 from .hub import Hub
 from .rawresponse import ClientGone, RawResponse
@@ -82,6 +83,7 @@ class LogStream(RawResponse):
         try:
             await self._start(send)
             self._send = scope.get(SERVER_SEND, send)
+            sub.direct = direct_writer(self._send)
             await self._pump_in_own_task(sub, catchup)
         except ClientGone:
             pass
