@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from starlette.types import Send
 
@@ -61,10 +61,11 @@ class DirectWriter:
 
 def direct_writer(send: Send) -> DirectWriter | None:
     """A direct writer for the response `send` has started, or None where only ASGI sends are safe."""
-    cycle = getattr(send, "__self__", None)
-    kind = type(cycle)
+    owner = getattr(send, "__self__", None)
+    kind = type(owner)
     if (kind.__module__, kind.__qualname__) != _CYCLE:
         return None  # another server or protocol (h11), or a wrapped send (uvicorn's trace logging)
+    cycle = cast(_Cycle, owner)
     if not cycle.chunked_encoding or cycle.scope.get("method") != "GET":
         return None
     return DirectWriter(cycle, asyncio.get_running_loop().time)
