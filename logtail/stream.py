@@ -3,11 +3,12 @@
 This is a raw ASGI response (rawresponse.py) rather than `StreamingResponse`, `fastapi.sse.EventSourceResponse`
 or sse-starlette because those miss the throughput and memory targets: they send once per event
 and run a producer task per connection, and FastAPI's ping interval is fixed at 15 s. Here a client's
-writer wakes when the hub has queued bytes for it and sends everything queued in one `send()`; between
-sends it reads back what a lagging log missed (catchup.py), so a slow client reads at its own pace. Heartbeats
-and the send timeout come from one ticker for all clients (keepalive.py), not from timers per client. Per
-connection there is the request task and one task awaiting `receive()` for the disconnect, which closes the
-subscription at once.
+writer wakes when the hub has queued bytes for it and sends everything queued in one `send()` (while it is
+parked with nothing queued, the hub's chunk goes straight to the client's transport instead: directwrite.py);
+between sends it reads back what a lagging log missed (catchup.py), so a slow client reads at its own pace.
+Heartbeats and the send timeout come from one ticker for all clients (keepalive.py), not from timers per
+client. Per connection there is the request task and one task awaiting `receive()` for the disconnect, which
+closes the subscription at once.
 
 Subscribing happens inside `__call__`, where the `finally` that unsubscribes is guaranteed to run.
 """
@@ -22,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from .catchup import CatchUp
 from .cursor import Cursor
+from .directwrite import direct_writer
 from .filters import LineFilter
 from .hub import Hub
 from .rawresponse import ClientGone, RawResponse
@@ -82,6 +84,7 @@ class LogStream(RawResponse):
         try:
             await self._start(send)
             self._send = scope.get(SERVER_SEND, send)
+            sub.direct = direct_writer(self._send)
             await self._pump_in_own_task(sub, catchup)
         except ClientGone:
             pass

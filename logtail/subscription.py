@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .cursor import Cursor, event_id, file_id
+from .directwrite import DirectWriter
 from .filters import LineFilter
 from .rawresponse import Sender
 from .sse import Format, Line, notice_frame
@@ -85,6 +86,7 @@ class Subscription(Sender):
         self.closed = False
         self.close_reason: bytes = b""
         self.waiter: asyncio.Future[None] | None = None
+        self.direct: DirectWriter | None = None  # set by the stream once its response has started
 
     # --- what the hub queues ----------------------------------------------------------------------------
 
@@ -101,10 +103,12 @@ class Subscription(Sender):
         if (self.chunks and self.size + size > self.queue_bytes) or log in self.missed:
             self._overflow(log, count, stats)
             return
-        self.chunks.append(chunk)
-        self.size += size
         self.given[log] = last
         stats.lines_sent += count
+        if isinstance(chunk, bytes) and self._write_now(chunk):
+            return
+        self.chunks.append(chunk)
+        self.size += size
         self.wake()
 
     def _overflow(self, log: str, count: int, stats: LogStats) -> None:
@@ -247,7 +251,18 @@ class Subscription(Sender):
         self.cursors.update(item.positions)
         return b"id: " + event_id(self.cursors.values()).encode() + b"\n\n"
 
+    def _write_now(self, data: bytes) -> bool:
+        """Write `data` straight to the client when its writer is parked with nothing queued (so nothing
+        is overtaken) and the transport takes it at once (directwrite.py); False: queue it."""
+        direct, waiter = self.direct, self.waiter
+        if direct is None or waiter is None or waiter.done() or not direct.write(data):
+            return False
+        self.last_sent = direct.clock()
+        return True
+
     def _append(self, item: Item) -> None:
+        if isinstance(item, bytes) and self._write_now(item):
+            return
         self.chunks.append(item)
         self.size += self._lines_size(item[1]) if isinstance(item, tuple) else (
             len(item) if isinstance(item, bytes) else 64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from logtail.cursor import Cursor
@@ -120,3 +121,43 @@ def test_multi_log_mark_does_not_move_another_logs_cursor_back() -> None:
     s.rejoin("b", [], chb.position, chb.stats)
     ids = [e["id"] for e in decode_events(s.take().decode()) if "id" in e]
     assert ids == ["a=0123456789ab:10", "a=0123456789ab:10,b=0123456789ab:10"]
+
+
+class Transport:
+    """Stands in for a stream's direct writer (tested against real uvicorn in test_directwrite.py): records
+    what it is given, or refuses everything as a paused transport does."""
+
+    def __init__(self, accepts: bool = True) -> None:
+        self.accepts = accepts
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> bool:
+        if self.accepts:
+            self.written.append(data)
+        return self.accepts
+
+    def clock(self) -> float:
+        return 123.0
+
+
+async def test_live_lines_go_straight_to_the_transport_only_while_the_writer_is_parked() -> None:
+    """Regression guard for direct writes: bytes the writer holds (taken, then waiting for a paused transport
+    to drain) must never be overtaken, so only a parked writer with an empty queue is bypassed."""
+    hub = Hub(1000, 1 << 20)
+    s = sub(fmt="text")
+    transport = Transport()
+    s.direct = transport  # type: ignore[assignment]
+    hub.subscribe(["a"], s)
+    publish(hub, lines(1))  # the writer is busy (no waiter): queued
+    assert transport.written == [] and s.take() == b"line 0\n"
+    s.waiter = asyncio.get_running_loop().create_future()
+    publish(hub, lines(2, start=1))  # parked: straight to the transport, the writer stays asleep
+    assert transport.written == [b"line 1\nline 2\n"] and not s.chunks and not s.waiter.done()
+    assert s.last_sent == 123.0 and hub.channel("a").stats.lines_sent == 3
+    transport.accepts = False  # paused: queued, and the writer woken to wait for the drain
+    publish(hub, lines(1, start=3))
+    assert s.waiter.done() and s.chunks
+    transport.accepts = True  # resumed before the writer ran: still queued behind what it has to send
+    publish(hub, lines(1, start=4))
+    assert transport.written == [b"line 1\nline 2\n"]
+    assert s.take() == b"line 3\nline 4\n"
