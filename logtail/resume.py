@@ -117,17 +117,22 @@ def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None
     return ReadBack(fd, gen.head, 0, ch.position.offset)
 
 
-def open_sibling(path: Path, k: int) -> ReadBack | None:
-    """All of the uncompressed rotated sibling `NAME.k`, open; None when there is none."""
+def open_whole(path: Path, path_name: str = "") -> ReadBack | None:
+    """All of the file at `path` as it is now, open; None when there is no readable file there."""
     try:
-        fd = os.open(f"{path}.{k}", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=f"{path.name}.{k}")
-    except OSError:  # a directory by that name, say: not a sibling
+        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=path_name)
+    except OSError:  # a directory by that name, say: not a file to read
         os.close(fd)
         return None
+
+
+def open_sibling(path: Path, k: int) -> ReadBack | None:
+    """All of the uncompressed rotated sibling `NAME.k`, open; None when there is none."""
+    return open_whole(Path(f"{path}.{k}"), f"{path.name}.{k}")
 
 
 def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack]:

@@ -31,11 +31,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..config import ConfigError, Settings
-from ..cursor import HEAD_BYTES, Cursor, file_id
+from ..cursor import Cursor, file_id
 from ..hub import Hub
 from ..offloop import off_loop
 from ..registry import LogRegistry
-from ..resume import ReadBack, read_lines
+from ..resume import ReadBack, open_sibling, open_whole, read_lines
 from ..sse import Line, NoticeKind
 from ..watch import watch
 from . import keys
@@ -259,19 +259,20 @@ class Shipper:
 
 def locate(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
     """Where the position (`fid`, `end`) is: "current" file, "rotated" NAME.1 (with the rest to ship), or "gone"."""
-    for candidate, where in ((path, "current"), (Path(f"{path}.1"), "rotated")):
-        try:
-            fd = os.open(candidate, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        head = os.pread(fd, HEAD_BYTES, 0)
-        size = os.fstat(fd).st_size
-        if end <= size and file_id(head, end) == fid:
-            if where == "current":
-                os.close(fd)
-                return where, None
-            return where, ReadBack(fd, head, end, size)
-        os.close(fd)
+    def holds(rb: ReadBack) -> bool:
+        return end <= rb.stop and file_id(rb.head, end) == fid
+
+    current = open_whole(path)
+    if current is not None:
+        os.close(current.fd)
+        if holds(current):
+            return "current", None
+    rotated = open_sibling(path, 1)
+    if rotated is not None:
+        if holds(rotated):
+            rotated.start = end
+            return "rotated", rotated
+        os.close(rotated.fd)
     return "gone", None
 
 
