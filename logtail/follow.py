@@ -37,6 +37,7 @@ from .cursor import Cursor
 from .generation import Generation, open_generation, seed_offset
 from .hub import Hub
 from .lines import LineSplitter
+from .pacing import Pace
 from .sse import Line
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,6 @@ READ_BYTES = 256 * 1024
 # Bytes read (and fanned out) per step before the loop runs others: with hundreds of filter groups a step's
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
-# The longest a busy log's lines wait for the next read when it has many subscribers: a quarter of the
-# 100 ms p99 budget at 1,000 clients, leaving the rest for the sends of a batch and the clients' own delays.
-FANOUT_BUDGET = 0.025
 # Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
 # rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
 MAX_QUEUED = 16
@@ -69,7 +67,7 @@ class FileFollower:
         self.hub = hub
         self.seed_lines = seed_lines
         self.from_start = from_start  # False only for files present at startup: those start at the tail
-        self.flush_window = flush_window
+        self.pace = Pace(flush_window)  # when a busy log is read next (pacing.py)
         # How long a vanished path may stay away and still count as a rotation (rename, then create).
         self.missing_grace = missing_grace
         self.vanished_at: float | None = None
@@ -87,7 +85,6 @@ class FileFollower:
         self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
-        self.last_read = 0.0
         # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
         # published is stored: the file is the buffer), and where to start in the first file.
         self.gate: Callable[[], Awaitable[None]] | None = None
@@ -109,13 +106,16 @@ class FileFollower:
         place) neither repeats nor loses lines.
         """
         backoff = 0.1
-        failing = False
+        failing = more = False
         while True:
             await self._wait()
             self.wakeup.clear()
-            await self._respect_flush_window()
+            if not more:  # a file read in bounded steps is read on without waiting
+                await self._keep_pace()
             if self.gate is not None:
                 await self.gate()
+            channel = self.hub.channel(self.name)
+            before = channel.stats.lines_read
             try:
                 more = self.step()
             except Exception as exc:
@@ -129,6 +129,8 @@ class FileFollower:
                 self.wakeup.set()
                 continue
             backoff, failing = 0.1, False
+            if channel.stats.lines_read > before:
+                self.pace.read(time.monotonic(), channel.stats.lines_read - before, len(channel.subscribers))
             if more:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads
@@ -141,17 +143,12 @@ class FileFollower:
             async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):
                 await self.wakeup.wait()
 
-    async def _respect_flush_window(self) -> None:
-        # Under heavy fan-out, reading at most once per window turns many small writes into one batch per
-        # client (one socket send per batch instead of per line). The window grows with the subscribers up
-        # to FANOUT_BUDGET, reached at 1,000 of them; with a few it is ~0 (the watcher's own coalescing
-        # then sets the pace).
-        window = self.flush_window * len(self.hub.channel(self.name).subscribers)
-        if window > 0:
-            delay = self.last_read + min(window, FANOUT_BUDGET) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        self.last_read = time.monotonic()
+    async def _keep_pace(self) -> None:
+        # Woken before the log's next read is due (the rescan, another watcher backend, a change let through
+        # for another log): wait for it, so that the lines in between go out together.
+        delay = self.pace.delay(time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)
 
     # --- one step ------------------------------------------------------------------------------------
 

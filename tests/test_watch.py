@@ -121,3 +121,48 @@ async def test_close_while_set_aside_cancels_the_resume(pipe: tuple[int, int]) -
     reader.close()
     await asyncio.sleep(0.2)
     assert [data for _, data in reads] == [b"a"]
+
+
+async def test_a_busy_log_sets_the_descriptor_aside_until_it_is_due(pipe: tuple[int, int]) -> None:
+    """With `due`, the descriptor is unwatched right after a read until the woken log's next read is due:
+    the writes in between wake nothing and come in one read."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    pace = 0.3
+    due = [float("-inf")]
+    drain = drainer(r, reads)
+
+    def on_readable() -> None:  # a follower that reads, then is due again in `pace` seconds
+        drain()
+        due[0] = time.monotonic() + pace
+
+    reader = CoalescingReader(r, on_readable, interval=0.001, due=lambda: due[0])
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        await async_wait_for(lambda: reader.resume is not None, within=5)  # set aside before any event
+        for byte in b"bcd":
+            os.write(w, bytes([byte]))
+        await async_wait_for(lambda: b"".join(d for _, d in reads) == b"abcd", within=5)
+        assert [d for _, d in reads] == [b"a", b"bcd"]
+        assert reads[1][0] - reads[0][0] >= pace - 0.002  # the loop clock's resolution
+    finally:
+        reader.close()
+
+
+async def test_an_idle_descriptor_is_not_polled(pipe: tuple[int, int]) -> None:
+    """Nothing due (no busy log): after a read the descriptor stays watched and nothing reads it again
+    until something is written."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    reader = CoalescingReader(r, drainer(r, reads), interval=0.01, due=lambda: float("-inf"))
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        await asyncio.sleep(0.1)  # ten intervals: a reader that polls would have read (nothing) by now
+        assert [d for _, d in reads] == [b"a"] and reader.resume is None
+        os.write(w, b"b")
+        await async_wait_for(lambda: len(reads) == 2, within=5)
+        assert reads[1][1] == b"b"
+    finally:
+        reader.close()
