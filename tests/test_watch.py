@@ -14,7 +14,7 @@ import pytest
 from logtail.config import LogSource, Settings
 from logtail.hub import Hub
 from logtail.registry import LogRegistry
-from logtail.watch import CoalescingReader, pick_backend, watch
+from logtail.watch import CoalescingReader, pick_backend, read_events, watch
 from tests.streams import async_wait_for
 
 
@@ -166,3 +166,17 @@ async def test_an_idle_descriptor_is_not_polled(pipe: tuple[int, int]) -> None:
         assert reads[1][1] == b"b"
     finally:
         reader.close()
+
+
+def test_read_events_empties_a_queue_longer_than_its_buffer(tmp_path: Path) -> None:
+    from inotify_simple import INotify, flags, parse_events
+
+    with INotify(nonblocking=True) as inotify:
+        assert read_events(inotify.fileno(), parse_events) == []
+        inotify.add_watch(str(tmp_path), flags.CREATE)
+        names = [f"{i:04d}" + "x" * 200 for i in range(600)]  # ~135 KB of events: more than one buffer
+        for name in names:
+            (tmp_path / name).touch()
+        events = read_events(inotify.fileno(), parse_events)
+        assert [e.name for e in events] == names
+        assert read_events(inotify.fileno(), parse_events) == []
