@@ -84,6 +84,10 @@ class FileFollower:
         self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
+        self.parked = False  # the task waits for `wakeup` with nothing else due: `wake` may step at once
+        self.more = False  # the last step stopped at its byte budget: read on without waiting
+        self.failing = False  # the last step failed (reported once)
+        self.backoff = 0.1  # seconds before retrying a failed step, doubled up to 10 s
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
         # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
         # published is stored: the file is the buffer), and where to start in the first file.
@@ -93,6 +97,16 @@ class FileFollower:
     # --- notifications -------------------------------------------------------------------------------
 
     def wake(self) -> None:
+        """Something changed. A follower parked with its read due steps right here, in the watcher's
+        callback: no task wake-up, a good part of what a read of a busy log costs. Otherwise its task does."""
+        if self.parked and self.gate is None and self.wake_at is None and not self.pace.delay(time.monotonic()):
+            self.parked = False  # a wake-up from within this step goes to the task
+            if not self._step_once() or self.more or self.wake_at is not None:
+                # the task reads on in bounded steps, retries (then backs off), or waits for a deadline
+                self.wakeup.set()
+            elif not self.wakeup.is_set():
+                self.parked = True
+            return
         self.wakeup.set()
 
     @property
@@ -105,39 +119,47 @@ class FileFollower:
         The position is kept across failures, so a transient error (EIO, a directory briefly in the file's
         place) neither repeats nor loses lines.
         """
-        backoff = 0.1
-        failing = more = False
         while True:
             await self._wait()
             self.wakeup.clear()
-            if not more:  # a file read in bounded steps is read on without waiting
+            if not self.more:  # a file read in bounded steps is read on without waiting
                 await self._keep_pace()
             if self.gate is not None:
                 await self.gate()
-            channel = self.hub.channel(self.name)
-            before = channel.stats.lines_read
-            try:
-                more = self.step()
-            except Exception as exc:
-                log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
-                if not failing:
-                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                    self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
-                    failing = True
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            if not self._step_once():
+                await asyncio.sleep(self.backoff)
+                self.backoff = min(self.backoff * 2, 10.0)
                 self.wakeup.set()
-                continue
-            backoff, failing = 0.1, False
-            if channel.stats.lines_read > before:
-                self.pace.read(time.monotonic(), channel.stats.lines_read - before, len(channel.subscribers))
-            if more:
+            elif self.more:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads
 
+    def _step_once(self) -> bool:
+        """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
+        channel = self.hub.channel(self.name)
+        before = channel.stats.lines_read
+        try:
+            self.more = self.step()
+        except Exception as exc:
+            log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
+            if not self.failing:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
+                self.failing = True
+            self.more = False
+            return False
+        self.backoff, self.failing = 0.1, False
+        if channel.stats.lines_read > before:
+            self.pace.read(time.monotonic(), channel.stats.lines_read - before, len(channel.subscribers))
+        return True
+
     async def _wait(self) -> None:
         if self.wake_at is None:
-            await self.wakeup.wait()
+            self.parked = not self.wakeup.is_set()
+            try:
+                await self.wakeup.wait()
+            finally:
+                self.parked = False
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):

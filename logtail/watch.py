@@ -92,13 +92,17 @@ class CoalescingReader:
     not before `interval` has passed since the last call nor before `due()`. Until then the descriptor is
     left unwatched, so the events in between wake nothing.
 
-    With `due`, the descriptor is set aside right after each call, as soon as the followers it woke have
-    read and set their pace: a busy log then costs one wake-up per read (the timer), not two (the timer,
-    then its next event). It runs straight from the loop's callbacks: no task or future per event. Times are
-    `time.monotonic()`, the clock of `due()`.
+    With `due`, the descriptor is also set aside right after a call made when it was due that found
+    something (`on_readable` returns whether it did), as soon as the followers it woke have read and set
+    their pace: a log that stays busy then costs one wake-up per read (the timer), not two (the timer, then
+    its next event). Not after a call made at once after a quiet spell: a lone line would then cost a second
+    wake-up, the timer finding nothing.
+
+    It runs straight from the loop's callbacks: no task or future per event. Times are `time.monotonic()`,
+    the clock of `due()`.
     """
 
-    def __init__(self, fd: int, on_readable: Callable[[], None], interval: float,
+    def __init__(self, fd: int, on_readable: Callable[[], bool], interval: float,
                  due: Callable[[], float] | None = None) -> None:
         self.fd = fd
         self.on_readable = on_readable
@@ -119,12 +123,11 @@ class CoalescingReader:
         if now < due:  # busy: let the kernel gather (and merge) events until then
             self._set_aside(due - now)
             return
-        self._read(now)
+        self._read(now, busy=False)
 
-    def _read(self, now: float) -> None:
+    def _read(self, now: float, busy: bool) -> None:
         self.last = now
-        self.on_readable()
-        if self.due is not None:
+        if self.on_readable() and busy and self.due is not None:
             # Queued behind the wake-ups of the followers just woken, so they have read when it runs.
             self.loop.call_soon(self._after_read)
 
@@ -146,7 +149,7 @@ class CoalescingReader:
         # descriptor costs a system call; after it, nothing is due and the next event is read at once.
         self.resume = None
         self.loop.add_reader(self.fd, self._readable)
-        self._read(time.monotonic())
+        self._read(time.monotonic(), busy=True)
 
     def close(self) -> None:
         if self.resume is not None:
@@ -191,7 +194,8 @@ def read_events(fd: int, parse: Callable[[bytes], list[Any]]) -> list[Any]:
             return events
 
 
-def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> None:
+def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> bool:
+    """Wake the followers `events` concern; False when there were none."""
     registry.woken.clear()
     for event in events:
         mask = event.mask
@@ -205,6 +209,7 @@ def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry
         directory = watched.get(event.wd)
         if directory is not None:
             registry.on_change(directory, event.name or None, bool(mask & masks.created))
+    return bool(events)
 
 
 async def watch_watchfiles(registry: LogRegistry) -> None:

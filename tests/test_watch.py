@@ -66,14 +66,16 @@ def pipe() -> Iterator[tuple[int, int]]:
         os.close(w)
 
 
-def drainer(fd: int, reads: list[tuple[float, bytes]]) -> Callable[[], None]:
+def drainer(fd: int, reads: list[tuple[float, bytes]]) -> Callable[[], bool]:
     loop = asyncio.get_running_loop()
 
-    def on_readable() -> None:
+    def on_readable() -> bool:
         try:
-            reads.append((loop.time(), os.read(fd, 4096)))
+            data = os.read(fd, 4096)
         except BlockingIOError:
-            reads.append((loop.time(), b""))
+            data = b""
+        reads.append((loop.time(), data))
+        return bool(data)
 
     return on_readable
 
@@ -124,28 +126,30 @@ async def test_close_while_set_aside_cancels_the_resume(pipe: tuple[int, int]) -
 
 
 async def test_a_busy_log_sets_the_descriptor_aside_until_it_is_due(pipe: tuple[int, int]) -> None:
-    """With `due`, the descriptor is unwatched right after a read until the woken log's next read is due:
-    the writes in between wake nothing and come in one read."""
+    """With `due`, an event before the woken log's next read sets the descriptor aside until then; the
+    writes in between wake nothing and come in one read, after which (the log being busy) the descriptor is
+    set aside again at once, before any event."""
     r, w = pipe
     reads: list[tuple[float, bytes]] = []
     pace = 0.3
     due = [float("-inf")]
     drain = drainer(r, reads)
 
-    def on_readable() -> None:  # a follower that reads, then is due again in `pace` seconds
-        drain()
+    def on_readable() -> bool:  # a follower that reads, then is due again in `pace` seconds
         due[0] = time.monotonic() + pace
+        return drain()
 
     reader = CoalescingReader(r, on_readable, interval=0.001, due=lambda: due[0])
     try:
         os.write(w, b"a")
         await async_wait_for(lambda: reads, within=5)
-        await async_wait_for(lambda: reader.resume is not None, within=5)  # set aside before any event
+        assert reader.resume is None  # a read after a quiet spell: nothing is set aside yet
         for byte in b"bcd":
             os.write(w, bytes([byte]))
         await async_wait_for(lambda: b"".join(d for _, d in reads) == b"abcd", within=5)
         assert [d for _, d in reads] == [b"a", b"bcd"]
         assert reads[1][0] - reads[0][0] >= pace - 0.002  # the loop clock's resolution
+        await async_wait_for(lambda: reader.resume is not None, within=5)  # busy: set aside with no event
     finally:
         reader.close()
 
