@@ -63,7 +63,7 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     page_max_lines: int = 5000
-    # Seconds of batching added per subscriber of a log (up to follow.FANOUT_BUDGET); see FileFollower.
+    # Seconds a busy log waits between reads per subscriber (the fan-out window, within pacing.LATENCY_BUDGET).
     flush_window: float = 2.5e-5
     # Many hosts (logtail/redis/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
     redis: str | None = None

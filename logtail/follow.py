@@ -37,6 +37,7 @@ from .cursor import Cursor
 from .generation import Generation, open_generation, seed_offset
 from .hub import Hub
 from .lines import LineSplitter
+from .pacing import Pace
 from .sse import Line
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,6 @@ READ_BYTES = 256 * 1024
 # Bytes read (and fanned out) per step before the loop runs others: with hundreds of filter groups a step's
 # fan-out is the longest the event loop is held.
 STEP_BYTES = 256 * 1024
-# The longest a busy log's lines wait for the next read when it has many subscribers: a quarter of the
-# 100 ms p99 budget at 1,000 clients, leaving the rest for the sends of a batch and the clients' own delays.
-FANOUT_BUDGET = 0.025
 # Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
 # rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
 MAX_QUEUED = 16
@@ -69,7 +67,7 @@ class FileFollower:
         self.hub = hub
         self.seed_lines = seed_lines
         self.from_start = from_start  # False only for files present at startup: those start at the tail
-        self.flush_window = flush_window
+        self.pace = Pace(flush_window)  # when a busy log is read next (pacing.py)
         # How long a vanished path may stay away and still count as a rotation (rename, then create).
         self.missing_grace = missing_grace
         self.vanished_at: float | None = None
@@ -86,8 +84,11 @@ class FileFollower:
         self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state: FollowerState = "new"
         self.wakeup = asyncio.Event()
+        self.parked = False  # the task waits for `wakeup` with nothing else due: `wake` may step at once
+        self.more = False  # the last step stopped at its byte budget: read on without waiting
+        self.failing = False  # the last step failed (reported once)
+        self.backoff = 0.1  # seconds before retrying a failed step, doubled up to 10 s
         self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
-        self.last_read = 0.0
         # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
         # published is stored: the file is the buffer), and where to start in the first file.
         self.gate: Callable[[], Awaitable[None]] | None = None
@@ -96,6 +97,16 @@ class FileFollower:
     # --- notifications -------------------------------------------------------------------------------
 
     def wake(self) -> None:
+        """Something changed. A follower parked with its read due steps right here, in the watcher's
+        callback: no task wake-up, a good part of what a read of a busy log costs. Otherwise its task does."""
+        if self.parked and self.gate is None and self.wake_at is None and not self.pace.delay(time.monotonic()):
+            self.parked = False  # a wake-up from within this step goes to the task
+            if not self._step_once() or self.more or self.wake_at is not None:
+                # the task reads on in bounded steps, retries (then backs off), or waits for a deadline
+                self.wakeup.set()
+            elif not self.wakeup.is_set():
+                self.parked = True
+            return
         self.wakeup.set()
 
     @property
@@ -108,50 +119,58 @@ class FileFollower:
         The position is kept across failures, so a transient error (EIO, a directory briefly in the file's
         place) neither repeats nor loses lines.
         """
-        backoff = 0.1
-        failing = False
         while True:
             await self._wait()
             self.wakeup.clear()
-            await self._respect_flush_window()
+            if not self.more:  # a file read in bounded steps is read on without waiting
+                await self._keep_pace()
             if self.gate is not None:
                 await self.gate()
-            try:
-                more = self.step()
-            except Exception as exc:
-                log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
-                if not failing:
-                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                    self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
-                    failing = True
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            if not self._step_once():
+                await asyncio.sleep(self.backoff)
+                self.backoff = min(self.backoff * 2, 10.0)
                 self.wakeup.set()
-                continue
-            backoff, failing = 0.1, False
-            if more:
+            elif self.more:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads
 
+    def _step_once(self) -> bool:
+        """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
+        channel = self.hub.channel(self.name)
+        before = channel.stats.lines_read
+        try:
+            self.more = self.step()
+        except Exception as exc:
+            log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
+            if not self.failing:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
+                self.failing = True
+            self.more = False
+            return False
+        self.backoff, self.failing = 0.1, False
+        if channel.stats.lines_read > before:
+            self.pace.read(time.monotonic(), channel.stats.lines_read - before, len(channel.subscribers))
+        return True
+
     async def _wait(self) -> None:
         if self.wake_at is None:
-            await self.wakeup.wait()
+            self.parked = not self.wakeup.is_set()
+            try:
+                await self.wakeup.wait()
+            finally:
+                self.parked = False
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):
                 await self.wakeup.wait()
 
-    async def _respect_flush_window(self) -> None:
-        # Under heavy fan-out, reading at most once per window turns many small writes into one batch per
-        # client (one socket send per batch instead of per line). The window grows with the subscribers up
-        # to FANOUT_BUDGET, reached at 1,000 of them; with a few it is ~0 (the watcher's own coalescing
-        # then sets the pace).
-        window = self.flush_window * len(self.hub.channel(self.name).subscribers)
-        if window > 0:
-            delay = self.last_read + min(window, FANOUT_BUDGET) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        self.last_read = time.monotonic()
+    async def _keep_pace(self) -> None:
+        # Woken before the log's next read is due (the rescan, another watcher backend, a change let through
+        # for another log): wait for it, so that the lines in between go out together.
+        delay = self.pace.delay(time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)
 
     # --- one step ------------------------------------------------------------------------------------
 

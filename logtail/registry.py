@@ -42,6 +42,7 @@ class LogRegistry:
         self._by_dir: dict[Path, dict[str, str]] = {}
         self._symlinks: list[LogEntry] = []  # followed by name; their targets live in other directories
         self._draining: set[FileFollower] = set()  # followers still reading a renamed file
+        self.woken: set[FileFollower] = set()  # by the last batch of change events (see next_read)
         self._group: asyncio.TaskGroup | None = None
         self.changed = asyncio.Event()  # set when logs are added (the watcher refreshes its directories)
 
@@ -136,7 +137,9 @@ class LogRegistry:
         names = self._by_dir.get(directory)
         target = names.get(name) if names is not None else None
         if target is not None:
-            self.entries[target].follower.wake()
+            follower = self.entries[target].follower
+            follower.wake()
+            self.woken.add(follower)
         elif self._draining:
             # A write to a renamed file is reported under its new name (app.log.1), which no follower has.
             for follower in self._draining:
@@ -147,6 +150,11 @@ class LogRegistry:
                 entry.follower.wake()  # the change may be to a symlink's target
         if created:
             self.expand_globs()
+
+    def next_read(self) -> float:
+        """When the first of the followers the last change events woke is due to read again: the watcher
+        leaves its descriptor unread until then (watch.py)."""
+        return min((follower.pace.next_read for follower in self.woken), default=float("-inf"))
 
     def wake_all(self) -> None:
         for entry in self.entries.values():

@@ -12,6 +12,7 @@ files itself (no shared state between workers, so each has its own hub and memor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -37,6 +38,7 @@ class LogtailServer(uvicorn.Server):
         super().__init__(config)
         self.state = state
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()  # for handle_exit, which runs outside the loop
@@ -51,11 +53,25 @@ class LogtailServer(uvicorn.Server):
                 for sock in server.sockets:
                     sock.setsockopt(socket.IPPROTO_TCP, option, int(self.state.settings.send_timeout * 1000))
 
+    async def main_loop(self) -> None:
+        # uvicorn's own loop wakes ten times a second to look at `should_exit`: most of an idle server's
+        # wake-ups. This one ticks once a second (refreshing the Date header, which uvicorn does on every
+        # tenth tick) and is woken at once by handle_exit.
+        exit_requested = self._exit = asyncio.Event()
+        tick = 0
+        while not await self.on_tick(tick):
+            tick += 10
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await exit_requested.wait()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         if self._loop is not None and not self._loop.is_closed():
             # Signal handlers run between bytecodes: hand the work to the loop instead of doing it here.
             self._loop.call_soon_threadsafe(self.state.shutdown_streams)
+            if self._exit is not None:
+                self._loop.call_soon_threadsafe(self._exit.set)
 
 
 def uvicorn_config(settings: Settings) -> tuple[uvicorn.Config, AppState]:

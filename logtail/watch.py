@@ -7,9 +7,11 @@ never sees the new file (watchfiles and inotify both behave so). Three backends:
   a write wakes its follower in well under a millisecond and an idle server uses no CPU. `inotify_simple`
   only wraps the system calls; the loop integration is ours because no library offers it on asyncio.
   Reads are coalesced by rate: after a quiet spell the first event is read at once, but while events keep
-  coming the descriptor is read at most once every `BUSY_INTERVAL`. Meanwhile the kernel merges repeated
-  events (a file written 5 times is one IN_MODIFY), so a busy log costs one wake-up, one read and one send
-  per interval instead of per write.
+  coming the descriptor is set aside until the logs those events woke are due to be read again (their
+  pace, pacing.py; at least `MIN_INTERVAL`). Meanwhile the kernel merges repeated events (a file written
+  8 times is one IN_MODIFY), so a busy log costs one wake-up, one read and one send per interval instead of
+  per write. The price: while one log is busy, a change to another log in the same process waits for the
+  same moment, at most `LATENCY_BUDGET`.
 - `watchfiles`: portable, one `awatch` over all directories, tuned (`step`=5 ms, `debounce`=50 ms) from its
   defaults, which add 50-100 ms per line.
 - `poll`: nothing but the periodic rescan (for NFS and other filesystems without change events).
@@ -23,18 +25,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from .pacing import MIN_INTERVAL
 from .registry import LogRegistry
 
-log = logging.getLogger(__name__)
+EVENTS_BUFFER = 64 * 1024
+LARGEST_EVENT = 16 + 256  # struct inotify_event, then a name of up to NAME_MAX bytes and its NUL
 
-# At most one inotify read per this many seconds while events keep coming (see the module docstring): well
-# under the latency people notice in a tail, long enough to turn 1,000 writes/s into ~5 lines per read.
-BUSY_INTERVAL = 0.005
+log = logging.getLogger(__name__)
 
 
 def pick_backend(name: str) -> str:
@@ -61,15 +65,17 @@ async def watch(registry: LogRegistry, backend: str, poll_interval: float) -> No
 
 
 async def watch_inotify(registry: LogRegistry) -> None:
-    from inotify_simple import INotify, flags
+    from inotify_simple import INotify, flags, parse_events
 
     mask = (flags.MODIFY | flags.CREATE | flags.DELETE | flags.MOVED_FROM | flags.MOVED_TO | flags.ATTRIB
             | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.MOVE_SELF)
     watched: dict[int, Path] = {}
     masks = _Masks(int(flags.CREATE | flags.MOVED_TO), int(flags.Q_OVERFLOW), int(flags.IGNORED))
-    with INotify() as inotify:
-        reader = CoalescingReader(inotify.fileno(), lambda: _dispatch(inotify, watched, registry, masks),
-                                  BUSY_INTERVAL)
+    with INotify(nonblocking=True) as inotify:
+        fd = inotify.fileno()
+
+        reader = CoalescingReader(fd, lambda: _dispatch(read_events(fd, parse_events), watched, registry, masks),
+                                  MIN_INTERVAL, registry.next_read)
         try:
             while True:  # keep the watched directories in step with the registry
                 _sync_watches(inotify, watched, registry.directories(), mask)
@@ -82,39 +88,68 @@ async def watch_inotify(registry: LogRegistry) -> None:
 
 
 class CoalescingReader:
-    """Calls `on_readable` when `fd` is readable: at once after a quiet spell, at most once per `interval`
-    while it keeps being readable (the descriptor is left unwatched until the interval is over).
+    """Calls `on_readable` when `fd` is readable: at once after a quiet spell; while it keeps being readable,
+    not before `interval` has passed since the last call nor before `due()`. Until then the descriptor is
+    left unwatched, so the events in between wake nothing.
 
-    It runs straight from the loop's reader callback: no task or future per event.
+    With `due`, the descriptor is also set aside right after a call made when it was due that found
+    something (`on_readable` returns whether it did), as soon as the followers it woke have read and set
+    their pace: a log that stays busy then costs one wake-up per read (the timer), not two (the timer, then
+    its next event). Not after a call made at once after a quiet spell: a lone line would then cost a second
+    wake-up, the timer finding nothing.
+
+    It runs straight from the loop's callbacks: no task or future per event. Times are `time.monotonic()`,
+    the clock of `due()`.
     """
 
-    def __init__(self, fd: int, on_readable: Callable[[], None], interval: float) -> None:
+    def __init__(self, fd: int, on_readable: Callable[[], bool], interval: float,
+                 due: Callable[[], float] | None = None) -> None:
         self.fd = fd
         self.on_readable = on_readable
         self.interval = interval
+        self.due = due
         self.loop = asyncio.get_running_loop()
-        self.last = -interval
+        self.last = float("-inf")
         self.resume: asyncio.TimerHandle | None = None
         self.loop.add_reader(fd, self._readable)
 
-    def _readable(self) -> None:
-        now = self.loop.time()
+    def _next(self) -> float:
         due = self.last + self.interval
-        if now < due:  # busy: let the kernel gather (and merge) events until the interval is over
-            self.loop.remove_reader(self.fd)
-            self.resume = self.loop.call_at(due, self._resume)
+        return due if self.due is None else max(due, self.due())
+
+    def _readable(self) -> None:
+        now = time.monotonic()
+        due = self._next()
+        if now < due:  # busy: let the kernel gather (and merge) events until then
+            self._set_aside(due - now)
             return
+        self._read(now, busy=False)
+
+    def _read(self, now: float, busy: bool) -> None:
         self.last = now
-        self.on_readable()
+        if self.on_readable() and busy and self.due is not None:
+            # Queued behind the wake-ups of the followers just woken, so they have read when it runs.
+            self.loop.call_soon(self._after_read)
+
+    def _after_read(self) -> None:
+        # Only for a follower that has a read due (not for `interval` alone: an idle descriptor would then
+        # be polled every interval).
+        if self.resume is None and self.due is not None:
+            delay = self.due() - time.monotonic()
+            if delay > 0:
+                self._set_aside(delay)
+
+    def _set_aside(self, delay: float) -> None:
+        self.loop.remove_reader(self.fd)
+        self.resume = self.loop.call_later(delay, self._resume)
 
     def _resume(self) -> None:
-        # The descriptor was readable when it was set aside, so there is something to read now. Reading here
-        # rather than waiting for the reader callback: a timer may fire a hair before `due` by the loop's
-        # clock, and the callback would then set the descriptor aside for another interval.
+        # Read now whether or not something came: a timer may fire a hair before `due` by this clock, and
+        # the reader callback would then set the descriptor aside for another interval. Reading an empty
+        # descriptor costs a system call; after it, nothing is due and the next event is read at once.
         self.resume = None
         self.loop.add_reader(self.fd, self._readable)
-        self.last = self.loop.time()
-        self.on_readable()
+        self._read(time.monotonic(), busy=True)
 
     def close(self) -> None:
         if self.resume is not None:
@@ -141,8 +176,28 @@ class _Masks(NamedTuple):
     ignored: int
 
 
-def _dispatch(inotify: object, watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> None:
-    for event in inotify.read(timeout=0):  # type: ignore[attr-defined]
+def read_events(fd: int, parse: Callable[[bytes], list[Any]]) -> list[Any]:
+    """Every event queued on a non-blocking inotify descriptor, parsed by `parse` (inotify_simple's).
+
+    Read here rather than with `INotify.read`, which asks FIONREAD first through ctypes: a system call and a
+    good part of the cost of a busy log's wake-up. The kernel returns whole events only, so a read shorter
+    than the buffer by more than the largest event has emptied the queue.
+    """
+    events: list[Any] = []
+    while True:
+        try:
+            data = os.read(fd, EVENTS_BUFFER)
+        except BlockingIOError:
+            return events
+        events.extend(parse(data))
+        if len(data) < EVENTS_BUFFER - LARGEST_EVENT:
+            return events
+
+
+def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> bool:
+    """Wake the followers `events` concern; False when there were none."""
+    registry.woken.clear()
+    for event in events:
         mask = event.mask
         if mask & masks.overflow:
             registry.wake_all()
@@ -154,6 +209,7 @@ def _dispatch(inotify: object, watched: dict[int, Path], registry: LogRegistry, 
         directory = watched.get(event.wd)
         if directory is not None:
             registry.on_change(directory, event.name or None, bool(mask & masks.created))
+    return bool(events)
 
 
 async def watch_watchfiles(registry: LogRegistry) -> None:
@@ -171,6 +227,7 @@ async def watch_watchfiles(registry: LogRegistry) -> None:
             async for changes in awatch(*dirs, stop_event=stop, step=5, debounce=50, recursive=False,
                                         yield_on_timeout=False, ignore_permission_denied=True,
                                         watch_filter=None):
+                registry.woken.clear()
                 for change, raw in changes:
                     path = Path(raw)
                     registry.on_change(path.parent, path.name, change == Change.added)

@@ -354,3 +354,25 @@ def test_a_worker_that_dies_is_replaced(start_server: Start, app_log: Path) -> N
         for _ in range(10):
             assert client.get("/healthz").json() == {"status": "ok"}
     assert "died (exit code -9); starting another" in server.output()
+
+
+def voluntary_switches(pid: int) -> int:
+    """How many times the process's main thread has gone to sleep (each wake-up ends one)."""
+    for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no voluntary_ctxt_switches for {pid}")
+
+
+async def test_an_idle_server_wakes_only_a_few_times_a_second(start_server: Start, app_log: Path) -> None:
+    """uvicorn's own main loop wakes ten times a second; logtail's ticks once a second, like its rescan and
+    keep-alive ticker. Counted, not timed: the count does not depend on the machine's speed."""
+    server = start_server(str(app_log), "--heartbeat", "30")
+    assert server.proc is not None
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=1") as resp:
+            await EventReader(resp).next_event()
+            before = voluntary_switches(server.proc.pid)
+            await asyncio.sleep(3.0)  # the window observed, not a wait for something to happen
+            woken = voluntary_switches(server.proc.pid) - before
+    assert woken < 24, f"{woken} wake-ups in 3 s of idling (uvicorn's own loop alone makes 30)"

@@ -14,7 +14,7 @@ import pytest
 from logtail.config import LogSource, Settings
 from logtail.hub import Hub
 from logtail.registry import LogRegistry
-from logtail.watch import CoalescingReader, pick_backend, watch
+from logtail.watch import CoalescingReader, pick_backend, read_events, watch
 from tests.streams import async_wait_for
 
 
@@ -66,14 +66,16 @@ def pipe() -> Iterator[tuple[int, int]]:
         os.close(w)
 
 
-def drainer(fd: int, reads: list[tuple[float, bytes]]) -> Callable[[], None]:
+def drainer(fd: int, reads: list[tuple[float, bytes]]) -> Callable[[], bool]:
     loop = asyncio.get_running_loop()
 
-    def on_readable() -> None:
+    def on_readable() -> bool:
         try:
-            reads.append((loop.time(), os.read(fd, 4096)))
+            data = os.read(fd, 4096)
         except BlockingIOError:
-            reads.append((loop.time(), b""))
+            data = b""
+        reads.append((loop.time(), data))
+        return bool(data)
 
     return on_readable
 
@@ -121,3 +123,64 @@ async def test_close_while_set_aside_cancels_the_resume(pipe: tuple[int, int]) -
     reader.close()
     await asyncio.sleep(0.2)
     assert [data for _, data in reads] == [b"a"]
+
+
+async def test_a_busy_log_sets_the_descriptor_aside_until_it_is_due(pipe: tuple[int, int]) -> None:
+    """With `due`, an event before the woken log's next read sets the descriptor aside until then; the
+    writes in between wake nothing and come in one read, after which (the log being busy) the descriptor is
+    set aside again at once, before any event."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    pace = 0.3
+    due = [float("-inf")]
+    drain = drainer(r, reads)
+
+    def on_readable() -> bool:  # a follower that reads, then is due again in `pace` seconds
+        due[0] = time.monotonic() + pace
+        return drain()
+
+    reader = CoalescingReader(r, on_readable, interval=0.001, due=lambda: due[0])
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        assert reader.resume is None  # a read after a quiet spell: nothing is set aside yet
+        for byte in b"bcd":
+            os.write(w, bytes([byte]))
+        await async_wait_for(lambda: b"".join(d for _, d in reads) == b"abcd", within=5)
+        assert [d for _, d in reads] == [b"a", b"bcd"]
+        assert reads[1][0] - reads[0][0] >= pace - 0.002  # the loop clock's resolution
+        await async_wait_for(lambda: reader.resume is not None, within=5)  # busy: set aside with no event
+    finally:
+        reader.close()
+
+
+async def test_an_idle_descriptor_is_not_polled(pipe: tuple[int, int]) -> None:
+    """Nothing due (no busy log): after a read the descriptor stays watched and nothing reads it again
+    until something is written."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    reader = CoalescingReader(r, drainer(r, reads), interval=0.01, due=lambda: float("-inf"))
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        await asyncio.sleep(0.1)  # ten intervals: a reader that polls would have read (nothing) by now
+        assert [d for _, d in reads] == [b"a"] and reader.resume is None
+        os.write(w, b"b")
+        await async_wait_for(lambda: len(reads) == 2, within=5)
+        assert reads[1][1] == b"b"
+    finally:
+        reader.close()
+
+
+def test_read_events_empties_a_queue_longer_than_its_buffer(tmp_path: Path) -> None:
+    from inotify_simple import INotify, flags, parse_events
+
+    with INotify(nonblocking=True) as inotify:
+        assert read_events(inotify.fileno(), parse_events) == []
+        inotify.add_watch(str(tmp_path), flags.CREATE)
+        names = [f"{i:04d}" + "x" * 200 for i in range(600)]  # ~135 KB of events: more than one buffer
+        for name in names:
+            (tmp_path / name).touch()
+        events = read_events(inotify.fileno(), parse_events)
+        assert [e.name for e in events] == names
+        assert read_events(inotify.fileno(), parse_events) == []
