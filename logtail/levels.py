@@ -80,6 +80,11 @@ def detect_level(text: str) -> Level | None:
     return None
 
 
+def detect_levels(texts: list[str]) -> list[Level | None]:
+    """`detect_level` of each line of a block."""
+    return list(map(detect_level, texts))
+
+
 def _keyed_level(text: str) -> Level | Literal[""] | None:
     """The level named by a level key ("" when the key holds no level word), or None without a key."""
     if text.startswith("{"):

@@ -56,7 +56,8 @@ MEDIA_TYPES: dict[Format, str] = {
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
-_LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
+LEVEL_JSON_TEXT: dict[Level | None, str] = {None: "null", **{level: f'"{level}"' for level in LEVELS}}
+_LEVEL_JSON: dict[Level | None, bytes] = {level: text.encode() for level, text in LEVEL_JSON_TEXT.items()}
 
 
 def _json_str(s: str) -> bytes:

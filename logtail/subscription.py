@@ -90,7 +90,7 @@ class Subscription(Sender):
 
     # --- what the hub queues ----------------------------------------------------------------------------
 
-    def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, last: Line, stats: LogStats,
+    def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, last: Line | Cursor, stats: LogStats,
              size: int = 0) -> None:
         """Queue a chunk of `count` live lines of `log`, the last of which is `last`."""
         if self.closed or log in self.lagging:

@@ -51,7 +51,7 @@ class Watcher:
         return {str(e["text"]): str(e["id"]) for e in self.step() if "text" in e}
 
     def window(self) -> list[str]:
-        return [line.text for line in self.hub.channel("t").window]
+        return [line.text for line in self.hub.channel("t").recent()]
 
 
 def label(event: dict[str, object]) -> str:
