@@ -10,12 +10,16 @@ is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Bot
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
 from .cursor import Cursor, cursor_text
 from .levels import detect_levels
 from .sse import LEVEL_JSON_TEXT, Format, Line
+
+# What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
+_JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
 
 
 class LineBlock:
@@ -46,7 +50,7 @@ class LineBlock:
     @property
     def lines(self) -> list[Line]:
         if self._lines is None:
-            texts = self._texts()
+            texts, _ = self._texts()
             self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends()))
         return self._lines
 
@@ -81,10 +85,12 @@ class LineBlock:
             self._frames[fmt] = chunk
         return chunk
 
-    def _texts(self) -> list[str]:
-        texts = self.data.decode("utf-8").split("\n")
+    def _texts(self) -> tuple[list[str], str]:
+        """Each line's text, and the block's."""
+        joined = self.data.decode("utf-8")
+        texts = joined.split("\n")
         texts.pop()  # after the last newline
-        return texts
+        return texts, joined
 
     def _ends(self) -> list[int]:
         # Each line's end: the block's start plus the running sum of (length + 1), in bytes.
@@ -96,20 +102,23 @@ class LineBlock:
 
     def _encode(self, fmt: Format) -> bytes:
         """The frames `Line.frame` would build for each line, from one template per block: the same bytes."""
-        texts = self._texts()
+        texts, joined = self._texts()
         prefix = cursor_text(self.log, self.fid, 0)[:-1]  # the id without its offset
-        # The record's braces are str.format's; the log name and the id are literal text ({0} the offset,
-        # {1} the text, {2} the level). The id's JSON is its prefix's JSON with the digits added.
-        record = ('{{"log":' + _literal(encode_basestring(self.log)) + ',"text":{1},"id":'
-                  + _literal(encode_basestring(prefix)[:-1]) + '{0}","level":{2}}}')
-        template = (f"id: {_literal(prefix)}{{0}}\nevent: line\ndata: {record}\n\n" if fmt == "sse"
-                    else f"{record}\n")
-        levels = map(LEVEL_JSON_TEXT.__getitem__, detect_levels(texts))
-        ends = map(str, self._ends())
-        return "".join(map(template.format, ends, map(encode_basestring, texts), levels)).encode()
-
+        # A text with nothing JSON escapes is its own JSON between quotes (checked for the whole block at
+        # once). The id's JSON is its prefix's JSON with the digits added. Fields: offset, text, offset, level.
+        plain = len(self.data.translate(None, _JSON_ESCAPED)) == len(self.data) - self.count
+        text = '"%s"' if plain else "%s"
+        record = ('{"log":' + _literal(encode_basestring(self.log)) + ',"text":' + text + ',"id":'
+                  + _literal(encode_basestring(prefix)[:-1]) + '%s","level":%s}')
+        template = f"id: {_literal(prefix)}%s\nevent: line\ndata: {record}\n\n" if fmt == "sse" else f"{record}\n"
+        ends = list(map(str, self._ends()))
+        jsons = texts if plain else list(map(encode_basestring, texts))
+        levels = list(map(LEVEL_JSON_TEXT.__getitem__, detect_levels(texts, joined)))
+        fields: Iterator[tuple[str, ...]] = (zip(ends, jsons, ends, levels, strict=True) if fmt == "sse"
+                                             else zip(jsons, ends, levels, strict=True))
+        return "".join(map(template.__mod__, fields)).encode()
 
 
 def _literal(text: str) -> str:
-    """`text` inside a `str.format` template."""
-    return text.replace("{", "{{").replace("}", "}}")
+    """`text` inside a %-template."""
+    return text.replace("%", "%%")
