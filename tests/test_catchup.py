@@ -19,7 +19,7 @@ from logtail.catchup import CatchUp
 from logtail.hub import Hub
 from tests.streams import RawStream, SSEClient, append, counter, gauge, rss_kb
 from tests.support import LogtailServer, wait_for
-from tests.test_hub import lines, publish, sub
+from tests.test_hub import lines, publish, publish_texts, sub
 from tests.test_slow_clients import start
 from tests.test_subscription import events
 
@@ -36,6 +36,30 @@ async def test_window_catch_up_rejoins_live_with_nothing_lost_or_repeated() -> N
         if published < 3000:
             n = rng.randint(1, 40)
             publish(hub, lines(n, start=published))
+            published += n
+        lagged = lagged or bool(s.lagging)
+        if s.lagging and rng.random() < 0.7:
+            await catchup.step()
+        if rng.random() < 0.5:
+            received += [k for kind, k in events(s.take()) if kind != "id"]
+    assert lagged, "the client never fell behind"
+    assert received == [f"line {i}" for i in range(published)]
+    assert hub.channel("a").stats.lines_dropped == 0
+
+
+async def test_catch_up_through_a_window_of_blocks_loses_and_repeats_nothing() -> None:
+    """As test_window_catch_up_rejoins_live..., with the lines published as blocks of bytes: the catch-up
+    starts and ends inside blocks."""
+    hub = Hub(window_lines=10_000, queue_bytes=1 << 20)
+    s = sub(queue_bytes=2000)
+    hub.subscribe(["a"], s)
+    catchup = CatchUp(s, hub, {}, resume_max_bytes=1 << 20, max_line_bytes=1024)  # type: ignore[arg-type]
+    rng = random.Random(11)
+    published, at, received, lagged = 0, 300, [], False
+    while published < 3000 or s.lagging or s.chunks:
+        if published < 3000:
+            n = rng.randint(1, 40)
+            at = publish_texts(hub, [f"line {i}" for i in range(published, published + n)], at)
             published += n
         lagged = lagged or bool(s.lagging)
         if s.lagging and rng.random() < 0.7:

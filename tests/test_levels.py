@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level
+from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level, detect_levels
 from tests.support import LogtailServer
 
 
@@ -101,3 +103,27 @@ async def test_levels_from_each_key_on_a_real_stream_and_search(
         resp = await http.get("/api/logs/app.log/search", params={"level": "warn", "order": "oldest"})
         hits = [json.loads(x) for x in resp.text.splitlines() if "event" not in json.loads(x)]
         assert [(h["text"], h["level"]) for h in hits] == [(lines[9], "warn")]
+
+
+LEVEL_PIECES = ["level=", "lvl=", "severity=", "loglevel=", "xlevel=", "xloglevel=", "log", "INFO", "info",
+                "Warn", "err", "error", "\t", '"', '"info"', " ", "x" * 50, "x" * 190, "{", "\x1b[31m", "debug",
+                "=", "information", "notice", "lvl=\t", "a\tb", "\twarn", '{"level":"warn"}']
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LEVEL_PIECES), max_size=8).map("".join), min_size=1, max_size=6))
+def test_levels_of_a_block_are_each_lines_level(texts: list[str]) -> None:
+    """detect_levels takes shortcuts over the whole block (one kind of key, no JSON, no colour): the
+    answers must stay detect_level's, line by line."""
+    assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [("a lvl=warn b", "warn"), ('lvl="error x"', None), ('lvl="err', None), ("lvl=info\t\t b", "info"),
+     ("info sublvl=error", "info"), ("debug xloglevel=error", "debug"), ("loglevel=error", "error"),
+     ("x" * 197 + " lvl=error", None), ("x" * 195 + " lvl=error", "error")],
+)
+def test_levels_of_a_block_on_keyed_lines(text: str, level: str | None) -> None:
+    assert detect_level(text) == level
+    assert detect_levels([text, "plain"], text + "\nplain\n") == [level, None]
