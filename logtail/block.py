@@ -51,7 +51,7 @@ class LineBlock:
     def lines(self) -> list[Line]:
         if self._lines is None:
             texts, _ = self._texts()
-            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends()))
+            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(texts)))
         return self._lines
 
     @property
@@ -92,10 +92,15 @@ class LineBlock:
         texts.pop()  # after the last newline
         return texts, joined
 
-    def _ends(self) -> list[int]:
-        # Each line's end: the block's start plus the running sum of (length + 1), in bytes.
-        pieces = self.data.split(b"\n")
-        pieces.pop()
+    def _ends(self, texts: list[str] | None = None) -> list[int]:
+        # Each line's end: the block's start plus the running sum of (length + 1), in bytes (an ASCII
+        # block's texts are as long as its lines).
+        pieces: list[str] | list[bytes]
+        if texts is not None and self.data.isascii():
+            pieces = texts
+        else:
+            pieces = self.data.split(b"\n")
+            pieces.pop()
         ends = list(accumulate(map((1).__add__, map(len, pieces)), initial=self.start))
         del ends[0]
         return ends
@@ -111,7 +116,7 @@ class LineBlock:
         record = ('{"log":' + _literal(encode_basestring(self.log)) + ',"text":' + text + ',"id":'
                   + _literal(encode_basestring(prefix)[:-1]) + '%s","level":%s}')
         template = f"id: {_literal(prefix)}%s\nevent: line\ndata: {record}\n\n" if fmt == "sse" else f"{record}\n"
-        ends = list(map(str, self._ends()))
+        ends = list(map(str, self._ends(texts)))
         jsons = texts if plain else list(map(encode_basestring, texts))
         levels = list(map(LEVEL_JSON_TEXT.__getitem__, detect_levels(texts, joined)))
         fields: Iterator[tuple[str, ...]] = (zip(ends, jsons, ends, levels, strict=True) if fmt == "sse"

@@ -43,7 +43,8 @@ KEY_SCAN = 200
 _JSON_KEY = re.compile(rf'(?i)"(?:{"|".join(LEVEL_KEYS)})"\s*:\s*"([a-z]*)"')
 _LOGFMT_KEYS = tuple(f"{key}=" for key in LEVEL_KEYS if key != "loglevel")  # "level=" finds "loglevel=" too
 # A whole logfmt key (at the start or after a blank; "level=" also as "loglevel=") and its value as
-# `_logfmt_value` reads it: quoted (no closing quote: empty), or up to a space with trailing tabs dropped.
+# `_logfmt_value` reads it: quoted (no closing quote: empty), or up to a space (trailing tabs are dropped
+# after the match).
 # The key comes first in the pattern, so the search skips ahead to it at C speed; lookbehinds then check
 # what precedes it.
 _WHOLE_KEY = {
@@ -51,7 +52,8 @@ _WHOLE_KEY = {
     "lvl=": r"(lvl=)(?<![^ \t]lvl=)",
     "severity=": r"(severity=)(?<![^ \t]severity=)",
 }
-_KEY_VALUE = {key: re.compile(_WHOLE_KEY[key] + r'(?:"([^"]*)"|"|([^ ]*?)\t*(?= |\Z))') for key in _LOGFMT_KEYS}
+_KEY_VALUE = {key: re.compile(_WHOLE_KEY[key] + r'(?:"([^"]*)"|"|([^ ]*))') for key in _LOGFMT_KEYS}
+_KEY_PLAIN = {key: re.compile(_WHOLE_KEY[key] + "([^ ]*)") for key in _LOGFMT_KEYS}  # when none is quoted
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -106,11 +108,16 @@ def detect_levels(texts: list[str], joined: str) -> list[Level | None]:
         return [None if m is None else detect_level(text) for m, text in zip(words, texts, strict=True)]
     if len(present) > 1:
         return list(map(detect_level, texts))
-    keyed = map(_KEY_VALUE[present[0]].search, texts)
-    return [SYNONYMS.get((m[2] or m[3] or "").lower()) if m is not None and m.end(1) <= KEY_SCAN
+    key = present[0]
+    if key + '"' not in joined:  # no value is quoted: each is its match's group 2
+        plain = list(map(_KEY_PLAIN[key].search, texts))
+        if None not in plain and max(map(re.Match.start, plain, repeat(2))) <= KEY_SCAN:  # type: ignore[arg-type]
+            # Every line has its key in reach: the values, cut, lowered and looked up, with no Python per line.
+            values = map(str.rstrip, map(re.Match.group, plain, repeat(2)), repeat("\t"))  # type: ignore[arg-type]
+            return list(map(SYNONYMS.get, map(str.lower, values)))
+    keyed = map(_KEY_VALUE[key].search, texts)
+    return [SYNONYMS.get((m[2] or (m[3] or "").rstrip("\t")).lower()) if m is not None and m.end(1) <= KEY_SCAN
             else detect_level(text) for m, text in zip(keyed, texts, strict=True)]
-
-
 
 
 def _keyed_level(text: str) -> Level | Literal[""] | None:
