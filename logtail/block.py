@@ -10,13 +10,12 @@ is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
 from .cursor import Cursor, cursor_text
 from .levels import detect_levels
-from .sse import LEVEL_JSON_TEXT, Format, Line
+from .sse import LEVEL_JSON, Format, Line, json_str
 
 # What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
 _JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
@@ -51,7 +50,7 @@ class LineBlock:
     def lines(self) -> list[Line]:
         if self._lines is None:
             texts, _ = self._texts()
-            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(texts)))
+            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(self._pieces())))
         return self._lines
 
     @property
@@ -92,38 +91,38 @@ class LineBlock:
         texts.pop()  # after the last newline
         return texts, joined
 
-    def _ends(self, texts: list[str] | None = None) -> list[int]:
-        # Each line's end: the block's start plus the running sum of (length + 1), in bytes (an ASCII
-        # block's texts are as long as its lines).
-        pieces: list[str] | list[bytes]
-        if texts is not None and self.data.isascii():
-            pieces = texts
-        else:
-            pieces = self.data.split(b"\n")
-            pieces.pop()
+    def _pieces(self) -> list[bytes]:
+        """Each line's bytes (its text, encoded)."""
+        pieces = self.data.split(b"\n")
+        pieces.pop()
+        return pieces
+
+    def _ends(self, pieces: list[bytes]) -> list[int]:
+        # Each line's end: the block's start plus the running sum of (length + 1).
         ends = list(accumulate(map((1).__add__, map(len, pieces)), initial=self.start))
         del ends[0]
         return ends
 
     def _encode(self, fmt: Format) -> bytes:
-        """The frames `Line.frame` would build for each line, from one template per block: the same bytes."""
+        """The frames `Line.frame` would build for each line, from one bytes template per block: the same
+        bytes. Template fields: the line's end, its text's JSON, its end again, its level's JSON."""
         texts, joined = self._texts()
-        prefix = cursor_text(self.log, self.fid, 0)[:-1]  # the id without its offset
+        pieces = self._pieces()
+        prefix = cursor_text(self.log, self.fid, 0)[:-1].encode()  # the id without its offset
         # A text with nothing JSON escapes is its own JSON between quotes (checked for the whole block at
-        # once). The id's JSON is its prefix's JSON with the digits added. Fields: offset, text, offset, level.
+        # once). The id's JSON is its prefix's JSON with the digits added.
         plain = len(self.data.translate(None, _JSON_ESCAPED)) == len(self.data) - self.count
-        text = '"%s"' if plain else "%s"
-        record = ('{"log":' + _literal(encode_basestring(self.log)) + ',"text":' + text + ',"id":'
-                  + _literal(encode_basestring(prefix)[:-1]) + '%s","level":%s}')
-        template = f"id: {_literal(prefix)}%s\nevent: line\ndata: {record}\n\n" if fmt == "sse" else f"{record}\n"
-        ends = list(map(str, self._ends(texts)))
-        jsons = texts if plain else list(map(encode_basestring, texts))
-        levels = list(map(LEVEL_JSON_TEXT.__getitem__, detect_levels(texts, joined)))
-        fields: Iterator[tuple[str, ...]] = (zip(ends, jsons, ends, levels, strict=True) if fmt == "sse"
-                                             else zip(jsons, ends, levels, strict=True))
-        return "".join(map(template.__mod__, fields)).encode()
+        record = (b'{"log":' + _literal(json_str(self.log)) + b',"text":' + (b'"%s"' if plain else b"%s")
+                  + b',"id":' + _literal(json_str(prefix.decode())[:-1]) + b'%d","level":%s}')
+        ends = self._ends(pieces)
+        jsons = pieces if plain else list(map(str.encode, map(encode_basestring, texts)))
+        levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
+        if fmt == "sse":
+            template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
+            return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, strict=True)))
+        return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, strict=True)))
 
 
-def _literal(text: str) -> str:
+def _literal(text: bytes) -> bytes:
     """`text` inside a %-template."""
-    return text.replace("%", "%%")
+    return text.replace(b"%", b"%%")

@@ -56,11 +56,10 @@ MEDIA_TYPES: dict[Format, str] = {
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
-LEVEL_JSON_TEXT: dict[Level | None, str] = {None: "null", **{level: f'"{level}"' for level in LEVELS}}
-_LEVEL_JSON: dict[Level | None, bytes] = {level: text.encode() for level, text in LEVEL_JSON_TEXT.items()}
+LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
 
 
-def _json_str(s: str) -> bytes:
+def json_str(s: str) -> bytes:
     return encode_basestring(s).encode()
 
 
@@ -141,8 +140,8 @@ class Line:
         # Built by hand rather than json.dumps(dict): same bytes, a third of the cost, once per line.
         if self._json is None:
             self._json = (
-                b'{"log":' + _json_str(self.log) + b',"text":' + _json_str(self.text) + b',"id":'
-                + _json_str(self.cursor) + b',"level":' + _LEVEL_JSON[self.level]
+                b'{"log":' + json_str(self.log) + b',"text":' + json_str(self.text) + b',"id":'
+                + json_str(self.cursor) + b',"level":' + LEVEL_JSON[self.level]
                 + (b',"truncated":true}' if self.truncated else b"}")
             )
         return self._json
