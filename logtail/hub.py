@@ -1,10 +1,12 @@
 """The hub: each log's retained window of recent lines, and fan-out to per-client bounded queues.
 
-Followers call `publish()` with a batch of lines; the hub appends them to the log's window and, for each
-distinct filter among the log's subscribers, evaluates the filter once per line and joins the matching
-lines' shared bytes once per wire format. Each subscriber then gets one chunk appended to its queue: the
-cost per client per batch is an append, not a send. Everything here runs on the event loop and never awaits,
-so `subscribe()` takes a consistent snapshot: nothing is delivered twice or skipped between backlog and live.
+Followers call `publish()` with a batch of lines (a list of lines, or a block of clean bytes: block.py); the
+hub appends it to the log's window and, for each distinct filter among the log's subscribers, evaluates the
+filter once per line and joins the matching lines' shared bytes once per wire format (without a filter, the
+block's own frames: for a block of bytes and `format=text`, the bytes as read). Each subscriber then gets one
+chunk appended to its queue: the cost per client per batch is an append, not a send. Everything here runs on
+the event loop and never awaits, so `subscribe()` takes a consistent snapshot: nothing is delivered twice or
+skipped between backlog and live.
 
 What a client's queue takes, and what happens when it is full, is the subscription's business
 (subscription.py).
@@ -210,11 +212,12 @@ class Hub:
                 self._deliver(ch, subs, LineBlock.of_lines(ch.name, hits))
 
     def _deliver(self, ch: Channel, subs: set[Subscription], hits: LineBlock) -> None:
+        last = hits.last
         for sub in subs:
             if sub.own_ids:
                 sub.push_lines(ch.name, hits.lines, ch.stats)
             else:
-                sub.push(ch.name, hits.frames(sub.fmt), hits.count, hits.last, ch.stats)
+                sub.push(ch.name, hits.frames(sub.fmt), hits.count, last, ch.stats)
 
     def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
