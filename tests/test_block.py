@@ -118,3 +118,19 @@ def test_index_of_finds_line_ends_only() -> None:
     assert block.index_of("ffffffffffff", 103) is None
     listed = LineBlock.of_lines("a", block.lines)
     assert [listed.index_of(FID, end) for end in (103, 110, 102)] == [0, 3, None]
+
+
+def test_block_frames_exact_bytes() -> None:
+    """The wire bytes of a block of bytes, pinned as test_sse pins a Line's."""
+    block = LineBlock.of_bytes("app.log", FID, 30, b"ERROR boom\nx \"q\" lvl=info\n")
+    assert block.frames("sse") == (
+        b'id: app.log=0123456789ab:41\nevent: line\ndata: {"log":"app.log","text":"ERROR boom",'
+        b'"id":"app.log=0123456789ab:41","level":"error"}\n\n'
+        b'id: app.log=0123456789ab:57\nevent: line\ndata: {"log":"app.log","text":"x \\"q\\" lvl=info",'
+        b'"id":"app.log=0123456789ab:57","level":"info"}\n\n'
+    )
+    assert block.frames("ndjson") == (
+        b'{"log":"app.log","text":"ERROR boom","id":"app.log=0123456789ab:41","level":"error"}\n'
+        b'{"log":"app.log","text":"x \\"q\\" lvl=info","id":"app.log=0123456789ab:57","level":"info"}\n'
+    )
+    assert block.frames("text") is block.data
