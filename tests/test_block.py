@@ -126,11 +126,11 @@ def test_block_frames_exact_bytes() -> None:
     assert block.frames("sse") == (
         b'id: app.log=0123456789ab:41\nevent: line\ndata: {"log":"app.log","text":"ERROR boom",'
         b'"id":"app.log=0123456789ab:41","level":"error"}\n\n'
-        b'id: app.log=0123456789ab:57\nevent: line\ndata: {"log":"app.log","text":"x \\"q\\" lvl=info",'
-        b'"id":"app.log=0123456789ab:57","level":"info"}\n\n'
+        b'id: app.log=0123456789ab:56\nevent: line\ndata: {"log":"app.log","text":"x \\"q\\" lvl=info",'
+        b'"id":"app.log=0123456789ab:56","level":"info"}\n\n'
     )
     assert block.frames("ndjson") == (
         b'{"log":"app.log","text":"ERROR boom","id":"app.log=0123456789ab:41","level":"error"}\n'
-        b'{"log":"app.log","text":"x \\"q\\" lvl=info","id":"app.log=0123456789ab:57","level":"info"}\n'
+        b'{"log":"app.log","text":"x \\"q\\" lvl=info","id":"app.log=0123456789ab:56","level":"info"}\n'
     )
     assert block.frames("text") is block.data
