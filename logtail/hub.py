@@ -106,8 +106,11 @@ class Channel:
         return None
 
     def _lines_from(self, first: int, at: int) -> Iterator[list[Line]]:
+        """The window's lines from line `at` of block `first` on, a block at a time."""
         for i, block in enumerate(itertools.islice(self.blocks, first, None), first):
-            start = max(at, self.skip) if i == 0 else at if i == first else 0
+            start = at if i == first else 0
+            if i == 0:
+                start = max(start, self.skip)
             yield block.lines[start:] if start else block.lines
 
     def tail(self, count: int, line_filter: LineFilter) -> list[Line]:
