@@ -3,7 +3,7 @@
 A follower's read usually ends in a run of lines that need no work to become text: no CR, valid UTF-8, none
 over the length cap. Such a run is kept as the bytes read (`LineBlock.of_bytes`): a `format=text` client is
 sent those bytes as they are, SSE and NDJSON frames for the whole block are built with a few C-level passes
-(`map` over C functions, one `str.format` per line), and `Line` objects are made only when something asks
+(`map` over C functions, one bytes %-format per line), and `Line` objects are made only when something asks
 for them (a filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch
 is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
 """
