@@ -54,6 +54,7 @@ _WHOLE_KEY = {
 }
 _KEY_VALUE = {key: re.compile(_WHOLE_KEY[key] + r'(?:"([^"]*)"|"|([^ ]*))') for key in _LOGFMT_KEYS}
 _KEY_PLAIN = {key: re.compile(_WHOLE_KEY[key] + "([^ ]*)") for key in _LOGFMT_KEYS}  # when none is quoted
+_TEXT_LEVELS: dict[str, Level] = {word: SYNONYMS[word] for word in TEXT_WORDS}
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
@@ -104,7 +105,13 @@ def detect_levels(texts: list[str], joined: str) -> list[Level | None]:
         return list(map(detect_level, texts))
     present = [key for key in _LOGFMT_KEYS if key in joined]
     if not present:
-        words = map(_LEVEL_WORD.search, texts, repeat(0), repeat(LEVEL_SCAN))
+        words = list(map(_LEVEL_WORD.search, texts, repeat(0), repeat(LEVEL_SCAN)))
+        if None not in words:
+            # Every line has a candidate where its level would be: when each first one is a level word, the
+            # levels are looked up with no Python per line (None: a near miss, "tarn", see _LEVEL_WORD).
+            found = list(map(_TEXT_LEVELS.get, map(str.lower, map(re.Match.group, words))))  # type: ignore[arg-type]
+            if None not in found:
+                return found
         return [None if m is None else detect_level(text) for m, text in zip(words, texts, strict=True)]
     if len(present) > 1:
         return list(map(detect_level, texts))

@@ -132,6 +132,17 @@ def test_levels_of_a_block_where_every_line_has_a_key(key: str, parts: list[tupl
     assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "2026-01-02 ", "[", "<", "x" * 75 + " ", "x" * 79, "t"]),
+                          st.sampled_from([*TEXT_WORDS, "tarn", "Information", "INFO", "Warn", "errors"]),
+                          st.sampled_from(["", " msg", "] ok", ">", "x", " error"])),
+                min_size=1, max_size=6))
+def test_levels_of_a_block_of_plain_lines(parts: list[tuple[str, str, str]]) -> None:
+    """The shortcut that looks up every line's first level word at once answers as detect_level."""
+    texts = ["".join(p) for p in parts]
+    assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
+
+
 @pytest.mark.parametrize(
     ("text", "level"),
     [("a lvl=warn b", "warn"), ('lvl="error x"', None), ('lvl="err', None), ("lvl=info\t\t b", "info"),
