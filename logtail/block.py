@@ -25,7 +25,7 @@ class LineBlock:
     """A batch of complete lines of `log`: clean bytes read from one file (`data`, lines built lazily), or
     a list of `Line`s."""
 
-    __slots__ = ("_frames", "_index", "_lines", "count", "data", "fid", "log", "start")
+    __slots__ = ("_index", "_lines", "count", "data", "fid", "log", "start")
 
     def __init__(self, log: str, lines: list[Line] | None, data: bytes, fid: str, start: int) -> None:
         self.log = log
@@ -34,7 +34,6 @@ class LineBlock:
         self.start = start
         self._lines = lines
         self.count = len(lines) if lines is not None else data.count(b"\n")
-        self._frames: dict[Format, bytes] = {}
         self._index: dict[tuple[str, int], int] | None = None
 
     @classmethod
@@ -72,17 +71,13 @@ class LineBlock:
         return self.data.count(b"\n", 0, at) - 1
 
     def frames(self, fmt: Format) -> bytes:
-        """Every line of the block in `fmt`, built once per format and shared by every client."""
-        chunk = self._frames.get(fmt)
-        if chunk is None:
-            if self.data and fmt == "text":
-                chunk = self.data
-            elif self.data:
-                chunk = self._encode(fmt)
-            else:
-                chunk = b"".join(line.frame(fmt) for line in self.lines)
-            self._frames[fmt] = chunk
-        return chunk
+        """Every line of the block in `fmt`. Not kept: the hub builds them once per format for a batch's
+        clients, and a block in the window holds no more than its bytes (and its lines once asked for)."""
+        if self.data and fmt == "text":
+            return self.data
+        if self.data:
+            return self._encode(fmt)
+        return b"".join(line.frame(fmt) for line in self.lines)
 
     def _texts(self) -> tuple[list[str], str]:
         """Each line's text, and the block's."""

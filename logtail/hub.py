@@ -215,12 +215,16 @@ class Hub:
                 self._deliver(ch, subs, LineBlock.of_lines(ch.name, hits))
 
     def _deliver(self, ch: Channel, subs: set[Subscription], hits: LineBlock) -> None:
+        chunks: dict[Format, bytes] = {}
         last = hits.last
         for sub in subs:
             if sub.own_ids:
                 sub.push_lines(ch.name, hits.lines, ch.stats)
-            else:
-                sub.push(ch.name, hits.frames(sub.fmt), hits.count, last, ch.stats)
+                continue
+            chunk = chunks.get(sub.fmt)
+            if chunk is None:
+                chunk = chunks[sub.fmt] = hits.frames(sub.fmt)
+            sub.push(ch.name, chunk, hits.count, last, ch.stats)
 
     def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)
