@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
+from .block import LineBlock
 from .cursor import Cursor
 from .generation import Generation, open_generation, seed_offset
 from .hub import Hub
@@ -242,16 +243,24 @@ class FileFollower:
             if not data:
                 return False
             budget -= len(data)
-            raws = self.splitter.feed(data)
-            gen.refresh_head()
-            self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws], gen)
+            self._publish(self._split(data, gen), gen)
             if len(data) < asked:
                 # At the end of the file: no second read to find that out. What is appended after the read
                 # raises a change event of its own, which wakes this follower again.
                 return False
         return True
 
-    def _publish(self, lines: list[Line], gen: Generation) -> None:
+    def _split(self, data: bytes, gen: Generation) -> list[Line] | LineBlock:
+        # The lines as one block of bytes when they need no decoding work and share one file id (past the
+        # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
+        fid = gen.fixed_fid(self.splitter.line_start)
+        if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
+            return LineBlock.of_bytes(self.name, fid, *clean)
+        raws = self.splitter.feed(data)
+        gen.refresh_head()
+        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws]
+
+    def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
         self.hub.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
 

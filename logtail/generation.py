@@ -33,6 +33,13 @@ class Generation:
             return self._full_id
         return file_id(self.head, offset)
 
+    def fixed_fid(self, offset: int) -> str | None:
+        """The id at every position from `offset` on, when it no longer depends on the position: past the
+        first HEAD_BYTES of a file whose head is read in full. Otherwise None."""
+        if offset >= HEAD_BYTES and len(self.head) >= HEAD_BYTES:
+            return self.fid(offset)
+        return None
+
     def refresh_head(self) -> None:
         if len(self.head) < HEAD_BYTES:
             self.head = os.pread(self.fd, HEAD_BYTES, 0)

@@ -1,10 +1,12 @@
 """The hub: each log's retained window of recent lines, and fan-out to per-client bounded queues.
 
-Followers call `publish()` with a batch of lines; the hub appends them to the log's window and, for each
-distinct filter among the log's subscribers, evaluates the filter once per line and joins the matching
-lines' shared bytes once per wire format. Each subscriber then gets one chunk appended to its queue: the
-cost per client per batch is an append, not a send. Everything here runs on the event loop and never awaits,
-so `subscribe()` takes a consistent snapshot: nothing is delivered twice or skipped between backlog and live.
+Followers call `publish()` with a batch of lines (a list of lines, or a block of clean bytes: block.py); the
+hub appends it to the log's window and, for each distinct filter among the log's subscribers, evaluates the
+filter once per line and joins the matching lines' shared bytes once per wire format (without a filter, the
+block's own frames: for a block of bytes and `format=text`, the bytes as read). Each subscriber then gets one
+chunk appended to its queue: the cost per client per batch is an append, not a send. Everything here runs on
+the event loop and never awaits, so `subscribe()` takes a consistent snapshot: nothing is delivered twice or
+skipped between backlog and live.
 
 What a client's queue takes, and what happens when it is full, is the subscription's business
 (subscription.py).
@@ -15,8 +17,9 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from .block import LineBlock
 from .cursor import Cursor
 from .fields import FieldCache
 from .filters import FilterError, LineFilter, RegexSet
@@ -31,14 +34,15 @@ REGEX_SET_MIN = 4  # distinct patterns on one log before they are matched as one
 
 
 class Channel:
-    """One log: its window of recent lines (any file generation) and its subscribers."""
+    """One log: its window of recent lines (any file generation), kept as the blocks they were published
+    in (block.py), and its subscribers."""
 
     def __init__(self, name: str, window_lines: int) -> None:
         self.name = name
-        self.window: deque[Line] = deque()
+        self.blocks: deque[LineBlock] = deque()
+        self.skip = 0  # lines at the start of blocks[0] that are already out of the window
+        self.size = 0  # lines in the window
         self.window_lines = window_lines
-        self.positions: dict[tuple[str, int], int] = {}  # (fid, end) -> seq, for resume from the window
-        self.first_seq = 0  # seq of window[0]
         self.subscribers: set[Subscription] = set()
         self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
         self._dispatch: Dispatch | None = None  # how to evaluate the groups; rebuilt when they change
@@ -66,33 +70,63 @@ class Channel:
             self._dispatch = Dispatch(self.name, self.groups)
         return self._dispatch
 
-    def extend(self, lines: list[Line]) -> None:
-        window, positions = self.window, self.positions
-        for line in lines:
-            if len(window) >= self.window_lines:
-                old = window.popleft()
-                positions.pop((old.fid, old.end), None)  # the same position may recur in a rewritten file
-                self.first_seq += 1
-            positions[(line.fid, line.end)] = self.first_seq + len(window)
-            window.append(line)
+    def extend(self, block: LineBlock) -> None:
+        # Whole blocks leave the window once all their lines are out of it; until then `skip` hides the
+        # lines of the oldest block that are.
+        self.blocks.append(block)
+        self.size += block.count
+        excess = self.size - self.window_lines
+        while excess > 0:
+            live = self.blocks[0].count - self.skip
+            if live <= excess:
+                self.blocks.popleft()
+                self.skip = 0
+            else:
+                self.skip += excess
+                live = excess
+            excess -= live
+            self.size -= live
+
+    def recent(self) -> list[Line]:
+        """Every line in the window, oldest first."""
+        return list(itertools.chain.from_iterable(self._lines_from(0, 0)))
 
     def lines_after(self, cursor: Cursor) -> list[Line] | None:
         """The window's lines after `cursor`, or None when the cursor is not in the window."""
-        seq = self.positions.get((cursor.fid, cursor.offset))
-        if seq is None:
-            return None
-        return list(itertools.islice(self.window, seq - self.first_seq + 1, None))
+        # Newest first: a position that recurs (a rewritten file) means its latest line.
+        count = len(self.blocks)
+        for back, block in enumerate(reversed(self.blocks)):
+            at = block.index_of(cursor.fid, cursor.offset)
+            if at is None:
+                continue
+            first = count - 1 - back
+            if first == 0 and at < self.skip:
+                return None
+            return list(itertools.chain.from_iterable(self._lines_from(first, at + 1)))
+        return None
+
+    def _lines_from(self, first: int, at: int) -> Iterator[list[Line]]:
+        """The window's lines from line `at` of block `first` on, a block at a time."""
+        for i, block in enumerate(itertools.islice(self.blocks, first, None), first):
+            start = at if i == first else 0
+            if i == 0:
+                start = max(start, self.skip)
+            yield block.lines[start:] if start else block.lines
 
     def tail(self, count: int, line_filter: LineFilter) -> list[Line]:
         """The last `count` lines of the window that pass the filter, oldest first."""
         if count <= 0:
             return []
         picked: list[Line] = []
-        for line in reversed(self.window):
-            if line_filter.matches(line.text, line.level):
-                picked.append(line)
-                if len(picked) == count:
-                    break
+        oldest = len(self.blocks) - 1
+        for back, block in enumerate(reversed(self.blocks)):
+            lines = block.lines[self.skip:] if back == oldest else block.lines
+            for line in reversed(lines):
+                if line_filter.matches(line.text, line.level):
+                    picked.append(line)
+                    if len(picked) == count:
+                        picked.reverse()
+                        return picked
         picked.reverse()
         return picked
 
@@ -137,24 +171,25 @@ class Hub:
     def catching_up_count(self) -> int:
         return sum(1 for sub in self.subscriptions if sub.lagging)
 
-    def publish(self, name: str, lines: list[Line], position: Cursor) -> None:
+    def publish(self, name: str, lines: list[Line] | LineBlock, position: Cursor) -> None:
         ch = self.channel(name)
         ch.position = position
-        if not lines:
+        block = LineBlock.of_lines(name, lines) if isinstance(lines, list) else lines
+        if not block.count:
             return
-        ch.extend(lines)
-        ch.stats.lines_read += len(lines)
+        ch.extend(block)
+        ch.stats.lines_read += block.count
         if ch.subscribers:
-            self._fan_out(ch, lines)
+            self._fan_out(ch, block)
 
-    def _fan_out(self, ch: Channel, lines: list[Line]) -> None:
+    def _fan_out(self, ch: Channel, block: LineBlock) -> None:
         # Work per distinct filter (evaluate, encode), then one append per subscriber.
         plan = ch.dispatch()
         found: list[set[int]] = []
         by_slot: dict[int, list[Line]] = {}
         if plan.regex_set is not None:
             # One set match per line; a regex-only filter's lines are then just those found in its slot.
-            for line in lines:
+            for line in block.lines:
                 slots = plan.regex_set.match(line.text)
                 for found_slot in slots:
                     bucket = by_slot.get(found_slot)
@@ -167,28 +202,29 @@ class Hub:
         parsed = FieldCache()  # a line's fields are parsed when a filter first asks, once for all filters
         for flt, subs, slot in plan.steps:
             if flt.is_empty:
-                hits = lines
-            elif slot is None:
-                hits = [line for line in lines if flt.matches(line.text, line.level, None, parsed)]
+                self._deliver(ch, subs, block)  # the block as it is: its shared frames, lines only if asked
+                continue
+            if slot is None:
+                hits = [line for line in block.lines if flt.matches(line.text, line.level, None, parsed)]
             elif flt.regex_only:
                 hits = by_slot.get(slot, [])
             else:
-                hits = [line for line, f in zip(lines, found, strict=True)
+                hits = [line for line, f in zip(block.lines, found, strict=True)
                         if flt.matches(line.text, line.level, slot in f, parsed)]
             if hits:
-                self._deliver(ch, subs, hits)
+                self._deliver(ch, subs, LineBlock.of_lines(ch.name, hits))
 
-    def _deliver(self, ch: Channel, subs: set[Subscription], hits: list[Line]) -> None:
+    def _deliver(self, ch: Channel, subs: set[Subscription], hits: LineBlock) -> None:
         chunks: dict[Format, bytes] = {}
-        count = len(hits)
+        last = hits.last
         for sub in subs:
             if sub.own_ids:
-                sub.push_lines(ch.name, hits, ch.stats)
+                sub.push_lines(ch.name, hits.lines, ch.stats)
                 continue
             chunk = chunks.get(sub.fmt)
             if chunk is None:
-                chunk = chunks[sub.fmt] = b"".join(line.frame(sub.fmt) for line in hits)
-            sub.push(ch.name, chunk, count, hits[-1], ch.stats)
+                chunk = chunks[sub.fmt] = hits.frames(sub.fmt)
+            sub.push(ch.name, chunk, hits.count, last, ch.stats)
 
     def notice(self, name: str, kind: NoticeKind, message: str) -> None:
         log.info("%s: %s: %s", name, kind, message)

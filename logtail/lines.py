@@ -43,6 +43,32 @@ def _make_line(raw: bytes, end: int, cap: int, overflowed: bool) -> RawLine:
     return RawLine(text, end, truncated)
 
 
+def is_clean(block: bytes, cap: int) -> bool:
+    """Whether each line of `block` (complete lines, each ending in a newline) is its own text byte for byte:
+    no CR (`decode_capped` drops a trailing one), valid UTF-8 (nothing replaced) and none over `cap` bytes
+    (nothing cut). Each check runs in C over the whole block."""
+    if b"\r" in block:
+        return False
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return _lines_within(block, cap)
+
+
+def _lines_within(block: bytes, cap: int) -> bool:
+    # The line starting at `pos` is at most `cap` bytes when its newline is within pos..pos+cap; jumping to
+    # the last newline of that range skips the shorter lines before it (two jumps cover at least `cap`).
+    pos, size = 0, len(block)
+    while size - pos > cap + 1:
+        nl = block.rfind(b"\n", pos, pos + cap + 1)
+        if nl < 0:
+            return False
+        pos = nl + 1
+    return True
+
+
 def cut_at_char_boundary(raw: bytes, limit: int) -> bytes:
     """The longest prefix of `raw` of at most `limit` bytes that does not split a UTF-8 character."""
     if len(raw) <= limit:
@@ -106,6 +132,22 @@ class LineSplitter:
             self._hold(rest)
         self.offset = base + len(data)
         return lines
+
+    def feed_clean(self, data: bytes) -> tuple[int, bytes] | None:
+        """Like `feed`, but the complete lines come back as one block of bytes with the offset it starts at,
+        when each of them is its own text as `feed` would decode it (`is_clean`). None (and nothing
+        consumed): use `feed`."""
+        last = data.rfind(b"\n")
+        if last < 0 or self._overflow:
+            return None
+        block = bytes(self._pending) + data[: last + 1] if self._pending else data[: last + 1]
+        if not is_clean(block, self.max_line_bytes):
+            return None
+        start = self.line_start
+        self.reset(self.offset + len(data))
+        if last + 1 < len(data):
+            self._hold(data[last + 1 :])
+        return start, block
 
     def _hold(self, rest: bytes) -> None:
         self._pending_span += len(rest)

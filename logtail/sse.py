@@ -56,10 +56,10 @@ MEDIA_TYPES: dict[Format, str] = {
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
-_LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
+LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
 
 
-def _json_str(s: str) -> bytes:
+def json_str(s: str) -> bytes:
     return encode_basestring(s).encode()
 
 
@@ -140,8 +140,8 @@ class Line:
         # Built by hand rather than json.dumps(dict): same bytes, a third of the cost, once per line.
         if self._json is None:
             self._json = (
-                b'{"log":' + _json_str(self.log) + b',"text":' + _json_str(self.text) + b',"id":'
-                + _json_str(self.cursor) + b',"level":' + _LEVEL_JSON[self.level]
+                b'{"log":' + json_str(self.log) + b',"text":' + json_str(self.text) + b',"id":'
+                + json_str(self.cursor) + b',"level":' + LEVEL_JSON[self.level]
                 + (b',"truncated":true}' if self.truncated else b"}")
             )
         return self._json

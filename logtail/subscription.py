@@ -78,7 +78,7 @@ class Subscription(Sender):
         self.chunks: list[Item] = []
         self.size = 0
         self.missed: dict[str, int] = {}  # skip: lines dropped per log since the last gap notice
-        # catchup: where each log's queued lines end (a Line: cheaper to keep than a Cursor per push) ...
+        # catchup: where each log's queued lines end (the last Line, or the end of a block of bytes) ...
         self.given: dict[str, Line | Cursor] = {}
         # ... and the logs being served from the window and the files, with the position reached so far
         self.lagging: dict[str, Cursor] = {}
@@ -90,7 +90,7 @@ class Subscription(Sender):
 
     # --- what the hub queues ----------------------------------------------------------------------------
 
-    def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, last: Line, stats: LogStats,
+    def push(self, log: str, chunk: bytes | tuple[str, list[Line]], count: int, last: Line | Cursor, stats: LogStats,
              size: int = 0) -> None:
         """Queue a chunk of `count` live lines of `log`, the last of which is `last`."""
         if self.closed or log in self.lagging:

@@ -15,27 +15,35 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from logtail.catchup import CatchUp
 from logtail.hub import Hub
 from tests.streams import RawStream, SSEClient, append, counter, gauge, rss_kb
 from tests.support import LogtailServer, wait_for
-from tests.test_hub import lines, publish, sub
+from tests.test_hub import lines, publish, publish_texts, sub
 from tests.test_slow_clients import start
 from tests.test_subscription import events
 
 
-async def test_window_catch_up_rejoins_live_with_nothing_lost_or_repeated() -> None:
-    """Lines keep being published between catch-up steps: every line arrives exactly once, in order."""
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["lines", "blocks"])
+async def test_window_catch_up_rejoins_live_with_nothing_lost_or_repeated(as_bytes: bool) -> None:
+    """Lines keep being published between catch-up steps: every line arrives exactly once, in order. The
+    same published as lists of lines and as blocks of bytes (block.py), where a catch-up starts and ends
+    inside blocks."""
     hub = Hub(window_lines=10_000, queue_bytes=1 << 20)
     s = sub(queue_bytes=2000)
     hub.subscribe(["a"], s)
     catchup = CatchUp(s, hub, {}, resume_max_bytes=1 << 20, max_line_bytes=1024)  # type: ignore[arg-type]
     rng = random.Random(7)
-    published, received, lagged = 0, [], False
+    published, at, received, lagged = 0, 300, [], False
     while published < 3000 or s.lagging or s.chunks:
         if published < 3000:
             n = rng.randint(1, 40)
-            publish(hub, lines(n, start=published))
+            if as_bytes:
+                at = publish_texts(hub, [f"line {i}" for i in range(published, published + n)], at)
+            else:
+                publish(hub, lines(n, start=published))
             published += n
         lagged = lagged or bool(s.lagging)
         if s.lagging and rng.random() < 0.7:

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from logtail.cursor import parse_cursors
+from logtail.cursor import file_id, parse_cursors
 from logtail.filters import LineFilter
 from logtail.follow import FileFollower
 from logtail.generation import seed_offset
 from logtail.hub import Hub, Subscription
+from logtail.lines import LineSplitter
 from logtail.resume import plan_lines, read_back
+from logtail.sse import Line
+from tests.test_block import FORMATS, PIECES
 
 
 class Watcher:
@@ -51,7 +57,7 @@ class Watcher:
         return {str(e["text"]): str(e["id"]) for e in self.step() if "text" in e}
 
     def window(self) -> list[str]:
-        return [line.text for line in self.hub.channel("t").window]
+        return [line.text for line in self.hub.channel("t").recent()]
 
 
 def label(event: dict[str, object]) -> str:
@@ -406,3 +412,44 @@ def test_seed_offset(tmp_path: Path, size_lines: int) -> None:
         os.close(fd)
     expected = b"".join(b"%d\n" % i for i in range(max(0, size_lines - 2)))
     assert off == len(expected)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(writes=st.lists(st.lists(st.sampled_from(PIECES), max_size=12).map(b"".join), max_size=8),
+       cap=st.integers(1, 24))
+def test_reads_give_every_format_the_per_line_bytes(writes: list[bytes], cap: int) -> None:
+    """Past the file's first HEAD_BYTES, clean reads are published as blocks of bytes (block.py): what each
+    format's client receives must be what the per-line path gives for the whole file, byte for byte."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "app.log"
+        path.write_bytes(b"".join(b"head %03d\n" % i for i in range(40)))  # 360 bytes
+        w = Watcher(path, from_start=True, max_line_bytes=cap)
+        subs = {fmt: Subscription(["t"], LineFilter(), fmt, 1 << 30, multi=False) for fmt in FORMATS}
+        for s in subs.values():
+            w.hub.subscribe(["t"], s)
+        w.step()
+        for data in writes:
+            append(path, data)
+            w.step()
+        content = path.read_bytes()
+        reference = [Line("t", r.text, file_id(content, r.end), r.end, r.truncated)
+                     for r in LineSplitter(cap).feed(content)]
+        for fmt, s in subs.items():
+            assert s.take() == b"".join(line.frame(fmt) for line in reference), fmt
+        assert [(x.text, x.end, x.fid) for x in w.hub.channel("t").recent()] == [
+            (x.text, x.end, x.fid) for x in reference]
+        w.follower.close()
+
+
+def test_a_clean_read_reaches_a_text_client_as_the_bytes_written(log: Path) -> None:
+    log.write_bytes(b"x" * 299 + b"\n")
+    w = Watcher(log, from_start=True)
+    text = Subscription(["t"], LineFilter(), "text", 1 << 30, multi=False)
+    w.hub.subscribe(["t"], text)
+    w.step()
+    written = "".join(f"line {i} é\n" for i in range(500)).encode()
+    append(log, written)
+    w.step()
+    assert text.take() == b"x" * 299 + b"\n" + written
+    assert w.hub.channel("t").blocks[-1].data == written  # one block of bytes: no Line made for it
+    assert w.window()[-1] == "line 499 é"

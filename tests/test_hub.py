@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import get_args
 
+from logtail.block import LineBlock
 from logtail.cursor import Cursor
 from logtail.filters import LineFilter
 from logtail.hub import Hub
@@ -34,10 +35,9 @@ def test_window_is_bounded_and_resumable() -> None:
     hub = Hub(window_lines=5, queue_bytes=1 << 20)
     publish(hub, lines(8))
     ch = hub.channel("a")
-    assert [x.text for x in ch.window] == [f"line {i}" for i in range(3, 8)]
+    assert [x.text for x in ch.recent()] == [f"line {i}" for i in range(3, 8)]
     assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 50)) or []] == ["line 5", "line 6", "line 7"]
     assert ch.lines_after(Cursor("a", "0123456789ab", 20)) is None  # evicted: not in the window
-    assert len(ch.positions) == 5
 
 
 def test_tail_counts_matching_lines() -> None:
@@ -148,3 +148,60 @@ def test_regex_set_with_only_case_insensitive_patterns() -> None:
         hub.subscribe(["a"], s)
     publish(hub, lines(5))
     assert [texts(s.take()) for s in subs] == [[f"line {i}"] for i in range(5)]
+
+
+def block_of(texts: list[str], start: int, log: str = "a") -> LineBlock:
+    return LineBlock.of_bytes(log, "0123456789ab", start, "".join(t + "\n" for t in texts).encode())
+
+
+def publish_texts(hub: Hub, texts: list[str], start: int, log: str = "a") -> int:
+    """Publish `texts` as one block of bytes starting at `start`; the offset after it."""
+    block = block_of(texts, start, log)
+    end = start + len(block.data)
+    hub.publish(log, block, Cursor(log, "0123456789ab", end))
+    return end
+
+
+def test_window_of_blocks_drops_lines_from_its_oldest_block() -> None:
+    """A block is kept until all of its lines are out of the window; the lines out of it are never given."""
+    hub = Hub(window_lines=5, queue_bytes=1 << 20)
+    at = publish_texts(hub, ["l0", "l1", "l2"], 300)  # ends 303, 306, 309
+    at = publish_texts(hub, ["l3", "l4", "l5", "l6"], at)  # ends 312 ... 321
+    ch = hub.channel("a")
+    assert [x.text for x in ch.recent()] == ["l2", "l3", "l4", "l5", "l6"]
+    assert ch.lines_after(Cursor("a", "0123456789ab", 306)) is None  # l1's line is out of the window
+    assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 309)) or []] == ["l3", "l4", "l5", "l6"]
+    assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 315)) or []] == ["l5", "l6"]
+    assert ch.lines_after(Cursor("a", "0123456789ab", 314)) is None  # not a line's end
+    assert ch.lines_after(Cursor("a", "ba9876543210", 315)) is None
+    assert [x.text for x in ch.tail(3, LineFilter())] == ["l4", "l5", "l6"]
+    assert [x.text for x in ch.tail(9, LineFilter(q="l"))] == ["l2", "l3", "l4", "l5", "l6"]
+    publish(hub, [Line("a", "l7", "0123456789ab", 324)])  # a list of lines next to blocks of bytes
+    assert len(ch.blocks) == 2 and [x.text for x in ch.recent()] == ["l3", "l4", "l5", "l6", "l7"]
+    assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 321)) or []] == ["l7"]
+
+
+def test_a_recurring_position_resumes_after_its_latest_line() -> None:
+    """A rewritten file can bring a position back: the window answers with the newest line there."""
+    hub = Hub(window_lines=100, queue_bytes=1 << 20)
+    publish_texts(hub, ["old0", "old1"], 300)
+    publish_texts(hub, ["new0", "new1", "new2"], 300)
+    ch = hub.channel("a")
+    assert [x.text for x in ch.lines_after(Cursor("a", "0123456789ab", 305)) or []] == ["new1", "new2"]
+
+
+def test_a_block_goes_to_each_format_as_the_per_line_frames_would() -> None:
+    hub = Hub(100, 1 << 20)
+    subs = {fmt: sub(fmt=fmt) for fmt in get_args(Format)}
+    filtered = sub(flt=LineFilter(q="warn"), fmt="text")
+    for s in (*subs.values(), filtered):
+        hub.subscribe(["a"], s)
+    texts_in = ['x lvl=warn "q"', "é plain", "{}"]
+    publish_texts(hub, texts_in, 1000)
+    reference = block_of(texts_in, 1000).lines
+    for fmt, s in subs.items():
+        assert s.take() == b"".join(line.frame(fmt) for line in reference), fmt
+    assert filtered.take() == b'x lvl=warn "q"\n'
+    end = 1000 + len("".join(t + "\n" for t in texts_in).encode())
+    assert subs["sse"].given["a"] == Cursor("a", "0123456789ab", end)
+

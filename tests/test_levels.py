@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level
+from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level, detect_levels
 from tests.support import LogtailServer
 
 
@@ -101,3 +103,52 @@ async def test_levels_from_each_key_on_a_real_stream_and_search(
         resp = await http.get("/api/logs/app.log/search", params={"level": "warn", "order": "oldest"})
         hits = [json.loads(x) for x in resp.text.splitlines() if "event" not in json.loads(x)]
         assert [(h["text"], h["level"]) for h in hits] == [(lines[9], "warn")]
+
+
+LEVEL_PIECES = ["level=", "lvl=", "severity=", "loglevel=", "xlevel=", "xloglevel=", "log", "INFO", "info",
+                "Warn", "err", "error", "\t", '"', '"info"', " ", "x" * 50, "x" * 190, "{", "\x1b[31m", "debug",
+                "=", "information", "notice", "lvl=\t", "a\tb", "\twarn", '{"level":"warn"}']
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(LEVEL_PIECES), max_size=8).map("".join), min_size=1, max_size=6))
+def test_levels_of_a_block_are_each_lines_level(texts: list[str]) -> None:
+    """detect_levels takes shortcuts over the whole block (one kind of key, no JSON, no colour): the
+    answers must stay detect_level's, line by line."""
+    assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
+
+
+VALUE_PIECES = ["info", "WARN", "Err", "x", '"', " ", "\t", "=", "warning"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["lvl=", "level=", "loglevel=", "severity="]),
+       st.lists(st.tuples(st.sampled_from(["", "a ", "x\t", "b" * 190 + " ", "b" * 193 + " ", "b" * 196 + " ", "sub"]),
+                          st.lists(st.sampled_from(VALUE_PIECES), max_size=5).map("".join)),
+                min_size=1, max_size=6))
+def test_levels_of_a_block_where_every_line_has_a_key(key: str, parts: list[tuple[str, str]]) -> None:
+    """The shortcut that reads every line's key value at once (no Python per line) answers as detect_level."""
+    texts = [prefix + key + value for prefix, value in parts]
+    assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "2026-01-02 ", "[", "<", "x" * 75 + " ", "x" * 79, "t"]),
+                          st.sampled_from([*TEXT_WORDS, "tarn", "Information", "INFO", "Warn", "errors"]),
+                          st.sampled_from(["", " msg", "] ok", ">", "x", " error"])),
+                min_size=1, max_size=6))
+def test_levels_of_a_block_of_plain_lines(parts: list[tuple[str, str, str]]) -> None:
+    """The shortcut that looks up every line's first level word at once answers as detect_level."""
+    texts = ["".join(p) for p in parts]
+    assert detect_levels(texts, "".join(t + "\n" for t in texts)) == [detect_level(t) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [("a lvl=warn b", "warn"), ('lvl="error x"', None), ('lvl="err', None), ("lvl=info\t\t b", "info"),
+     ("info sublvl=error", "info"), ("debug xloglevel=error", "debug"), ("loglevel=error", "error"),
+     ("x" * 197 + " lvl=error", None), ("x" * 195 + " lvl=error", "error")],
+)
+def test_levels_of_a_block_on_keyed_lines(text: str, level: str | None) -> None:
+    assert detect_level(text) == level
+    assert detect_levels([text, "plain"], text + "\nplain\n") == [level, None]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.streams import SSEClient, append, counter, line_texts
+from tests.streams import SSEClient, append, counter, gauge, line_texts
 from tests.support import LogtailServer, wait_for
 
 _sentinels = itertools.count(1)
@@ -100,6 +100,27 @@ async def test_resume_beyond_window_reads_the_file(tmp_path: Path, logs: Path) -
         # The ids of lines read back from the file are the same cursors as live ones: resuming from one works.
         n = int(c.lines()[-1].split()[-1])
         c = await resume(url, c.id_of("line 300"), [*lines("line", 301, 500), f"sentinel {n}"], log, via="query")
+        assert not c.notices()
+    finally:
+        server.stop()
+
+
+async def test_resume_and_backlog_from_inside_one_block_of_the_window(tmp_path: Path, logs: Path) -> None:
+    """500 lines past the file's head arrive in one read, kept as one block of bytes (block.py): a backlog
+    and a resume from a line in the middle of that block give exactly the lines after it."""
+    log = logs / "app.log"
+    append(log, ["head " + "h" * 300])
+    server = start(tmp_path, str(log), "--backlog", "0")
+    try:
+        url = f"{server.url}/api/logs/app.log/stream"
+        async with SSEClient(url) as c:
+            wait_for(lambda: gauge(server.url) == 1, 10, what="the client")
+            append(log, lines("line", 1, 500))  # one write: one read, one block
+            assert await c.wait_lines(500) == lines("line", 1, 500)
+            at250 = c.id_of("line 250")
+        async with SSEClient(f"{url}?backlog=7") as c:
+            assert await c.wait_lines(7) == lines("line", 494, 500)
+        c = await resume(url, at250, lines("line", 251, 500), log)
         assert not c.notices()
     finally:
         server.stop()

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ..block import LineBlock
 from ..config import ConfigError, Settings
 from ..cursor import Cursor, file_id
 from ..hub import Hub
@@ -83,7 +84,9 @@ class ShipSink(Hub):
         self.logs: dict[str, ShipLog] = {}
         self.registry: LogRegistry | None = None
 
-    def publish(self, name: str, lines: list[Line], position: Cursor) -> None:
+    def publish(self, name: str, lines: list[Line] | LineBlock, position: Cursor) -> None:
+        if isinstance(lines, LineBlock):
+            lines = lines.lines
         if not lines:
             return
         ship_log = self.logs[name]
