@@ -59,6 +59,12 @@ class LineBlock:
             return self._lines[-1]
         return Cursor(self.log, self.fid, self.start + len(self.data))
 
+    @property
+    def reached(self) -> Cursor:
+        """The position just after the block's last line."""
+        last = self.last
+        return last if isinstance(last, Cursor) else Cursor(self.log, last.fid, last.end)
+
     def index_of(self, fid: str, end: int) -> int | None:
         """The index of the line of this block that ends at (`fid`, `end`), or None."""
         if self._lines is not None and not self.data:
@@ -116,6 +122,11 @@ class LineBlock:
             template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
             return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, strict=True)))
         return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, strict=True)))
+
+
+def lines_of(batch: list[Line] | LineBlock) -> list[Line]:
+    """The lines of a batch, whichever its form."""
+    return batch.lines if isinstance(batch, LineBlock) else batch
 
 
 def _literal(text: bytes) -> bytes:

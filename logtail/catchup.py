@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .block import LineBlock
 from .cursor import Cursor
 from .hub import Hub
 from .registry import LogRegistry
@@ -35,7 +36,7 @@ LINE_OVERHEAD = 128  # bytes of framing per line (id, event, JSON keys), to coun
 @dataclass
 class Reading:
     end: Cursor  # the hub's position when the reading was planned: it ends there
-    blocks: AsyncIterator[list[Line] | bytes]  # lines, or a ready notice frame
+    blocks: AsyncIterator[list[Line] | LineBlock | bytes]  # lines, or a ready notice frame
     plan: Plan | None = None  # a file read-back's open descriptors (a shipped log reads Redis instead)
 
     def close(self) -> None:
@@ -133,6 +134,10 @@ class CatchUp:
         if isinstance(lines, bytes):  # a notice read back in its place (or b"": Redis away, retrying)
             if lines:
                 self.sub.queue_notice(lines)
+            return
+        if isinstance(lines, LineBlock):
+            if lines.count and not self.sub.closed:
+                self.sub.catch_up(log, lines, lines.reached, ch.stats)
             return
         if lines and not self.sub.closed:
             last = lines[-1]

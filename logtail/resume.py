@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .block import LineBlock
 from .cursor import HEAD_BYTES, Cursor, file_id
 from .follow import FileFollower
 from .generation import Generation
@@ -227,17 +228,25 @@ def _read_block(fd: int, offset: int, size: int) -> bytes:
 
 
 async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
-                     reader: Callable[[int, int, int], bytes] = _read_block) -> AsyncIterator[list[Line]]:
+                     reader: Callable[[int, int, int], bytes] = _read_block) -> AsyncIterator[list[Line] | LineBlock]:
     """Lines of `rb`, a block at a time, each block read in a worker thread (`off_loop`: the caller closes
-    `rb.fd` when it is done, perhaps because it was cancelled during a read)."""
+    `rb.fd` when it is done, perhaps because it was cancelled during a read). Clean lines past the file's
+    head come as one block of bytes, as the follower publishes them (block.py): a laggard is caught up as
+    cheaply as it is served live."""
     splitter = LineSplitter(max_line_bytes, rb.start)
     skip_first = rb.partial
     offset = rb.start
+    full_head = len(rb.head) >= HEAD_BYTES
     while offset < rb.stop:
         data = await off_loop(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
         if not data:
             break
         offset += len(data)
+        if full_head and not skip_first and splitter.line_start >= HEAD_BYTES:
+            clean = splitter.feed_clean(data)
+            if clean is not None:
+                yield LineBlock.of_bytes(name, file_id(rb.head, clean[0]), *clean)
+                continue
         raws = splitter.feed(data)
         if skip_first and raws:
             raws, skip_first = raws[1:], False
@@ -248,7 +257,7 @@ def notice_frames(p: Plan, fmt: Format) -> bytes:
     return b"".join(notice_frame(fmt, p.log, kind, msg, **extra) for kind, msg, extra in p.notices)
 
 
-async def plan_lines(p: Plan, max_line_bytes: int) -> AsyncIterator[list[Line]]:
+async def plan_lines(p: Plan, max_line_bytes: int) -> AsyncIterator[list[Line] | LineBlock]:
     """Every line of the plan's read-backs, a block at a time."""
     for rb in p.readbacks:
         async for lines in read_lines(p.log, rb, max_line_bytes):

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from .block import LineBlock
 from .cursor import Cursor, event_id, file_id
 from .directwrite import DirectWriter
 from .filters import LineFilter
@@ -164,10 +165,18 @@ class Subscription(Sender):
         self.lagging[log] = position_of(log, given) if given is not None else start_of_any_file(log)
         self.wake()
 
-    def catch_up(self, log: str, examined: list[Line], reached: Cursor, stats: LogStats) -> None:
+    def catch_up(self, log: str, examined: list[Line] | LineBlock, reached: Cursor, stats: LogStats) -> None:
         """Queue the lines read back for a lagging log that pass the filter; the catch-up has examined
         everything up to `reached`. A deferred notice goes right after the line where it happened."""
         pending = self.deferred.get(log)
+        if isinstance(examined, LineBlock):
+            if pending or self.own_ids or not self.filter.is_empty:
+                examined = examined.lines
+            else:  # a block of clean bytes for every line: its frames in one piece
+                self._append(examined.frames(self.fmt))
+                stats.lines_sent += examined.count
+                self.lagging[log] = reached
+                return
         if pending:
             start = 0
             for i, line in enumerate([None, *examined]):

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logtail.block import lines_of
 from logtail.cursor import file_id, parse_cursors
 from logtail.filters import LineFilter
 from logtail.follow import FileFollower
@@ -316,7 +317,7 @@ async def resumed(w: Watcher, last_event_id: str) -> list[str]:
         return [line.text for line in after]
     p = read_back(ch, w.follower, cursor, 1 << 30)
     try:
-        texts = [line.text async for batch in plan_lines(p, 65536) for line in batch]
+        texts = [line.text async for batch in plan_lines(p, 65536) for line in lines_of(batch)]
         assert not p.notices
         return texts
     finally:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from logtail.cursor import Cursor, file_id
+from logtail.block import LineBlock, lines_of
+from logtail.cursor import HEAD_BYTES, Cursor, file_id
 from logtail.follow import FileFollower
 from logtail.hub import Hub
 from logtail.resume import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
@@ -59,10 +60,32 @@ async def test_read_lines_gives_every_line_with_its_cursor(tmp_path: Path) -> No
     fd = os.open(path, os.O_RDONLY)
     try:
         rb = ReadBack(fd, b"one\ntwo\nthree\n", 4, 14)
-        got = [line async for batch in read_lines("app.log", rb, 1024) for line in batch]
+        got = [line async for batch in read_lines("app.log", rb, 1024) for line in lines_of(batch)]
     finally:
         os.close(fd)
     assert [(x.text, x.end) for x in got] == [("two", 8), ("three", 14)]
+
+
+async def test_read_lines_gives_clean_lines_past_the_head_as_blocks_of_bytes(tmp_path: Path) -> None:
+    """What a laggard is caught up with: past the file's head, clean lines come as the bytes read, with the
+    same lines and ids as line by line; a line that is not clean (CR) is read line by line."""
+    path = tmp_path / "app.log"
+    head = b"".join(b"head %03d\n" % i for i in range(40))  # 360 bytes: more than HEAD_BYTES
+    body = b"".join(b"line %05d\n" % i for i in range(50_000)) + b"crlf\r\n" + b"after\n"
+    path.write_bytes(head + body)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rb = ReadBack(fd, head[:HEAD_BYTES], 0, len(head + body))
+        batches = [batch async for batch in read_lines("app.log", rb, 1024)]
+    finally:
+        os.close(fd)
+    assert any(isinstance(b, LineBlock) and b.data for b in batches)
+    got = [line for batch in batches for line in lines_of(batch)]
+    expected, end = [], 0
+    for raw in (head + body).split(b"\n")[:-1]:
+        end += len(raw) + 1
+        expected.append((raw.removesuffix(b"\r").decode(), end, file_id(head, end)))
+    assert [(x.text, x.end, x.fid) for x in got] == expected
 
 
 # --- where a read-back starts: the current file, NAME.1, or after a hole -------------------------------------
@@ -101,7 +124,7 @@ def log(tmp_path: Path) -> Iterator[Log]:
 
 async def texts(p: Plan) -> list[str]:
     try:
-        return [line.text async for lines in plan_lines(p, 1000) for line in lines]
+        return [line.text async for lines in plan_lines(p, 1000) for line in lines_of(lines)]
     finally:
         p.close()
 

@@ -9,7 +9,7 @@ from logtail.cursor import Cursor
 from logtail.hub import Hub
 from logtail.keepalive import tick
 from logtail.sse import HEARTBEAT, Line, decode_events
-from tests.test_hub import lines, publish, sub
+from tests.test_hub import lines, publish, sub, texts
 
 
 def events(data: bytes) -> list[tuple[str, str]]:
@@ -161,3 +161,27 @@ async def test_live_lines_go_straight_to_the_transport_only_while_the_writer_is_
     publish(hub, lines(1, start=4))
     assert transport.written == [b"line 1\nline 2\n"]
     assert s.take() == b"line 3\nline 4\n"
+
+
+def test_a_block_read_back_is_queued_as_its_lines_would_be() -> None:
+    """Catch-up from the files (a block of clean bytes): one piece of frames, the same bytes as the block's
+    lines queued one by one, in every format; with a filter, only the lines that pass."""
+    from logtail.filters import LineFilter
+    from tests.test_hub import block_of
+
+    block = block_of([f"line {i}" for i in range(5)], 1000)
+    reached = block.reached
+    for fmt in ("sse", "text", "ndjson"):
+        fast, slow = sub(fmt=fmt), sub(fmt=fmt)
+        hub = Hub(100, 1 << 20)
+        for s in (fast, slow):
+            hub.subscribe(["a"], s)
+            s.lag("a")
+        fast.catch_up("a", block, reached, hub.channel("a").stats)
+        slow.catch_up("a", list(block.lines), reached, hub.channel("a").stats)
+        assert fast.take() == slow.take() and fast.lagging["a"] == slow.lagging["a"] == reached
+    picky, hub = sub(flt=LineFilter(q="line 3")), Hub(100, 1 << 20)
+    hub.subscribe(["a"], picky)
+    picky.lag("a")
+    picky.catch_up("a", block, reached, hub.channel("a").stats)
+    assert texts(picky.take()) == ["line 3"]

@@ -182,8 +182,9 @@ class Shipper:
         """The rest of `NAME.1` after the stored position, a block at a time."""
         try:
             async for lines in read_lines(ship_log.name, rb, self.settings.max_line_bytes):
-                if lines:
-                    self.sink.publish(ship_log.name, lines, Cursor(ship_log.name, lines[-1].fid, lines[-1].end))
+                block = lines if isinstance(lines, LineBlock) else LineBlock.of_lines(ship_log.name, lines)
+                if block.count:
+                    self.sink.publish(ship_log.name, lines, block.reached)
                     await self._flush(ship_log)
         finally:
             os.close(rb.fd)
