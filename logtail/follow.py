@@ -139,6 +139,9 @@ class FileFollower:
         """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
         channel = self.hub.channel(self.name)
         before = channel.stats.lines_read
+        # The pace counts from the start of the read: a fan-out to a thousand clients takes a good part of the
+        # interval, which would otherwise be added to it.
+        started = time.monotonic()
         try:
             self.more = self.step()
         except Exception as exc:
@@ -151,7 +154,7 @@ class FileFollower:
             return False
         self.backoff, self.failing = 0.1, False
         if channel.stats.lines_read > before:
-            self.pace.read(time.monotonic(), channel.stats.lines_read - before, len(channel.subscribers))
+            self.pace.read(started, channel.stats.lines_read - before, len(channel.subscribers))
         return True
 
     async def _wait(self) -> None:
