@@ -122,11 +122,14 @@ class FileFollower:
         """
         while True:
             await self._wait()
-            self.wakeup.clear()
             if not self.more:  # a file read in bounded steps is read on without waiting
                 await self._keep_pace()
             if self.gate is not None:
                 await self.gate()
+            # Cleared only now: the step reads whatever a wake-up during those waits was about (the watcher's
+            # own read, due at the same moment as the pace, would otherwise cost a second step), and nothing
+            # can wake the follower during the step but the step itself.
+            self.wakeup.clear()
             if not self._step_once():
                 await asyncio.sleep(self.backoff)
                 self.backoff = min(self.backoff * 2, 10.0)
