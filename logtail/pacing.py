@@ -3,7 +3,7 @@
 A read costs about the same whatever the number of lines it carries: a wake-up of the process, a few system
 calls, and one socket send per subscriber. On a small VM the wake-up and each loopback send cost tens of
 microseconds in the kernel, so a log written 100 times a second to 10 viewers, read line by line, takes
-several percent of a core however lean the Python is (bench/README.md has the measurements). Lines that
+several percent of a core however lean the Python is (README, Performance, has the measurements). Lines that
 arrive close together are therefore read together, within a latency budget:
 
 - a line that arrives after a quiet spell (nothing read for longer than the current interval) is read at
