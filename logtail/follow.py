@@ -122,7 +122,10 @@ class FileFollower:
         """
         while True:
             await self._wait()
-            if not self.more:  # a file read in bounded steps is read on without waiting
+            if self.failing:  # the last step failed (here or in `wake`): back off before trying again
+                await asyncio.sleep(self.backoff)
+                self.backoff = min(self.backoff * 2, 10.0)
+            elif not self.more:  # a file read in bounded steps is read on without waiting
                 await self._keep_pace()
             if self.gate is not None:
                 await self.gate()
@@ -131,9 +134,7 @@ class FileFollower:
             # can wake the follower during the step but the step itself.
             self.wakeup.clear()
             if not self._step_once():
-                await asyncio.sleep(self.backoff)
-                self.backoff = min(self.backoff * 2, 10.0)
-                self.wakeup.set()
+                self.wakeup.set()  # to retry, after the backoff
             elif self.more:
                 self.wakeup.set()
                 await asyncio.sleep(0)  # let clients and other followers run between bounded reads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -22,6 +23,7 @@ from logtail.hub import Hub, Subscription
 from logtail.lines import LineSplitter
 from logtail.resume import plan_lines, read_back
 from logtail.sse import Line
+from tests.streams import async_wait_for
 from tests.test_block import FORMATS, PIECES
 
 
@@ -454,3 +456,36 @@ def test_a_clean_read_reaches_a_text_client_as_the_bytes_written(log: Path) -> N
     assert text.take() == b"x" * 299 + b"\n" + written
     assert w.hub.channel("t").blocks[-1].data == written  # one block of bytes: no Line made for it
     assert w.window()[-1] == "line 499 é"
+
+
+async def test_a_step_that_fails_in_the_watchers_callback_backs_off_before_the_next(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch
+                                                                                     ) -> None:
+    """A parked follower steps straight from `wake`; when that step fails, its task retries only after the
+    backoff (one failure, one warning and one notice), not at once."""
+    log = tmp_path / "app.log"
+    log.write_text("one\n")
+    w = Watcher(log)
+    follower = w.follower
+    task = asyncio.create_task(follower.run())
+    try:
+        await async_wait_for(lambda: follower.parked, within=5)  # the first step done, waiting for a change
+        follower.backoff = 30.0  # a retry inside this test can only be one that skipped the backoff
+        calls: list[int] = []
+
+        def failing_step() -> bool:
+            calls.append(1)
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(follower, "step", failing_step)
+        follower.wake()  # parked and due: stepped right here
+        assert calls == [1]
+        await async_wait_for(lambda: not follower.parked and follower.failing, within=5)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert calls == [1]
+        assert [e["kind"] for e in map(json.loads, w.sub.take().splitlines()) if "kind" in e] == ["unreadable"]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
