@@ -73,7 +73,6 @@ async def watch_inotify(registry: LogRegistry) -> None:
     masks = _Masks(int(flags.CREATE | flags.MOVED_TO), int(flags.Q_OVERFLOW), int(flags.IGNORED))
     with INotify(nonblocking=True) as inotify:
         fd = inotify.fileno()
-
         reader = CoalescingReader(fd, lambda: _dispatch(read_events(fd, parse_events), watched, registry, masks),
                                   MIN_INTERVAL, registry.next_read)
         try:
