@@ -62,8 +62,7 @@ class LineBlock:
     @property
     def reached(self) -> Cursor:
         """The position just after the block's last line."""
-        last = self.last
-        return last if isinstance(last, Cursor) else Cursor(self.log, last.fid, last.end)
+        return position_of(self.log, self.last)
 
     def index_of(self, fid: str, end: int) -> int | None:
         """The index of the line of this block that ends at (`fid`, `end`), or None."""
@@ -122,6 +121,11 @@ class LineBlock:
             template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
             return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, strict=True)))
         return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, strict=True)))
+
+
+def position_of(log: str, where: Line | Cursor) -> Cursor:
+    """The position just after a line of `log` (or a position already)."""
+    return where if isinstance(where, Cursor) else Cursor(log, where.fid, where.end)
 
 
 def lines_of(batch: list[Line] | LineBlock) -> list[Line]:

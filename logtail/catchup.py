@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .block import LineBlock
+from .block import LineBlock, position_of
 from .cursor import Cursor
 from .hub import Hub
 from .registry import LogRegistry
@@ -92,7 +92,7 @@ class CatchUp:
             sub.rejoin(log, after, ch.position, ch.stats)
         else:
             last = after[count - 1]
-            sub.catch_up(log, after[:count], Cursor(log, last.fid, last.end), ch.stats)
+            sub.catch_up(log, after[:count], position_of(log, last), ch.stats)
 
     def _start_reading(self, log: str, cursor: Cursor) -> None:
         if self.shipped is not None and log in self.shipped:
@@ -141,7 +141,7 @@ class CatchUp:
             return
         if lines and not self.sub.closed:
             last = lines[-1]
-            self.sub.catch_up(log, lines, Cursor(log, last.fid, last.end), ch.stats)
+            self.sub.catch_up(log, lines, position_of(log, last), ch.stats)
 
     def _finish(self, log: str) -> None:
         reading = self.readings.pop(log, None)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .block import LineBlock
+from .block import LineBlock, position_of
 from .cursor import Cursor, event_id, file_id
 from .directwrite import DirectWriter
 from .filters import LineFilter
@@ -55,10 +55,6 @@ Item = bytes | tuple[str, list[Line]] | Mark
 def start_of_any_file(log: str) -> Cursor:
     """Offset 0 is in every file: a position there matches whatever file the log has."""
     return Cursor(log, file_id(b"", 0), 0)
-
-
-def position_of(log: str, where: Line | Cursor) -> Cursor:
-    return where if isinstance(where, Cursor) else Cursor(log, where.fid, where.end)
 
 
 class Subscription(Sender):

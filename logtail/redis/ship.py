@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..block import LineBlock
+from ..block import LineBlock, lines_of, position_of
 from ..config import ConfigError, Settings
 from ..cursor import Cursor, file_id
 from ..hub import Hub
@@ -85,8 +85,7 @@ class ShipSink(Hub):
         self.registry: LogRegistry | None = None
 
     def publish(self, name: str, lines: list[Line] | LineBlock, position: Cursor) -> None:
-        if isinstance(lines, LineBlock):
-            lines = lines.lines
+        lines = lines_of(lines)
         if not lines:
             return
         ship_log = self.logs[name]
@@ -182,9 +181,9 @@ class Shipper:
         """The rest of `NAME.1` after the stored position, a block at a time."""
         try:
             async for lines in read_lines(ship_log.name, rb, self.settings.max_line_bytes):
-                block = lines if isinstance(lines, LineBlock) else LineBlock.of_lines(ship_log.name, lines)
-                if block.count:
-                    self.sink.publish(ship_log.name, lines, block.reached)
+                batch = lines_of(lines)
+                if batch:
+                    self.sink.publish(ship_log.name, batch, position_of(ship_log.name, batch[-1]))
                     await self._flush(ship_log)
         finally:
             os.close(rb.fd)
