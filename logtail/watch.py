@@ -91,11 +91,14 @@ class CoalescingReader:
     not before `interval` has passed since the last call nor before `due()`. Until then the descriptor is
     left unwatched, so the events in between wake nothing.
 
-    With `due`, the descriptor is also set aside right after a call made when it was due that found
-    something (`on_readable` returns whether it did), as soon as the followers it woke have read and set
-    their pace: a log that stays busy then costs one wake-up per read (the timer), not two (the timer, then
-    its next event). Not after a call made at once after a quiet spell: a lone line would then cost a second
-    wake-up, the timer finding nothing.
+    When that time comes the descriptor (non-blocking) is read straight from the timer, whether or not
+    something came. With `due`, a read then that found something sets the descriptor aside again as soon as
+    the followers it woke have read and set their pace, without watching it in between: a log that stays
+    busy costs one wake-up (the timer) and one read of the descriptor per read of the log, and no
+    registration with the loop (in uvloop, adding and removing a reader take five system calls). A read that
+    found nothing watches the descriptor again, so the next event after the log goes quiet is read at once.
+    A call made at once after a quiet spell leaves the descriptor watched: a lone line would otherwise cost
+    a second wake-up, the timer finding nothing.
 
     It runs straight from the loop's callbacks: no task or future per event. Times are `time.monotonic()`,
     the clock of `due()`.
@@ -110,7 +113,8 @@ class CoalescingReader:
         self.loop = asyncio.get_running_loop()
         self.last = float("-inf")
         self.resume: asyncio.TimerHandle | None = None
-        self.loop.add_reader(fd, self._readable)
+        self.watching = False
+        self._watch()
 
     def _next(self) -> float:
         due = self.last + self.interval
@@ -122,38 +126,51 @@ class CoalescingReader:
         if now < due:  # busy: let the kernel gather (and merge) events until then
             self._set_aside(due - now)
             return
-        self._read(now, busy=False)
-
-    def _read(self, now: float, busy: bool) -> None:
         self.last = now
-        if self.on_readable() and busy and self.due is not None:
-            # Queued behind the wake-ups of the followers just woken, so they have read when it runs.
+        self.on_readable()  # a lone line after a quiet spell: the descriptor stays watched
+
+    def _resume(self) -> None:
+        # Due: read whether or not something came, straight from the timer (the descriptor is non-blocking).
+        # While the log stays busy the descriptor is never watched at all: registering it with the loop and
+        # taking it off again cost more system calls than the read itself.
+        self.resume = None
+        self.last = time.monotonic()
+        if not self.on_readable() or self.due is None:
+            self._watch()  # nothing came: the next event is read at once
+        elif not self._set_aside_until_due():
+            # A follower woken by this read steps in its own task: set aside once it has read and set its pace.
             self.loop.call_soon(self._after_read)
 
     def _after_read(self) -> None:
-        # Only for a follower that has a read due (not for `interval` alone: an idle descriptor would then
-        # be polled every interval).
-        if self.resume is None and self.due is not None:
-            delay = self.due() - time.monotonic()
-            if delay > 0:
-                self._set_aside(delay)
+        if self.resume is None and not self._set_aside_until_due():
+            self._watch()
+
+    def _set_aside_until_due(self) -> bool:
+        # Only for a follower that has a read due (not for `interval` alone: an idle descriptor would then be
+        # polled every interval).
+        assert self.due is not None
+        delay = self.due() - time.monotonic()
+        if delay <= 0:
+            return False
+        self._set_aside(delay)
+        return True
 
     def _set_aside(self, delay: float) -> None:
-        self.loop.remove_reader(self.fd)
+        if self.watching:
+            self.loop.remove_reader(self.fd)
+            self.watching = False
         self.resume = self.loop.call_later(delay, self._resume)
 
-    def _resume(self) -> None:
-        # Read now whether or not something came: a timer may fire a hair before `due` by this clock, and
-        # the reader callback would then set the descriptor aside for another interval. Reading an empty
-        # descriptor costs a system call; after it, nothing is due and the next event is read at once.
-        self.resume = None
-        self.loop.add_reader(self.fd, self._readable)
-        self._read(time.monotonic(), busy=True)
+    def _watch(self) -> None:
+        if not self.watching:
+            self.loop.add_reader(self.fd, self._readable)
+            self.watching = True
 
     def close(self) -> None:
         if self.resume is not None:
             self.resume.cancel()
-        self.loop.remove_reader(self.fd)
+        if self.watching:
+            self.loop.remove_reader(self.fd)
 
 
 def _sync_watches(inotify: object, watched: dict[int, Path], wanted: set[Path], mask: int) -> None:

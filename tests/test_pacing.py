@@ -32,9 +32,9 @@ def test_a_steady_rate_is_read_every_lines_per_read_lines() -> None:
 def test_a_slow_log_waits_no_longer_than_the_budget_and_a_fast_one_no_less_than_the_minimum() -> None:
     pace = Pace(per_subscriber=0.0)
     pace.read(0.0, lines=1, subscribers=1)
-    pace.read(0.05, lines=5, subscribers=1)  # 100 lines/s: 8 lines would take 80 ms
+    pace.read(0.1, lines=5, subscribers=1)  # 50 lines/s: 8 lines would take 160 ms
     assert pace.interval == LATENCY_BUDGET
-    pace.read(0.1, lines=10_000, subscribers=1)
+    pace.read(0.2, lines=10_000, subscribers=1)
     assert pace.interval == MIN_INTERVAL
 
 
@@ -52,3 +52,23 @@ def test_a_read_due_within_the_clock_slack_is_done_now() -> None:
     pace.read(0.0, lines=1, subscribers=1)
     assert pace.delay(LATENCY_BUDGET - 0.0005) == 0.0
     assert pace.delay(LATENCY_BUDGET - 0.01) == pytest.approx(0.01)
+
+
+def test_the_fan_out_of_a_batch_comes_out_of_the_budget() -> None:
+    """A slow log waits the whole budget less what its batch's sends take: a few viewers get nearly all of
+    it, a thousand get less, so that their last client still has its line within the budget."""
+    few, many = Pace(per_subscriber=25e-6), Pace(per_subscriber=25e-6)
+    for pace, subscribers in ((few, 10), (many, 1000)):
+        pace.read(0.0, lines=1, subscribers=subscribers)
+        pace.read(1.0, lines=10, subscribers=subscribers)  # 10 lines/s: 8 lines would take 800 ms
+    assert few.interval == pytest.approx(LATENCY_BUDGET - 10 * 25e-6)
+    assert many.interval == pytest.approx(LATENCY_BUDGET - 1000 * 25e-6)
+    assert few.interval + 10 * 25e-6 == pytest.approx(many.interval + 1000 * 25e-6)
+
+
+def test_a_fan_out_longer_than_half_the_budget_sets_the_interval() -> None:
+    pace = Pace(per_subscriber=25e-6)
+    subscribers = 2400  # a 60 ms fan-out: the budget less it (25 ms) would only mean more fan-outs
+    pace.read(0.0, lines=1, subscribers=subscribers)
+    pace.read(1.0, lines=10, subscribers=subscribers)
+    assert pace.interval == pytest.approx(subscribers * 25e-6)

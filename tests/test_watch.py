@@ -154,6 +154,45 @@ async def test_a_busy_log_sets_the_descriptor_aside_until_it_is_due(pipe: tuple[
         reader.close()
 
 
+async def test_a_log_that_stays_busy_is_read_from_the_timer_without_watching_the_descriptor(
+        pipe: tuple[int, int]) -> None:
+    """While every due read finds something, the descriptor is never handed back to the loop: each read comes
+    from the timer. Once a due read finds nothing it is watched again, and the next write is read at once."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    watched_at_read: list[bool] = []
+    pace = 0.05
+    due = [float("-inf")]
+    drain = drainer(r, reads)
+
+    def on_readable() -> bool:
+        watched_at_read.append(reader.watching)
+        got = drain()
+        if got:
+            due[0] = time.monotonic() + pace
+        return got
+
+    reader = CoalescingReader(r, on_readable, interval=0.001, due=lambda: due[0])
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        for byte in b"bcdefghij":  # faster than the pace: every due read finds something
+            os.write(w, bytes([byte]))
+            await asyncio.sleep(pace / 5)
+        await async_wait_for(lambda: b"".join(d for _, d in reads) == b"abcdefghij", within=5)
+        await async_wait_for(lambda: reader.watching, within=5)  # a due read found nothing
+        assert watched_at_read[0] is True  # the first write, after a quiet spell: read as an event
+        busy = [watched for (_, data), watched in zip(reads[1:], watched_at_read[1:], strict=True) if data]
+        assert len(busy) >= 2 and not any(busy), (reads, watched_at_read)
+        assert reads[-1][1] == b"" and reader.resume is None
+        due[0] = float("-inf")
+        os.write(w, b"z")
+        await async_wait_for(lambda: reads[-1][1] == b"z", within=5)
+        assert watched_at_read[-1] is True  # read as an event, not by a timer
+    finally:
+        reader.close()
+
+
 async def test_an_idle_descriptor_is_not_polled(pipe: tuple[int, int]) -> None:
     """Nothing due (no busy log): after a read the descriptor stays watched and nothing reads it again
     until something is written."""
