@@ -23,6 +23,7 @@ from .block import LineBlock
 from .cursor import Cursor
 from .fields import FieldCache
 from .filters import FilterError, LineFilter, RegexSet
+from .positions import PositionIndex
 from .sse import Format, Line, NoticeKind, notice_frame
 from .subscription import LogStats, Subscription
 
@@ -42,6 +43,7 @@ class Channel:
         self.blocks: deque[LineBlock] = deque()
         self.skip = 0  # lines at the start of blocks[0] that are already out of the window
         self.size = 0  # lines in the window
+        self.positions = PositionIndex()  # which block holds a position (positions.py)
         self.window_lines = window_lines
         self.subscribers: set[Subscription] = set()
         self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
@@ -74,12 +76,13 @@ class Channel:
         # Whole blocks leave the window once all their lines are out of it; until then `skip` hides the
         # lines of the oldest block that are.
         self.blocks.append(block)
+        self.positions.add(block)
         self.size += block.count
         excess = self.size - self.window_lines
         while excess > 0:
             live = self.blocks[0].count - self.skip
             if live <= excess:
-                self.blocks.popleft()
+                self.positions.drop_oldest(self.blocks.popleft())
                 self.skip = 0
             else:
                 self.skip += excess
@@ -93,13 +96,10 @@ class Channel:
 
     def lines_after(self, cursor: Cursor) -> list[Line] | None:
         """The window's lines after `cursor`, or None when the cursor is not in the window."""
-        # Newest first: a position that recurs (a rewritten file) means its latest line.
-        count = len(self.blocks)
-        for back, block in enumerate(reversed(self.blocks)):
-            at = block.index_of(cursor.fid, cursor.offset)
+        for first in self.positions.candidates(cursor.fid, cursor.offset):
+            at = self.blocks[first].index_of(cursor.fid, cursor.offset)
             if at is None:
                 continue
-            first = count - 1 - back
             if first == 0 and at < self.skip:
                 return None
             return list(itertools.chain.from_iterable(self._lines_from(first, at + 1)))

@@ -1,0 +1,100 @@
+"""Finding a position in a log's window (positions.py, used by hub.Channel.lines_after): the same answer as
+a walk over every line newest first, and, in a window of many small blocks, a look into one block only."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logtail.block import LineBlock
+from logtail.cursor import Cursor
+from logtail.hub import Hub
+from logtail.positions import COMPACT_AFTER
+from logtail.sse import Line
+
+FIDS = ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]
+
+
+def reference(hub: Hub, cursor: Cursor) -> list[Line] | None:
+    """The lines after the newest line in the window that ends at `cursor`, or None."""
+    window = hub.channel("a").recent()
+    for i in range(len(window) - 1, -1, -1):
+        if (window[i].fid, window[i].end) == (cursor.fid, cursor.offset):
+            return window[i + 1:]
+    return None
+
+
+# A batch: (as bytes?, file id, a restart of that file at offset 0?, line lengths)
+batches = st.lists(st.tuples(st.booleans(), st.sampled_from(FIDS), st.booleans(),
+                             st.lists(st.integers(1, 4), min_size=1, max_size=4)), min_size=1, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=batches, window=st.integers(1, 12))
+def test_lines_after_matches_a_walk_over_the_window(batches: list[tuple[bool, str, bool, list[int]]],
+                                                    window: int) -> None:
+    """Blocks of bytes and lists of lines, several files, files rewritten from the start (positions that
+    recur), lines leaving the window: every position ever published, and a few that never were, give what
+    a walk over the window's lines gives."""
+    hub = Hub(window_lines=window, queue_bytes=1 << 20)
+    offsets = dict.fromkeys(FIDS, 0)
+    published: set[tuple[str, int]] = set()
+    for as_bytes, fid, restart, lengths in batches:
+        start = 0 if restart else offsets[fid]
+        texts = ["x" * (n - 1) for n in lengths]
+        ends = [start + sum(lengths[: i + 1]) for i in range(len(lengths))]
+        if as_bytes:
+            block = LineBlock.of_bytes("a", fid, start, "".join(t + "\n" for t in texts).encode())
+        else:
+            block = LineBlock.of_lines("a", [Line("a", t, fid, e) for t, e in zip(texts, ends, strict=True)])
+        hub.publish("a", block, Cursor("a", fid, ends[-1]))
+        offsets[fid] = ends[-1]
+        published.update((fid, e) for e in ends)
+    ch = hub.channel("a")
+    for fid, end in sorted(published | {(FIDS[0], 10_000), ("dddddddddddd", 1)}):
+        cursor = Cursor("a", fid, end)
+        got, want = ch.lines_after(cursor), reference(hub, cursor)
+        assert (None if got is None else [(x.fid, x.end) for x in got]) == (
+            None if want is None else [(x.fid, x.end) for x in want]), cursor
+
+
+class CountingBlock(LineBlock):
+    looked_into = 0
+
+    def index_of(self, fid: str, end: int) -> int | None:
+        CountingBlock.looked_into += 1
+        return super().index_of(fid, end)
+
+
+def test_a_position_deep_in_a_window_of_many_blocks_is_found_in_one_look() -> None:
+    """A slow log: one line per read. A walk would look into thousands of blocks per lookup."""
+    hub = Hub(window_lines=5000, queue_bytes=1 << 20)
+    fid = FIDS[0]
+    for i in range(6000):
+        line = Line("a", f"line {i}", fid, (i + 1) * 10)
+        hub.publish("a", CountingBlock("a", [line], b"", "", 0), Cursor("a", fid, line.end))
+    ch = hub.channel("a")
+    assert len(ch.blocks) == 5000
+    CountingBlock.looked_into = 0
+    after = ch.lines_after(Cursor("a", fid, 20_010))  # line 2000, the window's 1,001st
+    assert after is not None and [x.text for x in after[:2]] == ["line 2001", "line 2002"] and len(after) == 3999
+    assert CountingBlock.looked_into == 1
+    assert ch.lines_after(Cursor("a", fid, 20_015)) is None  # not a line's end
+    assert ch.lines_after(Cursor("a", fid, 1010)) is None  # line 100: out of the window
+    assert CountingBlock.looked_into == 3
+
+
+def test_blocks_gone_from_the_window_are_forgotten() -> None:
+    """The index holds at most about twice the window's blocks, however long the log has run, and answers
+    the same after forgetting."""
+    hub = Hub(window_lines=3, queue_bytes=1 << 20)
+    fid = FIDS[0]
+    for i in range(1000):
+        line = Line("a", f"line {i}", fid, (i + 1) * 10)
+        hub.publish("a", LineBlock.of_lines("a", [line]), Cursor("a", fid, line.end))
+        ch = hub.channel("a")
+        assert len(ch.positions.files[fid].seqs) <= 2 * len(ch.blocks) + COMPACT_AFTER
+        assert [x.text for x in ch.lines_after(Cursor("a", fid, max(10, i * 10))) or []] == (
+            [f"line {i}"] if i >= 1 else [])
+    assert ch.lines_after(Cursor("a", fid, 9960)) is None  # line 995: gone
+    assert [x.text for x in ch.lines_after(Cursor("a", fid, 9980)) or []] == ["line 998", "line 999"]
