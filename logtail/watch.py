@@ -135,9 +135,13 @@ class CoalescingReader:
         # taking it off again cost more system calls than the read itself.
         self.resume = None
         self.last = time.monotonic()
-        if not self.on_readable() or self.due is None:
-            self._watch()  # nothing came: the next event is read at once
-        elif not self._set_aside_until_due():
+        found = False
+        try:
+            found = self.on_readable()
+        finally:
+            if not found or self.due is None:
+                self._watch()  # nothing came (or the read failed): the next event is read at once
+        if found and self.due is not None and not self._set_aside_until_due():
             # A follower woken by this read steps in its own task: set aside once it has read and set its pace.
             self.loop.call_soon(self._after_read)
 

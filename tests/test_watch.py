@@ -193,6 +193,35 @@ async def test_a_log_that_stays_busy_is_read_from_the_timer_without_watching_the
         reader.close()
 
 
+async def test_a_due_read_that_fails_leaves_the_descriptor_watched(pipe: tuple[int, int]) -> None:
+    """The descriptor is off the loop while a busy log waits: a failure in the timer's read must not leave
+    it there, or the watcher would go deaf."""
+    r, w = pipe
+    reads: list[tuple[float, bytes]] = []
+    due = [float("-inf")]
+    drain = drainer(r, reads)
+    calls = 0
+
+    def on_readable() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("a failed read")
+        due[0] = time.monotonic() + 0.05
+        return drain()
+
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)  # the failure is expected
+    reader = CoalescingReader(r, on_readable, interval=0.001, due=lambda: due[0])
+    try:
+        os.write(w, b"a")
+        await async_wait_for(lambda: reads, within=5)
+        os.write(w, b"b")  # busy: set aside, then read from the timer, which fails
+        await async_wait_for(lambda: b"".join(d for _, d in reads) == b"ab", within=5)
+        assert calls >= 3  # "b" came after the failed read
+    finally:
+        reader.close()
+
+
 async def test_an_idle_descriptor_is_not_polled(pipe: tuple[int, int]) -> None:
     """Nothing due (no busy log): after a read the descriptor stays watched and nothing reads it again
     until something is written."""
