@@ -82,7 +82,8 @@ class Channel:
         while excess > 0:
             live = self.blocks[0].count - self.skip
             if live <= excess:
-                self.positions.drop_oldest(self.blocks.popleft())
+                self.blocks.popleft()
+                self.positions.drop_oldest()
                 self.skip = 0
             else:
                 self.skip += excess

@@ -15,6 +15,7 @@ are candidates, newest first: a position that recurs means its latest line.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import deque
 from typing import NamedTuple
 
 from .block import LineBlock
@@ -61,28 +62,34 @@ class FileSpans:
 
 class PositionIndex:
     """Every file id in a window, with its blocks (`FileSpans`). Blocks are numbered in the order they
-    enter the window; the oldest block still in it is number `first`."""
+    enter the window; the index keeps which files each block still in the window holds, oldest first."""
 
-    __slots__ = ("files", "first", "next")
+    __slots__ = ("block_files", "files", "next")
 
     def __init__(self) -> None:
         self.files: dict[str, FileSpans] = {}
-        self.first = 0
+        self.block_files: deque[tuple[str, ...]] = deque()
         self.next = 0
+
+    @property
+    def first(self) -> int:
+        """The number of the oldest block still in the window."""
+        return self.next - len(self.block_files)
 
     def add(self, block: LineBlock) -> None:
         seq = self.next
         self.next += 1
-        for fid, span in _spans(block).items():
+        spans_of = _spans(block)
+        for fid, span in spans_of.items():
             spans = self.files.get(fid)
             if spans is None:
                 spans = self.files[fid] = FileSpans()
             spans.add(seq, span)
+        self.block_files.append(tuple(spans_of))
 
-    def drop_oldest(self, block: LineBlock) -> None:
-        """`block`, the oldest in the window, has left it."""
-        self.first += 1
-        for fid in _spans(block):
+    def drop_oldest(self) -> None:
+        """The oldest block has left the window."""
+        for fid in self.block_files.popleft():
             spans = self.files[fid]
             spans.drop_oldest()
             if spans.empty:
