@@ -21,9 +21,9 @@ from pathlib import Path
 
 from workload import format_line, make_payload
 
-from logtail.filters import LineFilter
-from logtail.follow import FileFollower
-from logtail.hub import Hub, Subscription
+from logtail.core.hub import Hub, Subscription
+from logtail.match.filters import LineFilter
+from logtail.sources.files.follow import FileFollower
 
 TS_NS = 1_763_712_345_678_901_234
 

@@ -35,7 +35,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from logtail.redis import keys  # noqa: E402
+from logtail.sources.redis import keys  # noqa: E402
 
 
 def free_port() -> int:

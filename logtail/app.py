@@ -15,25 +15,25 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
-from . import __version__
-from .auth import BasicAuth
-from .config import Settings
-from .fastpath import StreamFastPath
-from .headers import SecurityHeaders
-from .history.routes import build_history_router
-from .hub import Hub
-from .keepalive import keep_alive
-from .metrics import build_registry
-from .paths import resource_dir
-from .proxy import AcceptPrefixedPaths
-from .rawresponse import Transfers
-from .redis.metrics import OutageCollector
-from .redis.node import RedisNode
-from .registry import LogRegistry
-from .routes import build_router
-from .state import AppState
-from .stream import SERVER_SEND
-from .watch import watch
+from logtail import __version__
+from logtail.config import Settings
+from logtail.core.hub import Hub
+from logtail.core.rawresponse import Transfers
+from logtail.paths import resource_dir
+from logtail.ship.metrics import OutageCollector
+from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.watch import watch
+from logtail.sources.redis.node import RedisNode
+from logtail.web.fastpath import StreamFastPath
+from logtail.web.history import build_history_router
+from logtail.web.keepalive import keep_alive
+from logtail.web.metrics import build_registry
+from logtail.web.middleware.auth import BasicAuth
+from logtail.web.middleware.headers import SecurityHeaders
+from logtail.web.middleware.proxy import AcceptPrefixedPaths
+from logtail.web.routes import build_router
+from logtail.web.state import AppState
+from logtail.web.stream import SERVER_SEND
 
 
 class LogtailApp(FastAPI):

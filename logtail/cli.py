@@ -13,10 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .auth import hash_password
-from .config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, default_of, help_text, resolve
-from .server import serve
+from logtail import __version__
+from logtail.config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, default_of, help_text, resolve
+from logtail.server import serve
+from logtail.web.middleware.auth import hash_password
 
 EPILOG = """\
 SOURCE is PATH, GLOB or NAME=PATH; a log is named after its file unless named explicitly.
@@ -77,13 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             _configure_logging(settings.log_level)
             serve(settings)
         elif args.command == "ship":
-            from .redis.ship import ship
+            from logtail.ship.shipper import ship
 
             settings = settings_from_args(args)
             _configure_logging(settings.log_level)
             ship(settings)
         elif args.command == "demo":
-            from .demo import run_demo
+            from logtail.demo import run_demo
 
             _configure_logging("info")
             run_demo(args.host, args.port, args.rate)

@@ -16,9 +16,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import LogSource, Settings
-from .paths import resource_dir
-from .server import serve
+from logtail.config import LogSource, Settings
+from logtail.paths import resource_dir
+from logtail.server import serve
 
 MESSAGES = [
     "user {n} logged in", "cache miss for key session:{n}", "request handled in {n} ms",

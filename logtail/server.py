@@ -26,9 +26,9 @@ from types import FrameType
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from .app import create_app
-from .config import ConfigError, Settings
-from .state import AppState
+from logtail.app import create_app
+from logtail.config import ConfigError, Settings
+from logtail.web.state import AppState
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from logtail.redis import keys
+from logtail.sources.redis import keys
 from tests.support import LogtailServer, free_port, wait_for
 
 

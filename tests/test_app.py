@@ -6,8 +6,8 @@ from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
 from logtail.app import LogtailApp
-from logtail.headers import SecurityHeaders
-from logtail.stream import SERVER_SEND
+from logtail.web.middleware.headers import SecurityHeaders
+from logtail.web.stream import SERVER_SEND
 
 
 async def test_a_stream_body_can_skip_the_send_wrappers_its_start_went_through() -> None:

@@ -15,8 +15,15 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from logtail import auth
-from logtail.auth import AuthLimits, BasicAuth, FailureTable, VerifiedCredentials, client_address, hash_password
+from logtail.web.middleware import auth
+from logtail.web.middleware.auth import (
+    AuthLimits,
+    BasicAuth,
+    FailureTable,
+    VerifiedCredentials,
+    client_address,
+    hash_password,
+)
 from tests.support import LogtailServer, wait_for
 
 USER, PASSWORD = "alice", "correct horse"

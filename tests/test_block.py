@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.block import LineBlock
-from logtail.lines import LineSplitter, is_clean
-from logtail.sse import Format, Line
+from logtail.core.block import LineBlock
+from logtail.core.frames import Format, Line
+from logtail.core.lines import LineSplitter, is_clean
 
 FID = "0123456789ab"
 FORMATS: tuple[Format, ...] = ("text", "sse", "ndjson")

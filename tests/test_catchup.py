@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from logtail.catchup import CatchUp
-from logtail.hub import Hub
+from logtail.core.catchup import CatchUp
+from logtail.core.hub import Hub
 from tests.streams import RawStream, SSEClient, append, counter, gauge, rss_kb
 from tests.support import LogtailServer, wait_for
 from tests.test_hub import lines, publish, publish_texts, sub

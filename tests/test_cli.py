@@ -79,6 +79,6 @@ def test_unknown_key_in_config_file(tmp_path: Path) -> None:
 def test_hash_password_reads_stdin() -> None:
     result = subprocess.run([sys.executable, "-m", "logtail", "hash-password"], input="s3cret\n",
                             capture_output=True, text=True, timeout=30)
-    from logtail.auth import check_password
+    from logtail.web.middleware.auth import check_password
 
     assert result.returncode == 0 and check_password("s3cret", result.stdout.strip())

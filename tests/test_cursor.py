@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from logtail.cursor import HEAD_BYTES, Cursor, event_id, file_id, parse_cursors
+from logtail.core.cursor import HEAD_BYTES, Cursor, event_id, file_id, parse_cursors
 
 
 def test_round_trip_single_and_vector() -> None:

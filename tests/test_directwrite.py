@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
-from logtail.directwrite import DirectWriter, direct_writer
+from logtail.core.directwrite import DirectWriter, direct_writer
 
 from .support import free_port
 

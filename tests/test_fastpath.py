@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message
 
 from logtail.app import create_app
 from logtail.config import LogSource, Settings
-from logtail.fastpath import StreamFastPath, stream_log
+from logtail.web.fastpath import StreamFastPath, stream_log
 
 Answer = tuple[int, str, Any]
 
@@ -41,7 +41,7 @@ class Harness:
     async def _run(self) -> None:
         self.stop = asyncio.Event()
         async with self.app.router.lifespan_context(self.app):
-            while "app.log" not in self.app.state.logtail.registry:
+            while "app.log" not in self.app.state.logtail.sources.files.table:
                 await asyncio.sleep(0.01)
             self.ready.set()
             await self.stop.wait()

@@ -12,12 +12,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from logtail import fields as fields_module
-from logtail.cursor import Cursor
-from logtail.fields import FieldCache, FieldFilter, parse_field_filters, parse_fields
-from logtail.filters import FilterError, LineFilter
-from logtail.hub import Hub, Subscription
-from logtail.sse import Line
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Line
+from logtail.core.hub import Hub, Subscription
+from logtail.match import fields as fields_module
+from logtail.match.fields import FieldCache, FieldFilter, parse_field_filters, parse_fields
+from logtail.match.filters import FilterError, LineFilter
 from tests.support import LogtailServer
 
 Start = Callable[..., LogtailServer]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from logtail.filters import FilterError, LineFilter
+from logtail.match.filters import FilterError, LineFilter
 
 
 @pytest.mark.parametrize(

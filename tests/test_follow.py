@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logtail.block import lines_of
-from logtail.cursor import file_id, parse_cursors
-from logtail.filters import LineFilter
-from logtail.follow import FileFollower
-from logtail.generation import seed_offset
-from logtail.hub import Hub, Subscription
-from logtail.lines import LineSplitter
-from logtail.resume import plan_lines, read_back
-from logtail.sse import Line
+from logtail.core.block import lines_of
+from logtail.core.cursor import file_id, parse_cursors
+from logtail.core.frames import Line
+from logtail.core.hub import Hub, Subscription
+from logtail.core.lines import LineSplitter
+from logtail.match.filters import LineFilter
+from logtail.sources.files.follow import FileFollower
+from logtail.sources.files.generation import seed_offset
+from logtail.sources.files.readback import plan_lines, read_back
 from tests.streams import async_wait_for
 from tests.test_block import FORMATS, PIECES
 

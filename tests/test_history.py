@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
-from logtail.cursor import HEAD_BYTES, file_id
-from logtail.filters import LineFilter
-from logtail.levels import detect_level
-from logtail.lines import cut_at_char_boundary
+from logtail.core.cursor import HEAD_BYTES, file_id
+from logtail.core.lines import cut_at_char_boundary
+from logtail.match.filters import LineFilter
+from logtail.match.levels import detect_level
 from tests.support import LogtailServer, wait_for
 
 CAP = 2048  # --max-line-bytes for the server: some generated lines are longer

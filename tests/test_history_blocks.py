@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.history.blocks import Block, backward_blocks, clip, forward_blocks, lines_after, lines_before
-from logtail.lines import LineSplitter, decode_capped
+from logtail.core.lines import LineSplitter, decode_capped
+from logtail.sources.files.scan import Block, backward_blocks, clip, forward_blocks, lines_after, lines_before
 
 CAP = 16
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from logtail.cursor import HEAD_BYTES
-from logtail.history.files import GzipReader, open_chain, open_file, rotated_siblings
+from logtail.core.cursor import HEAD_BYTES
+from logtail.sources.files.siblings import GzipReader, open_chain, open_file, rotated_siblings
 
 
 def test_rotated_siblings_prefers_uncompressed_and_skips_symlinks(tmp_path: Path) -> None:

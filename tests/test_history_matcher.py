@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.filters import LineFilter
-from logtail.history.blocks import Block
-from logtail.history.matcher import Matcher
-from logtail.levels import detect_level
-from logtail.lines import decode_capped
+from logtail.core.lines import decode_capped
+from logtail.match.filters import LineFilter
+from logtail.match.levels import detect_level
+from logtail.match.prefilter import Matcher
+from logtail.sources.files.scan import Block
 
 CAP = 64
 _LINES = st.lists(st.sampled_from([

@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from logtail.history.ranges import RangeNotSatisfiable, Validators, parse_range
+from logtail.core.ranges import RangeNotSatisfiable, Validators, parse_range
 
 
 @pytest.mark.parametrize(("header", "size", "expected"), [

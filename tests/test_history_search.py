@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from logtail.filters import LineFilter
-from logtail.history.files import open_chain
-from logtail.history.plan import SearchRequest
-from logtail.history.search import Search
+from logtail.match.filters import LineFilter
+from logtail.sources.files.regions import SearchRequest
+from logtail.sources.files.search import Search
+from logtail.sources.files.siblings import open_chain
 
 
 def test_gzip_context_before_when_fewer_lines_were_seen(tmp_path: Path) -> None:

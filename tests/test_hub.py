@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import get_args
 
-from logtail.block import LineBlock
-from logtail.cursor import Cursor
-from logtail.filters import LineFilter
-from logtail.hub import Hub
-from logtail.sse import Format, Line, decode_events
-from logtail.subscription import Subscription
+from logtail.core.block import LineBlock
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Format, Line, decode_events
+from logtail.core.hub import Hub
+from logtail.core.subscription import Subscription
+from logtail.match.filters import LineFilter
 
 
 def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from logtail.filters import LineFilter
-from logtail.hub import Hub
-from logtail.keepalive import tick, tick_interval
-from logtail.rawresponse import Sender
-from logtail.sse import HEARTBEAT
-from logtail.subscription import Subscription
+from logtail.core.frames import HEARTBEAT
+from logtail.core.hub import Hub
+from logtail.core.rawresponse import Sender
+from logtail.core.subscription import Subscription
+from logtail.match.filters import LineFilter
+from logtail.web.keepalive import tick, tick_interval
 
 
 def subscribed(hub: Hub, fmt: str = "sse") -> Subscription:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level, detect_levels
+from logtail.match.levels import LEVEL_KEYS, LEVELS, SYNONYMS, TEXT_WORDS, WORDS, detect_level, detect_levels
 from tests.support import LogtailServer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logtail.lines import LineSplitter, RawLine, cut_at_char_boundary
+from logtail.core.lines import LineSplitter, RawLine, cut_at_char_boundary
 
 
 def feed_all(chunks: list[bytes], cap: int = 65536) -> list[RawLine]:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from logtail.offloop import off_loop
+from logtail.core.offloop import off_loop
 
 
 async def test_result_and_exception_come_back() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logtail.pacing import LATENCY_BUDGET, LINES_PER_READ, MIN_INTERVAL, Pace
+from logtail.sources.files.pacing import LATENCY_BUDGET, LINES_PER_READ, MIN_INTERVAL, Pace
 
 
 def test_a_log_never_read_is_due_at_once() -> None:

@@ -13,7 +13,7 @@ from typing import Any, get_args
 import pytest
 from playwright.sync_api import Browser, Page
 
-from logtail.sse import NoticeKind
+from logtail.core.frames import NoticeKind
 from tests.support import LogtailServer
 from tests.test_browser import TIMEOUT_MS, append, browser
 

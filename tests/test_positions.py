@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtail.block import LineBlock
-from logtail.cursor import Cursor
-from logtail.hub import Hub
-from logtail.positions import COMPACT_AFTER
-from logtail.sse import Line
+from logtail.core.block import LineBlock
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Line
+from logtail.core.hub import Hub
+from logtail.core.positions import COMPACT_AFTER
 
 FIDS = ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]
 

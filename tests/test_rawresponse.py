@@ -6,10 +6,10 @@ import asyncio
 
 from starlette.types import Message, Scope
 
-from logtail.history.response import FileStreamResponse
-from logtail.hub import Hub
-from logtail.keepalive import tick
-from logtail.rawresponse import Transfers
+from logtail.core.fileresponse import FileStreamResponse
+from logtail.core.hub import Hub
+from logtail.core.rawresponse import Transfers
+from logtail.web.keepalive import tick
 
 
 class Blocks(FileStreamResponse):

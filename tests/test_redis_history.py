@@ -1,4 +1,4 @@
-"""Search and download of a shipped log (logtail/redis/history.py): over what Redis retains."""
+"""Search and download of a shipped log (logtail/sources/redis/history.py): over what Redis retains."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""The key layout and entry encoding (logtail/redis/keys.py): pure, table-tested."""
+"""The key layout and entry encoding (logtail/sources/redis/keys.py): pure, table-tested."""
 
 from __future__ import annotations
 
 import pytest
 
 from logtail.config import ConfigError
-from logtail.cursor import parse_cursors
-from logtail.redis import keys
+from logtail.core.cursor import parse_cursors
+from logtail.sources.redis import keys
 
 
 @pytest.mark.parametrize("host", ["web1", "web-1.example.com", "a_b", "x" * 64])

@@ -1,4 +1,4 @@
-"""`logtail serve --redis` (logtail/redis/reader.py, resume.py, discovery.py): shipped logs on real web nodes,
+"""`logtail serve --redis` (logtail/sources/redis/reader.py, resume.py, discovery.py): shipped logs on real web nodes,
 fed by real shippers through a real redis-server."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logtail.redis import keys
+from logtail.sources.redis import keys
 from tests.redis_support import RedisServer, Shipper
 from tests.streams import SSEClient, append, async_wait_for, counter, gauge
 from tests.support import LogtailServer, wait_for

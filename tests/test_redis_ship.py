@@ -1,4 +1,4 @@
-"""`logtail ship` (logtail/redis/ship.py) against a real redis-server: every line exactly once, whatever
+"""`logtail ship` (logtail/ship/shipper.py) against a real redis-server: every line exactly once, whatever
 happens to the shipper or to Redis."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logtail.redis import keys
+from logtail.sources.redis import keys
 from tests.redis_support import RedisServer, Shipper
 from tests.streams import append
 from tests.support import free_port, wait_for

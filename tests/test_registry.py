@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 
 from logtail.config import LogSource, Settings
-from logtail.hub import Hub
-from logtail.registry import LogRegistry
+from logtail.core.hub import Hub
+from logtail.sources.files.table import LogRegistry
 
 
 def registry_of(*sources: LogSource) -> LogRegistry:

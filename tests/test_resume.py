@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from logtail.block import LineBlock, lines_of
-from logtail.cursor import HEAD_BYTES, Cursor, file_id
-from logtail.follow import FileFollower
-from logtail.hub import Hub
-from logtail.resume import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
+from logtail.core.block import LineBlock, lines_of
+from logtail.core.cursor import HEAD_BYTES, Cursor, file_id
+from logtail.core.hub import Hub
+from logtail.sources.files.follow import FileFollower
+from logtail.sources.files.readback import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
 
 
 async def test_cancelled_read_back_does_not_close_under_a_running_read(tmp_path: Path) -> None:

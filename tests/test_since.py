@@ -15,9 +15,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from logtail.cursor import file_id
-from logtail.resume import ReadBack
-from logtail.since import BISECT_MIN, _locate
+from logtail.core.cursor import file_id
+from logtail.sources.files.readback import ReadBack
+from logtail.sources.files.since import BISECT_MIN, _locate
 from tests.streams import SSEClient
 from tests.support import LogtailServer
 

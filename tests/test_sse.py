@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from logtail.sse import Line, LineRecord, decode_events, encode_retry, notice_frame, notice_record
+from logtail.core.frames import Line, LineRecord, decode_events, encode_retry, notice_frame, notice_record
 
 
 def test_retry() -> None:
@@ -75,11 +75,11 @@ def test_decode_drops_unterminated_event_and_comments() -> None:
 
 def test_level_and_id_are_worked_out_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     """A line that only goes out as text needs neither its level nor its id: none is computed for it."""
-    import logtail.sse
+    import logtail.core.frames
 
     calls: list[str] = []
-    real = logtail.sse.detect_level
-    monkeypatch.setattr(logtail.sse, "detect_level", lambda text: (calls.append(text), real(text))[1])
+    real = logtail.core.frames.detect_level
+    monkeypatch.setattr(logtail.core.frames, "detect_level", lambda text: (calls.append(text), real(text))[1])
     line = Line("app.log", "ERROR disk full", "f1", 16)
     assert line.frame("text") == b"ERROR disk full\n"
     assert calls == [] and line._cursor is None

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 import pytest
 
 from logtail.config import Settings
-from logtail.cursor import Cursor
-from logtail.filters import LineFilter
-from logtail.streamquery import QueryError, StreamParams, parse_stream
+from logtail.core.cursor import Cursor
+from logtail.match.filters import LineFilter
+from logtail.web.query import QueryError, StreamParams, parse_stream
 
 SETTINGS = Settings(backlog=10, window_lines=1000)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from logtail.cursor import Cursor
-from logtail.hub import Hub
-from logtail.keepalive import tick
-from logtail.sse import HEARTBEAT, Line, decode_events
+from logtail.core.cursor import Cursor
+from logtail.core.frames import HEARTBEAT, Line, decode_events
+from logtail.core.hub import Hub
+from logtail.web.keepalive import tick
 from tests.test_hub import lines, publish, sub, texts
 
 
@@ -166,7 +166,7 @@ async def test_live_lines_go_straight_to_the_transport_only_while_the_writer_is_
 def test_a_block_read_back_is_queued_as_its_lines_would_be() -> None:
     """Catch-up from the files (a block of clean bytes): one piece of frames, the same bytes as the block's
     lines queued one by one, in every format; with a filter, only the lines that pass."""
-    from logtail.filters import LineFilter
+    from logtail.match.filters import LineFilter
     from tests.test_hub import block_of
 
     block = block_of([f"line {i}" for i in range(5)], 1000)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from logtail.timestamps import line_time, parse_since
+from logtail.match.timestamps import line_time, parse_since
 
 T = 1791640536.0  # 2026-10-10T13:55:36Z
 NOW = T + 3600

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from logtail.config import LogSource, Settings
-from logtail.hub import Hub
-from logtail.registry import LogRegistry
-from logtail.watch import CoalescingReader, pick_backend, read_events, watch
+from logtail.core.hub import Hub
+from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.watch import CoalescingReader, pick_backend, read_events, watch
 from tests.streams import async_wait_for
 
 

@@ -1,0 +1,138 @@
+"""A block: one batch of a log's complete lines as the hub keeps and fans them out.
+
+A follower's read usually ends in a run of lines that need no work to become text: no CR, valid UTF-8, none
+over the length cap. Such a run is kept as the bytes read (`LineBlock.of_bytes`): a `format=text` client is
+sent those bytes as they are, SSE and NDJSON frames for the whole block are built with a few C-level passes
+(`map` over C functions, one bytes %-format per line), and `Line` objects are made only when something asks
+for them (a filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch
+is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
+"""
+
+from __future__ import annotations
+
+from itertools import accumulate, repeat
+from json.encoder import encode_basestring
+
+from logtail.core.cursor import Cursor, cursor_text
+from logtail.core.frames import LEVEL_JSON, Format, Line, json_str
+from logtail.match.levels import detect_levels
+
+# What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
+_JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
+
+
+class LineBlock:
+    """A batch of complete lines of `log`: clean bytes read from one file (`data`, lines built lazily), or
+    a list of `Line`s."""
+
+    __slots__ = ("_index", "_lines", "count", "data", "fid", "log", "start")
+
+    def __init__(self, log: str, lines: list[Line] | None, data: bytes, fid: str, start: int) -> None:
+        self.log = log
+        self.data = data
+        self.fid = fid
+        self.start = start
+        self._lines = lines
+        self.count = len(lines) if lines is not None else data.count(b"\n")
+        self._index: dict[tuple[str, int], int] | None = None
+
+    @classmethod
+    def of_lines(cls, log: str, lines: list[Line]) -> LineBlock:
+        return cls(log, lines, b"", "", 0)
+
+    @classmethod
+    def of_bytes(cls, log: str, fid: str, start: int, data: bytes) -> LineBlock:
+        """Clean lines (`is_clean`) read from one file at `start`, whose id is `fid` at every line's end."""
+        return cls(log, None, data, fid, start)
+
+    @property
+    def lines(self) -> list[Line]:
+        if self._lines is None:
+            texts, _ = self._texts()
+            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(self._pieces())))
+        return self._lines
+
+    @property
+    def last(self) -> Line | Cursor:
+        """Where the block ends (a Line when there is one already: no Cursor to build)."""
+        if self._lines is not None:
+            return self._lines[-1]
+        return Cursor(self.log, self.fid, self.start + len(self.data))
+
+    @property
+    def reached(self) -> Cursor:
+        """The position just after the block's last line."""
+        return position_of(self.log, self.last)
+
+    def index_of(self, fid: str, end: int) -> int | None:
+        """The index of the line of this block that ends at (`fid`, `end`), or None."""
+        if self._lines is not None and not self.data:
+            if self._index is None:
+                self._index = {(line.fid, line.end): i for i, line in enumerate(self._lines)}
+            return self._index.get((fid, end))
+        at = end - self.start
+        if fid != self.fid or not 0 < at <= len(self.data) or self.data[at - 1] != 0x0A:
+            return None
+        return self.data.count(b"\n", 0, at) - 1
+
+    def frames(self, fmt: Format) -> bytes:
+        """Every line of the block in `fmt`. Not kept: the hub builds them once per format for a batch's
+        clients, and a block in the window holds no more than its bytes (and its lines once asked for)."""
+        if self.data and fmt == "text":
+            return self.data
+        if self.data:
+            return self._encode(fmt)
+        return b"".join(line.frame(fmt) for line in self.lines)
+
+    def _texts(self) -> tuple[list[str], str]:
+        """Each line's text, and the block's."""
+        joined = self.data.decode("utf-8")
+        texts = joined.split("\n")
+        texts.pop()  # after the last newline
+        return texts, joined
+
+    def _pieces(self) -> list[bytes]:
+        """Each line's bytes (its text, encoded)."""
+        pieces = self.data.split(b"\n")
+        pieces.pop()
+        return pieces
+
+    def _ends(self, pieces: list[bytes]) -> list[int]:
+        # Each line's end: the block's start plus the running sum of (length + 1).
+        ends = list(accumulate(map((1).__add__, map(len, pieces)), initial=self.start))
+        del ends[0]
+        return ends
+
+    def _encode(self, fmt: Format) -> bytes:
+        """The frames `Line.frame` would build for each line, from one bytes template per block: the same
+        bytes. Template fields: the line's end, its text's JSON, its end again, its level's JSON."""
+        texts, joined = self._texts()
+        pieces = self._pieces()
+        prefix = cursor_text(self.log, self.fid, 0)[:-1].encode()  # the id without its offset
+        # A text with nothing JSON escapes is its own JSON between quotes (checked for the whole block at
+        # once). The id's JSON is its prefix's JSON with the digits added.
+        plain = len(self.data.translate(None, _JSON_ESCAPED)) == len(self.data) - self.count
+        record = (b'{"log":' + _literal(json_str(self.log)) + b',"text":' + (b'"%s"' if plain else b"%s")
+                  + b',"id":' + _literal(json_str(prefix.decode())[:-1]) + b'%d","level":%s}')
+        ends = self._ends(pieces)
+        jsons = pieces if plain else list(map(str.encode, map(encode_basestring, texts)))
+        levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
+        if fmt == "sse":
+            template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
+            return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, strict=True)))
+        return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, strict=True)))
+
+
+def position_of(log: str, where: Line | Cursor) -> Cursor:
+    """The position just after a line of `log` (or a position already)."""
+    return where if isinstance(where, Cursor) else Cursor(log, where.fid, where.end)
+
+
+def lines_of(batch: list[Line] | LineBlock) -> list[Line]:
+    """The lines of a batch, whichever its form."""
+    return batch.lines if isinstance(batch, LineBlock) else batch
+
+
+def _literal(text: bytes) -> bytes:
+    """`text` inside a %-template."""
+    return text.replace(b"%", b"%%")

@@ -1,0 +1,181 @@
+"""Server-Sent Events framing, and the records the hub fans out (lines and notices) with their wire bytes.
+
+Everything a client receives is built here. Payloads are JSON, so a `\\r`, `\\n` or NUL inside a log line is
+escaped and can never end a field or forge an `id:`; the bytes of a line are encoded once per format and
+shared by every client that receives it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from json.encoder import encode_basestring
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
+
+from logtail.core.cursor import cursor_text
+from logtail.match.levels import LEVELS, Level, detect_level
+
+Format = Literal["sse", "text", "ndjson"]
+# Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
+# client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
+# other hosts (unreachable, reconnected). The page styles each kind.
+NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
+                     "unreachable", "reconnected"]
+
+
+class LineRecord(TypedDict):
+    """The JSON of one line (SSE `line` event data, an NDJSON line): `Line.json` builds these bytes."""
+
+    log: str
+    text: str
+    id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
+    level: Level | None
+    truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
+
+
+class NoticeCounts(TypedDict, total=False):
+    missed: int  # gap, slow client: how many lines were skipped
+    skipped_bytes: int  # gap on resume: how many bytes were not read back
+
+
+class Notice(NoticeCounts):
+    """The JSON of an SSE `notice` event. Notices carry no `id`, so they never move a resume position."""
+
+    log: str | None  # None for the whole stream (shutdown)
+    kind: NoticeKind
+    message: str
+
+
+class NoticeRecord(Notice):
+    """A notice among the lines of NDJSON (a stream's or a search's): the event is named inside."""
+
+    event: Literal["notice"]
+MEDIA_TYPES: dict[Format, str] = {
+    "sse": "text/event-stream; charset=utf-8",
+    "text": "text/plain; charset=utf-8",
+    "ndjson": "application/x-ndjson",
+}
+HEARTBEAT = b": ping\n\n"
+LEVEL_JSON: dict[Level | None, bytes] = {None: b"null", **{level: f'"{level}"'.encode() for level in LEVELS}}
+
+
+def json_str(s: str) -> bytes:
+    return encode_basestring(s).encode()
+
+
+def dump_json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def encode_retry(milliseconds: int) -> bytes:
+    return f"retry: {milliseconds}\n\n".encode()
+
+
+def decode_events(stream: str) -> Iterator[dict[str, str]]:
+    """Parse SSE text into events (dicts of field -> value) the way a browser does; for tests and tools.
+
+    Comments are skipped, `data` fields are joined with newlines, an unterminated last event is dropped.
+    """
+    event: dict[str, str] = {}
+    data: list[str] = []
+    lines = stream.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for line in lines[:-1]:  # the text after the last terminator is an incomplete line
+        if line == "":
+            if data or event:
+                if data:
+                    event["data"] = "\n".join(data)
+                yield event
+            event, data = {}, []
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            else:
+                event[name] = value
+
+
+class Line:
+    """One complete line of one log, with its wire encodings computed on first use and then shared."""
+
+    __slots__ = ("_cursor", "_json", "_level", "_sse", "_sse_body", "end", "fid", "log", "text", "truncated")
+
+    def __init__(self, log: str, text: str, fid: str, end: int, truncated: bool = False) -> None:
+        self.log = log
+        self.text = text
+        self.fid = fid
+        self.end = end
+        self.truncated = truncated
+        # Level and id are worked out when first asked for: a line nobody subscribes to, or one that only
+        # goes out as text, needs neither.
+        self._level: Level | Literal[""] | None = ""  # "": not detected yet (None is "no level")
+        self._cursor: str | None = None
+        self._json: bytes | None = None
+        self._sse_body: bytes | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def level(self) -> Level | None:
+        if self._level == "":
+            self._level = detect_level(self.text)
+        return self._level
+
+    @property
+    def cursor(self) -> str:
+        if self._cursor is None:
+            self._cursor = cursor_text(self.log, self.fid, self.end)
+        return self._cursor
+
+    def record(self) -> LineRecord:
+        """The line as a JSON object (what `json` encodes), for a response that adds fields to it."""
+        record: LineRecord = {"log": self.log, "text": self.text, "id": self.cursor, "level": self.level}
+        if self.truncated:
+            record["truncated"] = True
+        return record
+
+    @property
+    def json(self) -> bytes:
+        # Built by hand rather than json.dumps(dict): same bytes, a third of the cost, once per line.
+        if self._json is None:
+            self._json = (
+                b'{"log":' + json_str(self.log) + b',"text":' + json_str(self.text) + b',"id":'
+                + json_str(self.cursor) + b',"level":' + LEVEL_JSON[self.level]
+                + (b',"truncated":true}' if self.truncated else b"}")
+            )
+        return self._json
+
+    @property
+    def sse_body(self) -> bytes:
+        """The event without its `id:` field (the multi-log stream adds its own id)."""
+        if self._sse_body is None:
+            self._sse_body = b"event: line\ndata: " + self.json + b"\n\n"
+        return self._sse_body
+
+    def frame(self, fmt: Format) -> bytes:
+        if fmt == "sse":
+            if self._sse is None:
+                self._sse = b"id: " + self.cursor.encode() + b"\n" + self.sse_body
+            return self._sse
+        if fmt == "ndjson":
+            return self.json + b"\n"
+        return self.text.encode() + b"\n"
+
+
+def notice(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> Notice:
+    return {"log": log, "kind": kind, "message": message, **counts}
+
+
+def notice_record(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> NoticeRecord:
+    return {"event": "notice", **notice(log, kind, message, **counts)}
+
+
+def notice_frame(fmt: Format, log: str | None, kind: NoticeKind, message: str,
+                 **counts: Unpack[NoticeCounts]) -> bytes:
+    """A notice in a stream's format: an SSE `notice` event, an NDJSON record or a bracketed text line."""
+    if fmt == "sse":
+        return b"event: notice\ndata: " + dump_json(notice(log, kind, message, **counts)) + b"\n\n"
+    if fmt == "ndjson":
+        return dump_json(notice_record(log, kind, message, **counts)) + b"\n"
+    return f"[logtail] {log or '-'}: {kind}: {message}\n".encode()

@@ -1,0 +1,124 @@
+"""Where a position is in a log's window: found by bisection, not by walking the window's blocks.
+
+A resume (`Last-Event-ID`) and every catch-up step from the window look up the line a cursor names. The
+window keeps the blocks lines were published in (hub.py, block.py); a slow log's blocks hold one line or a
+few, so a 10,000-line window can be thousands of blocks, and a walk over them per lookup would hold the
+event loop for milliseconds, once per reconnecting client.
+
+So for each file id the window's blocks holding lines of that file are listed in order, each with the end
+of its last line of that file. Within one file positions only grow, and the block a position is in is the
+first whose last end is not below it. A file id whose positions do not grow (a file rewritten from the
+start, or two files with the same first bytes: cursor.py) is marked `ordered = False`, and all of its blocks
+are candidates, newest first: a position that recurs means its latest line.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from typing import NamedTuple
+
+from logtail.core.block import LineBlock
+
+# Entries of blocks gone from the window are dropped from a file's list in one slice once they are this many
+# and half of it: each block costs O(1) amortised to forget.
+COMPACT_AFTER = 64
+
+
+class FileSpans:
+    """One file's blocks in the window: their sequence numbers and the end of the file's last line in each."""
+
+    __slots__ = ("dropped", "lasts", "ordered", "seqs")
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.lasts: list[int] = []
+        self.dropped = 0  # entries at the front that belong to blocks gone from the window
+        self.ordered = True
+
+    def add(self, seq: int, span: Span) -> None:
+        if not span.ordered or (self.lasts and span.first <= self.lasts[-1]):
+            self.ordered = False
+        self.seqs.append(seq)
+        self.lasts.append(span.last)
+
+    def drop_oldest(self) -> None:
+        self.dropped += 1
+        if self.dropped >= COMPACT_AFTER and 2 * self.dropped >= len(self.seqs):
+            del self.seqs[: self.dropped], self.lasts[: self.dropped]
+            self.dropped = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.dropped == len(self.seqs)
+
+    def candidates(self, end: int) -> list[int]:
+        """The sequence numbers of the blocks that can hold the line ending at `end`, newest first."""
+        if not self.ordered:
+            return self.seqs[self.dropped:][::-1]
+        i = bisect_left(self.lasts, end, lo=self.dropped)
+        return [self.seqs[i]] if i < len(self.seqs) else []
+
+
+class PositionIndex:
+    """Every file id in a window, with its blocks (`FileSpans`). Blocks are numbered in the order they
+    enter the window; the index keeps which files each block still in the window holds, oldest first."""
+
+    __slots__ = ("block_files", "files", "next")
+
+    def __init__(self) -> None:
+        self.files: dict[str, FileSpans] = {}
+        self.block_files: deque[tuple[str, ...]] = deque()
+        self.next = 0
+
+    @property
+    def first(self) -> int:
+        """The number of the oldest block still in the window."""
+        return self.next - len(self.block_files)
+
+    def add(self, block: LineBlock) -> None:
+        seq = self.next
+        self.next += 1
+        spans_of = _spans(block)
+        for fid, span in spans_of.items():
+            spans = self.files.get(fid)
+            if spans is None:
+                spans = self.files[fid] = FileSpans()
+            spans.add(seq, span)
+        self.block_files.append(tuple(spans_of))
+
+    def drop_oldest(self) -> None:
+        """The oldest block has left the window."""
+        for fid in self.block_files.popleft():
+            spans = self.files[fid]
+            spans.drop_oldest()
+            if spans.empty:
+                del self.files[fid]
+
+    def candidates(self, fid: str, end: int) -> list[int]:
+        """The indexes in the window of the blocks that can hold the line ending at (`fid`, `end`), newest
+        first: one at most, unless the file's positions recur."""
+        spans = self.files.get(fid)
+        if spans is None:
+            return []
+        return [seq - self.first for seq in spans.candidates(end)]
+
+
+class Span(NamedTuple):
+    """One file's lines in one block: where the first and the last end, and whether their ends only grow."""
+
+    first: int
+    last: int
+    ordered: bool = True
+
+
+def _spans(block: LineBlock) -> dict[str, Span]:
+    """Each file id's lines in `block`."""
+    if block.data:  # one file, clean lines: the first ends after `start`, the last at the end of the bytes
+        return {block.fid: Span(block.start + 1, block.start + len(block.data))}
+    spans: dict[str, Span] = {}
+    for line in block.lines:
+        span = spans.get(line.fid)
+        spans[line.fid] = (Span(line.end, line.end) if span is None
+                           else Span(span.first, line.end, span.ordered and line.end > span.last))
+    return spans

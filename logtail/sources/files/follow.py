@@ -1,0 +1,434 @@
+"""Follow one file by name, like `tail -F`: rotation, truncation, deletion and re-creation.
+
+A `FileFollower` is woken by the watcher (a change in the file's directory) or by the periodic rescan, and
+each `step()` reads at most `step_bytes` with `os.pread` (page-cache reads of bounded size are cheap enough to
+stay on the event loop; a thread hop per read would cost more than the read). One follower per file feeds
+the hub whatever the number of clients.
+
+Files are read one after the other, never interleaved: a renamed file's late lines all come before the first
+line of the file that took its name. An id names one file and an offset in it, so this order is what keeps
+ids exact: what follows a line is the rest of its file, then the next files from 0 (resume.py reads back
+the same way).
+
+The policy, in order of checks:
+- the path names another file (rename rotation): open the new file and queue it, and keep draining the old
+  one, which the writer may still append to until it reopens its log; release the old file when it has
+  been quiet for `rotate_wait` seconds or is deleted, notice `rotated`, follow the queued file from 0;
+- the path is gone (for longer than `missing_grace`): drain the open file the same way; when it is released
+  and no file has taken the name, notice `missing` and wait for it to come back (`appeared`, read from 0);
+- the open file is shorter than our offset, or its first bytes changed (copytruncate, rewrite): notice
+  `truncated`, continue from 0;
+- the file cannot be opened (permissions): notice `unreadable` once, retry on every wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Literal
+
+from logtail.core.block import LineBlock
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Line
+from logtail.core.hub import Hub
+from logtail.core.lines import LineSplitter
+from logtail.sources.files.generation import Generation, open_generation, seed_offset
+from logtail.sources.files.pacing import Pace
+
+log = logging.getLogger(__name__)
+
+READ_BYTES = 256 * 1024
+# Bytes read (and fanned out) per step before the loop runs others: with hundreds of filter groups a step's
+# fan-out is the longest the event loop is held.
+STEP_BYTES = 256 * 1024
+# Files that took the name while an older one is still drained, waiting their turn. Beyond this (a name
+# rotated many times within `rotate_wait` while every old file is still written), newer ones are not queued.
+MAX_QUEUED = 16
+ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its place (resume.py)
+
+# What a follower last knew of its path: `new` (never looked), `ok` (following a file), `missing` (no file by
+# that name), `unreadable` (permission denied), `reopen` (a rotated file was let go and the next one is not
+# open yet). The notices sent are the changes between states, so each is reported once.
+FollowerState = Literal["new", "ok", "missing", "unreadable", "reopen"]
+
+
+class FileFollower:
+    def __init__(self, name: str, path: Path, hub: Hub, *, max_line_bytes: int, seed_lines: int,
+                 from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
+                 rotate_wait: float = 5.0,
+                 on_draining: Callable[[FileFollower, bool], None] | None = None) -> None:
+        self.name = name
+        self.path = path
+        self.hub = hub
+        self.seed_lines = seed_lines
+        self.from_start = from_start  # False only for files present at startup: those start at the tail
+        self.pace = Pace(flush_window)  # when a busy log is read next (pacing.py)
+        # How long a vanished path may stay away and still count as a rotation (rename, then create).
+        self.missing_grace = missing_grace
+        self.vanished_at: float | None = None
+        # How long a renamed file must stay quiet before it is let go (Fluent Bit's `rotate_wait`).
+        self.rotate_wait = rotate_wait
+        # Told when this follower starts or stops draining a renamed file, whose writes the watcher reports
+        # under a name no follower has (see LogRegistry.on_change).
+        self.on_draining = on_draining
+        self.splitter = LineSplitter(max_line_bytes)
+        self.gen: Generation | None = None  # the file being read
+        self.queue: deque[Generation] = deque()  # files that took the name after `gen`, oldest first, unread
+        # The last files let go, oldest first, with the size read from each: how a reader that lost its
+        # place knows whether `NAME.1` comes after it (resume.py).
+        self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
+        self.state: FollowerState = "new"
+        self.wakeup = asyncio.Event()
+        self.parked = False  # the task waits for `wakeup` with nothing else due: `wake` may step at once
+        self.more = False  # the last step stopped at its byte budget: read on without waiting
+        self.failing = False  # the last step failed (reported once)
+        self.backoff = 0.1  # seconds before retrying a failed step, doubled up to 10 s
+        self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
+        # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
+        # published is stored: the file is the buffer), and where to start in the first file.
+        self.gate: Callable[[], Awaitable[None]] | None = None
+        self.resume_at: int | None = None
+
+    # --- notifications -------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something changed. A follower parked with its read due steps right here, in the watcher's
+        callback: no task wake-up, a good part of what a read of a busy log costs. Otherwise its task does."""
+        if self.parked and self.gate is None and self.wake_at is None and not self.pace.delay(time.monotonic()):
+            self.parked = False  # a wake-up from within this step goes to the task
+            if not self._step_once() or self.more or self.wake_at is not None:
+                # the task reads on in bounded steps, retries (then backs off), or waits for a deadline
+                self.wakeup.set()
+            elif not self.wakeup.is_set():
+                self.parked = True
+            return
+        self.wakeup.set()
+
+    @property
+    def draining(self) -> bool:
+        return self.gen is not None and self.gen.detached_at is not None
+
+    async def run(self) -> None:
+        """Step whenever woken; failures are reported once and retried with backoff, never propagated.
+
+        The position is kept across failures, so a transient error (EIO, a directory briefly in the file's
+        place) neither repeats nor loses lines.
+        """
+        while True:
+            await self._wait()
+            if self.failing:  # the last step failed (here or in `wake`): back off before trying again
+                await asyncio.sleep(self.backoff)
+                self.backoff = min(self.backoff * 2, 10.0)
+            elif not self.more:  # a file read in bounded steps is read on without waiting
+                await self._keep_pace()
+            if self.gate is not None:
+                await self.gate()
+            # Cleared only now: the step reads whatever a wake-up during those waits was about (the watcher's
+            # own read, due at the same moment as the pace, would otherwise cost a second step), and nothing
+            # can wake the follower during the step but the step itself.
+            self.wakeup.clear()
+            if not self._step_once():
+                self.wakeup.set()  # to retry, after the backoff
+            elif self.more:
+                self.wakeup.set()
+                await asyncio.sleep(0)  # let clients and other followers run between bounded reads
+
+    def _step_once(self) -> bool:
+        """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
+        channel = self.hub.channel(self.name)
+        before = channel.stats.lines_read
+        # The pace counts from the start of the read: a fan-out to a thousand clients takes a good part of the
+        # interval, which would otherwise be added to it.
+        started = time.monotonic()
+        try:
+            self.more = self.step()
+        except Exception as exc:
+            log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
+            if not self.failing:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
+                self.failing = True
+            self.more = False
+            return False
+        self.backoff, self.failing = 0.1, False
+        if channel.stats.lines_read > before:
+            self.pace.read(started, channel.stats.lines_read - before, len(channel.subscribers))
+        return True
+
+    async def _wait(self) -> None:
+        if self.wake_at is None:
+            self.parked = not self.wakeup.is_set()
+            try:
+                await self.wakeup.wait()
+            finally:
+                self.parked = False
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):
+                await self.wakeup.wait()
+
+    async def _keep_pace(self) -> None:
+        # Woken before the log's next read is due (the rescan, another watcher backend, a change let through
+        # for another log): wait for it, so that the lines in between go out together.
+        delay = self.pace.delay(time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)
+
+    # --- one step ------------------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Bring the follower up to date with the file; True when there is more to read right away."""
+        if self.gen is not None and self.gen.detached_at is not None:  # see `draining`
+            return self._drain(self.gen)
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self.gen is not None and self._within_grace():
+                # Renamed away, and the new file is usually created a moment later: keep reading the old
+                # one and call it a rotation if the name comes back.
+                return self._read(self.gen, STEP_BYTES)
+            self._on_missing()
+            return self.gen is not None
+        except PermissionError as exc:
+            if self.gen is None:
+                self._on_unreadable(exc)
+                return False
+            # The path is out of reach (its directory's permissions) but the open file is not: report it and
+            # keep reading, so that nothing is read twice (or lost) when the path is back.
+            self._report_unreadable()
+            return self._read(self.gen, STEP_BYTES)
+        if self.gen is None:
+            return self._open(st)
+        self.vanished_at = None
+        if self.state == "unreadable":
+            self.state = "ok"
+            self.hub.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
+        if (st.st_dev, st.st_ino) != (self.gen.dev, self.gen.ino):
+            self._detach(self.gen)
+            self._take_name(self.gen, st)
+            return True
+        # The path names the open file, so `st` is its size: no fstat needed.
+        if st.st_size < self.splitter.offset or self.gen.head_changed():
+            self.gen.close()
+            self.gen = None
+            self.splitter.reset()
+            self.hub.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
+            return True
+        if st.st_size == self.splitter.offset:
+            return False  # a wake-up for a change that was read already (or a metadata change)
+        return self._read(self.gen, STEP_BYTES)
+
+    def _open(self, st: os.stat_result) -> bool:
+        try:
+            gen = open_generation(self.path)
+        except PermissionError as exc:
+            self._on_unreadable(exc)
+            return False
+        previous = self.state
+        self.gen, self.state = gen, "ok"
+        self.splitter.reset()
+        if previous == "new" and self.resume_at is not None:
+            self.splitter.reset(min(self.resume_at, os.fstat(gen.fd).st_size))
+        elif previous == "new" and not self.from_start:
+            self.splitter.reset(seed_offset(gen.fd, os.fstat(gen.fd).st_size, self.seed_lines))
+        elif previous in ("missing", "unreadable"):
+            self.hub.notice(self.name, "appeared", f"{self.path} is readable; following from the start")
+        self._publish([], gen)
+        return True
+
+    def _read(self, gen: Generation, budget: int) -> bool:
+        """Read up to `budget` bytes from `gen`; True when the file has more."""
+        while budget > 0:
+            asked = min(READ_BYTES, budget)
+            data = os.pread(gen.fd, asked, self.splitter.offset)
+            if not data:
+                return False
+            budget -= len(data)
+            self._publish(self._split(data, gen), gen)
+            if len(data) < asked:
+                # At the end of the file: no second read to find that out. What is appended after the read
+                # raises a change event of its own, which wakes this follower again.
+                return False
+        return True
+
+    def _split(self, data: bytes, gen: Generation) -> list[Line] | LineBlock:
+        # The lines as one block of bytes when they need no decoding work and share one file id (past the
+        # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
+        fid = gen.fixed_fid(self.splitter.line_start)
+        if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
+            return LineBlock.of_bytes(self.name, fid, *clean)
+        raws = self.splitter.feed(data)
+        gen.refresh_head()
+        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws]
+
+    def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
+        at = self.splitter.line_start
+        self.hub.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
+
+    def _flush_partial(self, gen: Generation) -> None:
+        # A last line without a newline in a file that will not grow again is delivered as it is.
+        if self.splitter.pending_bytes:
+            end = self.splitter.offset
+            raws = self.splitter.feed(b"\n")
+            self.splitter.reset(end)
+            self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated) for r in raws], gen)
+
+    def _within_grace(self) -> bool:
+        now = time.monotonic()
+        if self.vanished_at is None:
+            self.vanished_at = now
+        return now - self.vanished_at < self.missing_grace
+
+    # --- draining a file the name no longer points to ----------------------------------------------------
+
+    def _detach(self, gen: Generation) -> None:
+        gen.detached_at = gen.grew_at = time.monotonic()
+        self.vanished_at = None
+        if self.on_draining is not None:
+            self.on_draining(self, True)
+
+    def _drain(self, gen: Generation) -> bool:
+        """One step on a detached file: read what was appended, queue a file that took the name, and let
+        the old file go when its time is up."""
+        before = self.splitter.offset
+        more = self._read(gen, STEP_BYTES)
+        if self.splitter.offset != before:
+            gen.grew_at = time.monotonic()
+        if more:
+            return True
+        self._look_at_name(gen)
+        if gen.detached_at is None or not self._released(gen):
+            return False
+        self._release(gen)
+        return True
+
+    def _look_at_name(self, gen: Generation) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return  # gone or out of reach for now: nothing to queue, the old file is drained all the same
+        self._take_name(gen, st)
+
+    def _take_name(self, gen: Generation, st: os.stat_result) -> None:
+        """Queue the file the name points to (`st`) unless it is already the newest one we have."""
+        newest = self.queue[-1] if self.queue else gen
+        if (st.st_dev, st.st_ino) == (newest.dev, newest.ino):
+            if newest is gen:
+                gen.detached_at = None  # renamed back: an ordinary follow again
+                self._stop_draining()
+            return
+        self._enqueue(st)
+
+    def _enqueue(self, st: os.stat_result) -> None:
+        if len(self.queue) >= MAX_QUEUED:
+            log.warning("%s: %d files rotated in while an old one is still written; not queuing more",
+                        self.name, len(self.queue))
+            return
+        try:
+            gen = open_generation(self.path)
+        except OSError as exc:  # gone again, or unreadable: the next step looks at the name again
+            log.debug("%s: cannot open the new %s yet: %s", self.name, self.path, exc)
+            return
+        if (gen.dev, gen.ino) != (st.st_dev, st.st_ino):
+            log.debug("%s: %s changed again while being opened", self.name, self.path)
+        self.queue.append(gen)
+
+    def _released(self, gen: Generation) -> bool:
+        """Whether a detached file, read to its end, can be let go: deleted, or quiet for `rotate_wait`.
+
+        Quiet means not written for that long by its mtime, or not seen growing for that long (which bounds
+        the wait when the wall clock jumps). Otherwise the follower is set to look again at the deadline.
+        """
+        st = os.fstat(gen.fd)
+        if st.st_size > self.splitter.offset:
+            self.wake()  # appended since the read
+            return False
+        if st.st_nlink == 0:
+            return True
+        seen = self.rotate_wait - (time.monotonic() - gen.grew_at)
+        written = self.rotate_wait - (time.time() - st.st_mtime)
+        left = min(seen, written)
+        if left <= 0:
+            return True
+        self.wake_at = time.monotonic() + left
+        return False
+
+    def _release(self, gen: Generation) -> None:
+        """Let the drained file go and move on to the next one that had the name, from its first byte."""
+        self._flush_partial(gen)
+        gen.close()
+        self.rotated.append((gen, self.splitter.offset))
+        self.splitter.reset()
+        self._stop_draining()
+        self.gen = self.queue.popleft() if self.queue else None
+        if self.gen is None:
+            if not self._name_exists():
+                self._on_missing()
+                return
+            self.state = "reopen"  # a new file we could not open yet: the next step opens it, or says why
+        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+        if self.gen is not None:
+            self._publish([], self.gen)
+            if self.queue:  # renamed away too, before its turn came
+                self._detach(self.gen)
+
+    def _name_exists(self) -> bool:
+        try:
+            os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # out of reach (permissions) is not gone
+        return True
+
+    def _stop_draining(self) -> None:
+        self.wake_at = None
+        if self.on_draining is not None:
+            self.on_draining(self, False)
+
+    # --- the name is gone or out of reach --------------------------------------------------------------
+
+    def _on_missing(self) -> None:
+        self.vanished_at = None
+        if self.gen is not None:
+            self._detach(self.gen)  # drained like a renamed file; `missing` when it is released
+            return
+        if self.state != "missing":
+            if self.state != "new":
+                self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
+            self.state = "missing"
+
+    def _on_unreadable(self, exc: PermissionError) -> None:
+        self._close_all()
+        self._report_unreadable()
+
+    def _report_unreadable(self) -> None:
+        if self.state != "unreadable":
+            self.hub.notice(self.name, "unreadable", f"cannot read {self.path}: permission denied")
+            self.state = "unreadable"
+
+    def _close_all(self) -> None:
+        if self.draining:
+            self._stop_draining()
+        for gen in (self.gen, *self.queue):
+            if gen is not None:
+                gen.close()
+        self.gen = None
+        self.queue.clear()
+
+    def close(self) -> None:
+        self._close_all()
+
+    # --- resume support ------------------------------------------------------------------------------
+
+    def dup_current(self) -> tuple[int, Generation] | None:
+        """A duplicate descriptor of the current file (for reading back history off the loop)."""
+        if self.gen is None:
+            return None
+        return os.dup(self.gen.fd), self.gen

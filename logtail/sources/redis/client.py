@@ -1,0 +1,115 @@
+"""The Redis connection, and what both ends do while Redis is away.
+
+redis-py's own retries are turned off: a command fails fast, and the caller decides. An `Outage` turns a
+run of failures into one warning, a backoff (0.1 s doubling to 5 s) and one "back" message, so the shipper
+and the web node behave alike and their logs say what happened once, not once per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from logtail.config import ConfigError
+from logtail.sources.redis.keys import Entry, decode_entry, text_of
+
+# What "Redis is unreachable" looks like: connection refused or reset, timeouts, a server loading its data.
+UNREACHABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+SCHEMES = ("redis", "rediss", "unix")
+BLOCK_MS = 1000  # longest XREAD BLOCK; the socket timeout leaves room for it
+
+
+def check_url(url: str) -> str:
+    scheme = urlsplit(url).scheme
+    if scheme not in SCHEMES:
+        raise ConfigError(f"redis must be a redis://, rediss:// or unix:// URL, got {redacted(url)!r}")
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"redis URL {redacted(url)!r}: {exc}") from None
+    return url
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect(url: str) -> aioredis.Redis:
+    # A socket timeout bounds every command, so a link that silently drops packets is noticed too.
+    return aioredis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
+        health_check_interval=10, client_name="logtail",
+    )
+
+
+class Outage:
+    """Warn once per outage, back off between attempts, say when Redis is back."""
+
+    def __init__(self, url: str, log: logging.Logger, what: str) -> None:
+        self.url = redacted(url)
+        self.log = log
+        self.what = what
+        self.down = False
+        self.delay = 0.1
+        self.outages = 0  # outages so far (a metric)
+        self.errors = 0  # failed attempts so far (a metric)
+
+    async def failed(self, exc: BaseException) -> None:
+        """A command failed because Redis is unreachable: note it and wait before the next attempt."""
+        self.errors += 1
+        if not self.down:
+            self.down = True
+            self.outages += 1
+            self.log.warning("redis at %s unreachable (%s); %s", self.url, exc or type(exc).__name__, self.what)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, 5.0)
+
+    def ok(self) -> bool:
+        """A command succeeded; True when that ends an outage."""
+        self.delay = 0.1
+        if self.down:
+            self.down = False
+            self.log.warning("redis at %s is back", self.url)
+            return True
+        return False
+
+
+# --- typed reads: redis-py's replies as decoded entries --------------------------------------------------
+
+
+async def read_range(client: aioredis.Redis, key: str, low: str, high: str, count: int) -> list[Entry]:
+    found: Any = await client.xrange(key, low, high, count=count)
+    return [decode_entry(i, f) for i, f in found or []]
+
+
+async def read_reverse(client: aioredis.Redis, key: str, high: str, low: str, count: int) -> list[Entry]:
+    """XREVRANGE: entries from `high` down to `low`, newest first."""
+    found: Any = await client.xrevrange(key, high, low, count=count)
+    return [decode_entry(i, f) for i, f in found or []]
+
+
+async def read_last(client: aioredis.Redis, key: str, count: int) -> list[Entry]:
+    """The last `count` entries, oldest first."""
+    found: Any = await client.xrevrange(key, "+", "-", count=count)
+    return [decode_entry(i, f) for i, f in reversed(found or [])]
+
+
+async def read_new(client: aioredis.Redis, after: dict[str, str], count: int, block_ms: int
+                   ) -> list[tuple[str, list[Entry]]]:
+    """XREAD: entries after the given ids, by key; waits up to `block_ms` for the first one."""
+    found: Any = await client.xread(after, count=count, block=block_ms)  # type: ignore[arg-type]
+    return [(text_of(key), [decode_entry(i, f) for i, f in entries]) for key, entries in found or []]

@@ -1,0 +1,164 @@
+"""Search and download of a shipped log: over what its Redis stream retains (the host's files are out of
+reach of a web node).
+
+Search takes the same parameters as a file's search and answers in the same NDJSON: hits with context and
+ids (usable as `before`/`after` and as `Last-Event-ID`), progress, and a final `done`. `scanned` and `total`
+count stream entries instead of bytes. Download is the retained lines as text, oldest first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from starlette.types import Scope
+
+from logtail.core.cursor import Cursor
+from logtail.core.fileresponse import FileStreamResponse
+from logtail.core.frames import Line, dump_json
+from logtail.core.rawresponse import Transfers
+from logtail.sources.files.regions import SearchRequest
+from logtail.sources.files.search import PROGRESS_INTERVAL
+from logtail.sources.redis import keys
+from logtail.sources.redis.client import read_range, read_reverse
+from logtail.sources.redis.discovery import ShippedLog, ShippedLogs
+
+READ_COUNT = 500  # entries per XRANGE
+
+
+class ShippedDownload(FileStreamResponse):
+    def __init__(self, shipped: ShippedLogs, log: ShippedLog, transfers: Transfers) -> None:
+        super().__init__(transfers)
+        self.shipped = shipped
+        self.log = log
+
+    async def respond(self, scope: Scope) -> None:
+        await self.send_start(200, [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-disposition", f'attachment; filename="{self.log.name}.txt"'.encode()),
+            (b"cache-control", b"no-cache"),
+        ])
+        if scope["method"] != "HEAD":
+            async for entries in _entries(self.shipped, self.log.key, "-", "+", newest=False):
+                self.check_client()
+                text = "".join(line.text + "\n" for e in entries for line in e.lines(self.log.name))
+                await self.send_body(text.encode())
+        await self.send_body(b"", more=False)
+
+
+class ShippedSearch(FileStreamResponse):
+    def __init__(self, shipped: ShippedLogs, log: ShippedLog, req: SearchRequest, transfers: Transfers) -> None:
+        super().__init__(transfers)
+        self.shipped = shipped
+        self.log = log
+        self.req = req
+
+    async def respond(self, scope: Scope) -> None:
+        req = self.req
+        total = int(await self.shipped.client.xlen(self.log.key))
+        # Both ends inclusive: the entry of a cursor may hold lines on either side of it (see _in_range).
+        low, high = _bound(req.after, "-"), _bound(req.before, "+")
+        await self.send_start(200, [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache"),
+                                    (b"x-accel-buffering", b"no")])
+        matcher = Matches(req)
+        scanned, last_progress, newest = 0, time.monotonic(), req.order == "newest"
+        async for entries in _entries(self.shipped, self.log.key, low, high, newest):
+            self.check_client()
+            scanned += len(entries)
+            # Entries come in search order; so must the lines inside each entry.
+            lines = [line for e in entries for line in (reversed if newest else iter)(_in_range(e, self.log.name, req))]
+            objects = matcher.feed(lines)
+            data = b"".join(dump_json(obj) + b"\n" for obj in objects)
+            if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
+                last_progress = time.monotonic()
+                data += dump_json({"event": "progress", "scanned": scanned, "total": total}) + b"\n"
+            if data:
+                await self.send_body(data)
+            if matcher.full:
+                break
+        tail = b"".join(dump_json(obj) + b"\n" for obj in matcher.finish())
+        done = {"event": "done", "matches": matcher.matches, "scanned": scanned, "total": total,
+                "truncated": matcher.full and scanned < total}
+        await self.send_body(tail + dump_json(done) + b"\n", more=False)
+
+
+def _bound(cursor: Cursor | None, default: str) -> str:
+    where = keys.entry_of_cursor(cursor.fid, cursor.offset) if cursor is not None else None
+    return default if where is None else where[0]
+
+
+def _in_range(entry: keys.Entry, name: str, req: SearchRequest) -> list[Line]:
+    """The entry's lines strictly between `after` and `before` (an entry may hold both ends)."""
+    lines = entry.lines(name)
+    first, last = 1, len(lines) + 1
+    after = keys.entry_of_cursor(req.after.fid, req.after.offset) if req.after is not None else None
+    before = keys.entry_of_cursor(req.before.fid, req.before.offset) if req.before is not None else None
+    if after is not None and after[0] == entry.id:
+        first = after[1] + 1
+    if before is not None and before[0] == entry.id:
+        last = before[1]
+    return lines[first - 1:last - 1]
+
+
+async def _entries(shipped: ShippedLogs, key: str, low: str, high: str, newest: bool
+                   ) -> AsyncIterator[list[keys.Entry]]:
+    """The entries between `low` and `high`, a batch at a time, newest or oldest first."""
+    while True:
+        if newest:
+            batch = await read_reverse(shipped.client, key, high, low, READ_COUNT)
+        else:
+            batch = await read_range(shipped.client, key, low, high, READ_COUNT)
+        if not batch:
+            return
+        yield batch
+        if len(batch) < READ_COUNT:
+            return
+        if newest:
+            high = "(" + batch[-1].id
+        else:
+            low = "(" + batch[-1].id
+
+
+class Matches:
+    """Hits with their context lines, from lines given in search order (newest first or oldest first)."""
+
+    def __init__(self, req: SearchRequest) -> None:
+        self.req = req
+        self.newest = req.order == "newest"
+        self.seen: deque[str] = deque(maxlen=req.context)  # the last lines in search order
+        self.open: list[tuple[dict[str, Any], list[str], list[str]]] = []  # hit, lines before and after it
+        self.matches = 0
+
+    @property
+    def full(self) -> bool:
+        return self.matches >= self.req.limit
+
+    def feed(self, lines: list[Line]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for line in lines:
+            for _hit, _earlier, later in self.open:
+                later.append(line.text)
+            if not self.full and self.req.filter.matches(line.text, line.level):
+                self.matches += 1
+                self.open.append((dict(line.record()), list(self.seen), []))
+            out += self._complete()
+            self.seen.append(line.text)
+        return out
+
+    def _complete(self, everything: bool = False) -> list[dict[str, Any]]:
+        context = self.req.context
+        ready = [x for x in self.open if everything or len(x[2]) >= context]
+        self.open = [x for x in self.open if not everything and len(x[2]) < context]
+        return [self._shape(*x) for x in ready]
+
+    def _shape(self, hit: dict[str, Any], earlier: list[str], later: list[str]) -> dict[str, Any]:
+        # Context is given in file order whatever the search order.
+        if self.newest:
+            earlier, later = list(reversed(later)), list(reversed(earlier))
+        hit["context_before"], hit["context_after"] = earlier, later
+        return hit
+
+    def finish(self) -> Iterator[dict[str, Any]]:
+        return iter(self._complete(everything=True))

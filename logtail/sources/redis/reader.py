@@ -1,0 +1,121 @@
+"""A web node's one reading loop: every shipped stream through one blocking XREAD, into the hub.
+
+Each shipped log is one hub channel, so fan-out, filters, formats, backlog, client queues and heartbeats are
+exactly those of a local log; Redis is read once per web node whatever the number of clients. The loop also
+refreshes the table of shipped logs from the registry every `DISCOVERY_INTERVAL` (a new log is seeded with
+its last entries, as a file's window is seeded with its last lines).
+
+While Redis is unreachable the loop backs off and retries; local logs are not concerned. Clients of shipped
+logs get an `unreachable` notice, then `reconnected` when it is back, and the stream goes on from the last
+entry read, so every client continues exactly where it was. If the entry read last is gone after the outage
+(Redis restarted without persistence), clients get a `gap` notice: what was stored meanwhile may be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Line, NoticeKind
+from logtail.core.hub import Hub
+from logtail.sources.redis import keys
+from logtail.sources.redis.client import BLOCK_MS, Outage, read_last, read_new
+from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, ShippedLog, ShippedLogs
+
+log = logging.getLogger(__name__)
+
+READ_COUNT = 1000  # entries per stream per XREAD
+
+
+class StreamReader:
+    def __init__(self, shipped: ShippedLogs, hub: Hub, url: str, seed_entries: int) -> None:
+        self.shipped = shipped
+        self.client = shipped.client
+        self.hub = hub
+        self.seed_entries = seed_entries
+        self.outage = Outage(url, log, "shipped logs pause; local logs go on")
+        self._next_discovery = 0.0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if self.outage.down:
+                    await self._recover()
+                await self._step()
+            except (RedisError, OSError) as exc:
+                if not self.outage.down:
+                    self._notice_all("unreachable", "Redis is unreachable; reconnecting (lines continue where "
+                                                    "they were)")
+                await self.outage.failed(exc)
+
+    async def _step(self) -> None:
+        if time.monotonic() >= self._next_discovery:
+            await self.discover()
+            self._next_discovery = time.monotonic() + DISCOVERY_INTERVAL
+        logs = list(self.shipped.logs.values())
+        if not logs:
+            await _sleep_until(self._next_discovery)
+            return
+        block = max(1, min(BLOCK_MS, int((self._next_discovery - time.monotonic()) * 1000)))
+        found = await read_new(self.client, {x.key: x.last_id for x in logs}, READ_COUNT, block)
+        for key, entries in found:
+            shipped = self.shipped.by_key.get(key)
+            if shipped is not None:
+                self._publish(shipped, entries)
+
+    async def discover(self) -> None:
+        raw: Any = await self.client.hgetall(keys.LOGS_KEY)
+        for record in self.shipped.refresh(keys.parse_registry(raw)):
+            seed = await read_last(self.client, record.key, self.seed_entries)
+            shipped = ShippedLog(record)
+            self.hub.channel(shipped.name)
+            self._publish(shipped, seed)
+            self.shipped.add(shipped)
+            log.info("serving shipped log %s", shipped.name)
+
+    def _publish(self, shipped: ShippedLog, entries: list[keys.Entry]) -> None:
+        """Entries into the hub in order: runs of lines as one batch, notices between them."""
+        batch = []
+        for entry in entries:
+            notice = entry.notice
+            if notice is None:
+                batch.extend(entry.lines(shipped.name))
+                continue
+            self._flush(shipped, batch)
+            batch = []
+            self.hub.notice(shipped.name, *notice)
+        self._flush(shipped, batch)
+        if entries:
+            shipped.last_id = entries[-1].id
+
+    def _flush(self, shipped: ShippedLog, batch: list[Line]) -> None:
+        if batch:
+            last = batch[-1]
+            self.hub.publish(shipped.name, batch, Cursor(shipped.name, last.fid, last.end))
+
+    async def _recover(self) -> None:
+        """Redis answers again: tell clients, and say so if the entries read last did not survive."""
+        logs = [x for x in self.shipped.logs.values() if x.last_id != "0-0"]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for x in logs:
+                pipe.xrange(x.key, x.last_id, x.last_id, count=1)
+            found = await pipe.execute()
+        self.outage.ok()
+        self._notice_all("reconnected", "Redis is reachable again; continuing where the stream was")
+        for x, hit in zip(logs, found, strict=True):
+            if not hit:
+                self.hub.notice(x.name, "gap", "Redis lost the last entries read (restarted without "
+                                               "persistence?): lines stored meanwhile may be missing")
+
+    def _notice_all(self, kind: NoticeKind, message: str) -> None:
+        for x in self.shipped.logs.values():
+            self.hub.notice(x.name, kind, message)
+
+
+async def _sleep_until(deadline: float) -> None:
+    await asyncio.sleep(max(0.05, deadline - time.monotonic()))

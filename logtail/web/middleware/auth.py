@@ -1,0 +1,235 @@
+"""Optional HTTP Basic authentication, and salted password hashes for the config file.
+
+`auth = "user:password"` or `auth = "user:scrypt$..."` (from `logtail hash-password`). Every path except
+`/healthz` then needs the credentials; comparisons are constant-time. Browsers keep sending Basic
+credentials for same-origin requests, so the page's `EventSource` keeps working once the user has logged in.
+
+A scrypt check costs tens of milliseconds of CPU by design, so it never runs on the event loop: checks run
+in a worker thread, a few at a time, and a client address that keeps failing is refused with 429 for a
+while without any check. Credentials that passed are remembered (as a keyed hash), so a valid user pays
+for scrypt once and is never queued or limited afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from logtail.core.offloop import off_loop
+from logtail.web.middleware.proxy import route_path
+
+log = logging.getLogger(__name__)
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+OPEN_PATHS = ("/healthz",)
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def check_password(password: str, stored: str) -> bool:
+    if stored.startswith("scrypt$") and stored.count("$") == 2:
+        _, salt_b64, digest_b64 = stored.split("$")
+        try:
+            salt, digest = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
+        except binascii.Error:
+            return False
+        candidate = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+        return hmac.compare_digest(candidate, digest)
+    return hmac.compare_digest(password.encode(), stored.encode())
+
+
+@dataclass(frozen=True)
+class AuthLimits:
+    """How hard logtail pushes back on wrong passwords (the README's auth section gives the defaults)."""
+
+    failures: int = 10  # wrong credentials allowed per address and window; the next are answered 429
+    window: float = 60.0  # seconds
+    addresses: int = 10_000  # addresses remembered; the longest-unseen is forgotten first
+    concurrent_checks: int = 1  # checks at once, in worker threads: scrypt holds a core, the loop keeps the other
+    queued_checks: int = 16  # checks waiting for their turn; beyond that, 503 at once
+    remembered: int = 16  # valid credentials remembered
+    remember_for: float = 900.0  # seconds since their last use
+
+
+class FailureTable:
+    """Failed attempts per client address in fixed windows, bounded in size (least recently failed go first)."""
+
+    def __init__(self, limits: AuthLimits) -> None:
+        self.limits = limits
+        self._table: OrderedDict[str, tuple[float, int]] = OrderedDict()  # address -> (window start, failures)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def retry_after(self, address: str, now: float) -> int | None:
+        """Seconds until `address` may try again, or None if it may try now."""
+        start, failures = self._table.get(address, (now, 0))
+        wait = start + self.limits.window - now
+        if failures < self.limits.failures or wait <= 0:
+            return None
+        return max(1, math.ceil(wait))
+
+    def record(self, address: str, now: float) -> None:
+        start, failures = self._table.pop(address, (now, 0))
+        if now - start >= self.limits.window:
+            start, failures = now, 0
+        self._table[address] = (start, failures + 1)
+        if failures + 1 == self.limits.failures:
+            log.warning("%d password attempts from %s: refusing more for up to %.0fs", failures + 1, address,
+                        self.limits.window)
+        while len(self._table) > self.limits.addresses:
+            self._table.popitem(last=False)
+
+    def forget(self, address: str) -> None:
+        self._table.pop(address, None)
+
+
+class VerifiedCredentials:
+    """Authorization headers that passed, as HMACs under a key that lives only in this process.
+
+    The password is never kept, nor anything it could be recovered from without the key; an entry lasts
+    `remember_for` seconds after its last use, and at most `remembered` are kept (a password change means
+    a restart, which forgets them all).
+    """
+
+    def __init__(self, limits: AuthLimits) -> None:
+        self.limits = limits
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[bytes, float] = {}  # digest -> last use (monotonic)
+
+    def _digest(self, header: bytes) -> bytes:
+        return hmac.digest(self._key, header, "sha256")
+
+    def __contains__(self, header: bytes) -> bool:
+        now = time.monotonic()
+        digest = self._digest(header)
+        found = None
+        for known, used in list(self._entries.items()):
+            if now - used > self.limits.remember_for:
+                del self._entries[known]
+            elif hmac.compare_digest(known, digest):
+                found = known
+        if found is not None:
+            self._entries[found] = now
+        return found is not None
+
+    def add(self, header: bytes) -> None:
+        self._entries[self._digest(header)] = time.monotonic()
+        if len(self._entries) > self.limits.remembered:
+            del self._entries[min(self._entries, key=self._entries.__getitem__)]
+
+
+def client_address(scope: Scope) -> str:
+    """Who is asking, for the failure limit: the peer uvicorn reports (the proxy's X-Forwarded-For when
+    trusted). IPv6 clients are counted per /64, the block one host usually has to itself."""
+    client = scope.get("client")
+    if not client:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(client[0])
+    except ValueError:
+        return str(client[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class BasicAuth:
+    """ASGI middleware answering 401 with `WWW-Authenticate` unless the request carries the credentials."""
+
+    def __init__(self, app: ASGIApp, credentials: str, realm: str = "logtail",
+                 limits: AuthLimits | None = None) -> None:
+        self.app = app
+        self.user, _, self.secret = credentials.partition(":")
+        self.realm = realm
+        self.limits = limits or AuthLimits()
+        self.failures = FailureTable(self.limits)
+        self.verified = VerifiedCredentials(self.limits)
+        self._checks = asyncio.Semaphore(self.limits.concurrent_checks)
+        self._pending = 0  # checks running or waiting for the semaphore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        if header and header in self.verified:
+            await self.app(scope, receive, send)
+            return
+        credentials = self._parse(header)
+        if credentials is None:
+            await self._refuse(send, 401, "authentication required")
+            return
+        address, now = client_address(scope), time.monotonic()
+        retry_after = self.failures.retry_after(address, now)
+        if retry_after is not None:
+            await self._refuse(send, 429, "too many wrong passwords; try again later", retry_after)
+            return
+        if self._checks_full():
+            await self._refuse(send, 503, "too many password checks at once; try again", 1)
+            return
+        # Counted as a failure until it passes, so that attempts still being checked count too: an address
+        # cannot start more checks at once than it has failures left.
+        self.failures.record(address, now)
+        if not await self._check(*credentials):
+            await self._refuse(send, 401, "authentication required")
+            return
+        self.failures.forget(address)
+        self.verified.add(header)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _parse(header: bytes) -> tuple[str, str] | None:
+        """(user, password) from a `Basic` Authorization header, or None if it is missing or malformed."""
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() != b"basic":
+            return None
+        try:
+            user, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (user, password) if sep else None
+
+    def _checks_full(self) -> bool:
+        return self._pending >= self.limits.concurrent_checks + self.limits.queued_checks
+
+    async def _check(self, user: str, password: str) -> bool:
+        if not self.secret.startswith("scrypt$"):
+            password_ok = check_password(password, self.secret)  # a plain comparison: microseconds
+        else:
+            self._pending += 1
+            try:
+                async with self._checks:
+                    password_ok = await off_loop(check_password, password, self.secret)
+            finally:
+                self._pending -= 1
+        # Both always compared: how long a refusal takes says nothing about which part was wrong.
+        return hmac.compare_digest(user.encode(), self.user.encode()) & password_ok
+
+    async def _refuse(self, send: Send, status: int, detail: str, retry_after: int | None = None) -> None:
+        body = b'{"detail":"' + detail.encode() + b'"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", f'Basic realm="{self.realm}", charset="UTF-8"'.encode()))
+        if retry_after is not None:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
