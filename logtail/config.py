@@ -65,7 +65,7 @@ class Settings:
     page_max_lines: int = 5000
     # Seconds a busy log waits between reads per subscriber (the fan-out window, within pacing.LATENCY_BUDGET).
     flush_window: float = 2.5e-5
-    # Many hosts (logtail/sources/redis/, logtail/ship/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
+    # Many hosts (sources/redis/, ship/): the Redis URL of `ship` and `serve`, and the shipper's own settings.
     redis: str | None = None
     redis_maxlen: int = 100_000
     host_name: str | None = None
