@@ -72,7 +72,7 @@ class Settings:
     metrics_port: int | None = None
 
 
-# Setting name -> (type, help). The CLI builds its flags from this table and the README documents it; the
+# Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
 # default shown in the help is the field's default in `Settings` (see `help_text`).
 OPTIONS: dict[str, tuple[type, str]] = {
     "host": (str, "interface to bind"),

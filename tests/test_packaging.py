@@ -61,6 +61,9 @@ def test_sdist_carries_docs_deploy_license_and_locks(built: Built) -> None:
     with tarfile.open(built.sdist) as tar:
         names = {name.removeprefix(f"{STEM}/") for name in tar.getnames()}
     for needed in ("PKG-INFO", "pyproject.toml", "README.md", "LICENSE", "docs/deploy.md", "docs/history.md",
+                   "docs/api.md", "docs/architecture.md", "docs/configuration.md", "docs/dashboard.md",
+                   "docs/development.md", "docs/many-hosts.md", "docs/security.md",
+                   "bench/README.md", "bench/RESULTS.md",
                    "deploy/nginx/logtail.conf", "deploy/systemd/logtail.service", "deploy/logtail.example.toml",
                    "requirements/test.lock", "requirements/runtime.lock", "logtail/cli.py",
                    "templates/base.html", "static/app.js", "sample_logs/app.log", "tests/test_packaging.py"):

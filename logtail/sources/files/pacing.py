@@ -3,7 +3,7 @@
 A read costs about the same whatever the number of lines it carries: a wake-up of the process, a few system
 calls, and one socket send per subscriber. On a small VM the wake-up and each loopback send cost tens of
 microseconds in the kernel, so a log written 100 times a second to 10 viewers, read line by line, takes
-several percent of a core however lean the Python is (README, Performance, has the measurements). Lines that
+several percent of a core however lean the Python is (bench/RESULTS.md, round 3, has the measurements). Lines that
 arrive close together are therefore read together, within a latency budget:
 
 - a line that arrives after a quiet spell (nothing read for longer than the current interval) is read at
@@ -26,7 +26,7 @@ MIN_INTERVAL = 0.005  # the shortest wait between reads of a busy log
 # The longest a line waits for its read plus the fan-out of its batch while its log is busy: below what a
 # person watching notices. At 1,000 clients (a 25 ms fan-out window) reads are 60 ms apart, which leaves the
 # 100 ms p99 allowed there room for the clients' own delays; 10 viewers of a log written 100 times a second
-# get reads 80 ms apart (its 8 lines), 0.7 % of a core where 60 ms cost 1.1 % (README, Performance).
+# get reads 80 ms apart (its 8 lines), 0.7 % of a core where 60 ms cost 1.1 % (bench/RESULTS.md, round 4).
 LATENCY_BUDGET = 0.085
 LINES_PER_READ = 8  # what a read should carry when the log's rate allows it within the budget
 # A read due this soon is done now: the loop's timers fire up to a millisecond early (libuv counts in whole

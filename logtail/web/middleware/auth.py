@@ -56,7 +56,7 @@ def check_password(password: str, stored: str) -> bool:
 
 @dataclass(frozen=True)
 class AuthLimits:
-    """How hard logtail pushes back on wrong passwords (the README's auth section gives the defaults)."""
+    """How hard logtail pushes back on wrong passwords (docs/security.md, Password guessing, gives the defaults)."""
 
     failures: int = 10  # wrong credentials allowed per address and window; the next are answered 429
     window: float = 60.0  # seconds
