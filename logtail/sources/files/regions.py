@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
 
 from logtail.core.cursor import Cursor, file_id
-from logtail.match.filters import LineFilter
+from logtail.sources.base import SearchRequest
 from logtail.sources.files.siblings import LogFile
-
-MAX_LIMIT = 10_000
-DEFAULT_LIMIT = 100
-MAX_CONTEXT = 50
-Order = Literal["newest", "oldest"]
 
 
 class CursorNotFound(Exception):
@@ -22,17 +16,6 @@ class CursorNotFound(Exception):
     def __init__(self, param: str) -> None:
         super().__init__(f"{param}: no file of this log has that position (rotated away or truncated since?)")
         self.param = param
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    filter: LineFilter
-    order: Order = "newest"
-    limit: int = DEFAULT_LIMIT
-    context: int = 0
-    before: Cursor | None = None
-    after: Cursor | None = None
-    rotated: bool = False
 
 
 @dataclass
