@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.types import Scope
 
 from . import __version__
+from .fields import LOGFMT_PAIR, OPERATORS
 from .levels import LEVELS
 from .metrics import render
 from .registry import LogEntry
@@ -68,7 +69,8 @@ def build_router() -> APIRouter:
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
                      "backlog": st.settings.backlog, "version": __version__,
-                     "notice_kinds": get_args(NoticeKind)},
+                     "notice_kinds": get_args(NoticeKind),
+                     "field_grammar": {"logfmtPair": LOGFMT_PAIR, "operators": OPERATORS}},
         })
 
     @router.get("/healthz", summary="Liveness check")

@@ -13,6 +13,7 @@ from typing import Any, get_args
 import pytest
 from playwright.sync_api import Browser, Page
 
+from logtail.fields import LOGFMT_PAIR, OPERATORS
 from logtail.sse import NoticeKind
 from tests.support import LogtailServer
 from tests.test_browser import TIMEOUT_MS, append, browser
@@ -122,6 +123,7 @@ def test_page_config_comes_from_the_server(dashboard: Page) -> None:
     assert config["levels"] == ["error", "warn", "info", "debug"] and config["backlog"] == 7
     assert config["noticeKinds"] == list(get_args(NoticeKind))
     assert [log["name"] for log in config["logs"]] == ["app.log"]
+    assert config["fieldGrammar"] == {"logfmtPair": LOGFMT_PAIR, "operators": list(OPERATORS)}
 
 
 @pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (20 * 1024**2, "20 MB"),
