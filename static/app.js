@@ -6,8 +6,9 @@
 import { KeyTracker, isFieldFilter, renderChips, renderColumnPicker } from "./fields.js";
 import { LEVELS, config, el, humanSize } from "./page.js";
 import { Pane } from "./pane.js";
+import { streamUrl } from "./query.js";
 import { colourOf, lineText, makeMatcher } from "./render.js";
-import { clampLines, readState, streamUrl, writeState } from "./state.js";
+import { clampLines, readState, writeState } from "./state.js";
 import { LogStream } from "./stream.js";
 
 const LOG_REFRESH_MS = 5000; // a log shipped for the first time shows up within seconds

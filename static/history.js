@@ -8,7 +8,8 @@
 // It hooks into app.js through the "logtail:view" event (and window.logtail.view): the panes, the logs
 // each shows and the filter. Log text reaches the page only through render.js (text nodes).
 
-import { LEVELS, el, humanSize } from "./page.js";
+import { el, humanSize } from "./page.js";
+import { filterParams } from "./query.js";
 import { buildLine, makeMatcher } from "./render.js";
 
 const PAGE_LINES = 200;
@@ -16,17 +17,6 @@ const CONTEXT_LINES = 10;
 const RESULTS_PAGE = 200;
 
 // ---- the search endpoint --------------------------------------------------------------------------------
-
-/** Query parameters for a filter shaped like app.js's state (as its stream URL has them). */
-function filterParams(filter) {
-  const p = new URLSearchParams();
-  if (filter.q) p.set(filter.regex ? "regex" : "q", filter.q);
-  if (filter.q && filter.ignoreCase) p.set("ignore_case", "1");
-  if (filter.q && filter.invert) p.set("invert", "1");
-  if (filter.levels && filter.levels.length < LEVELS.length) p.set("level", filter.levels.join(","));
-  for (const expr of filter.fields ?? []) p.append("field", expr);
-  return p;
-}
 
 /** Run a search; `onObject` gets every NDJSON object as it arrives. Resolves to the final `done` object. */
 async function search(root, log, params, signal, onObject) {

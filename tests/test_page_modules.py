@@ -108,14 +108,28 @@ def test_url_state_round_trip_and_stream_url(dashboard: Page) -> None:
       m.writeState(arg, { maxLines: 1000 });
       return location.hash;
     })()""", state) == "#log=a&log=b&q=x&regex=1&level=error&view=split&wrap=0&max_lines=10"
-    assert call(dashboard, "state.js", "m.streamUrl('/root', arg, 7)", state) == (
+    assert call(dashboard, "query.js", "m.streamUrl('/root', arg, 7)", state) == (
         "/root/api/stream?log=a&log=b&backlog=7&regex=x&level=error&overflow=skip")
 
 
 def test_all_levels_are_left_out_of_urls(dashboard: Page) -> None:
     state = call(dashboard, "state.js", "(() => { location.hash = 'log=a'; return m.readState({ maxLines: 9 }); })()")
     assert state["levels"] == ["error", "warn", "info", "debug"]
-    assert call(dashboard, "state.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
+    assert call(dashboard, "query.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
+
+
+@pytest.mark.parametrize(("filter_", "query"), [
+    ({}, ""),
+    ({"q": "x", "ignoreCase": True, "invert": True}, "q=x&ignore_case=1&invert=1"),
+    ({"q": "a+", "regex": True}, "regex=a%2B"),
+    ({"ignoreCase": True, "invert": True}, ""),  # flags without a text are left out
+    ({"levels": ["error", "warn"], "fields": ["status>=500", "user:al ice"]},
+     "level=error%2Cwarn&field=status%3E%3D500&field=user%3Aal+ice"),
+    ({"levels": ["error", "warn", "info", "debug"]}, ""),  # all levels: no level filter
+])
+def test_filter_params_for_streams_and_searches(dashboard: Page, filter_: dict[str, Any], query: str) -> None:
+    """The one place the filter's query is built: the stream URL above and the searches of history.js."""
+    assert call(dashboard, "query.js", "m.filterParams(arg).toString()", filter_) == query
 
 
 def test_page_config_comes_from_the_server(dashboard: Page) -> None:
