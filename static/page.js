@@ -54,3 +54,27 @@ export function humanSize(bytes) {
   }
   return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/** The "↓" link that downloads a log's file. */
+export function downloadLink(name) {
+  const link = el("a", "icon-link", "↓");
+  link.href = `${config.root}/api/logs/${encodeURIComponent(name)}/download`;
+  link.setAttribute("download", name);
+  link.title = `Download ${name}`;
+  link.setAttribute("aria-label", `Download ${name}`);
+  return link;
+}
+
+/** `fn` run `ms` after the last call; `.now()` runs it at once (and cancels the pending run). */
+export function debounce(fn, ms) {
+  let timer = 0;
+  const run = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  run.now = (...args) => {
+    clearTimeout(timer);
+    fn(...args);
+  };
+  return run;
+}

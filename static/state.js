@@ -57,3 +57,11 @@ export function writeState(state, defaults) {
   const hash = p.toString();
   history.replaceState(history.state, "", `${location.pathname}${hash ? `#${hash}` : ""}`);
 }
+
+/** A URL that opens `log` around the line `id` (its context from the search, rotated files too). */
+export function lineLink(log, id) {
+  const p = new URLSearchParams();
+  p.append("log", log);
+  p.set("around", id);
+  return `${location.origin}${location.pathname}#${p}`;
+}
