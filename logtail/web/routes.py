@@ -17,6 +17,7 @@ from starlette.types import Scope
 
 from logtail import __version__
 from logtail.core.frames import NoticeKind
+from logtail.match.fields import LOGFMT_PAIR, OPERATORS
 from logtail.match.levels import LEVELS
 from logtail.sources.base import Source, Start, Unavailable
 from logtail.web.metrics import render
@@ -66,7 +67,8 @@ def build_router() -> APIRouter:
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
                      "backlog": st.settings.backlog, "version": __version__,
-                     "notice_kinds": get_args(NoticeKind)},
+                     "notice_kinds": get_args(NoticeKind),
+                     "field_grammar": {"logfmtPair": LOGFMT_PAIR, "operators": OPERATORS}},
         })
 
     @router.get("/healthz", summary="Liveness check")
