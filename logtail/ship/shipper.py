@@ -161,7 +161,7 @@ class Shipper:
             return  # never shipped: where serve would start (the tail of a file present now)
         fid, end = last.position
         ship_log.position = ship_log.stored = (fid, end)
-        where, rotated = await off_loop(locate, ship_log.path, fid, end)
+        where, rotated = await off_loop(shipped_position_in, ship_log.path, fid, end)
         if where == "current":
             follower.resume_at = end
             return
@@ -256,7 +256,7 @@ class Shipper:
             group.create_task(self.refresh_registry(), name="registry")
 
 
-def locate(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
+def shipped_position_in(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
     """Where the position (`fid`, `end`) is: "current" file, "rotated" NAME.1 (with the rest to ship), or "gone"."""
     def holds(rb: ReadBack) -> bool:
         return end <= rb.stop and file_id(rb.head, end) == fid

@@ -33,7 +33,7 @@ class Region:
         return max(0, (self.file.size if self.end_max is None else self.end_max) - self.lo)
 
 
-def locate(files: list[LogFile], cursor: Cursor) -> int | None:
+def file_of_cursor(files: list[LogFile], cursor: Cursor) -> int | None:
     """Index of the file a cursor points into (the newest that fits), or None."""
     for i in reversed(range(len(files))):
         f = files[i]
@@ -59,12 +59,12 @@ def plan_regions(files: list[LogFile], req: SearchRequest) -> list[Region]:
     last = len(files) - 1
     i_after = i_before = None
     if req.after is not None:
-        i_after = locate(files, req.after)
+        i_after = file_of_cursor(files, req.after)
         if i_after is None:
             raise CursorNotFound("after")
         first = i_after
     if req.before is not None:
-        i_before = locate(files, req.before)
+        i_before = file_of_cursor(files, req.before)
         if i_before is None:
             raise CursorNotFound("before")
         last = i_before

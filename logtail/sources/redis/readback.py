@@ -38,10 +38,10 @@ def read_after(shipped: ShippedLogs, ch: Channel, cursor: Cursor, fmt: Format,
     if stop is None:
         return None
     start = keys.entry_of_cursor(cursor.fid, cursor.offset)
-    return read_back(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt, max_bytes)
+    return read_stream(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt, max_bytes)
 
 
-async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,
+async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,
                     fmt: Format, max_bytes: int) -> AsyncIterator[list[Line] | bytes]:
     """The lines after `start` (entry id, line index; None: from the first) up to entry `stop` included; when
     more than `max_bytes` of text lie between, only the last `max_bytes` of it, after a `gap` notice (as a
