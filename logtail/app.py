@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +36,9 @@ from logtail.web.routes import build_router
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
 
+if TYPE_CHECKING:
+    from logtail.watches.engine import WatchEngine
+
 
 class LogtailApp(FastAPI):
     """FastAPI, plus the server's own `send` kept in each request's scope for streams (stream.SERVER_SEND)."""
@@ -60,6 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if node is not None:
         state.metrics.register(OutageCollector(node.reader.outage))
+    if settings.watches:
+        state.watches = _watch_engine(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         if node is not None:
             tasks.append(asyncio.create_task(node.reader.run(), name="redis"))
+        if state.watches is not None:
+            tasks.append(asyncio.create_task(state.watches.run(), name="watches"))
         try:
             yield
         finally:
@@ -77,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if state.watches is not None:
+                await state.watches.close()
             registry.close()
             if node is not None:
                 await node.close()
@@ -90,6 +100,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.logtail = state
     app.include_router(build_router())
     app.include_router(build_history_router())
+    if settings.watches:
+        from logtail.watches.routes import build_watch_router
+
+        app.include_router(build_watch_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
     app.add_middleware(SecurityHeaders)
@@ -100,3 +114,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(BasicAuth, credentials=settings.auth)
     app.add_middleware(AcceptPrefixedPaths)  # outermost: auth and routes see one form of the path
     return app
+
+
+def _watch_engine(state: AppState) -> WatchEngine:
+    # Imported only when watches are configured: a server without them loads none of it (nor httpx).
+    from logtail.watches.engine import WatchEngine
+    from logtail.watches.metrics import WatchCollector
+
+    engine = WatchEngine(state.settings, state.hub, state.registry, state.shipped)
+    state.metrics.register(WatchCollector(engine))
+    return engine

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
@@ -16,6 +16,9 @@ from logtail.core.rawresponse import Transfers
 from logtail.sources.files.table import LogRegistry
 from logtail.sources.redis.discovery import ShippedLogs
 
+if TYPE_CHECKING:
+    from logtail.watches.engine import WatchEngine
+
 
 @dataclass
 class AppState:
@@ -26,6 +29,7 @@ class AppState:
     metrics: CollectorRegistry
     transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
     shipped: ShippedLogs | None = None  # logs of other hosts, with --redis
+    watches: WatchEngine | None = None  # with [watches.*] in the configuration
 
     def has_log(self, name: str) -> bool:
         return name in self.registry or (self.shipped is not None and name in self.shipped)
