@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from jinja2 import TemplateError
 
 from logtail.watches.counter import Alert
 from logtail.watches.payloads import build
@@ -45,7 +46,10 @@ def describe(dest: DestinationSpec, response: httpx.Response | None, exc: Except
 
 async def send_once(client: httpx.AsyncClient, dest: DestinationSpec, alert: Alert,
                     summarised: dict[str, int] | None = None) -> tuple[httpx.Response | None, Exception | None]:
-    request = build(dest, alert, summarised)
+    try:
+        request = build(dest, alert, summarised)
+    except TemplateError as exc:  # the user's template: sending again would fail the same way
+        return None, exc
     try:
         response = await client.post(dest.url, content=request.content, headers=request.headers,
                                      timeout=dest.timeout)
@@ -98,7 +102,7 @@ class Destination:
                 return Outcome(alert, self.spec.name, "sent")
             error = describe(self.spec, response, exc)
             self.last_error = error
-            if response is not None and response.status_code < 500:
+            if (response is not None and response.status_code < 500) or isinstance(exc, TemplateError):
                 log.warning("alert %s not accepted by %s (not retried)", alert.id, error)
                 return Outcome(alert, self.spec.name, "failed", error)
             # Timeouts, refused connections and 5xx may pass: try again, later each time, never in lockstep.

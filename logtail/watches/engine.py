@@ -148,6 +148,11 @@ class WatchEngine:
                 del self.outbox[alert.id]
             self._dirty.set()
 
+    def error_of(self, name: str) -> str | None:
+        """The watch's last delivery error: a refusal (4xx), else a destination failing right now (retrying)."""
+        retrying = (self.destinations[d].last_error for d in self.specs[name].notify)
+        return self.last_error.get(name) or next((e for e in retrying if e), None)
+
     async def test(self, name: str) -> list[dict[str, Any]]:
         """Send a test alert to each of the watch's destinations once; what each answered."""
         spec = self.specs[name]

@@ -4,9 +4,11 @@
 - `slack` (`{"text": ...}`), `discord` (`{"content": ...}`): a short message with the last matched lines.
 - `ntfy`: the message as plain text, the watch in a `Title` header.
 - `template`: the user's Jinja2 template, rendered in a sandbox (no attribute access to internals). When the
-  body is JSON (a `Content-Type` header saying so, or a template starting with `{` or `[`), every `{{ value }}`
+  body is JSON (a `Content-Type` header saying so, or a template starting with `{` or `[` that is not a Jinja2
+  tag), every `{{ value }}`
   that is a string is JSON-escaped (without quotes): a log line holding `"` or `\n` cannot break the JSON or
-  forge a key. `|tojson` still gives a complete JSON value.
+  forge a key. `|tojson` still gives a complete JSON value. A template that fails when rendered (e.g. the
+  sandbox refusing `__class__`) is a final delivery error, not retried.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def _is_json(dest: DestinationSpec, headers: dict[str, str]) -> bool:
     given = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
     if given is not None:
         return "json" in given.lower()
-    return dest.template.lstrip().startswith(("{", "["))
+    start = dest.template.lstrip()
+    return start.startswith(("{", "[")) and not start.startswith(("{{", "{%", "{#"))  # not a Jinja tag
 
 
 def _json_escaped(value: Any) -> Any:

@@ -47,7 +47,7 @@ def describe(engine: WatchEngine, name: str, now: float) -> dict[str, Any]:
         "matches": counter.total, "state": counter.state(now),
         "last_alert": None if last is None else {"id": last.id, "at": last.at, "count": last.count,
                                                  "lines": last.lines},
-        "last_error": engine.last_error.get(name),
+        "last_error": engine.error_of(name),
     }
 
 
