@@ -153,3 +153,15 @@ def test_the_watch_stream_is_its_filter_over_its_logs(
                 break
     assert texts == ["ERROR b", "ERROR c"]
     assert httpx.get(f"{server.url}/api/watches/nope/stream").status_code == 404
+
+
+def test_lines_already_in_a_file_at_start_are_not_news(
+        tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
+    """The window is seeded from the files' last lines at start: those must not alert as if just written."""
+    path = config(tmp_path, receiver, "threshold = 1")
+    append(tmp_path / "app.log", "ERROR from yesterday", "ERROR also old")
+    server = start_server("--config", str(path))
+    append(tmp_path / "app.log", "ERROR new")
+    wait_for(lambda: receiver.requests, what="the alert for the new line")
+    assert [a["lines"][-1]["text"] for a in receiver.alerts()] == ["ERROR new"]
+    assert watches(server)["matches"] == 1

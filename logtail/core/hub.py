@@ -181,12 +181,12 @@ class Hub:
         ch = self.channel(name)
         ch.position = position
         block = LineBlock.of_lines(name, lines) if isinstance(lines, list) else lines
+        for observe in self.observers:  # a position alone too (a file opened, rotated)
+            observe(name, block, position)
         if not block.count:
             return
         ch.extend(block)
         ch.stats.lines_read += block.count
-        for observe in self.observers:
-            observe(name, block, position)
         if ch.subscribers:
             self._fan_out(ch, block)
 

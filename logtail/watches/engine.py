@@ -15,7 +15,10 @@ lines wait in the window meanwhile, and it joins the live evaluation in one step
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -72,21 +75,43 @@ class WatchEngine:
         self._dirty = asyncio.Event()
         self._urgent = asyncio.Event()
         self._restore()
+        self.seeds = self._seed_sizes()  # log -> its size at start: the lines up to there are old
         hub.observers.append(self.observe)
+
+    def _seed_sizes(self) -> dict[str, int]:
+        # A file present at start is followed from its last lines (the window's seed), published as the
+        # follower opens it: those lines were written before this start. Measured before the followers run.
+        sizes = {}
+        for src in self.settings.sources:
+            found = glob.glob(str(src.path)) if src.is_glob else [str(src.path)]
+            for path in found:
+                name = src.name or Path(path).name
+                if self._watches_of(name):
+                    with contextlib.suppress(OSError):
+                        sizes[name] = os.stat(path).st_size
+        return sizes
 
     # --- evaluation (on the hub's publish path: no awaits) ---------------------------------------------------
 
     def observe(self, name: str, block: LineBlock, position: Cursor) -> None:
+        groups = self._watches_of(name)
+        if not block.count:
+            if groups and name not in self.catching_up and name not in self.seeds:
+                self.positions[name] = position
+            return
         by_level = self.lines_by_level.get(name)
         if by_level is None:
             by_level = self.lines_by_level[name] = Counter()
-        groups = self._watches_of(name)
-        if not groups:
-            if block.count:
-                by_level.update(line.level for line in block.lines)
+        lines = block.lines if groups else None
+        by_level.update(line.level for line in lines or block.lines)
+        if lines is None:
             return
-        lines = block.lines
-        by_level.update(line.level for line in lines)
+        seed = self.seeds.get(name)
+        if seed is not None:
+            # Lines that were in the file at start (the window's seed) are not news: never evaluated as new.
+            lines = [line for line in lines if line.end > seed]
+            if position.offset >= seed:
+                del self.seeds[name]
         if name in self.catching_up:
             return  # these lines are in the window: the catch-up evaluates them in order
         self._evaluate(groups, lines, time.time())
@@ -217,8 +242,8 @@ class WatchEngine:
 
     async def _catch_up(self, name: str, cursor: Cursor) -> None:
         ch = self.hub.channel(name)
-        # The follower has not opened the log yet; the hub announces no first position, so it is polled.
-        while ch.position is None:  # noqa: ASYNC110
+        # The follower has not opened the log, or not read its seed yet: polled, the hub announces neither.
+        while ch.position is None or name in self.seeds:  # noqa: ASYNC110
             await asyncio.sleep(POSITION_WAIT)
         groups = self._watches_of(name)
         while True:
