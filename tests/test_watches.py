@@ -165,3 +165,29 @@ def test_lines_already_in_a_file_at_start_are_not_news(
     wait_for(lambda: receiver.requests, what="the alert for the new line")
     assert [a["lines"][-1]["text"] for a in receiver.alerts()] == ["ERROR new"]
     assert watches(server)["matches"] == 1
+
+
+def test_cli_lists_and_tests_watches_of_a_running_server(
+        tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
+    import subprocess
+    import sys
+
+    server = start_server("--config", str(config(tmp_path, receiver)))
+    append(tmp_path / "app.log", "ERROR one")
+    wait_for(lambda: matches(server, 1), what="a match")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "logtail", "watches", *args, "--url", server.url],
+                              capture_output=True, text=True, timeout=60)
+
+    listed = cli()
+    assert listed.returncode == 0
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:3] == ["WATCH", "STATE", "MATCHES"] and row.split()[:3] == ["errors", "ok", "1"]
+    tested = cli("test", "errors")
+    assert (tested.returncode, tested.stdout) == (0, "hook: ok (HTTP 200)\n")
+    receiver.status = 400
+    refused = cli("test", "errors")
+    assert refused.returncode == 1 and "hook: FAILED: hook: HTTP 400" in refused.stdout
+    missing = cli("test", "nope")
+    assert missing.returncode == 1 and "HTTP 404" in missing.stderr
