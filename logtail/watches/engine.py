@@ -114,7 +114,7 @@ class WatchEngine:
                 del self.seeds[name]
         if name in self.catching_up:
             return  # these lines are in the window: the catch-up evaluates them in order
-        self._evaluate(groups, lines, time.time())
+        self._evaluate(groups, lines, time.time(), block.data)
         self.positions[name] = position
         self._dirty.set()
 
@@ -128,9 +128,12 @@ class WatchEngine:
             groups = self._covering[name] = list(by_filter.items())
         return groups
 
-    def _evaluate(self, groups: list[tuple[LineFilter, list[WatchSpec]]], lines: list[Line], now: float) -> None:
+    def _evaluate(self, groups: list[tuple[LineFilter, list[WatchSpec]]], lines: list[Line], now: float,
+                  data: bytes = b"") -> None:
         parsed = FieldCache()  # a line's fields parsed once for all filters
         for flt, specs in groups:
+            if data and flt.q and not (flt.invert or flt.ignore_case) and flt.q.encode() not in data:
+                continue  # a block of clean bytes without the substring: no line of it can match
             hits = lines if flt.is_empty else [
                 line for line in lines if flt.matches(line.text, line.level, None, parsed)]
             if not hits:
