@@ -121,6 +121,7 @@ def _watch_engine(state: AppState) -> WatchEngine:
     from logtail.watches.engine import WatchEngine
     from logtail.watches.metrics import WatchCollector
 
-    engine = WatchEngine(state.settings, state.hub, state.registry, state.shipped)
+    redis = state.shipped.client if state.shipped is not None else None
+    engine = WatchEngine(state.settings, state.hub, state.registry, state.shipped, redis=redis)
     state.metrics.register(WatchCollector(engine))
     return engine

@@ -36,23 +36,29 @@ from logtail.match.fields import FieldCache
 from logtail.match.filters import LineFilter
 from logtail.sources.files.readback import plan_lines, read_back
 from logtail.sources.files.table import LogRegistry
+from logtail.watches.coordination import AlertClaims, node_identity
 from logtail.watches.counter import SAMPLE, Alert, WatchCounter
 from logtail.watches.delivery import BACKOFF_CAP, Destination, Outcome, describe, send_once
 from logtail.watches.spec import WatchSpec
 from logtail.watches.statefile import StateFile
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from logtail.sources.redis.discovery import ShippedLogs
 
 log = logging.getLogger(__name__)
 SAVE_INTERVAL = 1.0  # positions alone are saved at most this often; a new alert is saved at once
 TICK = 1.0  # how often ended cooldowns are checked for the alert they owe
-POSITION_WAIT = 0.1  # a watched log's first position (the follower opening its file) is polled this often
+POSITION_WAIT = 0.1
+# A shipped log found in Redis within this long of the start is seeded with lines shipped before it: not news.
+# One found later is a host that began shipping meanwhile: its first lines are evaluated.
+SHIPPED_SEED_GRACE = 15.0  # a watched log's first position (the follower opening its file) is polled this often
 
 
 class WatchEngine:
     def __init__(self, settings: Settings, hub: Hub, registry: LogRegistry, shipped: ShippedLogs | None = None,
-                 backoff_cap: float | None = None) -> None:
+                 backoff_cap: float | None = None, redis: aioredis.Redis | None = None) -> None:
         self.settings = settings
         self.hub = hub
         self.registry = registry
@@ -74,7 +80,10 @@ class WatchEngine:
         self.store = StateFile(Path(settings.state_dir)) if settings.state_dir else None
         self._dirty = asyncio.Event()
         self._urgent = asyncio.Event()
+        self.identity = node_identity()  # replaced by the saved one: a claim made before a restart is ours
         self._restore()
+        self.claims = AlertClaims(redis, self.identity) if redis is not None else None
+        self.started = time.monotonic()
         self.seeds = self._seed_sizes()  # log -> its size at start: the lines up to there are old
         hub.observers.append(self.observe)
 
@@ -106,6 +115,8 @@ class WatchEngine:
         by_level.update(line.level for line in lines or block.lines)
         if lines is None:
             return
+        if self._shipped_seed(name):
+            return
         seed = self.seeds.get(name)
         if seed is not None:
             # Lines that were in the file at start (the window's seed) are not news: never evaluated as new.
@@ -117,6 +128,11 @@ class WatchEngine:
         self._evaluate(groups, lines, time.time(), block.data)
         self.positions[name] = position
         self._dirty.set()
+
+    def _shipped_seed(self, name: str) -> bool:
+        # The Redis reader publishes a newly found log's last entries before adding it to the table.
+        return (self.shipped is not None and "@" in name and name not in self.shipped
+                and time.monotonic() - self.started < SHIPPED_SEED_GRACE)
 
     def _watches_of(self, name: str) -> list[tuple[LineFilter, list[WatchSpec]]]:
         groups = self._covering.get(name)
@@ -202,7 +218,7 @@ class WatchEngine:
         async with asyncio.TaskGroup() as group:
             for dest in self.destinations.values():
                 group.create_task(dest.run(), name=f"alerts-{dest.spec.name}")
-            self._dispatch([alert for alert, _ in self.outbox.values() if alert not in self.unsaved])
+            group.create_task(self._send([alert for alert, _ in self.outbox.values() if alert not in self.unsaved]))
             for name, cursor in list(self.catching_up.items()):
                 group.create_task(self._catch_up(name, cursor), name=f"watch-catch-up-{name}")
             group.create_task(self._tick(), name="watch-cooldowns")
@@ -239,14 +255,26 @@ class WatchEngine:
                     await self.store.save(self._snapshot())
                 except OSError as exc:
                     log.error("cannot save the watches' state to %s: %s", self.store.path, exc)
-            self._dispatch(fired)
+            await self._send(fired)
+
+    async def _send(self, alerts: list[Alert]) -> None:
+        """To the destinations, unless another node claimed the alert (coordination.py)."""
+        for alert in alerts:
+            spec = self.specs[alert.watch]
+            if self.claims is not None and not await self.claims.claim(alert, spec.cooldown, spec.window):
+                log.info("watch %s: alert %s is sent by another node", alert.watch, alert.id)
+                self.outbox.pop(alert.id, None)
+                self._dirty.set()
+                continue
+            self._dispatch([alert])
 
     # --- catching up after a restart ------------------------------------------------------------------------
 
     async def _catch_up(self, name: str, cursor: Cursor) -> None:
         ch = self.hub.channel(name)
         # The follower has not opened the log, or not read its seed yet: polled, the hub announces neither.
-        while ch.position is None or name in self.seeds:  # noqa: ASYNC110
+        while ch.position is None or name in self.seeds or (  # noqa: ASYNC110
+                self.shipped is not None and "@" in name and name not in self.shipped):
             await asyncio.sleep(POSITION_WAIT)
         groups = self._watches_of(name)
         while True:
@@ -293,6 +321,7 @@ class WatchEngine:
 
     def _restore(self) -> None:
         data = self.store.load() if self.store is not None else {}
+        self.identity = str(data.get("node") or self.identity)
         for text in data.get("positions", {}).values():
             for name, cursor in parse_cursors(text).items():
                 if self._watches_of(name):
@@ -308,6 +337,7 @@ class WatchEngine:
 
     def _snapshot(self) -> dict[str, Any]:
         return {
+            "node": self.identity,
             "positions": {name: str(cursor) for name, cursor in self.positions.items()},
             "watches": {name: counter.dump() for name, counter in self.counters.items()},
             "outbox": [{"alert": alert.to_json(), "pending": sorted(pending)}
