@@ -88,7 +88,7 @@ async def test_catch_up_from_a_saved_position_in_the_window(tmp_path: Path) -> N
     batch = lines("app.log", "ERROR 0", "ERROR 1", "ERROR 2")  # the first ends at 8: already evaluated
     publish(engine, "app.log", batch)
     assert engine.counters["a"].total == 0  # not live yet
-    task = asyncio.create_task(engine._catch_up("app.log", Cursor("app.log", "000000000000", 8)))
+    task = asyncio.create_task(engine._catch_up_from("app.log", Cursor("app.log", "000000000000", 8)))
     await asyncio.wait_for(task, 10)
     assert engine.counters["a"].total == 2 and "app.log" not in engine.catching_up
     assert [a.count for a, _ in engine.outbox.values()] == [2]

@@ -271,6 +271,17 @@ class WatchEngine:
     # --- catching up after a restart ------------------------------------------------------------------------
 
     async def _catch_up(self, name: str, cursor: Cursor) -> None:
+        try:
+            await self._catch_up_from(name, cursor)
+        except Exception:  # a failed catch-up must not stop the watches: the log is evaluated live from now
+            log.exception("watches: %s: cannot evaluate the lines written while the server was down", name)
+            for _, specs in self._watches_of(name):
+                for spec in specs:
+                    self.counters[spec.name].note(f"{name}: lines written while the server was down were not "
+                                                  "evaluated (see the server's log)")
+            self.catching_up.pop(name, None)
+
+    async def _catch_up_from(self, name: str, cursor: Cursor) -> None:
         ch = self.hub.channel(name)
         # The follower has not opened the log, or not read its seed yet: polled, the hub announces neither.
         while ch.position is None or name in self.seeds or (  # noqa: ASYNC110
