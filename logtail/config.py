@@ -251,6 +251,8 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
         raise ConfigError(f"root_path {s.root_path!r} must start with '/' and not end with '/' (e.g. /logs)")
     if s.auth is not None and (":" not in s.auth or not s.auth.partition(":")[0]):
         raise ConfigError("auth must be USER:PASSWORD (or USER:<hash>)")
+    if s.state_dir and Path(s.state_dir).exists() and not Path(s.state_dir).is_dir():
+        raise ConfigError(f"state_dir {s.state_dir} is not a directory")
     if bool(s.ssl_certfile) != bool(s.ssl_keyfile):
         raise ConfigError("ssl_certfile and ssl_keyfile must be given together")
 

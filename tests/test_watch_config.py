@@ -101,3 +101,9 @@ def test_serve_stops_with_one_line_and_status_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "logtail: error: watch 'w': threshold must be a whole number of at least 1, got 0"]
+
+
+def test_a_state_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("")
+    with pytest.raises(ConfigError, match=r"state_dir .* is not a directory"):
+        load(tmp_path, f'state_dir = "{tmp_path / "state"}"\n')
