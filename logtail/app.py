@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +33,9 @@ from logtail.web.routes import build_router
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
 
+if TYPE_CHECKING:
+    from logtail.watches.engine import WatchEngine
+
 
 class LogtailApp(FastAPI):
     """FastAPI, plus the server's own `send` kept in each request's scope for streams (stream.SERVER_SEND)."""
@@ -55,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for collector in sources.collectors():
         state.metrics.register(collector)
+    watches = _watch_engine(state) if settings.watches else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(sources.run(), name="sources"),
             asyncio.create_task(keep_alive(hub, state.transfers, settings.heartbeat), name="keep-alive"),
         ]
+        if watches is not None:
+            tasks.append(asyncio.create_task(watches.run(), name="watches"))
         try:
             yield
         finally:
@@ -69,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if watches is not None:
+                await watches.close()
             await sources.close()
 
     app = LogtailApp(
@@ -78,8 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.logtail = state
+    app.state.watches = watches  # the watch routes' engine (logtail.watches.routes)
     app.include_router(build_router())
     app.include_router(build_history_router())
+    if settings.watches:
+        from logtail.watches.routes import build_watch_router
+
+        app.include_router(build_watch_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
     app.add_middleware(SecurityHeaders)
@@ -90,3 +104,16 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(BasicAuth, credentials=settings.auth)
     app.add_middleware(AcceptPrefixedPaths)  # outermost: auth and routes see one form of the path
     return app
+
+
+def _watch_engine(state: AppState) -> WatchEngine:
+    # Imported only when watches are configured: a server without them loads none of it (nor httpx).
+    from logtail.sources.redis.client import connect
+    from logtail.watches.engine import WatchEngine
+    from logtail.watches.metrics import WatchCollector
+
+    # Alerts are claimed in Redis so that, of several nodes, one sends each (coordination.py).
+    redis = connect(state.settings.redis) if state.settings.redis else None
+    engine = WatchEngine(state.settings, state.hub, state.sources, redis=redis)
+    state.metrics.register(WatchCollector(engine))
+    return engine

@@ -1,4 +1,4 @@
-"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hash-password`.
+"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hash-password`, `logtail watches`.
 
 The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         demo_p.add_argument(f"--{name}", type=OPTIONS[name][0], default=default_of(name), help=help_text(name))
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
 
+    from logtail.watches.cli import add_parser as add_watches_parser
+
+    add_watches_parser(commands)
     commands.add_parser("hash-password", help="print a password hash for the auth setting",
                         description="Print a salted scrypt hash for `auth = \"user:<hash>\"`; the password is "
                                     "read from the terminal, or from the first line of stdin.")
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
             _configure_logging("info")
             run_demo(args.host, args.port, args.rate)
+        elif args.command == "watches":
+            from logtail.watches.cli import run as run_watches
+
+            return run_watches(args)
         elif args.command == "hash-password":
             password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
             if not password:

@@ -15,7 +15,10 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from logtail.watches.spec import DestinationSpec, WatchSpec
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
@@ -70,6 +73,10 @@ class Settings:
     redis_maxlen: int = 100_000
     host_name: str | None = None
     metrics_port: int | None = None
+    # Watches (logtail/watches/): where their positions are kept, and their [watches.*] / [destinations.*].
+    state_dir: str | None = None
+    watches: tuple[WatchSpec, ...] = ()
+    destinations: tuple[DestinationSpec, ...] = ()
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
@@ -104,6 +111,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately"),
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
+    "state_dir": (str, "directory for the watches' positions, so no line goes unwatched across a restart"),
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
@@ -180,7 +188,7 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
-    known = set(OPTIONS) | {"sources", "logs"}
+    known = set(OPTIONS) | {"sources", "logs", "watches", "destinations"}
     for key in data:
         if key not in known:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
@@ -243,8 +251,19 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
         raise ConfigError(f"root_path {s.root_path!r} must start with '/' and not end with '/' (e.g. /logs)")
     if s.auth is not None and (":" not in s.auth or not s.auth.partition(":")[0]):
         raise ConfigError("auth must be USER:PASSWORD (or USER:<hash>)")
+    if s.state_dir and Path(s.state_dir).exists() and not Path(s.state_dir).is_dir():
+        raise ConfigError(f"state_dir {s.state_dir} is not a directory")
     if bool(s.ssl_certfile) != bool(s.ssl_keyfile):
         raise ConfigError("ssl_certfile and ssl_keyfile must be given together")
+
+
+def _log_names(sources: list[LogSource]) -> set[str]:
+    """The names of the logs followed at start: named files, and the files globs match now."""
+    names = {src.name for src in sources if src.name is not None}
+    for src in sources:
+        if src.is_glob:
+            names.update(Path(p).name for p in glob.glob(str(src.path)))
+    return names
 
 
 def _check_range(name: str, value: float, low: float, high: float | None, high_name: str | None = None) -> None:
@@ -275,6 +294,11 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
     else:
         srcs = file_sources(data, config_file.parent if config_file else cwd)
     check_sources(tuple(srcs))
+    if data.get("watches") or data.get("destinations"):
+        from logtail.watches.spec import parse_watch_config  # imports the filters: only when there are watches
+
+        found = parse_watch_config(data, tuple(srcs), _log_names(srcs), bool(values.get("redis")), environ)
+        values["watches"], values["destinations"] = found.watches, found.destinations
     settings = Settings(sources=tuple(srcs), **values)
     validate(settings, values.keys())
     return settings

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
@@ -27,7 +27,11 @@ from logtail.core.subscription import LogStats, Subscription
 from logtail.match.fields import FieldCache
 from logtail.match.filters import FilterError, LineFilter, RegexSet
 
-__all__ = ["Channel", "Hub", "LogStats", "Subscription"]
+__all__ = ["Channel", "Hub", "LineObserver", "LogStats", "Subscription"]
+
+# Called with every published batch of a log and the position after it, whether or not anyone subscribes
+# (the watches, logtail/watches/engine.py). Runs on the publish path: it must not block or await.
+LineObserver = Callable[[str, LineBlock, Cursor], None]
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +161,7 @@ class Hub:
         self.queue_bytes = queue_bytes
         self.channels: dict[str, Channel] = {}
         self.subscriptions: set[Subscription] = set()
+        self.observers: list[LineObserver] = []
 
     def add(self, name: str) -> None:
         self.channel(name)
@@ -182,6 +187,8 @@ class Hub:
         ch = self.channel(name)
         ch.position = position
         block = LineBlock.of_lines(name, lines) if isinstance(lines, list) else lines
+        for observe in self.observers:  # a position alone too (a file opened, rotated)
+            observe(name, block, position)
         if not block.count:
             return
         ch.extend(block)

@@ -92,6 +92,9 @@ class Source(Protocol):
     def __contains__(self, name: str) -> bool:
         """Whether `name` is one of this source's logs."""
 
+    def names(self) -> list[str]:
+        """The names of this source's logs now."""
+
     async def logs(self) -> list[LogInfo]:
         """Every log of this source, with what is known of it now."""
 
@@ -134,6 +137,9 @@ class Sources:
 
     def find(self, name: str) -> Source | None:
         return next((source for source in self.sources if name in source), None)
+
+    def names(self) -> list[str]:
+        return [name for source in self.sources for name in source.names()]
 
     async def logs(self) -> list[LogInfo]:
         found = await asyncio.gather(*(source.logs() for source in self.sources))

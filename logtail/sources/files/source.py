@@ -40,6 +40,9 @@ class FileSource:
             raise Unavailable(404, f"unknown log {name[:200]!r}")
         return entry
 
+    def names(self) -> list[str]:
+        return list(self.table.entries)
+
     async def logs(self) -> list[LogInfo]:
         return await off_loop(_infos, list(self.table))
 

@@ -45,6 +45,9 @@ class RedisSource:
             raise Unavailable(404, f"unknown log {name[:200]!r}")
         return found
 
+    def names(self) -> list[str]:
+        return list(self.shipped.logs)
+
     async def logs(self) -> list[LogInfo]:
         shipped = list(self.shipped)
         sizes = await self._sizes(shipped)

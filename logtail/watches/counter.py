@@ -1,0 +1,151 @@
+"""Counting one watch's matches: the total, per-minute buckets for a day, the threshold within a sliding
+window, and the cooldown. Pure: the caller passes the time, so every rule is table-testable.
+
+Rules (docs/watches.md):
+- An alert fires when `threshold` matches fall within `window` seconds. Its matches are then spent: the
+  next alert needs `threshold` new ones (so `threshold = 1, cooldown = "0s"` alerts on every match, one
+  alert per published batch of lines).
+- After an alert, no other alert fires for `cooldown` seconds. A crossing meanwhile is not lost: when the
+  cooldown ends, one alert reports everything that matched during it. Matches that never crossed the
+  threshold are summed into the next alert's `count` (the count is always "matches since the last alert").
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from logtail.watches.spec import WatchSpec
+
+State = Literal["ok", "firing", "cooldown"]
+MINUTES = 1440  # per-minute buckets kept: one day
+SAMPLE = 5  # lines an alert carries (the last ones that matched)
+
+
+@dataclass
+class Alert:
+    id: str  # unique per watch and alert, stable across restarts: receivers may deduplicate on it
+    watch: str
+    at: float
+    count: int  # matches since the previous alert
+    threshold: int
+    window: float
+    lines: list[dict[str, Any]]  # the last SAMPLE matched lines: log, text, id, level
+    note: str = ""  # e.g. lines that could not be evaluated (rotated away while the server was down)
+    test: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        return cls(**data)
+
+
+@dataclass
+class WatchCounter:
+    spec: WatchSpec
+    total: int = 0
+    seq: int = 0  # alerts fired so far (persisted: part of each alert's id)
+    recent: deque[float] = field(default_factory=deque)  # times of the unspent matches, at most `threshold`
+    pending: int = 0  # matches since the last alert
+    sample: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=SAMPLE))
+    cooldown_until: float = 0.0
+    suppressed: bool = False  # the threshold was crossed during the cooldown
+    last_alert: float | None = None
+    notes: list[str] = field(default_factory=list)
+    buckets: deque[list[int]] = field(default_factory=deque)  # [minute since the epoch, matches]
+
+    def add(self, now: float, n: int, records: list[dict[str, Any]]) -> Alert | None:
+        """Count `n` matched lines at `now`, the last of which are `records`; the alert they complete, if any."""
+        if not n:
+            return None
+        self.total += n
+        self.pending += n
+        self._bucket(now, n)
+        self.sample.extend(records[-SAMPLE:])
+        threshold = self.spec.threshold
+        self.recent.extend([now] * min(n, threshold))
+        while len(self.recent) > threshold:
+            self.recent.popleft()
+        while self.recent and now - self.recent[0] > self.spec.window:
+            self.recent.popleft()
+        if len(self.recent) < threshold:
+            return None
+        self.recent.clear()  # spent: the next alert needs `threshold` new matches
+        if now < self.cooldown_until:
+            self.suppressed = True
+            return None
+        return self._fire(now)
+
+    def tick(self, now: float) -> Alert | None:
+        """The alert a crossing during a cooldown that has now ended owes."""
+        if self.suppressed and now >= self.cooldown_until:
+            return self._fire(now)
+        return None
+
+    def note(self, message: str) -> None:
+        """Something the next alert must say (it is sent with it)."""
+        self.notes.append(message)
+
+    def state(self, now: float) -> State:
+        if self.last_alert is not None and now < self.cooldown_until:
+            return "cooldown"
+        if self.suppressed or (self.last_alert is not None and now - self.last_alert <= self.spec.window):
+            return "firing"
+        return "ok"
+
+    def counts(self, now: float, since: float, step: float) -> list[dict[str, float]]:
+        """Matches per `step` seconds (a whole number of minutes) from `now - since` to now, oldest first."""
+        minutes = max(1, int(step // 60))
+        end = int(now // 60)
+        buckets = max(1, -(-int(since // 60) // minutes))  # enough buckets to cover `since`
+        first = end - minutes + 1 - (buckets - 1) * minutes  # the last bucket ends with the current minute
+        series = dict.fromkeys(range(first, end + 1, minutes), 0)
+        for minute, count in self.buckets:
+            if first <= minute <= end:
+                start = first + (minute - first) // minutes * minutes
+                series[start] += count
+        return [{"t": start * 60.0, "count": series[start]} for start in sorted(series)]
+
+    def _bucket(self, now: float, n: int) -> None:
+        minute = int(now // 60)
+        if self.buckets and self.buckets[-1][0] == minute:
+            self.buckets[-1][1] += n
+        else:
+            self.buckets.append([minute, n])
+        while self.buckets and self.buckets[0][0] <= minute - MINUTES:
+            self.buckets.popleft()
+
+    def _fire(self, now: float) -> Alert:
+        self.seq += 1
+        spec = self.spec
+        alert = Alert(f"{spec.name}-{int(now)}-{self.seq}", spec.name, now, self.pending, spec.threshold,
+                      spec.window, list(self.sample), "; ".join(self.notes))
+        self.pending = 0
+        self.sample.clear()
+        self.notes.clear()
+        self.suppressed = False
+        self.last_alert = now
+        self.cooldown_until = now + spec.cooldown
+        return alert
+
+    # --- the state file (statefile.py) ------------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        return {"total": self.total, "seq": self.seq, "recent": list(self.recent), "pending": self.pending,
+                "sample": list(self.sample), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
+                "last_alert": self.last_alert, "notes": self.notes, "buckets": list(self.buckets)}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.seq = int(data.get("seq", 0))
+        self.recent.extend(float(t) for t in data.get("recent", [])[-self.spec.threshold:])
+        self.pending = int(data.get("pending", 0))
+        self.sample.extend(data.get("sample", []))
+        self.cooldown_until = float(data.get("cooldown_until", 0.0))
+        self.suppressed = bool(data.get("suppressed", False))
+        last = data.get("last_alert")
+        self.last_alert = float(last) if last is not None else None
+        self.notes = [str(n) for n in data.get("notes", [])]
+        self.buckets.extend([int(m), int(c)] for m, c in data.get("buckets", []))

@@ -1,0 +1,91 @@
+"""Counting a watch's matches (logtail/watches/counter.py): threshold in a sliding window, cooldown, buckets."""
+
+from __future__ import annotations
+
+from logtail.match.filters import LineFilter
+from logtail.watches.counter import WatchCounter
+from logtail.watches.spec import WatchSpec
+
+T0 = 1_800_000_000.0  # a whole minute
+
+
+def counter(threshold: int, window: float, cooldown: float = 0.0) -> WatchCounter:
+    return WatchCounter(WatchSpec("w", ("app",), LineFilter(q="ERROR"), (("q", "ERROR"),), threshold, window,
+                                  cooldown, ("hook",)))
+
+
+def rec(i: int) -> dict[str, object]:
+    return {"log": "app", "text": f"ERROR {i}", "id": f"app=000000000000:{i}", "level": "error"}
+
+
+def test_below_threshold_never_fires() -> None:
+    c = counter(3, 60)
+    assert c.add(T0, 1, [rec(1)]) is None
+    assert c.add(T0 + 1, 1, [rec(2)]) is None
+    assert c.total == 2 and c.state(T0 + 2) == "ok"
+
+
+def test_reaching_threshold_fires_once_with_count_and_lines() -> None:
+    c = counter(3, 60)
+    c.add(T0, 2, [rec(1), rec(2)])
+    alert = c.add(T0 + 1, 1, [rec(3)])
+    assert alert is not None and alert.count == 3
+    assert [line["text"] for line in alert.lines] == ["ERROR 1", "ERROR 2", "ERROR 3"]
+    assert c.add(T0 + 2, 1, [rec(4)]) is None  # spent: three new matches are needed
+
+
+def test_window_slides_old_matches_out() -> None:
+    c = counter(3, 10)
+    c.add(T0, 2, [rec(1), rec(2)])
+    assert c.add(T0 + 11, 1, [rec(3)]) is None  # the first two are out of the window
+    assert c.add(T0 + 12, 1, [rec(4)]) is None
+    alert = c.add(T0 + 13, 1, [rec(5)])
+    assert alert is not None and alert.count == 5  # every match since the last alert is counted
+
+
+def test_threshold_one_and_no_cooldown_alerts_on_every_batch() -> None:
+    c = counter(1, 60, 0)
+    assert [c.add(T0 + i, 1, [rec(i)]) is not None for i in range(4)] == [True] * 4
+    assert c.seq == 4
+
+
+def test_cooldown_suppresses_then_sums_into_the_alert_at_its_end() -> None:
+    c = counter(2, 60, cooldown=600)
+    first = c.add(T0, 2, [rec(1), rec(2)])
+    assert first is not None and first.count == 2
+    assert c.add(T0 + 10, 5, [rec(i) for i in range(3, 8)]) is None  # crossed during the cooldown
+    assert c.state(T0 + 11) == "cooldown"
+    assert c.tick(T0 + 599) is None
+    owed = c.tick(T0 + 600)
+    assert owed is not None and owed.count == 5
+    assert c.tick(T0 + 601) is None
+
+
+def test_matches_below_threshold_in_cooldown_carry_into_the_next_alert() -> None:
+    c = counter(3, 60, cooldown=100)
+    c.add(T0, 3, [rec(1)])
+    c.add(T0 + 10, 1, [rec(2)])  # no crossing during the cooldown
+    assert c.tick(T0 + 200) is None
+    alert = c.add(T0 + 201, 3, [rec(3)])
+    assert alert is not None and alert.count == 4
+
+
+def test_counts_are_per_minute_buckets_ending_now() -> None:
+    c = counter(100, 60)
+    c.add(T0 + 5, 2, [rec(1)])
+    c.add(T0 + 65, 3, [rec(2)])
+    c.add(T0 + 130, 1, [rec(3)])
+    series = c.counts(T0 + 150, 5 * 60, 60)
+    assert [point["count"] for point in series] == [0, 0, 2, 3, 1]
+    assert series[-1]["t"] == T0 + 120
+    wide = c.counts(T0 + 150, 6 * 60, 120)
+    assert [point["count"] for point in wide] == [0, 2, 4]
+
+
+def test_state_survives_dump_and_load() -> None:
+    c = counter(3, 60, cooldown=100)
+    c.add(T0, 2, [rec(1), rec(2)])
+    again = counter(3, 60, cooldown=100)
+    again.load(c.dump())
+    alert = again.add(T0 + 1, 1, [rec(3)])  # a burst split by a restart still crosses
+    assert alert is not None and alert.count == 3
