@@ -17,6 +17,7 @@ from logtail.sources.files.regions import DEFAULT_LIMIT, MAX_CONTEXT, MAX_LIMIT,
 from logtail.sources.files.search import SearchResponse
 from logtail.sources.files.siblings import rotated_siblings
 from logtail.sources.redis.history import ShippedDownload, ShippedSearch
+from logtail.web.access import require_readable
 from logtail.web.query import FILTER_PARAMETERS
 from logtail.web.routes import NAME_PATH, FilterQuery, require_log
 from logtail.web.state import state_of
@@ -84,6 +85,8 @@ def build_history_router() -> APIRouter:
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
         st = state_of(request)
+        require_readable(request, [name])
+        st.access.audit.record(request.scope, "download", [name])
         if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
             return ShippedDownload(st.shipped, st.shipped.logs[name], st.transfers)
         entry = require_log(request, name)
@@ -108,6 +111,8 @@ def build_history_router() -> APIRouter:
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
         st = state_of(request)
+        require_readable(request, [name])
+        st.access.audit.record(request.scope, "search", [name])
         if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
             return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.transfers)
         entry = require_log(request, name)

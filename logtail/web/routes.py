@@ -21,6 +21,7 @@ from logtail.core.frames import NoticeKind
 from logtail.match.levels import LEVELS
 from logtail.sources.files.since import Start, since_start
 from logtail.sources.files.table import LogEntry
+from logtail.web.access import first_unreadable, identity, readable, require_readable, unknown_log
 from logtail.web.metrics import render
 from logtail.web.query import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
 from logtail.web.state import AppState, state_of
@@ -62,8 +63,10 @@ def build_router() -> APIRouter:
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard(request: Request) -> Response:
         st = state_of(request)
+        who = identity(request.scope)
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
+            "user": who.name if who else None,
             "logs": [info.model_dump() for info in _list_logs(request)],
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
@@ -77,6 +80,8 @@ def build_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:
+        if not state_of(request).access.control.may_read_metrics(identity(request.scope)):
+            raise HTTPException(403, detail="metrics are open to the users of --metrics-users only")
         return Response(render(state_of(request).metrics), media_type="text/plain; version=0.0.4")
 
     @router.get("/api/logs", summary="The logs that can be streamed")
@@ -86,6 +91,7 @@ def build_router() -> APIRouter:
     @router.get("/api/logs/{name}", summary="One log", responses={404: {"description": "Unknown log"}})
     async def get_log(request: Request, name: Annotated[str, NAME_PATH]) -> LogInfo:
         _require(request, [name])
+        require_readable(request, [name])
         return next(info for info in _list_logs(request) if info.name == name)
 
     @router.get("/api/logs/{name}/stream", summary="Stream one log (SSE, text or NDJSON)",
@@ -112,14 +118,10 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def unknown_log(name: str) -> str:
-    return f"unknown log {name[:200]!r}"
-
-
 def require_log(request: Request, name: str) -> LogEntry:
-    """The local log named in a request; 404 if there is none of that name."""
+    """The local log named in a request; 404 if there is none of that name (or the user may not read it)."""
     entry = state_of(request).registry.get(name)
-    if entry is None:
+    if entry is None or not readable(request, name):
         raise HTTPException(404, detail=unknown_log(name))
     return entry
 
@@ -135,6 +137,8 @@ def _list_logs(request: Request) -> list[LogInfo]:
     infos = []
     state = state_of(request)
     for entry in state.registry:
+        if not readable(request, entry.name):
+            continue
         try:
             st = os.stat(entry.path)
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
@@ -142,6 +146,8 @@ def _list_logs(request: Request) -> list[LogInfo]:
         except OSError:
             infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
     for shipped in state.shipped or ():
+        if not readable(request, shipped.name):
+            continue
         known = shipped.known
         infos.append(LogInfo(name=shipped.name, path=known.path, size=0, exists=True, mtime=known.last_seen,
                              host=known.host))
@@ -158,21 +164,23 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if not st.has_log(name)), None)
+    unknown = unknown or first_unreadable(st.access.control, scope, params.names)  # exactly as if unknown
     if unknown is not None:
         return JSONResponse({"detail": unknown_log(unknown)}, status_code=404)
     s = st.settings
     if st.hub.client_count >= s.max_clients:
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
+    st.access.audit.record(scope, "stream", params.names)
     if params.since is None:
         options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
                                 params.overflow)
-        return make_stream(st, params.names, options)
+        return st.access.guard(make_stream(st, params.names, options), scope)
     starts = await _since_starts(st, params.names, params.since)
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
     options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
-    return make_stream(st, params.names, options)
+    return st.access.guard(make_stream(st, params.names, options), scope)
 
 
 async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import get_args
 
 from fastapi.templating import Jinja2Templates
@@ -15,6 +15,7 @@ from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
 from logtail.sources.files.table import LogRegistry
 from logtail.sources.redis.discovery import ShippedLogs
+from logtail.web.gate import AccessGate
 
 
 @dataclass
@@ -26,6 +27,7 @@ class AppState:
     metrics: CollectorRegistry
     transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
     shipped: ShippedLogs | None = None  # logs of other hosts, with --redis
+    access: AccessGate = field(default_factory=AccessGate)  # users, [access] rules, open streams, audit
 
     def has_log(self, name: str) -> bool:
         return name in self.registry or (self.shipped is not None and name in self.shipped)
