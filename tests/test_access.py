@@ -53,6 +53,10 @@ def test_a_user_removed_from_the_table_reads_nothing() -> None:
     users = UserTable(parse_users_file(f"alice:{HASH}:web\n", "f"))
     control = AccessControl(users, AccessRules(), basic=True, authenticates=True)
     assert control.readable(ALICE, "x")
+    control.rules = AccessRules([("x", ["group:web"])])
+    assert control.readable(Identity("alice"), "x")  # the groups the table gives now, not those of the stream
+    users.replace(parse_users_file(f"alice:{HASH}:\n", "f"))
+    assert not control.readable(ALICE, "x")
     users.replace({})
     assert not control.readable(ALICE, "x")
     assert not control.readable(None, "x")  # with auth on, no user is nobody

@@ -89,8 +89,12 @@ class AccessControl:
     def readable(self, who: Identity | None, name: str) -> bool:
         if self.authenticates and who is None:
             return False  # only /healthz passes the middleware without a user, and it names no log
-        if who is not None and self.basic and not who.via_proxy and who.name not in self.users:
-            return False  # removed from the users since the stream was let in
+        if who is not None and self.basic and not who.via_proxy:
+            # The user as the users table says now: a stream opened before a reload keeps its first identity.
+            entry = self.users.get(who.name)
+            if entry is None:
+                return False  # removed since the stream was let in
+            who = Identity(entry.name, entry.groups)
         return self.rules.allows(who, name)
 
     def may_read_metrics(self, who: Identity | None) -> bool:
