@@ -81,6 +81,7 @@ def test_the_log_list_shows_only_what_each_user_may_read(server: LogtailServer) 
     assert names(server, "carol") == []  # no grants: an empty list, not an error
     page = httpx.get(server.url + "/", auth=("bob", PASSWORD), timeout=10).text
     assert "db.log" in page and "app.log" not in page
+    assert '<span class="user" title="signed in with a password: close the browser to sign out">bob</span>' in page
 
 
 def test_every_endpoint_refuses_a_denied_log_exactly_as_an_unknown_one(server: LogtailServer) -> None:

@@ -67,6 +67,8 @@ def build_router() -> APIRouter:
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
             "user": who.name if who else None,
+            "user_hint": ("signed in through the proxy: sign out there" if who and who.via_proxy
+                          else "signed in with a password: close the browser to sign out"),
             "logs": [info.model_dump() for info in _list_logs(request)],
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
