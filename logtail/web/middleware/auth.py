@@ -184,6 +184,10 @@ class BasicAuth:
         self.verified = VerifiedCredentials(self.limits)
         self._checks = asyncio.Semaphore(self.limits.concurrent_checks)
         self._pending = 0  # checks running or waiting for the semaphore
+        # Checks under way by address and header: the same credentials sent at once from one address (a page's
+        # streams, an office's browsers behind one NAT after a restart) share one check instead of each paying
+        # scrypt and counting a failure until the address is refused. Other addresses are checked on their own.
+        self._inflight: dict[tuple[str, bytes], asyncio.Future[UserEntry | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
@@ -203,6 +207,10 @@ class BasicAuth:
             await self._refuse(send, 401, "authentication required")
             return
         address, now = client_address(scope), time.monotonic()
+        pending = self._inflight.get((address, header))
+        if pending is not None:
+            await self._verdict(await asyncio.shield(pending), scope, receive, send)
+            return
         retry_after = self.failures.retry_after(address, now)
         if retry_after is not None:
             await self._refuse(send, 429, "too many wrong passwords; try again later", retry_after)
@@ -213,13 +221,23 @@ class BasicAuth:
         # Counted as a failure until it passes, so that attempts still being checked count too: an address
         # cannot start more checks at once than it has failures left.
         self.failures.record(address, now)
-        entry = await self._check(*credentials)
+        verdict = self._inflight[address, header] = asyncio.get_running_loop().create_future()
+        entry = None
+        try:
+            entry = await self._check(*credentials)
+        finally:
+            del self._inflight[address, header]
+            verdict.set_result(entry)  # a check that did not finish refuses those waiting for it
+        if entry is not None:
+            self.failures.forget(address)
+            self.verified.add(header, entry.name)
+        await self._verdict(entry, scope, receive, send)
+
+    async def _verdict(self, entry: UserEntry | None, scope: Scope, receive: Receive, send: Send) -> None:
         if entry is None:
             await self._refuse(send, 401, "authentication required")
-            return
-        self.failures.forget(address)
-        self.verified.add(header, entry.name)
-        await self._pass(entry, scope, receive, send)
+        else:
+            await self._pass(entry, scope, receive, send)
 
     async def _pass(self, entry: UserEntry, scope: Scope, receive: Receive, send: Send) -> None:
         scope[USER] = Identity(entry.name, entry.groups)
