@@ -103,6 +103,9 @@ def serve(settings: Settings) -> None:
 
 
 def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    # A spawned worker is a new interpreter: without this, logtail's own INFO lines (the audit trail, reloads)
+    # would be dropped there (the CLI configured logging in the supervisor only).
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config, state = uvicorn_config(settings)
     LogtailServer(config, state).run(sockets=[sock])
 

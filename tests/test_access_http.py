@@ -187,3 +187,21 @@ def test_the_proxy_names_the_user_and_groups(logs: Path, start_server: Callable[
     # The proxy let a request through without a user: visible as 401, never served anonymously.
     assert get(server, None, "/api/logs")[0] == 401
     assert "without a usable X-Forwarded-User header" in server.output()
+
+
+def test_sighup_reloads_every_worker(logs: Path, password_hash: str, tmp_path: Path) -> None:
+    """Pins: with --workers the supervisor died of SIGHUP (its default action) instead of passing it on."""
+    (logs / "users").write_text(users_text(password_hash, {"alice": "web"}))
+    with LogtailServer(["--users", str(logs / "users"), str(logs / "app.log"), "--workers", "2"]) as server:
+        server.start(tmp_path, timeout=60)  # two spawned interpreters: slow on a loaded machine
+        _reload_both(server, logs, password_hash)
+
+
+def _reload_both(server: LogtailServer, logs: Path, password_hash: str) -> None:
+    wait_for(lambda: server.output().count("Application startup complete") == 2, 20, what="both workers")
+    (logs / "users").write_text(users_text(password_hash, {"alice": "web", "bob": "dba"}))
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGHUP)
+    wait_for(lambda: server.output().count("reload: 2 users") == 2, 20, what="a reload in each worker")
+    assert server.proc.poll() is None
+    assert get(server, "bob", "/api/logs")[0] == 200
