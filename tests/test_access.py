@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,12 @@ async def test_a_burst_of_the_same_credentials_is_checked_once(real_hash: str,
     assert len(checks) == 10
     wrong = await asyncio.gather(*(_call(middleware, "u0", "guess") for _ in range(50)))
     assert [status for status, _ in wrong] == [401] * 50 and len(checks) == 11
+
+
+def test_a_bad_users_file_stops_the_start_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "users").write_text("bob:plain:x\n")
+    done = subprocess.run([sys.executable, "-m", "logtail", "serve", "--users", str(tmp_path / "users"),
+                           str(tmp_path / "app.log"), "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"logtail: error: users file {tmp_path / 'users'} line 1: the password must be "
+                                   "a hash from `logtail hash-password` (scrypt$...)")
