@@ -6,6 +6,8 @@ Nothing is created at import time; everything the app needs lives on `app.state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from logtail import __version__
 from logtail.config import Settings
@@ -23,12 +26,14 @@ from logtail.core.rawresponse import Transfers
 from logtail.paths import resource_dir
 from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
+from logtail.web.gate import AccessGate
 from logtail.web.history import build_history_router
 from logtail.web.keepalive import keep_alive
 from logtail.web.metrics import build_registry
 from logtail.web.middleware.auth import BasicAuth
 from logtail.web.middleware.headers import SecurityHeaders
 from logtail.web.middleware.proxy import AcceptPrefixedPaths
+from logtail.web.middleware.proxyauth import PEER, ProxyHeaderAuth
 from logtail.web.routes import build_router
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
@@ -43,6 +48,9 @@ class LogtailApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[SERVER_SEND] = send
+            # The connection's own peer, before X-Forwarded-For replaces `client`: a proxy's user header is
+            # believed only from a trusted peer (middleware/proxyauth.py), whoever the proxy says it serves.
+            scope[PEER] = scope.get("client")
         await super().__call__(scope, receive, send)
 
 
@@ -60,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     for collector in sources.collectors():
         state.metrics.register(collector)
     watches = _watch_engine(state) if settings.watches else None
+    state.access = AccessGate.build(settings, state.metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +78,12 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         if watches is not None:
             tasks.append(asyncio.create_task(watches.run(), name="watches"))
+        reloading = _reload_on_sighup(state, settings, tasks)
         try:
             yield
         finally:
+            if reloading:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             state.shutdown_streams()
             for task in tasks:
                 task.cancel()
@@ -100,9 +112,15 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
                            allow_headers=["Last-Event-ID"], allow_credentials=False)
-    if settings.auth:
-        app.add_middleware(BasicAuth, credentials=settings.auth)
-    app.add_middleware(AcceptPrefixedPaths)  # outermost: auth and routes see one form of the path
+    if state.access.control.basic:
+        app.add_middleware(BasicAuth, users=state.access.control.users)
+    if settings.auth_proxy_header:
+        app.add_middleware(ProxyHeaderAuth, header=settings.auth_proxy_header,
+                           groups_header=settings.auth_proxy_groups_header, trusted=settings.forwarded_allow_ips)
+    app.add_middleware(AcceptPrefixedPaths)  # auth and routes see one form of the path
+    # Outermost: X-Forwarded-* from --forwarded-allow-ips, applied here rather than by uvicorn so that the
+    # connection's peer is recorded first (LogtailApp); server.py turns uvicorn's own off.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app
 
 
@@ -117,3 +135,17 @@ def _watch_engine(state: AppState) -> WatchEngine:
     engine = WatchEngine(state.settings, state.hub, state.sources, redis=redis)
     state.metrics.register(WatchCollector(engine))
     return engine
+
+
+def _reload_on_sighup(state: AppState, settings: Settings, tasks: list[asyncio.Task[None]]) -> bool:
+    """SIGHUP reads the users and the [access] rules again (web/gate.py); False where no handler can be set
+    (not the main thread: an app run inside a test)."""
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        tasks.append(loop.create_task(state.access.reload(settings), name="reload"))
+
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        return True
+    return False

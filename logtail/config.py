@@ -77,6 +77,21 @@ class Settings:
     state_dir: str | None = None
     watches: tuple[WatchSpec, ...] = ()
     destinations: tuple[DestinationSpec, ...] = ()
+    # Who sees what (web/users.py, web/access.py, docs/access.md). `users` is the users file; the TOML file's
+    # `[users]` and `[access]` tables arrive as `users_table` and `access`, and `config_file` is kept so that
+    # SIGHUP can read them again.
+    users: str | None = None
+    auth_proxy_header: str | None = None
+    auth_proxy_groups_header: str | None = None
+    metrics_users: tuple[str, ...] = ()
+    users_table: tuple[tuple[str, Any], ...] = ()
+    access: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    config_file: Path | None = None
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether every request (but /healthz) names a user."""
+        return bool(self.auth or self.users or self.users_table or self.auth_proxy_header)
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
@@ -112,11 +127,19 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
     "state_dir": (str, "directory for the watches' positions, so no line goes unwatched across a restart"),
+    "users": (str, "users file of NAME:HASH:GROUP,GROUP lines (docs/access.md); reloaded on SIGHUP"),
+    "auth_proxy_header": (str, "take the user from this header set by a proxy at --forwarded-allow-ips, "
+                               "e.g. X-Forwarded-User"),
+    "auth_proxy_groups_header": (str, "with --auth-proxy-header: the user's comma-separated groups, "
+                                      "e.g. X-Forwarded-Groups"),
+    "metrics_users": (str, "comma-separated users allowed /metrics when auth is on; none: every user"),
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
                 "watcher", "poll_interval", "log_level")
 SHIP_ONLY = ("host_name", "metrics_port")
+LIST_OPTIONS = ("cors_origins", "metrics_users")
+HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 
 
@@ -188,7 +211,7 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
-    known = set(OPTIONS) | {"sources", "logs", "watches", "destinations"}
+    known = set(OPTIONS) | {"sources", "logs", "watches", "destinations", "access"}
     for key in data:
         if key not in known:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
@@ -207,7 +230,7 @@ def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
 
 def convert(name: str, value: Any, origin: str) -> Any:
     kind = OPTIONS[name][0]
-    if name == "cors_origins":
+    if name in LIST_OPTIONS:
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(v).strip() for v in items if str(v).strip())
     try:
@@ -255,6 +278,48 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
         raise ConfigError(f"state_dir {s.state_dir} is not a directory")
     if bool(s.ssl_certfile) != bool(s.ssl_keyfile):
         raise ConfigError("ssl_certfile and ssl_keyfile must be given together")
+    _validate_access(s)
+
+
+def _validate_access(s: Settings) -> None:
+    for name in ("auth_proxy_header", "auth_proxy_groups_header"):
+        value = getattr(s, name)
+        if value is not None and not HEADER_RE.fullmatch(value):
+            raise ConfigError(f"{name} {value[:50]!r} is not an HTTP header name")
+    if s.auth_proxy_groups_header and not s.auth_proxy_header:
+        raise ConfigError("auth_proxy_groups_header needs auth_proxy_header")
+    if s.auth_proxy_header and (s.auth or s.users or s.users_table):
+        raise ConfigError("auth_proxy_header replaces Basic auth: remove auth, users and [users]")
+    if s.auth_proxy_header and s.forwarded_allow_ips.strip() == "*":
+        raise ConfigError("auth_proxy_header needs forwarded_allow_ips to name the proxy, not '*': "
+                          "anyone could send the header")
+    if s.access and not s.authenticates:
+        raise ConfigError("[access] rules need users: set auth, users, [users] or auth_proxy_header")
+    if s.metrics_users and not s.authenticates:
+        raise ConfigError("metrics_users needs users: set auth, users, [users] or auth_proxy_header")
+
+
+def access_table(data: dict[str, Any], origin: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The `[access]` table: log-name glob -> list of users and `group:NAME`s."""
+    table = data.get("access", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [access] must be a table of \"GLOB\" = [\"user\", \"group:NAME\"]")
+    rules = []
+    for pattern, who in table.items():
+        if not isinstance(who, list) or not all(isinstance(w, str) and w.strip() for w in who):
+            raise ConfigError(f"{origin}: [access] {pattern!r} must be a list of user names and \"group:NAME\"")
+        if any(w.startswith("group:") and len(w) == len("group:") for w in who):
+            raise ConfigError(f"{origin}: [access] {pattern!r}: \"group:\" needs a group name")
+        rules.append((pattern, tuple(w.strip() for w in who)))
+    return tuple(rules)
+
+
+def users_table(data: dict[str, Any], origin: str) -> tuple[tuple[str, Any], ...]:
+    """The `[users]` table, checked by web/users.py; `users = "PATH"` is the users file instead."""
+    table = data.get("users")
+    if not isinstance(table, dict):
+        return ()
+    return tuple(table.items())
 
 
 def _log_names(sources: list[LogSource]) -> set[str]:
@@ -284,7 +349,7 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
             values[name] = convert(name, flags[name], f"--{name.replace('_', '-')}")
         elif env is not None:
             values[name] = convert(name, env, f"LOGTAIL_{name.upper()}")
-        elif name in data:
+        elif name in data and not (name == "users" and isinstance(data[name], dict)):
             values[name] = convert(name, data[name], f"config file {config_file}")
     cwd = Path.cwd()
     if sources:
@@ -299,7 +364,9 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
 
         found = parse_watch_config(data, tuple(srcs), _log_names(srcs), bool(values.get("redis")), environ)
         values["watches"], values["destinations"] = found.watches, found.destinations
-    settings = Settings(sources=tuple(srcs), **values)
+    origin = f"config file {config_file}"
+    settings = Settings(sources=tuple(srcs), users_table=users_table(data, origin), access=access_table(data, origin),
+                        config_file=config_file.resolve() if config_file else None, **values)
     validate(settings, values.keys())
     return settings
 

@@ -81,7 +81,7 @@ def uvicorn_config(settings: Settings) -> tuple[uvicorn.Config, AppState]:
         host=settings.host,
         port=settings.port,
         root_path=settings.root_path,
-        proxy_headers=True,
+        proxy_headers=False,  # applied by the app, after it records the peer (app.py)
         forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_certfile=settings.ssl_certfile,
         ssl_keyfile=settings.ssl_keyfile,
@@ -103,6 +103,9 @@ def serve(settings: Settings) -> None:
 
 
 def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    # A spawned worker is a new interpreter: without this, logtail's own INFO lines (the audit trail, reloads)
+    # would be dropped there (the CLI configured logging in the supervisor only).
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config, state = uvicorn_config(settings)
     LogtailServer(config, state).run(sockets=[sock])
 
@@ -149,6 +152,8 @@ class Workers:
         # The handlers only set a flag: the loop below does the work, between two checks.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self.should_exit.set())
+        # SIGHUP reloads users and access rules: each worker does it itself (app.py).
+        signal.signal(signal.SIGHUP, lambda signum, frame: self._signal_all(signal.SIGHUP))
         self.processes = [self._start(i) for i in range(self.settings.workers)]
         while not self.should_exit.wait(self.CHECK_INTERVAL):
             self._replace_dead()
@@ -175,13 +180,14 @@ class Workers:
             log.warning("worker %s died (exit code %s); starting another", process.pid, process.exitcode)
             self.processes[i] = self._start(i)
 
-    def _stop_all(self) -> None:
+    def _signal_all(self, sig: int) -> None:
         for process in self.processes:
             if process.is_alive() and process.pid is not None:
-                try:
-                    os.kill(process.pid, signal.SIGTERM)  # each worker ends its streams and shuts down
-                except ProcessLookupError:
-                    pass
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, sig)
+
+    def _stop_all(self) -> None:
+        self._signal_all(signal.SIGTERM)  # each worker ends its streams and shuts down
         # Workers bound their own shutdown by `shutdown_timeout`; one that overruns it by far is stuck.
         deadline = time.monotonic() + max(1.0, self.settings.shutdown_timeout) + 10
         for process in self.processes:

@@ -18,9 +18,10 @@ from logtail.match.levels import LEVELS, Level, detect_level
 Format = Literal["sse", "text", "ndjson"]
 # Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
 # client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
-# other hosts (unreachable, reconnected). The page styles each kind.
+# other hosts (unreachable, reconnected), the end of a stream its user may no longer read (revoked). The page
+# styles each kind.
 NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
-                     "unreachable", "reconnected"]
+                     "unreachable", "reconnected", "revoked"]
 
 
 class LineRecord(TypedDict):

@@ -21,6 +21,7 @@ from logtail.sources.base import (
     SearchRequest,
     Unavailable,
 )
+from logtail.web.access import require_readable
 from logtail.web.query import FILTER_PARAMETERS
 from logtail.web.routes import NAME_PATH, FilterQuery, require_source
 from logtail.web.state import state_of
@@ -87,10 +88,12 @@ def build_history_router() -> APIRouter:
         range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
+        st = state_of(request)
+        require_readable(request, [name])
+        st.access.audit.record(request.scope, "download", [name])
         source = require_source(request, name)
         try:
-            return await source.download(name, DownloadRequest(rotated, range_header, if_range),
-                                         state_of(request).transfers)
+            return await source.download(name, DownloadRequest(rotated, range_header, if_range), st.transfers)
         except Unavailable as exc:
             raise HTTPException(exc.status, detail=exc.detail) from None
 
@@ -111,9 +114,12 @@ def build_history_router() -> APIRouter:
                 openapi_extra={"parameters": FILTER_PARAMETERS})
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
+        st = state_of(request)
+        require_readable(request, [name])
+        st.access.audit.record(request.scope, "search", [name])
         source = require_source(request, name)
         try:
-            return source.search(name, params.request, state_of(request).transfers)
+            return source.search(name, params.request, st.transfers)
         except Unavailable as exc:
             raise HTTPException(exc.status, detail=exc.detail) from None
 

@@ -20,6 +20,7 @@ from logtail.core.frames import NoticeKind
 from logtail.match.fields import LOGFMT_PAIR, OPERATORS
 from logtail.match.levels import LEVELS
 from logtail.sources.base import Source, Start, Unavailable
+from logtail.web.access import first_unreadable, identity, readable, require_readable, unknown_log
 from logtail.web.metrics import render
 from logtail.web.query import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
 from logtail.web.state import AppState, state_of
@@ -61,8 +62,12 @@ def build_router() -> APIRouter:
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard(request: Request) -> Response:
         st = state_of(request)
+        who = identity(request.scope)
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
+            "user": who.name if who else None,
+            "user_hint": ("signed in through the proxy: sign out there" if who and who.via_proxy
+                          else "signed in with a password: close the browser to sign out"),
             "logs": [info.model_dump() for info in await _list_logs(request)],
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
@@ -77,6 +82,8 @@ def build_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics(request: Request) -> Response:
+        if not state_of(request).access.control.may_read_metrics(identity(request.scope)):
+            raise HTTPException(403, detail="metrics are open to the users of --metrics-users only")
         return Response(render(state_of(request).metrics), media_type="text/plain; version=0.0.4")
 
     @router.get("/api/logs", summary="The logs that can be streamed")
@@ -86,6 +93,7 @@ def build_router() -> APIRouter:
     @router.get("/api/logs/{name}", summary="One log", responses={404: {"description": "Unknown log"}})
     async def get_log(request: Request, name: Annotated[str, NAME_PATH]) -> LogInfo:
         _require(request, [name])
+        require_readable(request, [name])
         return next(info for info in await _list_logs(request) if info.name == name)
 
     @router.get("/api/logs/{name}/stream", summary="Stream one log (SSE, text or NDJSON)",
@@ -112,14 +120,10 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def unknown_log(name: str) -> str:
-    return f"unknown log {name[:200]!r}"
-
-
 def require_source(request: Request, name: str) -> Source:
-    """The source of the log named in a request; 404 if there is none of that name."""
+    """The source of the log named in a request; 404 if there is none of that name (or the user may not read it)."""
     source = state_of(request).sources.find(name)
-    if source is None:
+    if source is None or not readable(request, name):
         raise HTTPException(404, detail=unknown_log(name))
     return source
 
@@ -133,7 +137,7 @@ def _require(request: Request, names: list[str]) -> None:
 
 async def _list_logs(request: Request) -> list[LogInfo]:
     return [LogInfo(name=x.name, path=x.path, size=x.size, exists=x.exists, mtime=x.mtime, host=x.host)
-            for x in await state_of(request).sources.logs()]
+            for x in await state_of(request).sources.logs() if readable(request, x.name)]
 
 
 async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
@@ -146,16 +150,18 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if not st.has_log(name)), None)
+    unknown = unknown or first_unreadable(st.access.control, scope, params.names)  # exactly as if unknown
     if unknown is not None:
         return JSONResponse({"detail": unknown_log(unknown)}, status_code=404)
     s = st.settings
     if st.hub.client_count >= s.max_clients:
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
+    st.access.audit.record(scope, "stream", params.names)
     if params.since is None:
         options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
                                 params.overflow)
-        return make_stream(st, params.names, options)
+        return st.access.guard(make_stream(st, params.names, options), scope)
     try:
         starts = await _since_starts(st, params.names, params.since)
     except Unavailable as exc:
@@ -163,7 +169,7 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
     options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
-    return make_stream(st, params.names, options)
+    return st.access.guard(make_stream(st, params.names, options), scope)
 
 
 async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import get_args
 
 from fastapi.templating import Jinja2Templates
@@ -14,6 +14,7 @@ from logtail.core.frames import Format, notice_frame
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import Sources
+from logtail.web.gate import AccessGate
 
 
 @dataclass
@@ -24,6 +25,7 @@ class AppState:
     templates: Jinja2Templates
     metrics: CollectorRegistry
     transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
+    access: AccessGate = field(default_factory=AccessGate)  # users, [access] rules, open streams, audit
 
     def has_log(self, name: str) -> bool:
         return name in self.sources

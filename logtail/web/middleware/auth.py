@@ -1,8 +1,10 @@
 """Optional HTTP Basic authentication, and salted password hashes for the config file.
 
-`auth = "user:password"` or `auth = "user:scrypt$..."` (from `logtail hash-password`). Every path except
-`/healthz` then needs the credentials; comparisons are constant-time. Browsers keep sending Basic
-credentials for same-origin requests, so the page's `EventSource` keeps working once the user has logged in.
+`auth = "user:password"` or `auth = "user:scrypt$..."` (from `logtail hash-password`), or several users with
+groups from a users file or `[users]` (web/users.py). Every path except `/healthz` then needs credentials;
+comparisons are constant-time, and a request that passes carries its user in the scope (web/access.py).
+Browsers keep sending Basic credentials for same-origin requests, so the page's `EventSource` keeps working
+once the user has logged in.
 
 A scrypt check costs tens of milliseconds of CPU by design, so it never runs on the event loop: checks run
 in a worker thread, a few at a time, and a client address that keeps failing is refused with 429 for a
@@ -28,12 +30,16 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logtail.core.offloop import off_loop
+from logtail.web.access import USER, Identity
 from logtail.web.middleware.proxy import route_path
+from logtail.web.users import UserEntry, UserTable, make_user
 
 log = logging.getLogger(__name__)
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 OPEN_PATHS = ("/healthz",)
+# Checked in place of an unknown user's hash, so that a refusal takes as long whether or not the name exists.
+_NOBODY = "scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -104,35 +110,43 @@ class VerifiedCredentials:
     """Authorization headers that passed, as HMACs under a key that lives only in this process.
 
     The password is never kept, nor anything it could be recovered from without the key; an entry lasts
-    `remember_for` seconds after its last use, and at most `remembered` are kept (a password change means
-    a restart, which forgets them all).
+    `remember_for` seconds after its last use, and at most `remembered` are kept. Each entry names its user;
+    a reload of the users forgets them all (`clear`), since a password may have changed.
     """
 
     def __init__(self, limits: AuthLimits) -> None:
         self.limits = limits
         self._key = secrets.token_bytes(32)
-        self._entries: dict[bytes, float] = {}  # digest -> last use (monotonic)
+        self._entries: dict[bytes, tuple[float, str]] = {}  # digest -> (last use (monotonic), user)
 
     def _digest(self, header: bytes) -> bytes:
         return hmac.digest(self._key, header, "sha256")
 
-    def __contains__(self, header: bytes) -> bool:
+    def find(self, header: bytes) -> str | None:
+        """The user whose credentials `header` carries, if they passed a check lately."""
         now = time.monotonic()
         digest = self._digest(header)
         found = None
-        for known, used in list(self._entries.items()):
+        for known, (used, user) in list(self._entries.items()):
             if now - used > self.limits.remember_for:
                 del self._entries[known]
             elif hmac.compare_digest(known, digest):
-                found = known
-        if found is not None:
-            self._entries[found] = now
-        return found is not None
+                found = known, user
+        if found is None:
+            return None
+        self._entries[found[0]] = (now, found[1])
+        return found[1]
 
-    def add(self, header: bytes) -> None:
-        self._entries[self._digest(header)] = time.monotonic()
+    def __contains__(self, header: bytes) -> bool:
+        return self.find(header) is not None
+
+    def add(self, header: bytes, user: str = "") -> None:
+        self._entries[self._digest(header)] = (time.monotonic(), user)
         if len(self._entries) > self.limits.remembered:
-            del self._entries[min(self._entries, key=self._entries.__getitem__)]
+            del self._entries[min(self._entries, key=lambda k: self._entries[k][0])]
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def client_address(scope: Scope) -> str:
@@ -155,30 +169,48 @@ def client_address(scope: Scope) -> str:
 class BasicAuth:
     """ASGI middleware answering 401 with `WWW-Authenticate` unless the request carries the credentials."""
 
-    def __init__(self, app: ASGIApp, credentials: str, realm: str = "logtail",
-                 limits: AuthLimits | None = None) -> None:
+    def __init__(self, app: ASGIApp, credentials: str | None = None, realm: str = "logtail",
+                 limits: AuthLimits | None = None, users: UserTable | None = None) -> None:
         self.app = app
-        self.user, _, self.secret = credentials.partition(":")
+        if users is None:  # the one user of `--auth USER:PASS`
+            assert credentials is not None
+            name, _, secret = credentials.partition(":")
+            users = UserTable({name: make_user(name, secret, (), "auth", plain_ok=True)})
+        self.users = users
+        self._generation = users.generation
         self.realm = realm
         self.limits = limits or AuthLimits()
         self.failures = FailureTable(self.limits)
         self.verified = VerifiedCredentials(self.limits)
         self._checks = asyncio.Semaphore(self.limits.concurrent_checks)
         self._pending = 0  # checks running or waiting for the semaphore
+        # Checks under way by address and header: the same credentials sent at once from one address (a page's
+        # streams, an office's browsers behind one NAT after a restart) share one check instead of each paying
+        # scrypt and counting a failure until the address is refused. Other addresses are checked on their own.
+        self._inflight: dict[tuple[str, bytes], asyncio.Future[UserEntry | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
+        if self._generation != self.users.generation:  # reloaded: a password may have changed
+            self.verified.clear()
+            self._generation = self.users.generation
         header = dict(scope["headers"]).get(b"authorization", b"")
-        if header and header in self.verified:
-            await self.app(scope, receive, send)
+        known = self.verified.find(header) if header else None
+        entry = self.users.get(known) if known is not None else None
+        if entry is not None:
+            await self._pass(entry, scope, receive, send)
             return
         credentials = self._parse(header)
         if credentials is None:
             await self._refuse(send, 401, "authentication required")
             return
         address, now = client_address(scope), time.monotonic()
+        pending = self._inflight.get((address, header))
+        if pending is not None:
+            await self._verdict(await asyncio.shield(pending), scope, receive, send)
+            return
         retry_after = self.failures.retry_after(address, now)
         if retry_after is not None:
             await self._refuse(send, 429, "too many wrong passwords; try again later", retry_after)
@@ -189,11 +221,26 @@ class BasicAuth:
         # Counted as a failure until it passes, so that attempts still being checked count too: an address
         # cannot start more checks at once than it has failures left.
         self.failures.record(address, now)
-        if not await self._check(*credentials):
+        verdict = self._inflight[address, header] = asyncio.get_running_loop().create_future()
+        entry = None
+        try:
+            entry = await self._check(*credentials)
+        finally:
+            del self._inflight[address, header]
+            verdict.set_result(entry)  # a check that did not finish refuses those waiting for it
+        if entry is not None:
+            self.failures.forget(address)
+            self.verified.add(header, entry.name)
+        await self._verdict(entry, scope, receive, send)
+
+    async def _verdict(self, entry: UserEntry | None, scope: Scope, receive: Receive, send: Send) -> None:
+        if entry is None:
             await self._refuse(send, 401, "authentication required")
-            return
-        self.failures.forget(address)
-        self.verified.add(header)
+        else:
+            await self._pass(entry, scope, receive, send)
+
+    async def _pass(self, entry: UserEntry, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[USER] = Identity(entry.name, entry.groups)
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -211,18 +258,21 @@ class BasicAuth:
     def _checks_full(self) -> bool:
         return self._pending >= self.limits.concurrent_checks + self.limits.queued_checks
 
-    async def _check(self, user: str, password: str) -> bool:
-        if not self.secret.startswith("scrypt$"):
-            password_ok = check_password(password, self.secret)  # a plain comparison: microseconds
+    async def _check(self, user: str, password: str) -> UserEntry | None:
+        entry = self.users.get(user)
+        # An unknown name is checked against a hash all the same: how long a refusal takes says nothing about
+        # whether the name exists.
+        secret = entry.secret if entry is not None else _NOBODY if self.users.hashed else "\0"
+        if not secret.startswith("scrypt$"):
+            password_ok = check_password(password, secret)  # a plain comparison: microseconds
         else:
             self._pending += 1
             try:
                 async with self._checks:
-                    password_ok = await off_loop(check_password, password, self.secret)
+                    password_ok = await off_loop(check_password, password, secret)
             finally:
                 self._pending -= 1
-        # Both always compared: how long a refusal takes says nothing about which part was wrong.
-        return hmac.compare_digest(user.encode(), self.user.encode()) & password_ok
+        return entry if entry is not None and password_ok else None
 
     async def _refuse(self, send: Send, status: int, detail: str, retry_after: int | None = None) -> None:
         body = b'{"detail":"' + detail.encode() + b'"}'

@@ -1,0 +1,100 @@
+"""What access control costs a stream opening (issue 26): time to first byte of N streams opened at once by
+clients of U different users, with users and [access] rules, against the same server without auth.
+
+    .venv/bin/python bench/access_bench.py --clients 1000 --users 10
+
+Each user reads its own log (rule `svcI*` = group gI). Every user signs in once before the burst (a browser
+that has logged in): the burst measures the per-request cost (remembered credentials, the user's rules,
+the audit line), not scrypt, which is paid once per user and bounded by design (docs/security.md). With
+`--cold` the burst goes first, as if every client signed in at that moment. Results: bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from server_process import HOST, ServerProcess
+
+from logtail.web.middleware.auth import hash_password
+
+PASSWORD = "bench-password"
+
+
+async def first_byte(port: int, path: str, header: str | None) -> tuple[float, int]:
+    """Seconds from connecting to the status line, and the status."""
+    start = time.monotonic()
+    reader, writer = await asyncio.open_connection(HOST, port)
+    auth = f"Authorization: {header}\r\n" if header else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{auth}\r\n".encode())
+    line = await reader.readline()
+    elapsed = time.monotonic() - start
+    writer.close()
+    return elapsed, int(line.split()[1]) if line else 0
+
+
+def basic(user: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+
+
+async def burst(port: int, clients: int, users: int, with_auth: bool, warm: bool) -> list[float]:
+    if warm and with_auth:
+        for u in range(users):
+            await first_byte(port, f"/api/logs/svc{u}.log/stream?backlog=0", basic(f"u{u}"))
+    tasks = [first_byte(port, f"/api/logs/svc{i % users}.log/stream?backlog=0",
+                        basic(f"u{i % users}") if with_auth else None) for i in range(clients)]
+    results = await asyncio.gather(*tasks)
+    bad = [status for _, status in results if status != 200]
+    if bad:
+        print(f"  {len(bad)} answers were not 200: {sorted(set(bad))}", file=sys.stderr)
+    return sorted(t for t, _ in results)
+
+
+def p(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run(clients: int, users: int, warm: bool) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, clients * 2 + 100)), hard))
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        logs = [str(d / f"svc{u}.log") for u in range(users)]
+        for path in logs:
+            Path(path).write_text("line\n")
+        hashed = hash_password(PASSWORD)
+        (d / "users").write_text("".join(f"u{u}:{hashed}:g{u}\n" for u in range(users)))
+        rules = "".join(f'"svc{u}*" = ["group:g{u}"]\n' for u in range(users))
+        (d / "auth.toml").write_text(f'users = "{d / "users"}"\n[access]\n{rules}')
+        (d / "open.toml").write_text("")
+        for label, config, with_auth in (("no auth", "open.toml", False), ("users + rules", "auth.toml", True)):
+            server = ServerProcess("logtail", ["--config", str(d / config), *logs, "--max-clients",
+                                               str(clients * 2), "--log-level", "warning"],
+                                   d / f"{label}.log", None)
+            server.start()
+            try:
+                times = asyncio.run(burst(server.port, clients, users, with_auth, warm))
+            finally:
+                server.stop()
+            print(f"{label:>14}: {clients} streams, {users} users: time to first byte "
+                  f"p50 {p(times, 0.5) * 1000:.0f} ms, p99 {p(times, 0.99) * 1000:.0f} ms, "
+                  f"max {times[-1] * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--cold", action="store_true", help="no sign-in before the burst")
+    args = parser.parse_args()
+    run(args.clients, args.users, warm=not args.cold)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Access rules over logs shipped by other hosts (NAME@HOST, through Redis): the same as local ones (issue 26)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from logtail.web.middleware.auth import hash_password
+from tests.redis_support import RedisServer, Shipper
+from tests.streams import append
+from tests.support import LogtailServer, wait_for
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "secret"
+SHIPPED = "app.log@web1"
+
+
+def test_a_shipped_log_is_shown_and_refused_by_the_rules(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: Callable[..., Shipper],
+        start_server: Callable[..., LogtailServer]) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    hashed = hash_password(PASSWORD)
+    (tmp_path / "users").write_text(f"alice:{hashed}:web\nbob:{hashed}:dba\n")
+    config = tmp_path / "logtail.toml"
+    config.write_text(f'users = "{tmp_path / "users"}"\n[access]\n"*@web*" = ["group:web"]\n"*@db*" = ["group:dba"]\n')
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
+    server = start_server("--config", str(config), "--redis", redis_server.url)
+
+    def listed(user: str) -> list[str]:
+        response = httpx.get(f"{server.url}/api/logs", auth=(user, PASSWORD), timeout=10)
+        return [info["name"] for info in response.json()]
+
+    wait_for(lambda: SHIPPED in listed("alice"), 20, what="the shipped log listed")
+    append(log, ["shipped line"])
+    wait_for(lambda: redis_server.lines("web1", "app.log"), 10, what="the line shipped")
+    assert listed("bob") == []
+
+    def status(user: str, path: str) -> tuple[int, bytes]:
+        with httpx.stream("GET", server.url + path, auth=(user, PASSWORD), timeout=10) as response:
+            return response.status_code, next(response.iter_bytes(), b"")
+
+    for path in (f"/api/logs/{SHIPPED}", f"/api/logs/{SHIPPED}/stream?format=ndjson",
+                 f"/api/stream?log={SHIPPED}&format=text", f"/api/logs/{SHIPPED}/search?q=shipped",
+                 f"/api/logs/{SHIPPED}/download"):
+        assert status("bob", path) == (404, b'{"detail":"unknown log \'app.log@web1\'"}'), path
+        allowed = status("alice", path)
+        assert allowed[0] == 200 and allowed[1], path
