@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from logtail.match.parsers import ParserError, parser_for
+
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
@@ -34,6 +36,7 @@ class LogSource:
     name: str | None  # None for globs: each match is named after its file
     path: Path
     is_glob: bool = False
+    parse: str = "auto"  # the parser of its lines (match/parsers/): a name or an RE2 pattern
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,19 @@ def help_text(name: str) -> str:
     return f"{OPTIONS[name][1]} (default {shown})"
 
 
-def parse_source(spec: str, base: Path) -> LogSource:
-    """`PATH`, `GLOB` or `NAME=PATH`, relative paths taken from `base`."""
+# Where a SOURCE's options start: `NAME=PATH:parse=SPEC`. Everything after it is the parser (a pattern may hold
+# any character), and a path is everything before: only a path containing ":parse=" cannot be written so.
+PARSE_OPTION = ":parse="
+
+
+def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = "") -> LogSource:
+    """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by `:parse=SPEC`, relative paths taken from
+    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors."""
+    parse_key = parse_key or f"source {spec[:200]!r}: parse"
+    at = spec.find(PARSE_OPTION)
+    if at >= 0:
+        spec, parse = spec[:at], spec[at + len(PARSE_OPTION):]
+    check_parse(parse, parse_key)
     name: str | None = None
     if "=" in spec and not spec.startswith(("/", ".")):
         name, _, spec = spec.partition("=")
@@ -146,8 +160,17 @@ def parse_source(spec: str, base: Path) -> LogSource:
     if glob.has_magic(spec):
         if name:
             raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
-        return LogSource(None, path, is_glob=True)
-    return LogSource(name or path.name, path)
+        return LogSource(None, path, is_glob=True, parse=parse)
+    return LogSource(name or path.name, path, parse=parse)
+
+
+def check_parse(spec: str, origin: str) -> str:
+    """A parser's name or pattern, checked by building the parser (ConfigError naming `origin`)."""
+    try:
+        parser_for(spec)
+    except ParserError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return spec
 
 
 def check_name(name: str) -> str:
@@ -192,9 +215,31 @@ def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
     if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
         raise ConfigError("config key 'sources' must be a list of strings")
     logs = data.get("logs", {})
-    if not isinstance(logs, dict) or not all(isinstance(v, str) for v in logs.values()):
-        raise ConfigError("config table [logs] must map names to path strings")
-    return [parse_source(s, base) for s in specs] + [parse_source(f"{n}={p}", base) for n, p in logs.items()]
+    if not isinstance(logs, dict):
+        raise ConfigError("config table [logs] must map names to path strings or tables")
+    return [parse_source(s, base) for s in specs] + [_file_log(n, v, base) for n, v in logs.items()]
+
+
+LOG_KEYS = ("path", "parse")
+
+
+def _file_log(name: str, value: Any, base: Path) -> LogSource:
+    """`[logs] NAME = "PATH"`, or a table `[logs.NAME] path = ... parse = ...`."""
+    if isinstance(value, str):
+        return parse_source(f"{name}={value}", base, parse_key=f"logs.{name}: parse")
+    if not isinstance(value, dict):
+        raise ConfigError(f"logs.{name} must be a path string or a table with path and parse")
+    for key in value:
+        if key not in LOG_KEYS:
+            raise ConfigError(f"logs.{name}: unknown key {key!r} (use {', '.join(LOG_KEYS)})")
+    path, parse = value.get("path"), value.get("parse", "auto")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"logs.{name}.path must be a path string")
+    if not isinstance(parse, str):
+        raise ConfigError(f"logs.{name}.parse must be a string (a parser's name or an RE2 pattern)")
+    if PARSE_OPTION in path:
+        raise ConfigError(f"logs.{name}.path: give the parser as logs.{name}.parse")
+    return parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
 
 
 def convert(name: str, value: Any, origin: str) -> Any:

@@ -128,9 +128,9 @@ class ShipRegistry(LogRegistry):
         self.shipper = shipper
         sink.registry = self
 
-    def _add(self, name: str, path: Path, from_start: bool) -> None:
+    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto") -> None:
         self.sink.logs[name] = ShipLog(name, path, keys.stream_key(self.shipper.host, name))
-        super()._add(name, path, from_start)
+        super()._add(name, path, from_start, parse)
         ship_log = self.sink.logs[name]
 
         async def gate() -> None:
@@ -240,10 +240,16 @@ class Shipper:
     async def _register(self, logs: list[ShipLog]) -> None:
         now = time.time()
         mapping: dict[Any, Any] = {
-            keys.shipped_name(self.host, x.name): keys.registry_value(self.host, x.name, str(x.path), now)
+            keys.shipped_name(self.host, x.name): keys.registry_value(self.host, x.name, str(x.path), now,
+                                                                     self._parse_of(x.name))
             for x in logs
         }
         await self._retry(lambda: self.client.hset(keys.LOGS_KEY, mapping=mapping))
+
+    def _parse_of(self, name: str) -> str:
+        # Announced with the log, so that web nodes parse its lines as this shipper was told to.
+        parser = self.registry.entries[name].follower.parser
+        return "auto" if parser is None else parser.spec
 
     async def refresh_registry(self) -> None:
         while True:

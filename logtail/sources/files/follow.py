@@ -38,6 +38,7 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Line
 from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
+from logtail.match.parsers import Parser
 from logtail.sources.files.generation import Generation, open_generation, seed_offset
 from logtail.sources.files.pacing import Pace
 
@@ -62,8 +63,10 @@ class FileFollower:
     def __init__(self, name: str, path: Path, hub: Hub, *, max_line_bytes: int, seed_lines: int,
                  from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
                  rotate_wait: float = 5.0,
-                 on_draining: Callable[[FileFollower, bool], None] | None = None) -> None:
+                 on_draining: Callable[[FileFollower, bool], None] | None = None,
+                 parser: Parser | None = None) -> None:
         self.name = name
+        self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
         self.path = path
         self.hub = hub
         self.seed_lines = seed_lines
@@ -262,10 +265,10 @@ class FileFollower:
         # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
         fid = gen.fixed_fid(self.splitter.line_start)
         if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
-            return LineBlock.of_bytes(self.name, fid, *clean)
+            return LineBlock.of_bytes(self.name, fid, *clean, self.parser)
         raws = self.splitter.feed(data)
         gen.refresh_head()
-        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws]
+        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated, self.parser) for r in raws]
 
     def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
@@ -277,7 +280,7 @@ class FileFollower:
             end = self.splitter.offset
             raws = self.splitter.feed(b"\n")
             self.splitter.reset(end)
-            self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated) for r in raws], gen)
+            self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated, self.parser) for r in raws], gen)
 
     def _within_grace(self) -> bool:
         now = time.monotonic()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from logtail.config import NAME_RE, LogSource, Settings
 from logtail.core.hub import Hub
+from logtail.match.parsers import parser_for
 from logtail.sources.files.follow import FileFollower
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class LogRegistry:
             for src in self.settings.sources:
                 if not src.is_glob:
                     assert src.name is not None
-                    self._add(src.name, src.path, from_start=False)
+                    self._add(src.name, src.path, from_start=False, parse=src.parse)
             self.expand_globs(from_start=False)
             await asyncio.Event().wait()  # run until cancelled; the followers run in the group
 
@@ -76,7 +77,7 @@ class LogRegistry:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
                     if path not in self._by_path and path.is_file():
-                        self._add(self._name_for(path, src), path, from_start)
+                        self._add(self._name_for(path, src), path, from_start, parse=src.parse)
 
     def _name_for(self, path: Path, src: LogSource) -> str:
         # A glob match is named after its file; a clash (same file name in two directories) or a name that
@@ -86,18 +87,19 @@ class LogRegistry:
             name = f"{name}-{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
         return name
 
-    def _add(self, name: str, path: Path, from_start: bool) -> None:
+    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto") -> None:
         s = self.settings
+        parser = parser_for(parse)  # checked with the configuration
         follower = FileFollower(name, path, self.hub, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
-                                rotate_wait=s.rotate_wait, on_draining=self._set_draining)
+                                rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser)
         entry = LogEntry(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
         self._by_dir.setdefault(path.parent, {})[path.name] = name
         if path.is_symlink():
             self._symlinks.append(entry)
-        self.hub.channel(name)
+        self.hub.channel(name).parser = parser
         if self._group is not None:
             self._group.create_task(follower.run(), name=f"follow {name}")
         follower.wake()

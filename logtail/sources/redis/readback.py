@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line, notice_frame
 from logtail.core.hub import Channel
+from logtail.match.parsers import Parser
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import read_range
 
@@ -37,11 +38,11 @@ def read_after(shipped: ShippedLogs, ch: Channel, cursor: Cursor,
     if stop is None:
         return None
     start = keys.entry_of_cursor(cursor.fid, cursor.offset)
-    return read_back(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt)
+    return read_back(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt, ch.parser)
 
 
 async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,
-                    fmt: Format) -> AsyncIterator[list[Line] | bytes]:
+                    fmt: Format, parser: Parser | None = None) -> AsyncIterator[list[Line] | bytes]:
     """The lines after `start` (entry id, line index; None: from the first) up to entry `stop` included.
 
     While Redis is away this waits (the reader warns and notices), yielding an empty frame after each failed
@@ -69,7 +70,7 @@ async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str,
             if notice is not None:
                 yield notice_frame(fmt, name, *notice)
             else:
-                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0)
+                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0, parser)
         if len(entries) < READ_COUNT:
             return
         low = "(" + entries[-1].id
