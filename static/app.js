@@ -55,7 +55,7 @@ const downloadUrl = (name) => `${config.root}/api/logs/${encodeURIComponent(name
 // ---- receiving and rendering ----------------------------------------------------------------------------
 
 function receive(item) {
-  if (item.kind === "line" && typeof item.data?.text === "string") keys.note(item.data.text);
+  if (item.kind === "line" && typeof item.data?.text === "string") keys.note(item.data.text, item.data.fields);
   if (paused) {
     held.push(item);
     if (item.kind === "line") heldLines++;

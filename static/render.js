@@ -300,7 +300,8 @@ function buildTag(log) {
   return tag;
 }
 
-/** The element for one `line` event: {log, text, id, level, truncated?}; `columns`: field keys shown as cells. */
+/** The element for one `line` event: {log, text, id, level, truncated?, fields?}; `columns`: field keys shown
+ * as cells. */
 export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
@@ -310,7 +311,7 @@ export function buildLine(data, matcher, columns) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
-  if (columns?.length) el.append(buildCells(text, columns));
+  if (columns?.length) el.append(buildCells(text, columns, data.fields));
   const obj = tryJson(text);
   el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {
