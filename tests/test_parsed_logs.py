@@ -158,3 +158,18 @@ async def test_a_shipped_log_is_parsed_on_the_web_node_with_the_shippers_parser(
         assert records[0]["level"] == "error" and records[0]["fields"]["path"] == "/b"
         append(log, more := [access(500, "/d"), access(200, "/e")])
         assert await client.wait_lines(2, 30) == [lines[1], more[0]]
+
+
+async def test_search_uses_the_parser_for_fields_and_levels(start_server: Start, tmp_path: Path) -> None:
+    """A 503 line holds neither the word "error" nor the key "status": the search's prefilters must not skip
+    it in a parsed log."""
+    log = tmp_path / "access.log"
+    lines = [access(200, "/a"), access(503, "/b"), access(404, "/c"), access(500, "/d")]
+    append(log, lines)
+    server = start_server(f"web={log}:parse=nginx")
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for query in ("field=status%3E%3D500", "level=error", "level=error&field=path~d"):
+            resp = await http.get(f"/api/logs/web/search?{query}&order=oldest")
+            hits = [json.loads(x) for x in resp.text.splitlines() if '"event"' not in x]
+            assert [h["text"] for h in hits] == ([lines[3]] if "path" in query else [lines[1], lines[3]]), query
+            assert hits[0]["level"] == "error" and hits[0]["fields"]["status"] in ("503", "500")

@@ -112,7 +112,8 @@ def build_history_router() -> APIRouter:
             return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.transfers)
         entry = require_log(request, name)
         s = st.settings
-        return SearchResponse(name, entry.path, params.request, s.max_line_bytes, st.transfers)
+        return SearchResponse(name, entry.path, params.request, s.max_line_bytes, st.transfers,
+                              entry.follower.parser)
 
     return router
 
