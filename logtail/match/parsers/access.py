@@ -15,14 +15,14 @@ import re
 
 from logtail.match.fields import Fields, logfmt_fields
 from logtail.match.levels import Level
-from logtail.match.parsers.base import compile_re2, groups_of
+from logtail.match.parsers.base import compile_grammar
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
-# One linear RE2 pass; the groups: client, ident, user, time, request, status, bytes, referer, user agent,
-# forwarded for, the rest.
-_LINE = compile_re2(
-    r"(\S+) (\S+) (\S+) \[([^\]]*)\] " + _QUOTED + r" (\d{3}|-) (\d+|-)"
-    r"(?: " + _QUOTED + " " + _QUOTED + r"(?: " + _QUOTED + r")?)?(?:\s+(.*?))?\s*"
+_QUOTED = r'"((?:[^"\\]++|\\.)*+)"'
+# One pass without backtracking (see compile_grammar); the groups: client, ident, user, time, request,
+# status, bytes, referer, user agent, forwarded for, the rest.
+_LINE = compile_grammar(
+    r"(\S++) (\S++) (\S++) \[([^\]]*+)\] " + _QUOTED + r" (\d{3}|-) (\d++|-)"
+    r"(?: " + _QUOTED + " " + _QUOTED + r"(?: " + _QUOTED + r")?+)?+(?:\s++(.*))?"
 )
 _NAMES = ("remote_addr", "ident", "user", "time", "request", "status", "bytes", "referer", "user_agent",
           "forwarded_for")
@@ -32,10 +32,10 @@ _REQUEST = re.compile(r"([A-Z][A-Z_-]*) (\S+)(?: (HTTP/[\d.]+))?")
 
 def access_fields(text: str) -> Fields | None:
     """The fields of an nginx or Apache access log line, or None when the line is not one."""
-    m = _LINE.fullmatch(text.encode())
+    m = _LINE.fullmatch(text)
     if m is None:
         return None
-    values = groups_of(m)
+    values = m.groups()
     fields: Fields = {}
     for name, value in zip(_NAMES, values, strict=False):
         if value is not None and value != "-" and value != "":
@@ -48,6 +48,7 @@ def access_fields(text: str) -> Fields | None:
             if r.group(3):
                 fields["protocol"] = r.group(3)
     rest = values[-1]
+    rest = rest.rstrip() if rest else rest
     if rest:
         pairs = logfmt_fields(rest)
         if pairs:

@@ -6,11 +6,9 @@ error; its level and time are then read off its text as for any other log.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import re2
+from dataclasses import dataclass, field
 
 from logtail.match.fields import Fields
 from logtail.match.levels import LEVEL_KEYS, SYNONYMS, Level, detect_level
@@ -21,18 +19,13 @@ class ParserError(ValueError):
     """A parser's name or pattern is invalid; the message says why."""
 
 
-def compile_re2(pattern: str) -> Any:
-    """A built-in grammar on RE2: linear in the line's length whatever the line (no backtracking)."""
-    options = re2.Options()
-    options.log_errors = False
-    options.dot_nl = True  # a line's text never holds a newline, but a multi-line event's does
-    return re2.compile(pattern, options)
-
-
-def groups_of(match: Any) -> tuple[str | None, ...]:
-    """The groups of a match on UTF-8 bytes, as text. The wrapper matches bytes several times faster than
-    str (it maps every group's offsets back to characters for str)."""
-    return tuple(None if g is None else g.decode("utf-8", "replace") for g in match.groups())
+def compile_grammar(pattern: str) -> re.Pattern[str]:
+    """A built-in grammar. These are Python patterns written only with possessive quantifiers (`*+`, `++`)
+    and alternatives that cannot overlap, so the engine never backtracks: a match or a near miss costs time
+    linear in the line's length, as on RE2 (tests/test_parsers.py pins near misses of a megabyte). Python's
+    engine is used because it was about ten times faster here than the RE2 wrapper, whose group extraction
+    runs in Python; patterns that operators write run on RE2 (`parser_for`)."""
+    return re.compile(pattern, re.S)
 
 
 @dataclass(frozen=True)
@@ -43,15 +36,24 @@ class Parser:
     parse: Callable[[str], Fields | None]
     # The level of a line with fields that name none (an access log's status, a syslog line's message).
     fallback_level: Callable[[str, Fields], Level | None] = lambda text, _fields: detect_level(text)
+    # The last line parsed and its fields: a line's level and its fields are asked for one after the other
+    # (by a filter, a frame, a search hit), and this saves the second parse. One tuple, replaced whole, so a
+    # search's worker thread and the event loop never see a text with another line's fields.
+    _last: tuple[str, Fields | None] = field(default=("", None), init=False, repr=False, compare=False)
 
     def fields(self, text: str) -> Fields | None:
-        return self.parse(text)
+        last_text, last_fields = self._last
+        if text == last_text and last_text:
+            return last_fields
+        fields = self.parse(text)
+        object.__setattr__(self, "_last", (text, fields))
+        return fields
 
     def level(self, text: str, fields: Fields | None = None) -> Level | None:
         """The level a level field names (`level`, `lvl`, `severity`, `loglevel`), else the fallback; a
         line without fields gets the level its text shows, as in a log without a parser."""
         if fields is None:
-            fields = self.parse(text)
+            fields = self.fields(text)
             if fields is None:
                 return detect_level(text)
         for key in LEVEL_KEYS:
@@ -62,7 +64,7 @@ class Parser:
 
     def time(self, text: str, now: float) -> float | None:
         """When the line was written: its time field, else what its text shows."""
-        fields = self.parse(text)
+        fields = self.fields(text)
         if fields is not None:
             for key in TIME_KEYS:
                 value = fields.get(key)

@@ -14,18 +14,19 @@ Fields: `pri`, `facility` and `severity` (names, from PRI when the line has one)
 from __future__ import annotations
 
 from logtail.match.fields import Fields
-from logtail.match.parsers.base import compile_re2, groups_of
+from logtail.match.parsers.base import compile_grammar
 
-_RFC5424 = compile_re2(
-    r"<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) "
-    r'(-|(?:\[[^\]\s"]+(?: [^=\]\s"]+="(?:[^"\\]|\\.)*")*\])+)(?: (.*))?'
+# Without backtracking (see compile_grammar).
+_RFC5424 = compile_grammar(
+    r"<(\d{1,3})>1 (\S++) (\S++) (\S++) (\S++) (\S++) "
+    r'(-|(?:\[[^\]\s"]++(?: [^=\]\s"]++="(?:[^"\\]++|\\.)*+")*+\])++)(?: (.*))?'
 )
-_RFC3164 = compile_re2(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) (\S+) "
-    r"(?:([^\s:\[]+)(?:\[([^\]\s]*)\])?: ?)?(.*)"
+_RFC3164 = compile_grammar(
+    r"(?:<(\d{1,3})>)?+([A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*+) (\S++) "
+    r"(?:([^\s:\[]++)(?:\[([^\]\s]*+)\])?+: ?)?(.*)"
 )
-_SD_ELEMENT = compile_re2(r'\[([^\]\s"]+)((?: [^=\]\s"]+="(?:[^"\\]|\\.)*")*)\]')
-_SD_PARAM = compile_re2(r' ([^=\]\s"]+)="((?:[^"\\]|\\.)*)"')
+_SD_ELEMENT = compile_grammar(r'\[([^\]\s"]++)((?: [^=\]\s"]++="(?:[^"\\]++|\\.)*+")*+)\]')
+_SD_PARAM = compile_grammar(r' ([^=\]\s"]++)="((?:[^"\\]++|\\.)*+)"')
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
               "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
@@ -34,9 +35,8 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 
 def syslog_fields(text: str) -> Fields | None:
     """The fields of an RFC 5424 or RFC 3164 line, or None when the line is neither."""
-    raw = text.encode()
-    if text.startswith("<") and (m := _RFC5424.fullmatch(raw)) is not None:
-        pri, time, host, app, pid, msgid, sd, msg = groups_of(m)
+    if text.startswith("<") and (m := _RFC5424.fullmatch(text)) is not None:
+        pri, time, host, app, pid, msgid, sd, msg = m.groups()
         fields = _with_pri(pri)
         _put(fields, time=time, host=host, app=app, pid=pid, msgid=msgid)
         if sd is not None and sd != "-":
@@ -45,10 +45,10 @@ def syslog_fields(text: str) -> Fields | None:
         if msg is not None:
             fields["msg"] = msg.removeprefix("\ufeff")  # RFC 5424 marks UTF-8 text with a BOM
         return fields
-    m = _RFC3164.fullmatch(raw)
+    m = _RFC3164.fullmatch(text)
     if m is None:
         return None
-    pri, time, host, app, pid, msg = groups_of(m)
+    pri, time, host, app, pid, msg = m.groups()
     fields = _with_pri(pri)
     _put(fields, time=time, host=host, app=app, pid=pid)
     fields["msg"] = msg or ""
