@@ -13,10 +13,11 @@ import re
 import shlex
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from logtail.core.events import rule_for
 from logtail.match.parsers import ParserError, parser_for
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -37,6 +38,10 @@ class LogSource:
     path: Path
     is_glob: bool = False
     parse: str = "auto"  # the parser of its lines (match/parsers/): a name or an RE2 pattern
+    # Multi-line events (core/events.py): `python`, `java`, `indent`, or a pattern of event starts.
+    multiline: str | None = None
+    multiline_start: str | None = None
+    multiline_wait: float = 1.0  # seconds an event still being written is held before it is sent as it is
 
 
 @dataclass(frozen=True)
@@ -220,7 +225,9 @@ def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
     return [parse_source(s, base) for s in specs] + [_file_log(n, v, base) for n, v in logs.items()]
 
 
-LOG_KEYS = ("path", "parse")
+LOG_KEYS = ("path", "parse", "multiline", "multiline_wait")
+MAX_MULTILINE_WAIT = 60.0
+_WAIT = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
 
 
 def _file_log(name: str, value: Any, base: Path) -> LogSource:
@@ -239,7 +246,33 @@ def _file_log(name: str, value: Any, base: Path) -> LogSource:
         raise ConfigError(f"logs.{name}.parse must be a string (a parser's name or an RE2 pattern)")
     if PARSE_OPTION in path:
         raise ConfigError(f"logs.{name}.path: give the parser as logs.{name}.parse")
-    return parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
+    src = parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
+    if "multiline" not in value:
+        if "multiline_wait" in value:
+            raise ConfigError(f"logs.{name}.multiline_wait needs logs.{name}.multiline")
+        return src
+    multiline = value["multiline"]
+    try:
+        rule_for(multiline)
+    except ValueError as exc:
+        raise ConfigError(f"logs.{name}.multiline: {exc}") from None
+    wait = _wait(value.get("multiline_wait", 1.0), f"logs.{name}.multiline_wait")
+    if isinstance(multiline, dict):
+        return replace(src, multiline_start=multiline["start"], multiline_wait=wait)
+    return replace(src, multiline=multiline, multiline_wait=wait)
+
+
+def _wait(value: Any, key: str) -> float:
+    """Seconds, as a number or a string like "1s" or "500ms"."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _WAIT.fullmatch(value.strip())):
+        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    if seconds is None or not 0 < seconds <= MAX_MULTILINE_WAIT:
+        raise ConfigError(f"{key} must be a duration above 0 and at most {MAX_MULTILINE_WAIT:g}s "
+                          f"(e.g. \"1s\", \"500ms\" or 0.5), got {value!r}")
+    return seconds
 
 
 def convert(name: str, value: Any, origin: str) -> Any:

@@ -123,6 +123,10 @@ class EventJoiner:
         self._begun = offset  # where the pending event began: the end of the line before it
         self._truncated = False
 
+    def reset(self, offset: int) -> None:
+        """Start afresh at `offset` (nothing pending): the splitter was moved there."""
+        self._lines, self._size, self._end, self._begun, self._truncated = [], 0, offset, offset, False
+
     @property
     def pending(self) -> bool:
         return bool(self._lines)

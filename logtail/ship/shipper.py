@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from logtail.config import ConfigError, Settings
+from logtail.config import ConfigError, LogSource, Settings
 from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
@@ -128,9 +128,9 @@ class ShipRegistry(LogRegistry):
         self.shipper = shipper
         sink.registry = self
 
-    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto") -> None:
+    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto", src: LogSource | None = None) -> None:
         self.sink.logs[name] = ShipLog(name, path, keys.stream_key(self.shipper.host, name))
-        super()._add(name, path, from_start, parse)
+        super()._add(name, path, from_start, parse, src)
         ship_log = self.sink.logs[name]
 
         async def gate() -> None:
@@ -293,6 +293,10 @@ def ship(settings: Settings) -> None:
     host = keys.check_host(settings.host_name or socket.gethostname())
     if not settings.sources:
         raise ConfigError("ship needs at least one SOURCE (PATH, GLOB or NAME=PATH)")
+    for src in settings.sources:
+        if src.multiline is not None or src.multiline_start is not None:
+            raise ConfigError(f"logs.{src.name}.multiline: not supported by ship yet (entries join lines with "
+                              "newlines); serve the log where it is written")
     asyncio.run(_main(settings, host))
 
 

@@ -35,6 +35,7 @@ from typing import Literal
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
+from logtail.core.events import EventJoiner, Rule
 from logtail.core.frames import Line
 from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
@@ -64,9 +65,17 @@ class FileFollower:
                  from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
                  rotate_wait: float = 5.0,
                  on_draining: Callable[[FileFollower, bool], None] | None = None,
-                 parser: Parser | None = None) -> None:
+                 parser: Parser | None = None, multiline: Rule | None = None,
+                 multiline_wait: float = 1.0) -> None:
         self.name = name
         self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
+        # The log's `multiline`: lines are joined into events (core/events.py) before they are published, and
+        # the published position stays at the start of the event still being written.
+        self.multiline = multiline
+        self.joiner = EventJoiner(multiline) if multiline is not None else None
+        self.multiline_wait = multiline_wait
+        self._grew_at = 0.0  # when the pending event last grew
+        self._flush_timer: asyncio.TimerHandle | None = None
         self.path = path
         self.hub = hub
         self.seed_lines = seed_lines
@@ -218,12 +227,14 @@ class FileFollower:
             return True
         # The path names the open file, so `st` is its size: no fstat needed.
         if st.st_size < self.splitter.offset or self.gen.head_changed():
+            self._end_event(self.gen)  # truncation ends an event
             self.gen.close()
             self.gen = None
             self.splitter.reset()
             self.hub.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
             return True
         if st.st_size == self.splitter.offset:
+            self._end_event_if_quiet(self.gen)
             return False  # a wake-up for a change that was read already (or a metadata change)
         return self._read(self.gen, STEP_BYTES)
 
@@ -251,6 +262,7 @@ class FileFollower:
             asked = min(READ_BYTES, budget)
             data = os.pread(gen.fd, asked, self.splitter.offset)
             if not data:
+                self._end_event_if_quiet(gen)
                 return False
             budget -= len(data)
             self._publish(self._split(data, gen), gen)
@@ -263,6 +275,8 @@ class FileFollower:
     def _split(self, data: bytes, gen: Generation) -> list[Line] | LineBlock:
         # The lines as one block of bytes when they need no decoding work and share one file id (past the
         # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
+        if self.joiner is not None:
+            return self._split_events(data, gen)
         fid = gen.fixed_fid(self.splitter.line_start)
         if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
             return LineBlock.of_bytes(self.name, fid, *clean, self.parser)
@@ -272,15 +286,55 @@ class FileFollower:
 
     def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
+        if self.joiner is not None and self.joiner.pending:
+            at = self.joiner.start or 0  # the event being written is not published yet: resume before it
         self.hub.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
 
     def _flush_partial(self, gen: Generation) -> None:
         # A last line without a newline in a file that will not grow again is delivered as it is.
         if self.splitter.pending_bytes:
             end = self.splitter.offset
-            raws = self.splitter.feed(b"\n")
+            self._sync_joiner()
+            raws = [r._replace(end=end) for r in self.splitter.feed(b"\n")]  # no newline in the file
             self.splitter.reset(end)
-            self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated, self.parser) for r in raws], gen)
+            if self.joiner is not None:
+                raws = self.joiner.feed(raws)
+            self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated, self.parser) for r in raws],
+                          gen)
+        self._end_event(gen)  # the file will not grow: its last event is complete
+
+    # --- multi-line events (core/events.py) -------------------------------------------------------------
+
+    def _split_events(self, data: bytes, gen: Generation) -> list[Line]:
+        assert self.joiner is not None
+        self._sync_joiner()
+        raws = self.splitter.feed(data)
+        gen.refresh_head()
+        events = self.joiner.feed(raws)
+        if raws and self.joiner.pending:
+            self._grew_at = time.monotonic()
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+            # Woken when the writer has been quiet for the wait, to send the event as it is.
+            self._flush_timer = asyncio.get_running_loop().call_later(self.multiline_wait + 0.005, self.wake)
+        return [Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in events]
+
+    def _sync_joiner(self) -> None:
+        if self.joiner is not None and not self.joiner.pending:
+            self.joiner.reset(self.splitter.line_start)  # the next event starts where the splitter is
+
+    def _end_event_if_quiet(self, gen: Generation) -> None:
+        if self.joiner is not None and self.joiner.pending and \
+                time.monotonic() - self._grew_at >= self.multiline_wait:
+            self._end_event(gen)
+
+    def _end_event(self, gen: Generation) -> None:
+        """Publish the event being written as it is (its writer went quiet, or its file ends here)."""
+        if self.joiner is None or not self.joiner.pending:
+            return
+        events = self.joiner.flush()
+        self._publish([Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in events],
+                      gen)
 
     def _within_grace(self) -> bool:
         now = time.monotonic()
@@ -417,6 +471,8 @@ class FileFollower:
             self.state = "unreadable"
 
     def _close_all(self) -> None:
+        if self.gen is not None:
+            self._end_event(self.gen)
         if self.draining:
             self._stop_draining()
         for gen in (self.gen, *self.queue):
@@ -426,6 +482,8 @@ class FileFollower:
         self.queue.clear()
 
     def close(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
         self._close_all()
 
     # --- resume support ------------------------------------------------------------------------------

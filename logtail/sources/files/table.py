@@ -16,8 +16,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from logtail.config import NAME_RE, LogSource, Settings
+from logtail.core.events import rule_for
 from logtail.core.hub import Hub
 from logtail.match.parsers import parser_for
 from logtail.sources.files.follow import FileFollower
@@ -63,7 +65,7 @@ class LogRegistry:
             for src in self.settings.sources:
                 if not src.is_glob:
                     assert src.name is not None
-                    self._add(src.name, src.path, from_start=False, parse=src.parse)
+                    self._add(src.name, src.path, from_start=False, parse=src.parse, src=src)
             self.expand_globs(from_start=False)
             await asyncio.Event().wait()  # run until cancelled; the followers run in the group
 
@@ -77,7 +79,7 @@ class LogRegistry:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
                     if path not in self._by_path and path.is_file():
-                        self._add(self._name_for(path, src), path, from_start, parse=src.parse)
+                        self._add(self._name_for(path, src), path, from_start, parse=src.parse, src=src)
 
     def _name_for(self, path: Path, src: LogSource) -> str:
         # A glob match is named after its file; a clash (same file name in two directories) or a name that
@@ -87,12 +89,13 @@ class LogRegistry:
             name = f"{name}-{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
         return name
 
-    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto") -> None:
+    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto", src: LogSource | None = None) -> None:
         s = self.settings
         parser = parser_for(parse)  # checked with the configuration
         follower = FileFollower(name, path, self.hub, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
-                                rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser)
+                                rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser,
+                                **_multiline_of(src))
         entry = LogEntry(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
@@ -162,3 +165,11 @@ class LogRegistry:
         for entry in self.entries.values():
             entry.follower.wake()
         self.expand_globs()
+
+
+def _multiline_of(src: LogSource | None) -> dict[str, Any]:
+    """The follower's multi-line arguments for a configured source (checked with the configuration)."""
+    if src is None or (src.multiline is None and src.multiline_start is None):
+        return {}
+    spec: str | dict[str, Any] = src.multiline if src.multiline is not None else {"start": src.multiline_start}
+    return {"multiline": rule_for(spec), "multiline_wait": src.multiline_wait}
