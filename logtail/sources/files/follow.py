@@ -35,12 +35,13 @@ from typing import Literal
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
-from logtail.core.events import EventJoiner, Rule
+from logtail.core.events import Rule
 from logtail.core.frames import Line
 from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
 from logtail.match.parsers import Parser
 from logtail.sources.files.generation import Generation, open_generation, seed_offset
+from logtail.sources.files.multiline import EventStage
 from logtail.sources.files.pacing import Pace
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,10 @@ class FileFollower:
                  multiline_wait: float = 1.0) -> None:
         self.name = name
         self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
-        # The log's `multiline`: lines are joined into events (core/events.py) before they are published, and
+        # The log's `multiline`: lines are joined into events (multiline.py) before they are published, and
         # the published position stays at the start of the event still being written.
         self.multiline = multiline
-        self.joiner = EventJoiner(multiline) if multiline is not None else None
-        self.multiline_wait = multiline_wait
-        self._grew_at = 0.0  # when the pending event last grew
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self.events = EventStage(multiline, multiline_wait, self.wake) if multiline is not None else None
         self.path = path
         self.hub = hub
         self.seed_lines = seed_lines
@@ -275,8 +273,11 @@ class FileFollower:
     def _split(self, data: bytes, gen: Generation) -> list[Line] | LineBlock:
         # The lines as one block of bytes when they need no decoding work and share one file id (past the
         # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
-        if self.joiner is not None:
-            return self._split_events(data, gen)
+        if self.events is not None:
+            start = self.splitter.line_start  # where the next event begins if none is pending
+            raws = self.events.feed(self.splitter.feed(data), start)
+            gen.refresh_head()
+            return [Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in raws]
         fid = gen.fixed_fid(self.splitter.line_start)
         if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
             return LineBlock.of_bytes(self.name, fid, *clean, self.parser)
@@ -286,53 +287,34 @@ class FileFollower:
 
     def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
-        if self.joiner is not None and self.joiner.pending:
-            at = self.joiner.start or 0  # the event being written is not published yet: resume before it
+        if self.events is not None and self.events.start is not None:
+            at = self.events.start  # the event being written is not published yet: resume before it
         self.hub.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
 
     def _flush_partial(self, gen: Generation) -> None:
         # A last line without a newline in a file that will not grow again is delivered as it is.
         if self.splitter.pending_bytes:
             end = self.splitter.offset
-            self._sync_joiner()
+            start = self.splitter.line_start
             raws = [r._replace(end=end) for r in self.splitter.feed(b"\n")]  # no newline in the file
             self.splitter.reset(end)
-            if self.joiner is not None:
-                raws = self.joiner.feed(raws)
+            if self.events is not None:
+                raws = self.events.feed(raws, start)
             self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated, self.parser) for r in raws],
                           gen)
         self._end_event(gen)  # the file will not grow: its last event is complete
 
     # --- multi-line events (core/events.py) -------------------------------------------------------------
 
-    def _split_events(self, data: bytes, gen: Generation) -> list[Line]:
-        assert self.joiner is not None
-        self._sync_joiner()
-        raws = self.splitter.feed(data)
-        gen.refresh_head()
-        events = self.joiner.feed(raws)
-        if raws and self.joiner.pending:
-            self._grew_at = time.monotonic()
-            if self._flush_timer is not None:
-                self._flush_timer.cancel()
-            # Woken when the writer has been quiet for the wait, to send the event as it is.
-            self._flush_timer = asyncio.get_running_loop().call_later(self.multiline_wait + 0.005, self.wake)
-        return [Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in events]
-
-    def _sync_joiner(self) -> None:
-        if self.joiner is not None and not self.joiner.pending:
-            self.joiner.reset(self.splitter.line_start)  # the next event starts where the splitter is
-
     def _end_event_if_quiet(self, gen: Generation) -> None:
-        if self.joiner is not None and self.joiner.pending and \
-                time.monotonic() - self._grew_at >= self.multiline_wait:
+        if self.events is not None and self.events.quiet():
             self._end_event(gen)
 
     def _end_event(self, gen: Generation) -> None:
         """Publish the event being written as it is (its writer went quiet, or its file ends here)."""
-        if self.joiner is None or not self.joiner.pending:
+        events = self.events.flush() if self.events is not None else []
+        if not events:
             return
-        events = self.joiner.flush()
         self._publish([Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in events],
                       gen)
 
@@ -482,8 +464,8 @@ class FileFollower:
         self.queue.clear()
 
     def close(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
+        if self.events is not None:
+            self.events.close()
         self._close_all()
 
     # --- resume support ------------------------------------------------------------------------------
