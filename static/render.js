@@ -283,6 +283,25 @@ function buildText(text, matcher) {
   return span;
 }
 
+/** A multi-line event (a traceback): its first line, a "+N lines" toggle, and the rest, collapsed. */
+function buildEvent(text, nl, matcher) {
+  const rest = buildText(text.slice(nl + 1), matcher);
+  rest.classList.add("event-rest");
+  rest.hidden = true;
+  const count = text.split("\n").length - 1;
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "more-lines";
+  toggle.textContent = `+${count} line${count === 1 ? "" : "s"}`;
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.addEventListener("click", (ev) => {
+    ev.stopPropagation(); // not a click on the line itself
+    rest.hidden = !rest.hidden;
+    toggle.setAttribute("aria-expanded", String(!rest.hidden));
+  });
+  return [buildText(text.slice(0, nl), matcher), toggle, rest];
+}
+
 function buildTag(log) {
   const tag = document.createElement("span");
   tag.className = `tag c${colourOf(log)}`;
@@ -313,7 +332,9 @@ export function buildLine(data, matcher, columns) {
   el.append(buildTag(log));
   if (columns?.length) el.append(buildCells(text, columns, data.fields));
   const obj = tryJson(text);
-  el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
+  const nl = obj ? -1 : text.indexOf("\n");
+  if (nl >= 0) el.append(...buildEvent(text, nl, matcher));
+  else el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {
     const cut = document.createElement("span");
     cut.className = "truncated";

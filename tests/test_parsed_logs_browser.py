@@ -48,3 +48,31 @@ def test_access_log_columns_and_chips(page: Page, serve: Callable[..., LogtailSe
     expect(page.locator("#field-chips .field-chip")).to_have_text(["status:503" + X])
     wait_last(page, LINES[1])
     assert texts(page) == [LINES[1]]
+
+
+TRACEBACK = [
+    "2026-10-10 13:55:36,123 ERROR request failed",
+    "Traceback (most recent call last):",
+    '  File "/srv/app/handlers.py", line 42, in handle',
+    "    user = users[user_id]",
+    "KeyError: 'u-17'",
+]
+
+
+def test_a_traceback_is_collapsed_to_its_first_line(page: Page, serve: Callable[..., LogtailServer],
+                                                    tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    cfg = tmp_path / "logtail.toml"
+    cfg.write_text(f'[logs.app]\npath = "{log}"\nmultiline = "python"\nmultiline_wait = "200ms"\n')
+    append(log, "2026-10-10 13:55:35,000 INFO before", *TRACEBACK)
+    server = serve("--config", str(cfg))
+    open_dashboard(page, server, "log=app")
+    event = page.locator("#panes .line.lvl-error")
+    expect(event).to_have_count(1)
+    expect(event.locator(".more-lines")).to_have_text("+4 lines")
+    expect(event.locator(".text").first).to_have_text(TRACEBACK[0])
+    rest = event.locator(".event-rest")
+    expect(rest).to_be_hidden()
+    event.locator(".more-lines").click()
+    expect(rest).to_be_visible()
+    expect(rest).to_have_text("\n".join(TRACEBACK[1:]))
