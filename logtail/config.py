@@ -13,12 +13,15 @@ import re
 import shlex
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logtail.watches.spec import DestinationSpec, WatchSpec
+
+from logtail.core.events import rule_for
+from logtail.match.parsers import ParserError, parser_for
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
@@ -37,6 +40,11 @@ class LogSource:
     name: str | None  # None for globs: each match is named after its file
     path: Path
     is_glob: bool = False
+    parse: str = "auto"  # the parser of its lines (match/parsers/): a name or an RE2 pattern
+    # Multi-line events (core/events.py): `python`, `java`, `indent`, or a pattern of event starts.
+    multiline: str | None = None
+    multiline_start: str | None = None
+    multiline_wait: float = 1.0  # seconds an event still being written is held before it is sent as it is
 
 
 @dataclass(frozen=True)
@@ -164,8 +172,19 @@ def help_text(name: str) -> str:
     return f"{OPTIONS[name][1]} (default {shown})"
 
 
-def parse_source(spec: str, base: Path) -> LogSource:
-    """`PATH`, `GLOB` or `NAME=PATH`, relative paths taken from `base`."""
+# Where a SOURCE's options start: `NAME=PATH:parse=SPEC`. Everything after it is the parser (a pattern may hold
+# any character), and a path is everything before: only a path containing ":parse=" cannot be written so.
+PARSE_OPTION = ":parse="
+
+
+def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = "") -> LogSource:
+    """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by `:parse=SPEC`, relative paths taken from
+    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors."""
+    parse_key = parse_key or f"source {spec[:200]!r}: parse"
+    at = spec.find(PARSE_OPTION)
+    if at >= 0:
+        spec, parse = spec[:at], spec[at + len(PARSE_OPTION):]
+    check_parse(parse, parse_key)
     name: str | None = None
     if "=" in spec and not spec.startswith(("/", ".")):
         name, _, spec = spec.partition("=")
@@ -177,8 +196,17 @@ def parse_source(spec: str, base: Path) -> LogSource:
     if glob.has_magic(spec):
         if name:
             raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
-        return LogSource(None, path, is_glob=True)
-    return LogSource(name or path.name, path)
+        return LogSource(None, path, is_glob=True, parse=parse)
+    return LogSource(name or path.name, path, parse=parse)
+
+
+def check_parse(spec: str, origin: str) -> str:
+    """A parser's name or pattern, checked by building the parser (ConfigError naming `origin`)."""
+    try:
+        parser_for(spec)
+    except ParserError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return spec
 
 
 def check_name(name: str) -> str:
@@ -223,9 +251,59 @@ def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
     if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
         raise ConfigError("config key 'sources' must be a list of strings")
     logs = data.get("logs", {})
-    if not isinstance(logs, dict) or not all(isinstance(v, str) for v in logs.values()):
-        raise ConfigError("config table [logs] must map names to path strings")
-    return [parse_source(s, base) for s in specs] + [parse_source(f"{n}={p}", base) for n, p in logs.items()]
+    if not isinstance(logs, dict):
+        raise ConfigError("config table [logs] must map names to path strings or tables")
+    return [parse_source(s, base) for s in specs] + [_file_log(n, v, base) for n, v in logs.items()]
+
+
+LOG_KEYS = ("path", "parse", "multiline", "multiline_wait")
+MAX_MULTILINE_WAIT = 60.0
+_WAIT = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
+
+
+def _file_log(name: str, value: Any, base: Path) -> LogSource:
+    """`[logs] NAME = "PATH"`, or a table `[logs.NAME] path = ... parse = ...`."""
+    if isinstance(value, str):
+        return parse_source(f"{name}={value}", base, parse_key=f"logs.{name}: parse")
+    if not isinstance(value, dict):
+        raise ConfigError(f"logs.{name} must be a path string or a table with path and parse")
+    for key in value:
+        if key not in LOG_KEYS:
+            raise ConfigError(f"logs.{name}: unknown key {key!r} (use {', '.join(LOG_KEYS)})")
+    path, parse = value.get("path"), value.get("parse", "auto")
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"logs.{name}.path must be a path string")
+    if not isinstance(parse, str):
+        raise ConfigError(f"logs.{name}.parse must be a string (a parser's name or an RE2 pattern)")
+    if PARSE_OPTION in path:
+        raise ConfigError(f"logs.{name}.path: give the parser as logs.{name}.parse")
+    src = parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
+    if "multiline" not in value:
+        if "multiline_wait" in value:
+            raise ConfigError(f"logs.{name}.multiline_wait needs logs.{name}.multiline")
+        return src
+    multiline = value["multiline"]
+    try:
+        rule_for(multiline)
+    except ValueError as exc:
+        raise ConfigError(f"logs.{name}.multiline: {exc}") from None
+    wait = _wait(value.get("multiline_wait", 1.0), f"logs.{name}.multiline_wait")
+    if isinstance(multiline, dict):
+        return replace(src, multiline_start=multiline["start"], multiline_wait=wait)
+    return replace(src, multiline=multiline, multiline_wait=wait)
+
+
+def _wait(value: Any, key: str) -> float:
+    """Seconds, as a number or a string like "1s" or "500ms"."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _WAIT.fullmatch(value.strip())):
+        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    if seconds is None or not 0 < seconds <= MAX_MULTILINE_WAIT:
+        raise ConfigError(f"{key} must be a duration above 0 and at most {MAX_MULTILINE_WAIT:g}s "
+                          f"(e.g. \"1s\", \"500ms\" or 0.5), got {value!r}")
+    return seconds
 
 
 def convert(name: str, value: Any, origin: str) -> Any:

@@ -84,7 +84,7 @@ def run_demo(host: str, port: int, rate: float) -> None:
         settings = replace(Settings(), host=host, port=port, rotate_wait=0.5, sources=(
             LogSource("app.log", directory / "app.log"),
             LogSource("jobs.jsonl", directory / "jobs.jsonl"),
-            LogSource("access.log", directory / "access.log"),
+            LogSource("access.log", directory / "access.log", parse="nginx"),  # fields, levels from the status
         ))
         print(f"logtail demo: open http://{host}:{port}/  (logs in {directory}; Ctrl-C to stop)", flush=True)
         try:

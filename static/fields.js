@@ -122,15 +122,22 @@ function firstOperator(expr) {
   return null;
 }
 
+/** A line's fields: those the server sent (a log with a parser: `fields` in the line's JSON), else the
+ * fields of a JSON or logfmt line, read here as the server reads them. */
+export function lineFields(text, sent) {
+  if (sent && typeof sent === "object" && !Array.isArray(sent)) return sent;
+  return parseFields(text);
+}
+
 /** The keys seen in the lines received so far, for the column picker. */
 export class KeyTracker {
   constructor() {
     this.keys = new Set();
   }
 
-  note(text) {
-    if (this.keys.size >= MAX_KEYS || !(text.startsWith("{") || text.includes("="))) return;
-    const fields = parseFields(text);
+  note(text, sent) {
+    if (this.keys.size >= MAX_KEYS || !(sent || text.startsWith("{") || text.includes("="))) return;
+    const fields = lineFields(text, sent);
     if (!fields) return;
     for (const key of Object.keys(fields)) {
       if (this.keys.size >= MAX_KEYS) break;

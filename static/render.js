@@ -1,7 +1,7 @@
 // Building the DOM for one log line (with its field columns) or notice. Every log text is untrusted: it only
 // ever reaches the page through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
-import { isScalar, parseFields, tryJson } from "./fields.js";
+import { isScalar, lineFields, tryJson } from "./fields.js";
 import { LEVELS, config } from "./page.js";
 
 const NOTICE_KINDS = new Set(config.noticeKinds);
@@ -225,12 +225,12 @@ export function fillJsonDetails(details, matcher) {
 // ---- field columns --------------------------------------------------------------------------------------
 
 /** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter). */
-function buildCells(text, columns) {
-  const fields = parseFields(text);
+function buildCells(text, columns, sent) {
+  const fields = lineFields(text, sent);
   const box = document.createElement("span");
   box.className = "cells";
   for (const key of columns) {
-    const value = fields && Object.hasOwn(fields, key) ? fields[key] : null;
+    const value = fields && Object.hasOwn(fields, key) ? String(fields[key]) : null;
     const cell = document.createElement(value === null ? "span" : "button");
     cell.className = value === null ? "cell empty" : "cell";
     cell.dataset.key = key;
@@ -265,6 +265,25 @@ function buildText(text, matcher) {
   return span;
 }
 
+/** A multi-line event (a traceback): its first line, a "+N lines" toggle, and the rest, collapsed. */
+function buildEvent(text, nl, matcher) {
+  const rest = buildText(text.slice(nl + 1), matcher);
+  rest.classList.add("event-rest");
+  rest.hidden = true;
+  const count = text.split("\n").length - 1;
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "more-lines";
+  toggle.textContent = `+${count} line${count === 1 ? "" : "s"}`;
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.addEventListener("click", (ev) => {
+    ev.stopPropagation(); // not a click on the line itself
+    rest.hidden = !rest.hidden;
+    toggle.setAttribute("aria-expanded", String(!rest.hidden));
+  });
+  return [buildText(text.slice(0, nl), matcher), toggle, rest];
+}
+
 function buildTag(log) {
   const tag = document.createElement("span");
   tag.className = `tag c${colourOf(log)}`;
@@ -282,7 +301,8 @@ function buildTag(log) {
   return tag;
 }
 
-/** The element for one `line` event: {log, text, id, level, truncated?}; `columns`: field keys shown as cells. */
+/** The element for one `line` event: {log, text, id, level, truncated?, fields?}; `columns`: field keys shown
+ * as cells. */
 export function buildLine(data, matcher, columns) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
@@ -292,9 +312,11 @@ export function buildLine(data, matcher, columns) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
-  if (columns?.length) el.append(buildCells(text, columns));
+  if (columns?.length) el.append(buildCells(text, columns, data.fields));
   const obj = tryJson(text);
-  el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
+  const nl = obj ? -1 : text.indexOf("\n");
+  if (nl >= 0) el.append(...buildEvent(text, nl, matcher));
+  else el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {
     const cut = document.createElement("span");
     cut.className = "truncated";

@@ -16,6 +16,7 @@ from json.encoder import encode_basestring
 from logtail.core.cursor import Cursor, cursor_text
 from logtail.core.frames import LEVEL_JSON, Format, Line, json_str
 from logtail.match.levels import detect_levels
+from logtail.match.parsers import Parser
 
 # What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
 _JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
@@ -25,10 +26,12 @@ class LineBlock:
     """A batch of complete lines of `log`: clean bytes read from one file (`data`, lines built lazily), or
     a list of `Line`s."""
 
-    __slots__ = ("_index", "_lines", "count", "data", "fid", "log", "start")
+    __slots__ = ("_index", "_lines", "count", "data", "fid", "log", "parser", "start")
 
-    def __init__(self, log: str, lines: list[Line] | None, data: bytes, fid: str, start: int) -> None:
+    def __init__(self, log: str, lines: list[Line] | None, data: bytes, fid: str, start: int,
+                 parser: Parser | None = None) -> None:
         self.log = log
+        self.parser = parser if lines is None or not lines else lines[0].parser  # one log: one parser
         self.data = data
         self.fid = fid
         self.start = start
@@ -41,15 +44,16 @@ class LineBlock:
         return cls(log, lines, b"", "", 0)
 
     @classmethod
-    def of_bytes(cls, log: str, fid: str, start: int, data: bytes) -> LineBlock:
+    def of_bytes(cls, log: str, fid: str, start: int, data: bytes, parser: Parser | None = None) -> LineBlock:
         """Clean lines (`is_clean`) read from one file at `start`, whose id is `fid` at every line's end."""
-        return cls(log, None, data, fid, start)
+        return cls(log, None, data, fid, start, parser)
 
     @property
     def lines(self) -> list[Line]:
         if self._lines is None:
             texts, _ = self._texts()
-            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(self._pieces())))
+            self._lines = list(map(Line, repeat(self.log), texts, repeat(self.fid), self._ends(self._pieces()),
+                                   repeat(False), repeat(self.parser)))
         return self._lines
 
     @property
@@ -80,7 +84,7 @@ class LineBlock:
         clients, and a block in the window holds no more than its bytes (and its lines once asked for)."""
         if self.data and fmt == "text":
             return self.data
-        if self.data:
+        if self.data and self.parser is None:  # a parsed log's lines carry their fields: built line by line
             return self._encode(fmt)
         return b"".join(line.frame(fmt) for line in self.lines)
 

@@ -8,12 +8,14 @@ shared by every client that receives it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from logtail.core.cursor import cursor_text
+from logtail.match.fields import Fields, parse_fields
 from logtail.match.levels import LEVELS, Level, detect_level
+from logtail.match.parsers import Parser
 
 Format = Literal["sse", "text", "ndjson"]
 # Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
@@ -32,6 +34,7 @@ class LineRecord(TypedDict):
     id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
     level: Level | None
     truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
+    fields: NotRequired[Fields]  # only for a log with a parser (not `auto`), when the line parsed
 
 
 class NoticeCounts(TypedDict, total=False):
@@ -101,14 +104,18 @@ def decode_events(stream: str) -> Iterator[dict[str, str]]:
 class Line:
     """One complete line of one log, with its wire encodings computed on first use and then shared."""
 
-    __slots__ = ("_cursor", "_json", "_level", "_sse", "_sse_body", "end", "fid", "log", "text", "truncated")
+    __slots__ = ("_cursor", "_fields", "_json", "_level", "_sse", "_sse_body", "end", "fid", "log", "parser",
+                 "text", "truncated")
 
-    def __init__(self, log: str, text: str, fid: str, end: int, truncated: bool = False) -> None:
+    def __init__(self, log: str, text: str, fid: str, end: int, truncated: bool = False,
+                 parser: Parser | None = None) -> None:
         self.log = log
         self.text = text
         self.fid = fid
         self.end = end
         self.truncated = truncated
+        self.parser = parser  # the log's parser; None: `auto` (JSON and logfmt lines recognised as they come)
+        self._fields: Fields | Literal[""] | None = ""  # "": not parsed yet
         # Level and id are worked out when first asked for: a line nobody subscribes to, or one that only
         # goes out as text, needs neither.
         self._level: Level | Literal[""] | None = ""  # "": not detected yet (None is "no level")
@@ -120,8 +127,26 @@ class Line:
     @property
     def level(self) -> Level | None:
         if self._level == "":
-            self._level = detect_level(self.text)
+            self._level = detect_level(self.text) if self.parser is None else self.parser.level(self.text,
+                                                                                                   self.fields)
         return self._level
+
+    @property
+    def fields(self) -> Fields | None:
+        """The line's fields: from its log's parser, else those of a JSON or logfmt line (or None)."""
+        if self._fields == "":
+            self._fields = parse_fields(self.text) if self.parser is None else self.parser.fields(self.text)
+        return self._fields
+
+    @property
+    def fields_of(self) -> Callable[[str], Fields | None]:
+        """How this log's lines give fields (what a filter of one line is handed)."""
+        return parse_fields if self.parser is None else self.parser.fields
+
+    @property
+    def sent_fields(self) -> Fields | None:
+        """The fields sent with the line: a parsed log's (the page parses JSON and logfmt lines itself)."""
+        return None if self.parser is None else self.fields
 
     @property
     def cursor(self) -> str:
@@ -134,16 +159,21 @@ class Line:
         record: LineRecord = {"log": self.log, "text": self.text, "id": self.cursor, "level": self.level}
         if self.truncated:
             record["truncated"] = True
+        fields = self.sent_fields
+        if fields is not None:
+            record["fields"] = fields
         return record
 
     @property
     def json(self) -> bytes:
         # Built by hand rather than json.dumps(dict): same bytes, a third of the cost, once per line.
         if self._json is None:
+            fields = self.sent_fields
             self._json = (
                 b'{"log":' + json_str(self.log) + b',"text":' + json_str(self.text) + b',"id":'
                 + json_str(self.cursor) + b',"level":' + LEVEL_JSON[self.level]
-                + (b',"truncated":true}' if self.truncated else b"}")
+                + (b',"truncated":true' if self.truncated else b"")
+                + (b"}" if fields is None else b',"fields":' + dump_json(fields) + b"}")
             )
         return self._json
 

@@ -26,6 +26,7 @@ from logtail.core.positions import PositionIndex
 from logtail.core.subscription import LogStats, Subscription
 from logtail.match.fields import FieldCache
 from logtail.match.filters import FilterError, LineFilter, RegexSet
+from logtail.match.parsers import Parser
 
 __all__ = ["Channel", "Hub", "LineObserver", "LogStats", "Subscription"]
 
@@ -54,6 +55,7 @@ class Channel:
         self._dispatch: Dispatch | None = None  # how to evaluate the groups; rebuilt when they change
         self.position: Cursor | None = None  # just after the last published line (or start of the file)
         self.stats = LogStats()
+        self.parser: Parser | None = None  # the log's `parse` (None: auto), set by its source: for read-backs
 
     def add(self, sub: Subscription) -> None:
         self.subscribers.add(sub)
@@ -127,7 +129,7 @@ class Channel:
         for back, block in enumerate(reversed(self.blocks)):
             lines = block.lines[self.skip:] if back == oldest else block.lines
             for line in reversed(lines):
-                if line_filter.matches(line.text, line.level):
+                if line_filter.matches(line.text, line.level, parse=line.fields_of):
                     picked.append(line)
                     if len(picked) == count:
                         picked.reverse()
@@ -163,8 +165,8 @@ class Hub:
         self.subscriptions: set[Subscription] = set()
         self.observers: list[LineObserver] = []
 
-    def add(self, name: str) -> None:
-        self.channel(name)
+    def add(self, name: str, parser: Parser | None = None) -> None:
+        self.channel(name).parser = parser
 
     def readers(self, name: str) -> int:
         return len(self.channel(name).subscribers)
@@ -213,7 +215,8 @@ class Hub:
                         bucket.append(line)
                 if plan.needs_sets:
                     found.append(set(slots))
-        parsed = FieldCache()  # a line's fields are parsed when a filter first asks, once for all filters
+        # A line's fields are parsed when a filter first asks, once for all filters, by the log's parser if any.
+        parsed = FieldCache(None if block.parser is None else block.parser.fields)
         for flt, subs, slot in plan.steps:
             if flt.is_empty:
                 self._deliver(ch, subs, block)  # the block as it is: its shared frames, lines only if asked

@@ -13,11 +13,13 @@ from typing import Protocol
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
+from logtail.match.parsers import Parser
 
 
 class Sink(Protocol):
-    def add(self, name: str) -> None:
-        """A log is about to be published under `name` (the hub opens its channel so clients can subscribe)."""
+    def add(self, name: str, parser: Parser | None = None) -> None:
+        """A log is about to be published under `name`, its lines read with `parser` (the hub opens its
+        channel so clients can subscribe)."""
 
     def publish(self, name: str, lines: list[Line] | LineBlock, position: Cursor) -> None:
         """Lines of `name`, in order, and the position just after the last one."""

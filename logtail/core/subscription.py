@@ -210,7 +210,7 @@ class Subscription(Sender):
             self.deferred[log] = ahead
 
     def _queue_hits(self, log: str, lines: list[Line], stats: LogStats) -> None:
-        hits = [line for line in lines if self.filter.matches(line.text, line.level)]
+        hits = [line for line in lines if self.filter.matches(line.text, line.level, parse=line.fields_of)]
         if hits:
             self._append_lines(log, hits)
             stats.lines_sent += len(hits)

@@ -47,11 +47,12 @@ _PAIR = re.compile(LOGFMT_PAIR)
 def parse_fields(text: str) -> Fields | None:
     """The top-level fields of a JSON object or logfmt line, or None for any other line."""
     if text.startswith("{"):
-        return _json_fields(text)
-    return _logfmt_fields(text)
+        return json_fields(text)
+    return logfmt_fields(text)
 
 
-def _json_fields(text: str) -> Fields | None:
+def json_fields(text: str) -> Fields | None:
+    """The top-level fields of a JSON object, or None."""
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting in untrusted text
@@ -69,7 +70,8 @@ def _as_text(value: Any) -> str:
     return json.dumps(value)  # true, false, null and numbers as JSON writes them
 
 
-def _logfmt_fields(text: str) -> Fields | None:
+def logfmt_fields(text: str) -> Fields | None:
+    """The pairs of a line made only of logfmt pairs, or None."""
     pos = len(text) - len(text.lstrip())
     if pos == len(text):
         return None
@@ -102,10 +104,15 @@ def as_number(text: str) -> float | None:
 
 
 class FieldCache(dict[str, "Fields | None"]):
-    """Fields by line text for one batch: each distinct line is parsed at most once, on first use."""
+    """Fields by line text for one batch of one log: each distinct line is parsed at most once, on first use,
+    by `parse` (the log's parser; by default JSON and logfmt lines are recognised)."""
+
+    def __init__(self, parse: Callable[[str], Fields | None] | None = None) -> None:
+        super().__init__()
+        self.parse = parse or parse_fields
 
     def __missing__(self, text: str) -> Fields | None:
-        fields = self[text] = parse_fields(text)
+        fields = self[text] = self.parse(text)
         return fields
 
 

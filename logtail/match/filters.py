@@ -6,13 +6,14 @@ many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import re2
 
-from logtail.match.fields import FieldCache, FieldFilter, parse_fields
+from logtail.match.fields import FieldCache, FieldFilter, Fields, parse_fields
 from logtail.match.levels import LEVELS
 from logtail.match.patterns import FilterError, compile_pattern, re2_options
 
@@ -61,11 +62,13 @@ class LineFilter:
         return self.q.casefold() if self.ignore_case else self.q
 
     def matches(self, text: str, level: str | None, regex_hit: bool | None = None,
-                parsed: FieldCache | None = None) -> bool:
+                parsed: FieldCache | None = None,
+                parse: Callable[[str], Fields | None] = parse_fields) -> bool:
         """True when the line passes. `invert` applies to the text match; levels and fields always hold.
 
         `regex_hit` is the regex's answer when it was already computed for many filters at once (RegexSet);
-        `parsed` holds the fields of the batch's lines, shared by its filters (each line parsed once).
+        `parsed` holds the fields of the batch's lines, shared by its filters (each line parsed once); without
+        it, `parse` finds the line's fields (a log's parser: `Line.fields_of`).
         """
         if self.levels and level not in self.levels:
             return False
@@ -79,7 +82,7 @@ class LineFilter:
             if hit == self.invert:
                 return False
         if self.fields:
-            fields = parsed[text] if parsed is not None else parse_fields(text)
+            fields = parsed[text] if parsed is not None else parse(text)
             for f in self.fields:  # a loop, not all(): this runs per line per distinct filter
                 if not f.matches(fields):
                     return False

@@ -103,6 +103,18 @@ def _field_time(text: str) -> float | None:
     return None
 
 
+def value_time(value: str, now: float) -> float | None:
+    """The moment a parsed time field names: an ISO time, a common log format time without its brackets
+    (`10/Oct/2026:13:55:36 +0000`), a classic syslog time (`Oct 10 13:55:36`), or an epoch number."""
+    m = _CLF.fullmatch(f"[{value}]") if "/" in value else None
+    if m:
+        return _clf_time(m)
+    m = _SYSLOG.fullmatch(value) if value[:1].isalpha() else None
+    if m:
+        return _syslog_time(m, now)
+    return _value_time(value)
+
+
 def _value_time(value: str) -> float | None:
     number = as_number(value)
     if number is None:

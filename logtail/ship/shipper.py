@@ -35,6 +35,7 @@ from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.offloop import off_loop
+from logtail.match.parsers import Parser
 from logtail.ship.metrics import serve_metrics
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
 from logtail.sources.files.table import FileLog, FileTable
@@ -83,7 +84,7 @@ class ShipSink:
         self.logs: dict[str, ShipLog] = {}
         self.wake = wake  # the follower's gate stores what was just published before its next read
 
-    def add(self, name: str) -> None:
+    def add(self, name: str, parser: Parser | None = None) -> None:
         pass  # the shipper makes the log's `ShipLog` when the table tells it of the log (Shipper.track)
 
     def readers(self, name: str) -> int:
@@ -236,10 +237,16 @@ class Shipper:
     async def _register(self, logs: list[ShipLog]) -> None:
         now = time.time()
         mapping: dict[Any, Any] = {
-            keys.shipped_name(self.host, x.name): keys.registry_value(self.host, x.name, str(x.path), now)
+            keys.shipped_name(self.host, x.name): keys.registry_value(self.host, x.name, str(x.path), now,
+                                                                     self._parse_of(x.name))
             for x in logs
         }
         await self._retry(lambda: self.client.hset(keys.LOGS_KEY, mapping=mapping))
+
+    def _parse_of(self, name: str) -> str:
+        # Announced with the log, so that web nodes parse its lines as this shipper was told to.
+        parser = self.table.entries[name].follower.parser
+        return "auto" if parser is None else parser.spec
 
     async def refresh_registry(self) -> None:
         while True:
@@ -283,6 +290,10 @@ def ship(settings: Settings) -> None:
     host = keys.check_host(settings.host_name or socket.gethostname())
     if not settings.sources:
         raise ConfigError("ship needs at least one SOURCE (PATH, GLOB or NAME=PATH)")
+    for src in settings.sources:
+        if src.multiline is not None or src.multiline_start is not None:
+            raise ConfigError(f"logs.{src.name}.multiline: not supported by ship yet (entries join lines with "
+                              "newlines); serve the log where it is written")
     asyncio.run(_main(settings, host))
 
 

@@ -35,10 +35,13 @@ from typing import Literal
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
+from logtail.core.events import Rule
 from logtail.core.frames import Line
 from logtail.core.lines import LineSplitter
 from logtail.core.sink import Sink
+from logtail.match.parsers import Parser
 from logtail.sources.files.generation import Generation, open_generation, seed_offset
+from logtail.sources.files.multiline import EventStage
 from logtail.sources.files.pacing import Pace
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,15 @@ class FileFollower:
     def __init__(self, name: str, path: Path, sink: Sink, *, max_line_bytes: int, seed_lines: int,
                  from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
                  rotate_wait: float = 5.0,
-                 on_draining: Callable[[FileFollower, bool], None] | None = None) -> None:
+                 on_draining: Callable[[FileFollower, bool], None] | None = None,
+                 parser: Parser | None = None, multiline: Rule | None = None,
+                 multiline_wait: float = 1.0) -> None:
         self.name = name
+        self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
+        # The log's `multiline`: lines are joined into events (multiline.py) before they are published, and
+        # the published position stays at the start of the event still being written.
+        self.multiline = multiline
+        self.events = EventStage(multiline, multiline_wait, self.wake) if multiline is not None else None
         self.path = path
         self.sink = sink
         self.lines_published = 0  # counted for the pace
@@ -215,12 +225,14 @@ class FileFollower:
             return True
         # The path names the open file, so `st` is its size: no fstat needed.
         if st.st_size < self.splitter.offset or self.gen.head_changed():
+            self._end_event(self.gen)  # truncation ends an event
             self.gen.close()
             self.gen = None
             self.splitter.reset()
             self.sink.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
             return True
         if st.st_size == self.splitter.offset:
+            self._end_event_if_quiet(self.gen)
             return False  # a wake-up for a change that was read already (or a metadata change)
         return self._read(self.gen, STEP_BYTES)
 
@@ -248,6 +260,7 @@ class FileFollower:
             asked = min(READ_BYTES, budget)
             data = os.pread(gen.fd, asked, self.splitter.offset)
             if not data:
+                self._end_event_if_quiet(gen)
                 return False
             budget -= len(data)
             self._publish(self._split(data, gen), gen)
@@ -260,15 +273,22 @@ class FileFollower:
     def _split(self, data: bytes, gen: Generation) -> list[Line] | LineBlock:
         # The lines as one block of bytes when they need no decoding work and share one file id (past the
         # file's first HEAD_BYTES): what text clients are sent as it is (block.py). Otherwise line by line.
+        if self.events is not None:
+            start = self.splitter.line_start  # where the next event begins if none is pending
+            raws = self.events.feed(self.splitter.feed(data), start)
+            gen.refresh_head()
+            return [Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in raws]
         fid = gen.fixed_fid(self.splitter.line_start)
         if fid is not None and (clean := self.splitter.feed_clean(data)) is not None:
-            return LineBlock.of_bytes(self.name, fid, *clean)
+            return LineBlock.of_bytes(self.name, fid, *clean, self.parser)
         raws = self.splitter.feed(data)
         gen.refresh_head()
-        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated) for r in raws]
+        return [Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated, self.parser) for r in raws]
 
     def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
+        if self.events is not None and self.events.start is not None:
+            at = self.events.start  # the event being written is not published yet: resume before it
         self.lines_published += lines.count if isinstance(lines, LineBlock) else len(lines)
         self.sink.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
 
@@ -276,9 +296,28 @@ class FileFollower:
         # A last line without a newline in a file that will not grow again is delivered as it is.
         if self.splitter.pending_bytes:
             end = self.splitter.offset
-            raws = self.splitter.feed(b"\n")
+            start = self.splitter.line_start
+            raws = [r._replace(end=end) for r in self.splitter.feed(b"\n")]  # no newline in the file
             self.splitter.reset(end)
-            self._publish([Line(self.name, r.text, gen.fid(end), end, r.truncated) for r in raws], gen)
+            if self.events is not None:
+                raws = self.events.feed(raws, start)
+            self._publish([Line(self.name, r.text, gen.fid(r.end), r.end, r.truncated, self.parser) for r in raws],
+                          gen)
+        self._end_event(gen)  # the file will not grow: its last event is complete
+
+    # --- multi-line events (core/events.py) -------------------------------------------------------------
+
+    def _end_event_if_quiet(self, gen: Generation) -> None:
+        if self.events is not None and self.events.quiet():
+            self._end_event(gen)
+
+    def _end_event(self, gen: Generation) -> None:
+        """Publish the event being written as it is (its writer went quiet, or its file ends here)."""
+        events = self.events.flush() if self.events is not None else []
+        if not events:
+            return
+        self._publish([Line(self.name, e.text, gen.fid(e.end), e.end, e.truncated, self.parser) for e in events],
+                      gen)
 
     def _within_grace(self) -> bool:
         now = time.monotonic()
@@ -415,6 +454,8 @@ class FileFollower:
             self.state = "unreadable"
 
     def _close_all(self) -> None:
+        if self.gen is not None:
+            self._end_event(self.gen)
         if self.draining:
             self._stop_draining()
         for gen in (self.gen, *self.queue):
@@ -424,6 +465,8 @@ class FileFollower:
         self.queue.clear()
 
     def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
         self._close_all()
 
     # --- resume support ------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from typing import Any, cast
 import re2
 
 from logtail.core.lines import decode_capped
+from logtail.match.fields import parse_fields
 from logtail.match.filters import LineFilter
 from logtail.match.levels import WORDS, Level, detect_level
+from logtail.match.parsers import Parser
 from logtail.match.patterns import re2_options
 from logtail.sources.files.scan import Block
 
@@ -40,9 +42,12 @@ class Hit:
 class Matcher:
     """Finds the lines of a block that pass a `LineFilter`, through a prefilter over the block's bytes."""
 
-    def __init__(self, line_filter: LineFilter, cap: int) -> None:
+    def __init__(self, line_filter: LineFilter, cap: int, parser: Parser | None = None) -> None:
         self.filter = line_filter
         self.cap = cap
+        self.parser = parser  # the log's: its lines' levels and fields are not in their text as written
+        self.level_of = detect_level if parser is None else parser.level
+        self.fields_of = parse_fields if parser is None else parser.fields
         f = line_filter
         self.everything = f.is_empty
         self.needle = f.q.casefold() if f.ignore_case else f.q
@@ -55,13 +60,13 @@ class Matcher:
             except re2.error:
                 self.block_regex = self.text_regex = None
         self.level_regex: Any = None
-        if f.levels:
+        if f.levels and parser is None:
             words = sorted({w for level in f.levels for w in WORDS[cast(Level, level)]})  # checked by LineFilter
             self.level_regex = re2.compile(f"(?:{'|'.join(words)})".encode(), re2_options(True))
         # A line passing a field filter (other than `!:`) holds the key as written: JSON could only spell a
         # plain key differently with a \u escape.
         self.field_key = next((k.key.encode() for k in f.fields if k.op != "!:" and _PLAIN_KEY.fullmatch(k.key)),
-                              None)
+                              None) if parser is None else None
 
     def find(self, block: Block, want: int, newest: bool) -> tuple[list[Hit], bool]:
         """The matching lines of `block` in file order: the first `want`, or with `newest` the last `want`;
@@ -87,15 +92,15 @@ class Matcher:
 
     def _hit(self, block: Block, start: int, stop: int) -> Hit:
         text, truncated = decode_capped(block.data[start:stop], self.cap, block.overflowed)
-        return Hit(start, stop, text, detect_level(text), truncated)
+        return Hit(start, stop, text, self.level_of(text), truncated)
 
     def _test(self, block: Block, start: int, stop: int) -> Hit | None:
         text, truncated = decode_capped(block.data[start:stop], self.cap, block.overflowed)
         # The level is only worked out when the filter needs it or the line is a hit (it costs a regex).
-        level = detect_level(text) if self.filter.levels else None
-        if not self.filter.matches(text, level):
+        level = self.level_of(text) if self.filter.levels else None
+        if not self.filter.matches(text, level, parse=self.fields_of):
             return None
-        return Hit(start, stop, text, level if self.filter.levels else detect_level(text), truncated)
+        return Hit(start, stop, text, level if self.filter.levels else self.level_of(text), truncated)
 
     def _candidates(self, data: bytes) -> Iterator[tuple[int, int]]:
         """Spans (start, stop) of lines that may match, in order; every line when unsure."""

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import HEAD_BYTES, Cursor, file_id
+from logtail.core.events import EventJoiner, Rule
 from logtail.core.frames import Format, Line, NoticeCounts, NoticeKind, notice_frame
 from logtail.core.hub import Channel
 from logtail.core.lines import LineSplitter
 from logtail.core.offloop import off_loop
+from logtail.match.parsers import Parser
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import Generation
 
@@ -48,6 +50,8 @@ class Plan:
     lost: bool = False  # the position is in none of the files: the read-back starts after a hole
     readbacks: list[ReadBack] = field(default_factory=list)
     notices: list[tuple[NoticeKind, str, NoticeCounts]] = field(default_factory=list)
+    parser: Parser | None = None  # the log's: lines read back carry it as live lines do
+    multiline: Rule | None = None  # the log's: read back as events, as they were published
 
     def reads_past(self, at: Cursor) -> bool:
         """Whether a line of the read-back ends at `at`."""
@@ -63,7 +67,7 @@ class Plan:
 def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int,
               sibling_start: bool = False) -> Plan:
     """`sibling_start`: the cursor is the start of a rotated sibling (since=), never of the current file."""
-    p = Plan(ch.name, ch.position)
+    p = Plan(ch.name, ch.position, parser=ch.parser, multiline=follower.multiline if follower else None)
     current = current_range(ch, follower)
     if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
@@ -228,7 +232,9 @@ def _read_block(fd: int, offset: int, size: int) -> bytes:
 
 
 async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
-                     reader: Callable[[int, int, int], bytes] = _read_block) -> AsyncIterator[list[Line] | LineBlock]:
+                     reader: Callable[[int, int, int], bytes] = _read_block,
+                     parser: Parser | None = None,
+                     multiline: Rule | None = None) -> AsyncIterator[list[Line] | LineBlock]:
     """Lines of `rb`, a block at a time, each block read in a worker thread (`off_loop`: the caller closes
     `rb.fd` when it is done, perhaps because it was cancelled during a read). Clean lines past the file's
     head come as one block of bytes, as the follower publishes them (block.py): a laggard is caught up as
@@ -236,7 +242,9 @@ async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
     splitter = LineSplitter(max_line_bytes, rb.start)
     skip_first = rb.partial
     offset = rb.start
-    full_head = len(rb.head) >= HEAD_BYTES
+    full_head = len(rb.head) >= HEAD_BYTES and multiline is None
+    # A log of multi-line events is read back as events, as it was published: ends at event ends.
+    joiner = EventJoiner(multiline, rb.start) if multiline is not None else None
     while offset < rb.stop:
         data = await off_loop(reader, rb.fd, offset, min(BLOCK, rb.stop - offset))
         if not data:
@@ -245,12 +253,16 @@ async def read_lines(name: str, rb: ReadBack, max_line_bytes: int,
         if full_head and not skip_first and splitter.line_start >= HEAD_BYTES:
             clean = splitter.feed_clean(data)
             if clean is not None:
-                yield LineBlock.of_bytes(name, file_id(rb.head, clean[0]), *clean)
+                yield LineBlock.of_bytes(name, file_id(rb.head, clean[0]), *clean, parser)
                 continue
         raws = splitter.feed(data)
         if skip_first and raws:
             raws, skip_first = raws[1:], False
-        yield [Line(name, r.text, file_id(rb.head, r.end), r.end, r.truncated) for r in raws]
+        if joiner is not None:
+            raws = joiner.feed(raws)
+        yield [Line(name, r.text, file_id(rb.head, r.end), r.end, r.truncated, parser) for r in raws]
+    if joiner is not None and joiner.pending:  # the read-back ends at the hub's position: an event's end
+        yield [Line(name, r.text, file_id(rb.head, r.end), r.end, r.truncated, parser) for r in joiner.flush()]
 
 
 def notice_frames(p: Plan, fmt: Format) -> bytes:
@@ -260,5 +272,5 @@ def notice_frames(p: Plan, fmt: Format) -> bytes:
 async def plan_lines(p: Plan, max_line_bytes: int) -> AsyncIterator[list[Line] | LineBlock]:
     """Every line of the plan's read-backs, a block at a time."""
     for rb in p.readbacks:
-        async for lines in read_lines(p.log, rb, max_line_bytes):
+        async for lines in read_lines(p.log, rb, max_line_bytes, parser=p.parser, multiline=p.multiline):
             yield lines

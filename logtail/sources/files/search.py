@@ -21,6 +21,7 @@ from logtail.core.frames import LineRecord, NoticeKind, NoticeRecord, dump_json,
 from logtail.core.lines import decode_capped
 from logtail.core.offloop import off_loop
 from logtail.core.rawresponse import Transfers
+from logtail.match.parsers import Parser
 from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
 from logtail.sources.files.prefilter import Hit, Matcher
 from logtail.sources.files.regions import CursorNotFound, Region, plan_regions
@@ -117,11 +118,12 @@ class Search:
     most `limit` objects in memory) and sends them at the end of the file.
     """
 
-    def __init__(self, log: str, files: list[LogFile], req: SearchRequest, max_line_bytes: int) -> None:
+    def __init__(self, log: str, files: list[LogFile], req: SearchRequest, max_line_bytes: int,
+                 parser: Parser | None = None) -> None:
         self.log = log
         self.req = req
         self.cap = max_line_bytes
-        self.matcher = Matcher(req.filter, max_line_bytes)
+        self.matcher = Matcher(req.filter, max_line_bytes, parser)
         self.regions = plan_regions(files, req)
         self.total = sum(r.total for r in self.regions)
         self.scanned = 0
@@ -249,6 +251,9 @@ class Search:
                           "level": h.level, "context_before": [], "context_after": []}
         if h.truncated:
             hit["truncated"] = True
+        fields = None if self.matcher.parser is None else self.matcher.parser.fields(h.text)
+        if fields is not None:
+            hit["fields"] = fields  # as a parsed log's line events carry them
         if f.rotated:
             hit["file"] = f.label
         if line is not None:
@@ -276,8 +281,9 @@ class SearchResponse(FileStreamResponse):
     """NDJSON: matches as they are found, progress at most every `PROGRESS_INTERVAL`, then `done`."""
 
     def __init__(self, log_name: str, path: Path, req: SearchRequest, max_line_bytes: int,
-                 transfers: Transfers) -> None:
+                 transfers: Transfers, parser: Parser | None = None) -> None:
         super().__init__(transfers)
+        self.parser = parser
         self.log_name = log_name
         self.path = path
         self.req = req
@@ -295,7 +301,7 @@ class SearchResponse(FileStreamResponse):
         search: Search | None = None
         try:
             try:
-                search = await off_loop(Search, self.log_name, files, req, self.max_line_bytes)
+                search = await off_loop(Search, self.log_name, files, req, self.max_line_bytes, self.parser)
             except CursorNotFound as exc:
                 await self.error(400, str(exc))
                 return

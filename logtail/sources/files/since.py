@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +40,23 @@ async def since_start(ch: Channel, follower: FileFollower | None, moment: float)
     if current is None or follower is None:
         return None
     try:
-        where = await off_loop(_locate, ch.name, current, follower.path, moment, time.time())
+        # A parsed log's lines say when they were written in their time field (an RFC 5424 line's time is
+        # not at its start, where `line_time` looks).
+        time_of = line_time if follower.parser is None else follower.parser.time
+        where = await off_loop(_locate, ch.name, current, follower.path, moment, time.time(), time_of)
     finally:
         os.close(current.fd)
     return where
 
 
-def _locate(name: str, current: ReadBack, path: Path, moment: float, now: float) -> Start:
+TimeOf = Callable[[str, float], float | None]
+
+
+def _locate(name: str, current: ReadBack, path: Path, moment: float, now: float,
+            time_of: TimeOf = line_time) -> Start:
     """Bisect the current file, then `NAME.1`, `NAME.2`, ... going back only while the file at hand has no
     line before the moment (its first lines may be newer than the moment, and so may the older file's)."""
-    newer, found = current, _first_at_or_after(current.fd, current.stop, moment, now)
+    newer, found = current, _first_at_or_after(current.fd, current.stop, moment, now, time_of)
     opened: list[ReadBack] = []
     try:
         while True:
@@ -61,7 +68,7 @@ def _locate(name: str, current: ReadBack, path: Path, moment: float, now: float)
                 return _in(name, newer, newer.stop if found.offset is None else 0)
             opened.append(older)
             # mtime is the last write: a file last written before the moment holds no line at or after it.
-            older_found = (_first_at_or_after(older.fd, older.stop, moment, now)
+            older_found = (_first_at_or_after(older.fd, older.stop, moment, now, time_of)
                            if os.fstat(older.fd).st_mtime >= moment else None)
             if older_found is None or older_found.offset is None:
                 # Everything in the older file is older: lines at the top of the newer one without a timestamp
@@ -86,27 +93,27 @@ def _in(name: str, rb: ReadBack, offset: int) -> Start:
     return Start(Cursor(name, file_id(rb.head, offset), offset))
 
 
-def _first_at_or_after(fd: int, stop: int, moment: float, now: float) -> _Found:
+def _first_at_or_after(fd: int, stop: int, moment: float, now: float, time_of: TimeOf = line_time) -> _Found:
     lo, hi, earlier = 0, stop, False
     # Invariant: `lo` is a line start and no line at or after the moment starts before it.
     while hi - lo > BISECT_MIN:
         mid = (lo + hi) // 2
-        probe = next(_stamped(fd, mid, min(stop, mid + PROBE_BYTES), now), None)
+        probe = next(_stamped(fd, mid, min(stop, mid + PROBE_BYTES), now, time_of), None)
         if probe is not None and probe[1] < moment:
             lo, earlier = probe[0], True
         else:
             hi = mid
-    for start, stamp in _stamped(fd, lo, stop, now):
+    for start, stamp in _stamped(fd, lo, stop, now, time_of):
         if stamp >= moment:
             return _Found(start, earlier)
         earlier = True
     return _Found(None, earlier)
 
 
-def _stamped(fd: int, pos: int, stop: int, now: float) -> Iterator[tuple[int, float]]:
+def _stamped(fd: int, pos: int, stop: int, now: float, time_of: TimeOf) -> Iterator[tuple[int, float]]:
     """(start, time) of each timestamped line starting at or after `pos` and before `stop`."""
     for start, raw in _lines(fd, pos, stop):
-        stamp = line_time(raw[:STAMP_BYTES].decode("utf-8", "replace").rstrip("\r"), now)
+        stamp = time_of(raw[:STAMP_BYTES].decode("utf-8", "replace").rstrip("\r"), now)
         if stamp is not None:
             yield start, stamp
 

@@ -16,9 +16,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from logtail.config import NAME_RE, LogSource, Settings
+from logtail.core.events import rule_for
 from logtail.core.sink import Sink
+from logtail.match.parsers import parser_for
 from logtail.sources.files.follow import FileFollower
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ class FileTable:
             for src in self.settings.sources:
                 if not src.is_glob:
                     assert src.name is not None
-                    self._add(src.name, src.path, from_start=False)
+                    self._add(src.name, src.path, from_start=False, parse=src.parse, src=src)
             self.expand_globs(from_start=False)
             await asyncio.Event().wait()  # run until cancelled; the followers run in the group
 
@@ -78,7 +81,7 @@ class FileTable:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
                     if path not in self._by_path and path.is_file():
-                        self._add(self._name_for(path, src), path, from_start)
+                        self._add(self._name_for(path, src), path, from_start, parse=src.parse, src=src)
 
     def _name_for(self, path: Path, src: LogSource) -> str:
         # A glob match is named after its file; a clash (same file name in two directories) or a name that
@@ -88,18 +91,20 @@ class FileTable:
             name = f"{name}-{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
         return name
 
-    def _add(self, name: str, path: Path, from_start: bool) -> None:
+    def _add(self, name: str, path: Path, from_start: bool, parse: str = "auto", src: LogSource | None = None) -> None:
         s = self.settings
+        parser = parser_for(parse)  # checked with the configuration
         follower = FileFollower(name, path, self.sink, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
-                                rotate_wait=s.rotate_wait, on_draining=self._set_draining)
+                                rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser,
+                                **_multiline_of(src))
         entry = FileLog(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
         self._by_dir.setdefault(path.parent, {})[path.name] = name
         if path.is_symlink():
             self._symlinks.append(entry)
-        self.sink.add(name)
+        self.sink.add(name, parser)
         if self.on_add is not None:
             self.on_add(entry)
         if self._group is not None:
@@ -164,3 +169,11 @@ class FileTable:
         for entry in self.entries.values():
             entry.follower.wake()
         self.expand_globs()
+
+
+def _multiline_of(src: LogSource | None) -> dict[str, Any]:
+    """The follower's multi-line arguments for a configured source (checked with the configuration)."""
+    if src is None or (src.multiline is None and src.multiline_start is None):
+        return {}
+    spec: str | dict[str, Any] = src.multiline if src.multiline is not None else {"start": src.multiline_start}
+    return {"multiline": rule_for(spec), "multiline_wait": src.multiline_wait}

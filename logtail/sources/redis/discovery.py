@@ -6,16 +6,20 @@ that is not URL-safe is ignored, and the stream key is built from the checked pa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
 from logtail.core.hub import Channel
+from logtail.match.parsers import Parser, ParserError, parser_for
 from logtail.sources.redis import keys
 from logtail.sources.redis.readback import read_after
+
+log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
 
@@ -24,6 +28,13 @@ DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log app
 class ShippedLog:
     known: keys.KnownLog
     last_id: str = "0-0"  # the last entry published to the hub
+    parser: Parser | None = field(init=False, default=None)  # the shipper's `parse`, built once here
+
+    def __post_init__(self) -> None:
+        try:
+            self.parser = parser_for(self.known.parse)
+        except ParserError as exc:  # only data from Redis: served unparsed, as an `auto` log
+            log.warning("shipped log %s: parse: %s; serving its lines unparsed", self.name, exc)
 
     @property
     def name(self) -> str:

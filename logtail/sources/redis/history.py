@@ -67,7 +67,7 @@ class ShippedSearch(FileStreamResponse):
             self.check_client()
             scanned += len(entries)
             # Entries come in search order; so must the lines inside each entry.
-            lines = [line for e in entries for line in (reversed if newest else iter)(_in_range(e, self.log.name, req))]
+            lines = [line for e in entries for line in (reversed if newest else iter)(_in_range(e, self.log, req))]
             objects = matcher.feed(lines)
             data = b"".join(dump_json(obj) + b"\n" for obj in objects)
             if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
@@ -88,9 +88,9 @@ def _bound(cursor: Cursor | None, default: str) -> str:
     return default if where is None else where[0]
 
 
-def _in_range(entry: keys.Entry, name: str, req: SearchRequest) -> list[Line]:
+def _in_range(entry: keys.Entry, log: ShippedLog, req: SearchRequest) -> list[Line]:
     """The entry's lines strictly between `after` and `before` (an entry may hold both ends)."""
-    lines = entry.lines(name)
+    lines = entry.lines(log.name, parser=log.parser)
     first, last = 1, len(lines) + 1
     after = keys.entry_of_cursor(req.after.fid, req.after.offset) if req.after is not None else None
     before = keys.entry_of_cursor(req.before.fid, req.before.offset) if req.before is not None else None
@@ -139,7 +139,7 @@ class Matches:
         for line in lines:
             for _hit, _earlier, later in self.open:
                 later.append(line.text)
-            if not self.full and self.req.filter.matches(line.text, line.level):
+            if not self.full and self.req.filter.matches(line.text, line.level, parse=line.fields_of):
                 self.matches += 1
                 self.open.append((dict(line.record()), list(self.seen), []))
             out += self._complete()

@@ -11,7 +11,8 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     `kind`, `message` (notice entries only: rotated, truncated, missing, gap, ...; `fid`/`end` are then
     the position of the last line shipped before the notice).
 - `logtail:logs`: a hash of the known logs, field `NAME@HOST`, value JSON `{"host", "name", "path",
-  "last_seen"}` (last_seen: Unix time, refreshed by the shipper while it runs).
+  "last_seen"}` (last_seen: Unix time, refreshed by the shipper while it runs), and `"parse"` when the log
+  has a parser: web nodes parse its lines with it (the lines travel as text).
 
 Event ids. A shipped line's id must mean the same on every web node, so it is derived from the Redis entry
 id `MS-SEQ` and the line's 1-based index K in the entry, in the form of a file cursor:
@@ -28,6 +29,7 @@ from typing import Any, cast
 
 from logtail.config import ConfigError
 from logtail.core.frames import Line, NoticeKind
+from logtail.match.parsers import Parser
 
 PREFIX = "logtail:"
 LOGS_KEY = PREFIX + "logs"
@@ -95,15 +97,16 @@ class Entry:
         end = self.fields.get("end", "0")
         return self.fields.get("fid", ""), int(end) if end.isdigit() else 0
 
-    def lines(self, log: str, after: int = 0) -> list[Line]:
-        """The entry's lines as hub lines (ids as in the module docstring), those with index > `after`."""
+    def lines(self, log: str, after: int = 0, parser: Parser | None = None) -> list[Line]:
+        """The entry's lines as hub lines (ids as in the module docstring), those with index > `after`;
+        `parser`: the log's."""
         if self.notice is not None or "lines" not in self.fields:
             return []
         cut = {int(i) for i in self.fields.get("cut", "").split(",") if i.isdigit()}
         fid = f"{self.ms:012x}"
         base = self.seq << INDEX_BITS
         texts = self.fields["lines"].split("\n")
-        return [Line(log, text, fid, base + k, (k - 1) in cut)
+        return [Line(log, text, fid, base + k, (k - 1) in cut, parser)
                 for k, text in enumerate(texts, start=1) if k > after]
 
 
@@ -128,8 +131,11 @@ def entry_of_cursor(fid: str, offset: int) -> tuple[str, int] | None:
 # --- the registry of known logs -------------------------------------------------------------------------
 
 
-def registry_value(host: str, name: str, path: str, last_seen: float) -> str:
-    return json.dumps({"host": host, "name": name, "path": path, "last_seen": round(last_seen, 3)})
+def registry_value(host: str, name: str, path: str, last_seen: float, parse: str = "auto") -> str:
+    record: dict[str, Any] = {"host": host, "name": name, "path": path, "last_seen": round(last_seen, 3)}
+    if parse != "auto":
+        record["parse"] = parse
+    return json.dumps(record)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class KnownLog:
     name: str
     path: str
     last_seen: float
+    parse: str = "auto"  # the log's parser as the shipper was configured (checked by the web node)
 
     @property
     def shipped_name(self) -> str:
@@ -156,8 +163,9 @@ def parse_registry(raw: dict[Any, Any]) -> list[KnownLog]:
             record = json.loads(text_of(value))
             host, name = str(record["host"]), str(record["name"])
             path, last_seen = str(record.get("path", ""))[:4096], float(record.get("last_seen", 0))
+            parse = str(record.get("parse", "auto"))
         except (ValueError, TypeError, KeyError):
             continue
         if is_safe(host, name):
-            known.append(KnownLog(host, name, path, last_seen))
+            known.append(KnownLog(host, name, path, last_seen, parse))
     return known

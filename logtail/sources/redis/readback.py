@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line, notice_frame
 from logtail.core.hub import Channel
+from logtail.match.parsers import Parser
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import read_range, read_reverse
 
@@ -38,11 +39,11 @@ def read_after(shipped: ShippedLogs, ch: Channel, cursor: Cursor, fmt: Format,
     if stop is None:
         return None
     start = keys.entry_of_cursor(cursor.fid, cursor.offset)
-    return read_stream(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt, max_bytes)
+    return read_stream(shipped, shipped.logs[ch.name].key, ch.name, start, stop[0], fmt, max_bytes, ch.parser)
 
 
 async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[str, int] | None, stop: str,
-                    fmt: Format, max_bytes: int) -> AsyncIterator[list[Line] | bytes]:
+                      fmt: Format, max_bytes: int, parser: Parser | None = None) -> AsyncIterator[list[Line] | bytes]:
     """The lines after `start` (entry id, line index; None: from the first) up to entry `stop` included; when
     more than `max_bytes` of text lie between, only the last `max_bytes` of it, after a `gap` notice (as a
     file's read-back is bounded by --resume-max-bytes).
@@ -82,7 +83,7 @@ async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[st
             if notice is not None:
                 yield notice_frame(fmt, name, *notice)
             else:
-                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0)
+                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0, parser)
         if len(entries) < READ_COUNT:
             return
         low = "(" + entries[-1].id

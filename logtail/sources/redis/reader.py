@@ -73,7 +73,7 @@ class StreamReader:
         for record in self.shipped.refresh(keys.parse_registry(raw)):
             seed = await read_last(self.client, record.key, self.seed_entries)
             shipped = ShippedLog(record)
-            self.hub.channel(shipped.name)
+            self.hub.channel(shipped.name).parser = shipped.parser
             self._publish(shipped, seed)
             self.shipped.add(shipped)
             log.info("serving shipped log %s", shipped.name)
@@ -84,7 +84,7 @@ class StreamReader:
         for entry in entries:
             notice = entry.notice
             if notice is None:
-                batch.extend(entry.lines(shipped.name))
+                batch.extend(entry.lines(shipped.name, parser=shipped.parser))
                 continue
             self._flush(shipped, batch)
             batch = []
