@@ -37,6 +37,7 @@ from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.core.offloop import off_loop
 from logtail.ship.metrics import serve_metrics
+from logtail.ship.retention import Retention
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
 from logtail.sources.files.table import LogRegistry
 from logtail.sources.files.watch import watch
@@ -57,6 +58,7 @@ class ShipLog:
     name: str
     path: Path
     key: str
+    retention: Retention  # what the stream holds and may drop (--redis-maxlen)
     pending: list[dict[str, str]] = field(default_factory=list)
     position: tuple[str, int] = ("", 0)  # after the last line handed to `pending`
     stored: tuple[str, int] = ("", 0)  # after the last line stored in Redis
@@ -64,16 +66,6 @@ class ShipLog:
     lines: int = 0
     bytes: int = 0
     entries: int = 0
-
-    def maxlen(self, lines: int) -> int:
-        """Entries to keep so that about `lines` lines are kept, at this stream's lines per entry so far.
-
-        --redis-maxlen counts lines: an entry holds one line when the log is quiet and many when it is busy,
-        so a bound in entries alone would let a busy log's memory grow by the size of its batches.
-        """
-        if not self.lines:
-            return lines
-        return max(1, lines * max(self.entries, 1) // self.lines)
 
 
 class ShipSink(Hub):
@@ -129,7 +121,8 @@ class ShipRegistry(LogRegistry):
         sink.registry = self
 
     def _add(self, name: str, path: Path, from_start: bool) -> None:
-        self.sink.logs[name] = ShipLog(name, path, keys.stream_key(self.shipper.host, name))
+        key = keys.stream_key(self.shipper.host, name)
+        self.sink.logs[name] = ShipLog(name, path, key, Retention(key, self.shipper.settings.redis_maxlen))
         super()._add(name, path, from_start)
         ship_log = self.sink.logs[name]
 
@@ -160,6 +153,7 @@ class Shipper:
     async def _start(self, ship_log: ShipLog) -> None:
         await self._register([ship_log])
         last = await self._retry(partial(self._last_entry, ship_log.key))
+        await self._retry(partial(ship_log.retention.start, self.client, last))
         follower = self.registry.entries[ship_log.name].follower
         if last is None:
             return  # never shipped: where serve would start (the tail of a file present now)
@@ -198,7 +192,7 @@ class Shipper:
     async def _flush(self, ship_log: ShipLog) -> None:
         while ship_log.pending:
             batch = ship_log.pending[:BATCH_ENTRIES]
-            await self._store(ship_log.key, batch, ship_log.maxlen(self.settings.redis_maxlen))
+            await self._store(ship_log.retention, batch)
             del ship_log.pending[:len(batch)]
             ship_log.entries += len(batch)
             for fields in batch:
@@ -207,23 +201,33 @@ class Shipper:
                     ship_log.bytes += len(fields["lines"]) + 1
             ship_log.stored = batch[-1]["fid"], int(batch[-1]["end"])
 
-    async def _store(self, key: str, batch: list[dict[str, str]], maxlen: int) -> None:
+    async def _store(self, retention: Retention, batch: list[dict[str, str]]) -> None:
+        key = retention.key
+        retention.count(batch)
         uncertain = False
         while True:
             try:
                 if uncertain:
                     last = await self._last_entry(key)
                     if last is not None and last.fields == batch[-1]:
+                        retention.stored(batch, await self._ids_of(key, len(batch)))
                         break  # the failed write had been applied (all of it: MULTI/EXEC)
+                keep = await retention.cut(self.client)
                 async with self.client.pipeline(transaction=True) as pipe:
                     for fields in batch:
-                        pipe.xadd(key, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-                    await pipe.execute()
+                        pipe.xadd(key, fields)  # type: ignore[arg-type]
+                    if keep is not None:
+                        pipe.xtrim(key, minid=keep, approximate=False)
+                    done = await pipe.execute()
+                retention.stored(batch, done[:len(batch)])
                 break
             except (RedisError, OSError) as exc:
                 uncertain = True
                 await self.outage.failed(exc)
         self.outage.ok()
+
+    async def _ids_of(self, key: str, count: int) -> list[str]:
+        return [entry.id for entry in await read_last(self.client, key, count)]
 
     async def _retry(self, op: Callable[[], Awaitable[T]]) -> T:
         while True:

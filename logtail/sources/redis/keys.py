@@ -9,7 +9,9 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     `lines` the lines' text joined with "\\n" (a line never contains "\\n"),
     `cut`   (optional) comma-separated indexes of lines cut at max_line_bytes,
     `kind`, `message` (notice entries only: rotated, truncated, missing, gap, ...; `fid`/`end` are then
-    the position of the last line shipped before the notice).
+    the position of the last line shipped before the notice),
+    `n`     the stream's count of lines up to and including this entry's (what --redis-maxlen trims by,
+    ship/retention.py; absent in entries of older shippers).
 - `logtail:logs`: a hash of the known logs, field `NAME@HOST`, value JSON `{"host", "name", "path",
   "last_seen"}` (last_seen: Unix time, refreshed by the shipper while it runs).
 
@@ -88,6 +90,11 @@ class Entry:
         kind = self.fields.get("kind")
         # Written by a logtail shipper (`notice_fields`), from the kinds its follower reports.
         return None if kind is None else (cast(NoticeKind, kind), self.fields.get("message", ""))
+
+    @property
+    def count(self) -> int | None:
+        n = self.fields.get("n", "")
+        return int(n) if n.isdigit() else None
 
     @property
     def position(self) -> tuple[str, int]:
