@@ -164,7 +164,9 @@ class Shipper:
             follower.resume_at = end
             return
         follower.resume_at = 0
-        if rotated is not None:
+        if rotated is not None and last.notice is not None and last.notice[0] == "rotated":
+            os.close(rotated.fd)  # stopped after the rotation was reported: nothing of NAME.1 is left to ship
+        elif rotated is not None:
             await self._ship_rotated(ship_log, rotated)
         else:
             self.sink.notice(ship_log.name, "gap", "the position the shipper had reached is gone (file rotated "
