@@ -31,6 +31,7 @@ from logtail.web.metrics import build_registry
 from logtail.web.middleware.auth import BasicAuth
 from logtail.web.middleware.headers import SecurityHeaders
 from logtail.web.middleware.proxy import AcceptPrefixedPaths
+from logtail.web.readiness import build_readiness_router
 from logtail.web.routes import build_router
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.logtail = state
     app.include_router(build_router())
     app.include_router(build_history_router())
+    app.include_router(build_readiness_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
     app.add_middleware(SecurityHeaders)

@@ -24,13 +24,13 @@ from starlette.types import Receive, Scope, Send
 from logtail.core.catchup import CatchUp
 from logtail.core.cursor import Cursor
 from logtail.core.directwrite import direct_writer
-from logtail.core.frames import MEDIA_TYPES, Format, encode_retry
+from logtail.core.frames import MEDIA_TYPES, Format, encode_retry, notice_frame
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import ClientGone, RawResponse
 from logtail.core.subscription import Overflow, Subscription, start_of_any_file
 from logtail.match.filters import LineFilter
 from logtail.sources.files.table import LogRegistry
-from logtail.sources.redis.discovery import ShippedLogs
+from logtail.sources.redis.discovery import UNREACHABLE, ShippedLogs
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,16 @@ class LogStream(RawResponse):
                 resume[name] = cursor
         sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
         self.hub.subscribe(self.logs, sub)
+        self._notice_outage(sub)
+
+    def _notice_outage(self, sub: Subscription) -> None:
+        # A client arriving while Redis is away hears of it now: the reader only notices when an outage starts.
+        if self.shipped is None or not self.shipped.outage.down:
+            return
+        for name in self.logs:
+            if name in self.shipped:
+                frame = notice_frame(sub.fmt, name, "unreachable", UNREACHABLE)
+                sub.notice(name, frame, self.hub.channel(name).position)
 
     def _resume_from(self, name: str) -> Cursor | None:
         opts = self.options

@@ -1,7 +1,7 @@
 """The Redis connection, and what both ends do while Redis is away.
 
 redis-py's own retries are turned off: a command fails fast, and the caller decides. An `Outage` turns a
-run of failures into one warning, a backoff (0.1 s doubling to 5 s) and one "back" message, so the shipper
+run of failures into one warning, a backoff (0.1 s doubling to 5 s, with jitter) and one "back" message, so the shipper
 and the web node behave alike and their logs say what happened once, not once per attempt.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,33 +57,59 @@ def connect(url: str) -> aioredis.Redis:
     )
 
 
+class Backoff:
+    """Waits between attempts: from `FIRST` doubling up to `CAP` seconds, each drawn from its upper half.
+
+    The jitter spreads the reconnects of many shippers and nodes after a Redis restart instead of having them
+    all arrive in the same instant, at every step.
+    """
+
+    FIRST = 0.1
+    CAP = 5.0
+
+    def __init__(self) -> None:
+        self.delay = self.FIRST
+
+    async def wait(self) -> None:
+        await asyncio.sleep(random.uniform(self.delay / 2, self.delay))
+        self.delay = min(self.delay * 2, self.CAP)
+
+    def reset(self) -> None:
+        self.delay = self.FIRST
+
+
 class Outage:
-    """Warn once per outage, back off between attempts, say when Redis is back."""
+    """Warn once per outage, back off between attempts, say when Redis is back.
+
+    "Back" means a command that needs the server succeeded: the caller calls `ok()` only then.
+    """
 
     def __init__(self, url: str, log: logging.Logger, what: str) -> None:
         self.url = redacted(url)
         self.log = log
         self.what = what
         self.down = False
-        self.delay = 0.1
+        self.connected = False  # a command succeeded, and none failed since (readiness)
+        self.backoff = Backoff()
         self.outages = 0  # outages so far (a metric)
         self.errors = 0  # failed attempts so far (a metric)
 
     async def failed(self, exc: BaseException) -> None:
         """A command failed because Redis is unreachable: note it and wait before the next attempt."""
         self.errors += 1
+        self.connected = False
         if not self.down:
             self.down = True
             self.outages += 1
             self.log.warning("redis at %s unreachable (%s); %s", self.url, exc or type(exc).__name__, self.what)
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, 5.0)
+        await self.backoff.wait()
 
     def ok(self) -> bool:
         """A command succeeded; True when that ends an outage."""
-        self.delay = 0.1
+        self.connected = True
         if self.down:
             self.down = False
+            self.backoff.reset()
             self.log.warning("redis at %s is back", self.url)
             return True
         return False

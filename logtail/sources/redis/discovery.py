@@ -15,9 +15,11 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
 from logtail.core.hub import Channel
 from logtail.sources.redis import keys
+from logtail.sources.redis.client import Outage
 from logtail.sources.redis.readback import read_after
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
+UNREACHABLE = "Redis is unreachable; reconnecting (lines continue where they were)"
 
 
 @dataclass
@@ -35,10 +37,11 @@ class ShippedLog:
 
 
 class ShippedLogs:
-    """The shipped logs a web node serves, and the Redis client it reads them with."""
+    """The shipped logs a web node serves, the Redis client it reads them with, and whether Redis answers."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, outage: Outage) -> None:
         self.client = client
+        self.outage = outage
         self.logs: dict[str, ShippedLog] = {}
         self.by_key: dict[str, ShippedLog] = {}
 

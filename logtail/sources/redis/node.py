@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from logtail.config import Settings
 from logtail.core.hub import Hub
-from logtail.sources.redis.client import check_url, connect
+from logtail.sources.redis import reader
+from logtail.sources.redis.client import Outage, check_url, connect
 from logtail.sources.redis.discovery import ShippedLogs
 from logtail.sources.redis.reader import StreamReader
 
@@ -15,8 +18,9 @@ class RedisNode:
     def __init__(self, settings: Settings, hub: Hub) -> None:
         assert settings.redis is not None
         client = connect(check_url(settings.redis))
-        self.shipped = ShippedLogs(client)
-        self.reader = StreamReader(self.shipped, hub, settings.redis, min(SEED_ENTRIES, settings.window_lines))
+        outage = Outage(settings.redis, logging.getLogger(reader.__name__), "shipped logs pause; local logs go on")
+        self.shipped = ShippedLogs(client, outage)
+        self.reader = StreamReader(self.shipped, hub, min(SEED_ENTRIES, settings.window_lines))
 
     async def close(self) -> None:
         await self.shipped.client.aclose()

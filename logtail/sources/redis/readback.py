@@ -10,7 +10,6 @@ Redis still has after its position.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line, notice_frame
 from logtail.core.hub import Channel
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import read_range
+from logtail.sources.redis.client import Backoff, read_range
 
 if TYPE_CHECKING:
     from logtail.sources.redis.discovery import ShippedLogs
@@ -47,7 +46,7 @@ async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str,
     While Redis is away this waits (the reader warns and notices), yielding an empty frame after each failed
     attempt so that the caller can notice a client that left meanwhile.
     """
-    low, skip, checked, delay = "-", start, start is None, 0.1
+    low, skip, checked, backoff = "-", start, start is None, Backoff()
     while True:
         try:
             if not checked:  # is the cursor's own entry still there?
@@ -61,9 +60,9 @@ async def read_back(shipped: ShippedLogs, key: str, name: str, start: tuple[str,
             entries = await read_range(shipped.client, key, low, stop, READ_COUNT)
         except (RedisError, OSError):
             yield b""
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await backoff.wait()
             continue
+        backoff.reset()
         for entry in entries:
             notice = entry.notice
             if notice is not None:

@@ -24,8 +24,8 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import BLOCK_MS, Outage, read_last, read_new
-from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, ShippedLog, ShippedLogs
+from logtail.sources.redis.client import BLOCK_MS, read_last, read_new
+from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, UNREACHABLE, ShippedLog, ShippedLogs
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ READ_COUNT = 1000  # entries per stream per XREAD
 
 
 class StreamReader:
-    def __init__(self, shipped: ShippedLogs, hub: Hub, url: str, seed_entries: int) -> None:
+    def __init__(self, shipped: ShippedLogs, hub: Hub, seed_entries: int) -> None:
         self.shipped = shipped
         self.client = shipped.client
         self.hub = hub
         self.seed_entries = seed_entries
-        self.outage = Outage(url, log, "shipped logs pause; local logs go on")
+        self.outage = shipped.outage
         self._next_discovery = 0.0
 
     async def run(self) -> None:
@@ -47,15 +47,16 @@ class StreamReader:
                 if self.outage.down:
                     await self._recover()
                 await self._step()
+                self.outage.ok()
             except (RedisError, OSError) as exc:
                 if not self.outage.down:
-                    self._notice_all("unreachable", "Redis is unreachable; reconnecting (lines continue where "
-                                                    "they were)")
+                    self._notice_all("unreachable", UNREACHABLE)
                 await self.outage.failed(exc)
 
     async def _step(self) -> None:
         if time.monotonic() >= self._next_discovery:
             await self.discover()
+            self.outage.ok()  # ready now, not after the first XREAD has waited out its block
             self._next_discovery = time.monotonic() + DISCOVERY_INTERVAL
         logs = list(self.shipped.logs.values())
         if not logs:
@@ -102,9 +103,10 @@ class StreamReader:
         """Redis answers again: tell clients, and say so if the entries read last did not survive."""
         logs = [x for x in self.shipped.logs.values() if x.last_id != "0-0"]
         async with self.client.pipeline(transaction=False) as pipe:
+            pipe.ping()  # with no log read yet the pipeline would be empty: it must reach Redis to prove it is back
             for x in logs:
                 pipe.xrange(x.key, x.last_id, x.last_id, count=1)
-            found = await pipe.execute()
+            found = (await pipe.execute())[1:]
         self.outage.ok()
         self._notice_all("reconnected", "Redis is reachable again; continuing where the stream was")
         for x, hit in zip(logs, found, strict=True):

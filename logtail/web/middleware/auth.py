@@ -33,7 +33,7 @@ from logtail.web.middleware.proxy import route_path
 log = logging.getLogger(__name__)
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/readyz")
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
