@@ -26,6 +26,7 @@ from logtail.sources.files.watch import watch
 from logtail.sources.redis.node import RedisNode
 from logtail.web.fastpath import StreamFastPath
 from logtail.web.history import build_history_router
+from logtail.web.hosts import build_hosts_router
 from logtail.web.keepalive import keep_alive
 from logtail.web.metrics import build_registry
 from logtail.web.middleware.auth import BasicAuth
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_router())
     app.include_router(build_history_router())
     app.include_router(build_readiness_router())
+    app.include_router(build_hosts_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
     app.add_middleware(SecurityHeaders)

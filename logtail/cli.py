@@ -1,4 +1,4 @@
-"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hash-password`.
+"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hosts`, `logtail hash-password`.
 
 The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         demo_p.add_argument(f"--{name}", type=OPTIONS[name][0], default=default_of(name), help=help_text(name))
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
 
+    hosts_p = commands.add_parser("hosts", help="list the shipping hosts, or forget one",
+                                  description="Print the shipping hosts as a running node sees them "
+                                              "(GET /api/hosts), or forget a host in Redis.")
+    hosts_p.add_argument("url", nargs="?", default="http://127.0.0.1:8000",
+                         help="a running node's URL (default http://127.0.0.1:8000)")
+    hosts_p.add_argument("--forget", metavar="HOST", help="remove HOST's streams and records from Redis")
+    hosts_p.add_argument("--redis", help="Redis URL for --forget (default: LOGTAIL_REDIS)")
+
     commands.add_parser("hash-password", help="print a password hash for the auth setting",
                         description="Print a salted scrypt hash for `auth = \"user:<hash>\"`; the password is "
                                     "read from the terminal, or from the first line of stdin.")
@@ -87,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
 
             _configure_logging("info")
             run_demo(args.host, args.port, args.rate)
+        elif args.command == "hosts":
+            from logtail import hoststable
+
+            if args.forget:
+                return hoststable.forget(args.redis or os.environ.get("LOGTAIL_REDIS"), args.forget)
+            return hoststable.list_hosts(args.url)
         elif args.command == "hash-password":
             password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
             if not password:

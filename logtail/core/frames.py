@@ -20,7 +20,7 @@ Format = Literal["sse", "text", "ndjson"]
 # client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
 # other hosts (unreachable, reconnected). The page styles each kind.
 NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
-                     "unreachable", "reconnected"]
+                     "unreachable", "reconnected", "host_down", "host_up"]
 
 
 class LineRecord(TypedDict):

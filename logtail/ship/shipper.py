@@ -30,19 +30,21 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from logtail import __version__
 from logtail.config import ConfigError, Settings
 from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.core.offloop import off_loop
-from logtail.ship.metrics import serve_metrics
+from logtail.ship.metrics import file_lag, serve_metrics
 from logtail.ship.retention import Retention
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
 from logtail.sources.files.table import LogRegistry
 from logtail.sources.files.watch import watch
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import Outage, check_url, connect, read_last, redacted
+from logtail.sources.redis.hosts import heartbeat_fields
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,6 +68,7 @@ class ShipLog:
     lines: int = 0
     bytes: int = 0
     entries: int = 0
+    last_write: float = 0.0  # Unix time of the last write to Redis
 
 
 class ShipSink(Hub):
@@ -141,6 +144,7 @@ class Shipper:
         self.outage = Outage(settings.redis, log, "not reading the files until it is back")
         self.sink = ShipSink()
         self.registry = ShipRegistry(settings, self.sink, self)
+        self.started = time.time()
 
     async def gate(self, ship_log: ShipLog) -> None:
         if not ship_log.started:
@@ -202,6 +206,7 @@ class Shipper:
                     ship_log.lines += fields["lines"].count("\n") + 1
                     ship_log.bytes += len(fields["lines"]) + 1
             ship_log.stored = batch[-1]["fid"], int(batch[-1]["end"])
+            ship_log.last_write = time.time()
 
     async def _store(self, retention: Retention, batch: list[dict[str, str]]) -> None:
         key = retention.key
@@ -251,19 +256,44 @@ class Shipper:
         }
         await self._retry(lambda: self.client.hset(keys.LOGS_KEY, mapping=mapping))
 
-    async def refresh_registry(self) -> None:
+    async def heartbeat(self) -> None:
+        """The host's record every --host-heartbeat seconds (hosts.py), the logs' last_seen every 10 s."""
+        next_registry = time.monotonic() + REGISTRY_INTERVAL
         while True:
-            await asyncio.sleep(REGISTRY_INTERVAL)
-            started = [x for x in self.sink.logs.values() if x.started]
-            if started:
-                await self._register(started)
+            await self._retry(self._beat)
+            if time.monotonic() >= next_registry:
+                next_registry = time.monotonic() + REGISTRY_INTERVAL
+                started = [x for x in self.sink.logs.values() if x.started]
+                if started:
+                    await self._register(started)
+            await asyncio.sleep(self.settings.host_heartbeat)
+
+    async def _beat(self) -> None:
+        logs = list(self.sink.logs.values())
+        lags = await off_loop(lambda: [file_lag(x.path, x.stored[1]) for x in logs])
+        info = {x.name: {"path": str(x.path), "last_write": round(x.last_write, 3) or None, "lag": lag}
+                for x, lag in zip(logs, lags, strict=True)}
+        fields: dict[Any, Any] = heartbeat_fields(__version__, self.started, self.settings.host_heartbeat, info,
+                                                  time.time())
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.host_key(self.host), mapping=fields)
+            pipe.hdel(keys.host_key(self.host), "stopped")
+            await pipe.execute()
+
+    async def stopped(self) -> None:
+        """Say in the host's record that it stopped cleanly (a node then shows it gone at once)."""
+        try:
+            async with asyncio.timeout(2):
+                await self.client.hset(keys.host_key(self.host), "stopped", f"{time.time():.3f}")
+        except (RedisError, OSError, TimeoutError):
+            pass  # Redis away: the node sees the host silent, then gone, by the age of its last heartbeat
 
     async def run(self) -> None:
         s = self.settings
         async with asyncio.TaskGroup() as group:
             group.create_task(self.registry.run(), name="logs")
             group.create_task(watch(self.registry, s.watcher, s.poll_interval), name="watch")
-            group.create_task(self.refresh_registry(), name="registry")
+            group.create_task(self.heartbeat(), name="heartbeat")
 
 
 def locate(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
@@ -317,6 +347,7 @@ async def _main(settings: Settings, host: str) -> None:
         for task in (runner, stopper):
             task.cancel()
         await asyncio.gather(runner, stopper, return_exceptions=True)
+        await shipper.stopped()
         shipper.registry.close()
         if stop_metrics is not None:
             stop_metrics()

@@ -55,6 +55,15 @@ class ShippedLogs:
         self.logs[log.name] = log
         self.by_key[log.key] = log
 
+    def forget_absent(self, known: list[keys.KnownLog]) -> list[str]:
+        """Drop the logs the registry no longer lists (`logtail hosts --forget`); returns their names."""
+        names = {record.shipped_name for record in known}
+        gone = [log for log in self.logs.values() if log.name not in names]
+        for log in gone:
+            del self.logs[log.name]
+            self.by_key.pop(log.key, None)
+        return [log.name for log in gone]
+
     def refresh(self, known: list[keys.KnownLog]) -> list[keys.KnownLog]:
         """Update what is known of existing logs; returns the records of logs not seen before."""
         new = []

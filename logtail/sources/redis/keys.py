@@ -12,6 +12,9 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     the position of the last line shipped before the notice),
     `n`     the stream's count of lines up to and including this entry's (what --redis-maxlen trims by,
     ship/retention.py; absent in entries of older shippers).
+- `logtail:host:HOST`: a hash per shipping host, its heartbeat (sources/redis/hosts.py): `version`,
+  `started`, `interval`, `last_seen` (Unix times; no TTL, so a host that stopped is still known), `stopped`
+  (set by a clean stop), `logs` (JSON: per log its path, last write and lag in bytes).
 - `logtail:logs`: a hash of the known logs, field `NAME@HOST`, value JSON `{"host", "name", "path",
   "last_seen"}` (last_seen: Unix time, refreshed by the shipper while it runs).
 
@@ -53,6 +56,13 @@ def is_safe(host: str, name: str) -> bool:
 
 def stream_key(host: str, name: str) -> str:
     return f"{PREFIX}stream:{host}:{name}"
+
+
+def host_key(host: str) -> str:
+    return f"{PREFIX}host:{host}"
+
+
+HOST_KEYS = PREFIX + "host:*"  # the pattern that finds every host's record
 
 
 def shipped_name(host: str, name: str) -> str:

@@ -20,7 +20,8 @@ class RedisNode:
         client = connect(check_url(settings.redis))
         outage = Outage(settings.redis, logging.getLogger(reader.__name__), "shipped logs pause; local logs go on")
         self.shipped = ShippedLogs(client, outage)
-        self.reader = StreamReader(self.shipped, hub, min(SEED_ENTRIES, settings.window_lines))
+        self.reader = StreamReader(self.shipped, hub, min(SEED_ENTRIES, settings.window_lines),
+                                   settings.host_gone_after)
 
     async def close(self) -> None:
         await self.shipped.client.aclose()
