@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("host", "port"):
         demo_p.add_argument(f"--{name}", type=OPTIONS[name][0], default=default_of(name), help=help_text(name))
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
+    demo_p.add_argument("--many-hosts", action="store_true",
+                        help="Redis, two shipping hosts and two nodes behind nginx (needs redis-server, nginx)")
 
     hosts_p = commands.add_parser("hosts", help="list the shipping hosts, or forget one",
                                   description="Print the shipping hosts as a running node sees them "
@@ -91,10 +93,15 @@ def main(argv: list[str] | None = None) -> int:
             _configure_logging(settings.log_level)
             ship(settings)
         elif args.command == "demo":
-            from logtail.demo import run_demo
-
             _configure_logging("info")
-            run_demo(args.host, args.port, args.rate)
+            if args.many_hosts:
+                from logtail.demo_hosts import run_many_hosts_demo
+
+                run_many_hosts_demo(args.host, args.port, args.rate)
+            else:
+                from logtail.demo import run_demo
+
+                run_demo(args.host, args.port, args.rate)
         elif args.command == "hosts":
             from logtail import hoststable
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from logtail import __version__
 from logtail.config import ConfigError, Settings
@@ -145,6 +145,7 @@ class Shipper:
         self.sink = ShipSink()
         self.registry = ShipRegistry(settings, self.sink, self)
         self.started = time.time()
+        self.beating = True  # False once Redis refused the host's record
 
     async def gate(self, ship_log: ShipLog) -> None:
         if not ship_log.started:
@@ -260,7 +261,8 @@ class Shipper:
         """The host's record every --host-heartbeat seconds (hosts.py), the logs' last_seen every 10 s."""
         next_registry = time.monotonic() + REGISTRY_INTERVAL
         while True:
-            await self._retry(self._beat)
+            if self.beating:
+                await self._retry(self._beat)
             if time.monotonic() >= next_registry:
                 next_registry = time.monotonic() + REGISTRY_INTERVAL
                 started = [x for x in self.sink.logs.values() if x.started]
@@ -275,10 +277,15 @@ class Shipper:
                 for x, lag in zip(logs, lags, strict=True)}
         fields: dict[Any, Any] = heartbeat_fields(__version__, self.started, self.settings.host_heartbeat, info,
                                                   time.time())
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.host_key(self.host), mapping=fields)
-            pipe.hdel(keys.host_key(self.host), "stopped")
-            await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.host_key(self.host), mapping=fields)
+                pipe.hdel(keys.host_key(self.host), "stopped")
+                await pipe.execute()
+        except ResponseError as exc:  # an ACL that predates host records: shipping goes on without them
+            log.warning("cannot write this host's record %s (%s); web nodes will not list the host",
+                        keys.host_key(self.host), exc)
+            self.beating = False
 
     async def stopped(self) -> None:
         """Say in the host's record that it stopped cleanly (a node then shows it gone at once)."""

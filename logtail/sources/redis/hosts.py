@@ -119,6 +119,7 @@ class HostWatch:
     def __init__(self, gone_after: float) -> None:
         self.gone_after = gone_after
         self.alive: dict[str, bool] = {}
+        self.refused = False  # Redis refused to list the records (ACL): warned once
 
     def changes(self, records: list[HostRecord], now: float | None = None) -> list[tuple[str, bool]]:
         """(host, alive now) for each host whose liveness changed since the last call (not at first sight)."""

@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
@@ -87,7 +87,14 @@ class StreamReader:
 
     async def watch_hosts(self) -> None:
         """Tell the clients of a host's logs when it stops or starts heartbeating (hosts.py)."""
-        for host, alive in self.hosts.changes(await read_hosts(self.client)):
+        try:
+            records = await read_hosts(self.client)
+        except ResponseError as exc:  # e.g. an ACL without SCAN: the logs are still served, hosts unknown
+            if not self.hosts.refused:
+                log.warning("cannot read the hosts' records (%s): no host_down/host_up notices", exc)
+            self.hosts.refused = True
+            return
+        for host, alive in self.hosts.changes(records):
             kind: NoticeKind = "host_up" if alive else "host_down"
             message = (f"host {host} is shipping again" if alive else
                        f"host {host} has stopped shipping (no heartbeat); its lines resume when it is back")
