@@ -169,3 +169,38 @@ def test_hosts_without_redis_is_an_empty_list_and_forget_needs_a_url(tmp_path: P
     out = subprocess.run([sys.executable, "-m", "logtail", "hosts", "--forget", "web1"], capture_output=True,
                          text=True, timeout=30, env=env)
     assert out.returncode == 2 and "hosts --forget needs a Redis URL" in out.stderr
+
+
+OLD_ACL = "\n".join([
+    "user default off",
+    "user ship on >s resetkeys ~logtail:* resetchannels -@all +xadd +xtrim +xrange +xrevrange +hset +multi +exec "
+    "+ping +client|setname",
+    "user web on >w resetkeys %R~logtail:* resetchannels -@all +xread +xrange +xrevrange +xlen +hgetall +ping "
+    "+client|setname",
+    "user test-admin on >admin ~* &* +@all", ""])
+
+
+@pytest.mark.slow
+def test_an_acl_without_host_records_still_ships_and_serves(
+        tmp_path: Path, start_shipper: StartShipper, start_server: StartServer) -> None:
+    """An ACL from before host records (no HDEL for the shipper, no SCAN for the node): lines flow as before,
+    each side warns once, and /api/hosts says why it cannot answer."""
+    acl = tmp_path / "users.acl"
+    acl.write_text(OLD_ACL)
+    redis = RedisServer(tmp_path / "redis", aclfile=acl, auth=("test-admin", "admin")).start()
+    try:
+        log = tmp_path / "app.log"
+        log.write_text("")
+        shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis.url_for("ship", "s"),
+                                "--host-heartbeat", "0.5")
+        node = start_server("--redis", redis.url_for("web", "w"), "--backlog", "0")
+        logs_listed(node, "app.log@web1")
+        log.write_text("one\n")
+        wait_for(lambda: redis.lines("web1", "app.log") == ["one"], 20, 0.1, "the line shipped")
+        response = httpx.get(f"{node.url}/api/hosts", timeout=5)
+        assert response.status_code == 503 and "refused to list the hosts" in response.text
+        wait_for(lambda: "cannot read the hosts' records" in node.output(), 10, 0.1, "the node's warning")
+        assert shipper.output().count("cannot write this host's record") == 1
+        assert "unreachable" not in shipper.output() + node.output()
+    finally:
+        redis.stop()

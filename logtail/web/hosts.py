@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from logtail.sources.redis.hosts import listed, read_hosts
 from logtail.web.state import state_of
@@ -27,6 +27,8 @@ def build_hosts_router() -> APIRouter:
             return []
         try:
             records = await read_hosts(st.shipped.client)
+        except ResponseError as exc:  # e.g. the node's ACL user may not SCAN (users.acl)
+            raise HTTPException(503, f"redis refused to list the hosts: {exc}") from None
         except (RedisError, OSError):
             raise HTTPException(503, "redis unreachable: the hosts are not known right now") from None
         s = st.settings
