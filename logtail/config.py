@@ -103,7 +103,8 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "workers": (int, "server processes sharing the port; each follows the files itself"),
     "log_level": (str, "logging level: debug, info, warning, error"),
     "page_max_lines": (int, "lines the dashboard keeps on the page"),
-    "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
+    "redis": (str, "Redis URL (redis://, rediss://, unix://; redis+cluster:// for a Redis Cluster): ship into it, "
+                   "or serve the logs shipped there"),
     "redis_maxlen": (int, "ship: lines kept per stream in Redis (at least this many, at most one entry more)"),
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),

@@ -18,10 +18,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from redis.asyncio import Redis
-
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import read_range
+from logtail.sources.redis.client import Client, read_range
 
 READ_COUNT = 100  # entries per XRANGE while indexing what a previous run left (at most 64 KiB of text each)
 
@@ -42,7 +40,7 @@ class Retention:
         self.old: deque[tuple[str, int]] = deque()  # the same for what a previous run left, as far as read
         self.unread: tuple[str, str] | None = None  # (after, up to) ids of old entries not indexed yet
 
-    async def start(self, client: Redis, last: keys.Entry | None) -> None:
+    async def start(self, client: Client, last: keys.Entry | None) -> None:
         """Continue the count of a stream whose last entry is `last` (None: an empty stream)."""
         self.total, self.unread = 0, None  # from scratch: a failed attempt may be retried
         self.old.clear()
@@ -76,7 +74,7 @@ class Retention:
             self.index.append((keys.text_of(entry_id), int(fields["n"])))
         self.total = int(batch[-1]["n"])
 
-    async def cut(self, client: Redis) -> str | None:
+    async def cut(self, client: Client) -> str | None:
         """The id of the first entry the stream must keep, once entries before it may go; None: keep all."""
         drop_to = self.total - self.maxlen  # entries whose lines all have numbers up to this may go
         dropped = False
@@ -91,7 +89,7 @@ class Retention:
         queue = await self._front(client)
         return queue[0][0] if queue else None
 
-    async def _front(self, client: Redis) -> deque[tuple[str, int]] | None:
+    async def _front(self, client: Client) -> deque[tuple[str, int]] | None:
         """The queue holding the oldest retained entry, reading a chunk of old entries when needed."""
         if not self.old and self.unread is not None:
             after, upto = self.unread

@@ -27,7 +27,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from logtail import __version__
@@ -43,7 +42,7 @@ from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, r
 from logtail.sources.files.table import LogRegistry
 from logtail.sources.files.watch import watch
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import Outage, check_url, connect, read_last, redacted
+from logtail.sources.redis.client import Client, Outage, check_url, connect, read_last, redacted
 from logtail.sources.redis.hosts import heartbeat_fields
 
 log = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ class ShipRegistry(LogRegistry):
 
 
 class Shipper:
-    def __init__(self, settings: Settings, host: str, client: Redis) -> None:
+    def __init__(self, settings: Settings, host: str, client: Client) -> None:
         assert settings.redis is not None
         self.settings = settings
         self.host = host

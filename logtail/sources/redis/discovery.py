@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
 from logtail.core.hub import Channel
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import Outage
+from logtail.sources.redis.client import Client, Outage
 from logtail.sources.redis.readback import read_after
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
@@ -39,7 +37,7 @@ class ShippedLog:
 class ShippedLogs:
     """The shipped logs a web node serves, the Redis client it reads them with, and whether Redis answers."""
 
-    def __init__(self, client: Redis, outage: Outage) -> None:
+    def __init__(self, client: Client, outage: Outage) -> None:
         self.client = client
         self.outage = outage
         self.logs: dict[str, ShippedLog] = {}

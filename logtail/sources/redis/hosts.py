@@ -20,9 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from redis.asyncio import Redis
-
 from logtail.sources.redis import keys
+from logtail.sources.redis.client import Client
 
 HostState = Literal["alive", "silent", "gone"]
 MISSED_BEATS = 2.5  # heartbeat intervals without news before a host is "silent"
@@ -75,7 +74,7 @@ def parse_host(host: str, raw: dict[Any, Any]) -> HostRecord | None:
                       record.last_seen, record.stopped, safe)
 
 
-async def read_hosts(client: Redis) -> list[HostRecord]:
+async def read_hosts(client: Client) -> list[HostRecord]:
     """Every host's record, sorted by host name."""
     hosts = []
     async for key in client.scan_iter(match=keys.HOST_KEYS, count=1000):
@@ -97,14 +96,14 @@ def listed(records: list[HostRecord], now: float, gone_after: float, hide_after:
     return [r.info(now, gone_after) for r in records if now - r.last_seen <= hide_after]
 
 
-async def forget_host(client: Redis, host: str) -> list[str]:
+async def forget_host(client: Client, host: str) -> list[str]:
     """Remove a host's streams, its logs' registry records and its own record; returns the logs removed."""
     keys.check_host(host)
     names = {k.name for k in keys.parse_registry(await client.hgetall(keys.LOGS_KEY)) if k.host == host}
     record = parse_host(host, await client.hgetall(keys.host_key(host)))
     if record is not None:
         names |= set(record.logs)
-    async with client.pipeline(transaction=True) as pipe:
+    async with client.pipeline(transaction=False) as pipe:  # keys in many slots of a cluster: no MULTI
         for name in names:
             pipe.delete(keys.stream_key(host, name))
             pipe.hdel(keys.LOGS_KEY, keys.shipped_name(host, name))

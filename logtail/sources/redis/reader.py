@@ -125,11 +125,11 @@ class StreamReader:
     async def _recover(self) -> None:
         """Redis answers again: tell clients, and say so if the entries read last did not survive."""
         logs = [x for x in self.shipped.logs.values() if x.last_id != "0-0"]
+        await self.client.ping()  # with no log read yet the pipeline is empty: Redis must answer to be back
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.ping()  # with no log read yet the pipeline would be empty: it must reach Redis to prove it is back
             for x in logs:
                 pipe.xrange(x.key, x.last_id, x.last_id, count=1)
-            found = (await pipe.execute())[1:]
+            found = await pipe.execute()
         self.outage.ok()
         self._notice_all("reconnected", "Redis is reachable again; continuing where the stream was")
         for x, hit in zip(logs, found, strict=True):
