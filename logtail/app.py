@@ -28,12 +28,14 @@ from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
 from logtail.web.gate import AccessGate
 from logtail.web.history import build_history_router
+from logtail.web.hosts import build_hosts_router
 from logtail.web.keepalive import keep_alive
 from logtail.web.metrics import build_registry
 from logtail.web.middleware.auth import BasicAuth
 from logtail.web.middleware.headers import SecurityHeaders
 from logtail.web.middleware.proxy import AcceptPrefixedPaths
 from logtail.web.middleware.proxyauth import PEER, ProxyHeaderAuth
+from logtail.web.readiness import build_readiness_router
 from logtail.web.routes import build_router
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
@@ -102,6 +104,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.watches = watches  # the watch routes' engine (logtail.watches.routes)
     app.include_router(build_router())
     app.include_router(build_history_router())
+    app.include_router(build_readiness_router())
+    app.include_router(build_hosts_router())
     if settings.watches:
         from logtail.watches.routes import build_watch_router
 

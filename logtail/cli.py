@@ -1,4 +1,5 @@
-"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hash-password`, `logtail watches`.
+"""Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hosts`, `logtail watches`,
+`logtail hash-password`.
 
 The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
@@ -49,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("host", "port"):
         demo_p.add_argument(f"--{name}", type=OPTIONS[name][0], default=default_of(name), help=help_text(name))
     demo_p.add_argument("--rate", type=float, default=5.0, help="lines per second per log (default 5)")
+    demo_p.add_argument("--many-hosts", action="store_true",
+                        help="Redis, two shipping hosts and two nodes behind nginx (needs redis-server, nginx)")
+
+    hosts_p = commands.add_parser("hosts", help="list the shipping hosts, or forget one",
+                                  description="Print the shipping hosts as a running node sees them "
+                                              "(GET /api/hosts), or forget a host in Redis.")
+    hosts_p.add_argument("url", nargs="?", default="http://127.0.0.1:8000",
+                         help="a running node's URL (default http://127.0.0.1:8000)")
+    hosts_p.add_argument("--forget", metavar="HOST", help="remove HOST's streams and records from Redis")
+    hosts_p.add_argument("--redis", help="Redis URL for --forget (default: LOGTAIL_REDIS)")
 
     from logtail.watches.cli import add_parser as add_watches_parser
 
@@ -86,10 +97,21 @@ def main(argv: list[str] | None = None) -> int:
             _configure_logging(settings.log_level)
             ship(settings)
         elif args.command == "demo":
-            from logtail.demo import run_demo
-
             _configure_logging("info")
-            run_demo(args.host, args.port, args.rate)
+            if args.many_hosts:
+                from logtail.demo_hosts import run_many_hosts_demo
+
+                run_many_hosts_demo(args.host, args.port, args.rate)
+            else:
+                from logtail.demo import run_demo
+
+                run_demo(args.host, args.port, args.rate)
+        elif args.command == "hosts":
+            from logtail import hoststable
+
+            if args.forget:
+                return hoststable.forget(args.redis or os.environ.get("LOGTAIL_REDIS"), args.forget)
+            return hoststable.list_hosts(args.url)
         elif args.command == "watches":
             from logtail.watches.cli import run as run_watches
 

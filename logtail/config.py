@@ -100,6 +100,9 @@ class Settings:
     def authenticates(self) -> bool:
         """Whether every request (but /healthz) names a user."""
         return bool(self.auth or self.users or self.users_table or self.auth_proxy_header)
+    host_heartbeat: float = 10.0
+    host_gone_after: float = 60.0
+    host_hide_after: float = 604_800.0
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
@@ -130,8 +133,9 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "workers": (int, "server processes sharing the port; each follows the files itself"),
     "log_level": (str, "logging level: debug, info, warning, error"),
     "page_max_lines": (int, "lines the dashboard keeps on the page"),
-    "redis": (str, "Redis URL (redis://, rediss:// or unix://): ship into it, or serve the logs shipped there"),
-    "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately"),
+    "redis": (str, "Redis URL (redis://, rediss://, unix://; redis+cluster:// for a Redis Cluster): ship into it, "
+                   "or serve the logs shipped there"),
+    "redis_maxlen": (int, "ship: lines kept per stream in Redis (at least this many, at most one entry more)"),
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
     "state_dir": (str, "directory for the watches' positions, so no line goes unwatched across a restart"),
@@ -141,11 +145,15 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "auth_proxy_groups_header": (str, "with --auth-proxy-header: the user's comma-separated groups, "
                                       "e.g. X-Forwarded-Groups"),
     "metrics_users": (str, "comma-separated users allowed /metrics when auth is on; none: every user"),
+    "host_heartbeat": (float, "ship: seconds between heartbeats into the host's record in Redis"),
+    "host_gone_after": (float, "seconds without a heartbeat after which a shipping host is gone "
+                               "(silent after 2.5 heartbeats)"),
+    "host_hide_after": (float, "seconds without a heartbeat after which a host is left out of /api/hosts"),
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
-                "watcher", "poll_interval", "log_level")
-SHIP_ONLY = ("host_name", "metrics_port")
+                "watcher", "poll_interval", "log_level", "host_heartbeat")
+SHIP_ONLY = ("host_name", "metrics_port", "host_heartbeat")
 LIST_OPTIONS = ("cors_origins", "metrics_users")
 HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
@@ -336,7 +344,8 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
     _check_range("retry_ms", s.retry_ms, 0, MAX_RETRY_MS)
     _check_range("resume_max_bytes", s.resume_max_bytes, 0, None)
     _check_range("backlog", s.backlog, 0, s.window_lines if "backlog" in given else None, "window_lines")
-    for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout"):
+    for name in ("heartbeat", "poll_interval", "send_timeout", "shutdown_timeout", "host_heartbeat", "host_gone_after",
+                 "host_hide_after"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     _check_range("metrics_port", s.metrics_port or 0, 0, 65535)

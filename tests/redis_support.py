@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,7 @@ class RedisServer:
         self.port = free_port()
         self.aof = aof
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cluster_args: list[str] = []
 
     @property
     def url(self) -> str:
@@ -60,6 +62,7 @@ class RedisServer:
                 "--dir", str(self.dir), "--daemonize", "no", "--logfile", str(self.dir / "redis.log")]
         args += ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
         args += ["--aclfile", str(self.aclfile)] if self.aclfile else []
+        args += self.cluster_args
         if self.bind != ("127.0.0.1",):
             args += ["--protected-mode", "no"]  # the other address is a test's own veth pair, not a network
         if self.tls:
@@ -145,3 +148,50 @@ class Shipper:
 
 
 __all__ = ["LogtailServer", "RedisServer", "Shipper"]
+
+
+class RedisClusterServers:
+    """Three redis-server masters on loopback joined by `redis-cli --cluster create` (no replicas)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.nodes = [RedisServer(directory / f"node{i}") for i in range(3)]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self) -> RedisClusterServers:
+        for node in self.nodes:
+            node.port = cluster_port()
+            node.cluster_args = ["--cluster-enabled", "yes", "--cluster-config-file", str(node.dir / "nodes.conf")]
+            node.start()
+        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        wait_for(self._ok, 20, 0.1, "the cluster state ok")
+        return self
+
+    def _ok(self) -> bool:
+        info = self.nodes[0].client().execute_command("CLUSTER", "INFO")
+        return b"cluster_state:ok" in (info if isinstance(info, bytes) else str(info).encode())
+
+    def client(self) -> redis.RedisCluster:
+        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def cluster_port() -> int:
+    """A free port P <= 55535 whose cluster bus port P + 10000 is free too."""
+    while True:
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port

@@ -33,7 +33,7 @@ def test_help_lists_each_command_on_one_line() -> None:
     assert result.returncode == 0
     section = result.stdout.split("commands:\n", 1)[1]
     rows = [line for line in section.splitlines() if line.startswith("    ")]
-    assert [row.split()[0] for row in rows] == ["serve", "ship", "demo", "watches", "hash-password"]
+    assert [row.split()[0] for row in rows] == ["serve", "ship", "demo", "hosts", "watches", "hash-password"]
     for row in rows:
         assert re.fullmatch(r"    [a-z-]+ +\S.{10,}", row), f"not a one-line summary: {row!r}"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 import redis
 
+from logtail.demo_hosts import runnable_nginx_conf
 from tests.redis_support import RedisServer, Shipper
 from tests.streams import SSEClient, append, gauge
 from tests.support import LogtailServer, free_port, wait_for
@@ -24,13 +24,8 @@ from tests.test_redis_reader import listed
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "many-hosts"
-SHIP_USER, WEB_USER = ("logtail-ship", "CHANGE-ME-ship"), ("logtail-web", "CHANGE-ME-web")
-
-
-def _replace(text: str, pattern: str, replacement: str) -> str:
-    result, count = re.subn(pattern, replacement, text)
-    assert count == 1, f"deploy/many-hosts/nginx.conf no longer has exactly one {pattern!r}; update the test"
-    return result
+SHIP_USERS = {host: (f"logtail-ship-{host}", f"CHANGE-ME-{host}") for host in ("web1", "web2")}
+WEB_USER = ("logtail-web", "CHANGE-ME-web")
 
 
 @pytest.fixture
@@ -47,14 +42,18 @@ def acl_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_the_shipped_acl_users_can_do_their_job_and_nothing_else(acl_redis: RedisServer) -> None:
     port = acl_redis.port
-    shipper = redis.Redis(port=port, username=SHIP_USER[0], password=SHIP_USER[1])
+    shipper = redis.Redis(port=port, username=SHIP_USERS["web1"][0], password=SHIP_USERS["web1"][1])
     web = redis.Redis(port=port, username=WEB_USER[0], password=WEB_USER[1])
-    shipper.xadd("logtail:stream:h:a", {"lines": "x"})
-    assert web.xrange("logtail:stream:h:a")
+    shipper.xadd("logtail:stream:web1:a", {"lines": "x"})
+    shipper.hset("logtail:host:web1", "last_seen", "1")
+    shipper.hset("logtail:logs", "a@web1", "{}")
+    assert web.xrange("logtail:stream:web1:a") and list(web.scan_iter(match="logtail:host:*")) == [b"logtail:host:web1"]
     for forbidden in (lambda: shipper.set("other", "x"), lambda: shipper.xadd("other", {"a": "b"}),
+                      lambda: shipper.xadd("logtail:stream:web2:a", {"lines": "forged"}),
+                      lambda: shipper.hset("logtail:host:web2", "last_seen", "1"),
                       lambda: shipper.hgetall("logtail:logs"), lambda: shipper.flushall(),
                       lambda: web.xadd("logtail:stream:h:a", {"lines": "forged"}),
-                      lambda: web.hset("logtail:logs", "a", "b"), lambda: web.delete("logtail:stream:h:a"),
+                      lambda: web.hset("logtail:logs", "a", "b"), lambda: web.delete("logtail:stream:web1:a"),
                       lambda: web.get("other")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             forbidden()
@@ -70,28 +69,17 @@ async def test_two_nodes_behind_nginx_resume_exactly_on_either(
         (tmp_path / host).mkdir()
         logs[host] = tmp_path / host / "app.log"
         logs[host].write_text("")
-        start_shipper(str(logs[host]), "--host-name", host, env={"LOGTAIL_REDIS": acl_redis.url_for(*SHIP_USER)})
+        start_shipper(str(logs[host]), "--host-name", host, env={"LOGTAIL_REDIS": acl_redis.url_for(*SHIP_USERS[host])})
     web_url = acl_redis.url_for(*WEB_USER)
     nodes = [start_server("--root-path", "/logs", env={"LOGTAIL_REDIS": web_url}, root_path="/logs")
              for _ in range(2)]
     for node in nodes:
         listed(node, "app.log@web1", "app.log@web2")
-    site = (DEPLOY / "nginx.conf").read_text()
-    site = _replace(site, r"server 127\.0\.0\.1:8001;", f"server 127.0.0.1:{nodes[0].port};")
-    site = _replace(site, r"server 127\.0\.0\.1:8002;", f"server 127.0.0.1:{nodes[1].port};")
     http_port = free_port()
-    site = _replace(site, r"listen 80;", f"listen 127.0.0.1:{http_port};")
     prefix = tmp_path / "nginx"
     prefix.mkdir()
-    (prefix / "site.conf").write_text(site)
-    user = "user root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(f"""{user}
-worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log info;
-events {{ worker_connections 256; }}
-http {{ access_log {prefix}/access.log; client_body_temp_path {prefix}/cb; proxy_temp_path {prefix}/pt;
-  fastcgi_temp_path {prefix}/ft; uwsgi_temp_path {prefix}/ut; scgi_temp_path {prefix}/st;
-  include {prefix}/site.conf; }}
-""")
+    (prefix / "nginx.conf").write_text(runnable_nginx_conf((DEPLOY / "nginx.conf").read_text(), prefix,
+                                                           (nodes[0].port, nodes[1].port), f"127.0.0.1:{http_port}"))
     nginx = subprocess.Popen([nginx_binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
                               str(prefix / "error.log"), "-g", "daemon off;"], start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -23,7 +23,7 @@ Format = Literal["sse", "text", "ndjson"]
 # other hosts (unreachable, reconnected), the end of a stream its user may no longer read (revoked). The page
 # styles each kind.
 NoticeKind = Literal["rotated", "truncated", "missing", "appeared", "unreadable", "gap", "shutdown",
-                     "unreachable", "reconnected", "revoked"]
+                     "unreachable", "reconnected", "revoked", "host_down", "host_up"]
 
 
 class LineRecord(TypedDict):

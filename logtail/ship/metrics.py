@@ -34,12 +34,12 @@ class ShipperCollector(Collector):
         for ship_log in list(self.shipper.sink.logs.values()):
             lines.add_metric([ship_log.name], ship_log.lines)
             sent.add_metric([ship_log.name], ship_log.bytes)
-            lag.add_metric([ship_log.name], _lag(ship_log.path, ship_log.stored[1]))
+            lag.add_metric([ship_log.name], file_lag(ship_log.path, ship_log.stored[1]))
         yield from (lines, sent, lag)
         yield from outage_metrics("logtail_ship_redis", self.shipper.outage)
 
 
-def _lag(path: os.PathLike[str], stored: int) -> int:
+def file_lag(path: os.PathLike[str], stored: int) -> int:
     try:
         return max(0, os.stat(path).st_size - stored)
     except OSError:

@@ -27,21 +27,23 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from logtail import __version__
 from logtail.config import ConfigError, Settings
 from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.offloop import off_loop
 from logtail.match.parsers import Parser
-from logtail.ship.metrics import serve_metrics
+from logtail.ship.metrics import file_lag, serve_metrics
+from logtail.ship.retention import Retention
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
 from logtail.sources.files.table import FileLog, FileTable
 from logtail.sources.files.watch import watch
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import Outage, check_url, connect, read_last, redacted
+from logtail.sources.redis.client import Client, Outage, check_url, connect, read_last, redacted
+from logtail.sources.redis.hosts import heartbeat_fields
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +59,7 @@ class ShipLog:
     name: str
     path: Path
     key: str
+    retention: Retention  # what the stream holds and may drop (--redis-maxlen)
     pending: list[dict[str, str]] = field(default_factory=list)
     position: tuple[str, int] = ("", 0)  # after the last line handed to `pending`
     stored: tuple[str, int] = ("", 0)  # after the last line stored in Redis
@@ -64,16 +67,7 @@ class ShipLog:
     lines: int = 0
     bytes: int = 0
     entries: int = 0
-
-    def maxlen(self, lines: int) -> int:
-        """Entries to keep so that about `lines` lines are kept, at this stream's lines per entry so far.
-
-        --redis-maxlen counts lines: an entry holds one line when the log is quiet and many when it is busy,
-        so a bound in entries alone would let a busy log's memory grow by the size of its batches.
-        """
-        if not self.lines:
-            return lines
-        return max(1, lines * max(self.entries, 1) // self.lines)
+    last_write: float = 0.0  # Unix time of the last write to Redis
 
 
 class ShipSink:
@@ -122,7 +116,7 @@ class ShipSink:
 
 
 class Shipper:
-    def __init__(self, settings: Settings, host: str, client: Redis) -> None:
+    def __init__(self, settings: Settings, host: str, client: Client) -> None:
         assert settings.redis is not None
         self.settings = settings
         self.host = host
@@ -130,11 +124,14 @@ class Shipper:
         self.outage = Outage(settings.redis, log, "not reading the files until it is back")
         self.sink = ShipSink(self._wake)
         self.table = FileTable(settings, self.sink, on_add=self.track)
+        self.started = time.time()
+        self.beating = True  # False once Redis refused the host's record
 
     def track(self, entry: FileLog) -> None:
         """A log of the table: its stream, and its follower's gate (each read waits for the last to be stored)."""
-        ship_log = self.sink.logs[entry.name] = ShipLog(entry.name, entry.path,
-                                                        keys.stream_key(self.host, entry.name))
+        key = keys.stream_key(self.host, entry.name)
+        ship_log = self.sink.logs[entry.name] = ShipLog(entry.name, entry.path, key,
+                                                        Retention(key, self.settings.redis_maxlen))
 
         async def gate() -> None:
             await self.gate(ship_log)
@@ -157,6 +154,7 @@ class Shipper:
     async def _start(self, ship_log: ShipLog) -> None:
         await self._register([ship_log])
         last = await self._retry(partial(self._last_entry, ship_log.key))
+        await self._retry(partial(ship_log.retention.start, self.client, last))
         follower = self.table.entries[ship_log.name].follower
         if last is None:
             return  # never shipped: where serve would start (the tail of a file present now)
@@ -167,7 +165,9 @@ class Shipper:
             follower.resume_at = end
             return
         follower.resume_at = 0
-        if rotated is not None:
+        if rotated is not None and last.notice is not None and last.notice[0] == "rotated":
+            os.close(rotated.fd)  # stopped after the rotation was reported: nothing of NAME.1 is left to ship
+        elif rotated is not None:
             await self._ship_rotated(ship_log, rotated)
         else:
             self.sink.notice(ship_log.name, "gap", "the position the shipper had reached is gone (file rotated "
@@ -195,7 +195,7 @@ class Shipper:
     async def _flush(self, ship_log: ShipLog) -> None:
         while ship_log.pending:
             batch = ship_log.pending[:BATCH_ENTRIES]
-            await self._store(ship_log.key, batch, ship_log.maxlen(self.settings.redis_maxlen))
+            await self._store(ship_log.retention, batch)
             del ship_log.pending[:len(batch)]
             ship_log.entries += len(batch)
             for fields in batch:
@@ -203,24 +203,35 @@ class Shipper:
                     ship_log.lines += fields["lines"].count("\n") + 1
                     ship_log.bytes += len(fields["lines"]) + 1
             ship_log.stored = batch[-1]["fid"], int(batch[-1]["end"])
+            ship_log.last_write = time.time()
 
-    async def _store(self, key: str, batch: list[dict[str, str]], maxlen: int) -> None:
+    async def _store(self, retention: Retention, batch: list[dict[str, str]]) -> None:
+        key = retention.key
+        retention.count(batch)
         uncertain = False
         while True:
             try:
                 if uncertain:
                     last = await self._last_entry(key)
                     if last is not None and last.fields == batch[-1]:
+                        retention.stored(batch, await self._ids_of(key, len(batch)))
                         break  # the failed write had been applied (all of it: MULTI/EXEC)
+                keep = await retention.cut(self.client)
                 async with self.client.pipeline(transaction=True) as pipe:
                     for fields in batch:
-                        pipe.xadd(key, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-                    await pipe.execute()
+                        pipe.xadd(key, fields)  # type: ignore[arg-type]
+                    if keep is not None:
+                        pipe.xtrim(key, minid=keep, approximate=False)
+                    done = await pipe.execute()
+                retention.stored(batch, done[:len(batch)])
                 break
             except (RedisError, OSError) as exc:
                 uncertain = True
                 await self.outage.failed(exc)
         self.outage.ok()
+
+    async def _ids_of(self, key: str, count: int) -> list[str]:
+        return [entry.id for entry in await read_last(self.client, key, count)]
 
     async def _retry(self, op: Callable[[], Awaitable[T]]) -> T:
         while True:
@@ -248,19 +259,50 @@ class Shipper:
         parser = self.table.entries[name].follower.parser
         return "auto" if parser is None else parser.spec
 
-    async def refresh_registry(self) -> None:
+    async def heartbeat(self) -> None:
+        """The host's record every --host-heartbeat seconds (hosts.py), the logs' last_seen every 10 s."""
+        next_registry = time.monotonic() + REGISTRY_INTERVAL
         while True:
-            await asyncio.sleep(REGISTRY_INTERVAL)
-            started = [x for x in self.sink.logs.values() if x.started]
-            if started:
-                await self._register(started)
+            if self.beating:
+                await self._retry(self._beat)
+            if time.monotonic() >= next_registry:
+                next_registry = time.monotonic() + REGISTRY_INTERVAL
+                started = [x for x in self.sink.logs.values() if x.started]
+                if started:
+                    await self._register(started)
+            await asyncio.sleep(self.settings.host_heartbeat)
+
+    async def _beat(self) -> None:
+        logs = list(self.sink.logs.values())
+        lags = await off_loop(lambda: [file_lag(x.path, x.stored[1]) for x in logs])
+        info = {x.name: {"path": str(x.path), "last_write": round(x.last_write, 3) or None, "lag": lag}
+                for x, lag in zip(logs, lags, strict=True)}
+        fields: dict[Any, Any] = heartbeat_fields(__version__, self.started, self.settings.host_heartbeat, info,
+                                                  time.time())
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.host_key(self.host), mapping=fields)
+                pipe.hdel(keys.host_key(self.host), "stopped")
+                await pipe.execute()
+        except ResponseError as exc:  # an ACL that predates host records: shipping goes on without them
+            log.warning("cannot write this host's record %s (%s); web nodes will not list the host",
+                        keys.host_key(self.host), exc)
+            self.beating = False
+
+    async def stopped(self) -> None:
+        """Say in the host's record that it stopped cleanly (a node then shows it gone at once)."""
+        try:
+            async with asyncio.timeout(2):
+                await self.client.hset(keys.host_key(self.host), "stopped", f"{time.time():.3f}")
+        except (RedisError, OSError, TimeoutError):
+            pass  # Redis away: the node sees the host silent, then gone, by the age of its last heartbeat
 
     async def run(self) -> None:
         s = self.settings
         async with asyncio.TaskGroup() as group:
             group.create_task(self.table.run(), name="logs")
             group.create_task(watch(self.table, s.watcher, s.poll_interval), name="watch")
-            group.create_task(self.refresh_registry(), name="registry")
+            group.create_task(self.heartbeat(), name="heartbeat")
 
 
 def shipped_position_in(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
@@ -318,6 +360,7 @@ async def _main(settings: Settings, host: str) -> None:
         for task in (runner, stopper):
             task.cancel()
         await asyncio.gather(runner, stopper, return_exceptions=True)
+        await shipper.stopped()
         shipper.table.close()
         if stop_metrics is not None:
             stop_metrics()

@@ -15,14 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format
+from logtail.core.frames import Format, NoticeKind
 from logtail.core.hub import Channel
 from logtail.core.rawresponse import Transfers
 from logtail.match.filters import LineFilter
@@ -122,6 +122,15 @@ class Source(Protocol):
     def collectors(self) -> list[Collector]:
         """Prometheus collectors of the source's own state (e.g. outages of its connection)."""
 
+    def unready(self) -> str | None:
+        """Why the source cannot serve its logs now (/readyz answers 503 with it), or None."""
+
+    def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
+        """What a client that opens a stream of `name` must hear at once (e.g. the source is unreachable)."""
+
+    async def hosts(self) -> list[dict[str, Any]]:
+        """The hosts this source's logs come from, with their state (/api/hosts); Unavailable if unknown now."""
+
 
 class Sources:
     """Every source of a node; a log's name belongs to one of them."""
@@ -156,3 +165,9 @@ class Sources:
 
     def collectors(self) -> list[Collector]:
         return [c for source in self.sources for c in source.collectors()]
+
+    def unready(self) -> str | None:
+        return next((why for source in self.sources if (why := source.unready()) is not None), None)
+
+    async def hosts(self) -> list[dict[str, Any]]:
+        return [host for source in self.sources for host in await source.hosts()]

@@ -17,9 +17,9 @@ import os
 import socket
 import uuid
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from logtail.sources.redis.client import Client
 from logtail.sources.redis.keys import PREFIX
 from logtail.watches.counter import Alert
 
@@ -40,7 +40,7 @@ def claim_key(alert: Alert, cooldown: float) -> str:
 
 
 class AlertClaims:
-    def __init__(self, client: aioredis.Redis, identity: str) -> None:
+    def __init__(self, client: Client, identity: str) -> None:
         self.client = client
         self.identity = identity
 

@@ -35,6 +35,7 @@ from logtail.core.hub import Hub
 from logtail.match.fields import FieldCache
 from logtail.match.filters import LineFilter
 from logtail.sources.base import Sources
+from logtail.sources.redis.client import Client
 from logtail.watches.coordination import AlertClaims, node_identity
 from logtail.watches.counter import SAMPLE, Alert, WatchCounter
 from logtail.watches.delivery import BACKOFF_CAP, Destination, Outcome, describe, send_once
@@ -42,7 +43,7 @@ from logtail.watches.spec import WatchSpec
 from logtail.watches.statefile import StateFile
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
+    pass
 
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ SHIPPED_SEED_GRACE = 15.0  # a watched log's first position (the follower openin
 
 class WatchEngine:
     def __init__(self, settings: Settings, hub: Hub, sources: Sources, backoff_cap: float | None = None,
-                 redis: aioredis.Redis | None = None) -> None:
+                 redis: Client | None = None) -> None:
         self.settings = settings
         self.hub = hub
         self.sources = sources

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from logtail.core.catchup import CatchUp
 from logtail.core.cursor import Cursor
 from logtail.core.directwrite import direct_writer
-from logtail.core.frames import MEDIA_TYPES, Format, encode_retry
+from logtail.core.frames import MEDIA_TYPES, Format, encode_retry, notice_frame
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import ClientGone, RawResponse
 from logtail.core.subscription import Overflow, Subscription, start_of_any_file
@@ -99,6 +99,15 @@ class LogStream(RawResponse):
                 resume[name] = cursor
         sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
         self.hub.subscribe(self.logs, sub)
+        self._notice_outage(sub)
+
+    def _notice_outage(self, sub: Subscription) -> None:
+        # What a log's source says a new client must hear at once (Redis unreachable, say).
+        for name in self.logs:
+            source = self.sources.find(name)
+            notice = None if source is None else source.opening_notice(name)
+            if notice is not None:
+                sub.notice(name, notice_frame(sub.fmt, name, *notice), self.hub.channel(name).position)
 
     def _resume_from(self, name: str) -> Cursor | None:
         opts = self.options

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.registry import Collector
 from starlette.responses import Response
@@ -12,7 +13,7 @@ from starlette.responses import Response
 from logtail.config import Settings
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format
+from logtail.core.frames import Format, NoticeKind
 from logtail.core.hub import Channel, Hub
 from logtail.core.offloop import off_loop
 from logtail.core.rawresponse import Transfers
@@ -87,6 +88,15 @@ class FileSource:
 
     def collectors(self) -> list[Collector]:
         return []
+
+    def unready(self) -> str | None:
+        return None
+
+    def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
+        return None  # a missing or unreadable file was noticed when it became so; the window says the rest
+
+    async def hosts(self) -> list[dict[str, Any]]:
+        return []  # local files: this host, which serves them
 
 
 def _infos(entries: list[FileLog]) -> list[LogInfo]:

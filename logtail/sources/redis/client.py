@@ -1,7 +1,7 @@
 """The Redis connection, and what both ends do while Redis is away.
 
 redis-py's own retries are turned off: a command fails fast, and the caller decides. An `Outage` turns a
-run of failures into one warning, a backoff (0.1 s doubling to 5 s) and one "back" message, so the shipper
+run of failures into one warning, a backoff (0.1 s doubling to 5 s, with jitter) and one "back" message, so the shipper
 and the web node behave alike and their logs say what happened once, not once per attempt.
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -24,16 +26,18 @@ from logtail.sources.redis.keys import Entry, decode_entry, text_of
 
 # What "Redis is unreachable" looks like: connection refused or reset, timeouts, a server loading its data.
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+Client = aioredis.Redis | RedisCluster  # one server, or a Redis Cluster (redis+cluster://)
 BLOCK_MS = 1000  # longest XREAD BLOCK; the socket timeout leaves room for it
 
 
 def check_url(url: str) -> str:
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
-        raise ConfigError(f"redis must be a redis://, rediss:// or unix:// URL, got {redacted(url)!r}")
+        raise ConfigError(f"redis must be a redis://, rediss:// or unix:// URL (redis+cluster:// for a Redis "
+                          f"Cluster), got {redacted(url)!r}")
     try:
-        parse_url(url)
+        parse_url(_single(url))
     except ValueError as exc:
         raise ConfigError(f"redis URL {redacted(url)!r}: {exc}") from None
     return url
@@ -48,7 +52,21 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def connect(url: str) -> aioredis.Redis:
+def is_cluster(url: str) -> bool:
+    return urlsplit(url).scheme.endswith("+cluster")
+
+
+def _single(url: str) -> str:
+    """The URL of one server: a cluster URL names one node to start from."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.removesuffix('+cluster')}://{rest}"
+
+
+def connect(url: str) -> Client:
+    if is_cluster(url):
+        # redis-py's cluster client follows MOVED/ASK and a failover itself: its own retries stay on.
+        return RedisCluster.from_url(_single(url), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
+                                     client_name="logtail")
     # A socket timeout bounds every command, so a link that silently drops packets is noticed too.
     return aioredis.Redis.from_url(
         url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
@@ -56,33 +74,59 @@ def connect(url: str) -> aioredis.Redis:
     )
 
 
+class Backoff:
+    """Waits between attempts: from `FIRST` doubling up to `CAP` seconds, each drawn from its upper half.
+
+    The jitter spreads the reconnects of many shippers and nodes after a Redis restart instead of having them
+    all arrive in the same instant, at every step.
+    """
+
+    FIRST = 0.1
+    CAP = 5.0
+
+    def __init__(self) -> None:
+        self.delay = self.FIRST
+
+    async def wait(self) -> None:
+        await asyncio.sleep(random.uniform(self.delay / 2, self.delay))
+        self.delay = min(self.delay * 2, self.CAP)
+
+    def reset(self) -> None:
+        self.delay = self.FIRST
+
+
 class Outage:
-    """Warn once per outage, back off between attempts, say when Redis is back."""
+    """Warn once per outage, back off between attempts, say when Redis is back.
+
+    "Back" means a command that needs the server succeeded: the caller calls `ok()` only then.
+    """
 
     def __init__(self, url: str, log: logging.Logger, what: str) -> None:
         self.url = redacted(url)
         self.log = log
         self.what = what
         self.down = False
-        self.delay = 0.1
+        self.connected = False  # a command succeeded, and none failed since (readiness)
+        self.backoff = Backoff()
         self.outages = 0  # outages so far (a metric)
         self.errors = 0  # failed attempts so far (a metric)
 
     async def failed(self, exc: BaseException) -> None:
         """A command failed because Redis is unreachable: note it and wait before the next attempt."""
         self.errors += 1
+        self.connected = False
         if not self.down:
             self.down = True
             self.outages += 1
             self.log.warning("redis at %s unreachable (%s); %s", self.url, exc or type(exc).__name__, self.what)
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, 5.0)
+        await self.backoff.wait()
 
     def ok(self) -> bool:
         """A command succeeded; True when that ends an outage."""
-        self.delay = 0.1
+        self.connected = True
         if self.down:
             self.down = False
+            self.backoff.reset()
             self.log.warning("redis at %s is back", self.url)
             return True
         return False
@@ -91,25 +135,51 @@ class Outage:
 # --- typed reads: redis-py's replies as decoded entries --------------------------------------------------
 
 
-async def read_range(client: aioredis.Redis, key: str, low: str, high: str, count: int) -> list[Entry]:
+async def read_range(client: Client, key: str, low: str, high: str, count: int) -> list[Entry]:
     found: Any = await client.xrange(key, low, high, count=count)
     return [decode_entry(i, f) for i, f in found or []]
 
 
-async def read_reverse(client: aioredis.Redis, key: str, high: str, low: str, count: int) -> list[Entry]:
+async def read_reverse(client: Client, key: str, high: str, low: str, count: int) -> list[Entry]:
     """XREVRANGE: entries from `high` down to `low`, newest first."""
     found: Any = await client.xrevrange(key, high, low, count=count)
     return [decode_entry(i, f) for i, f in found or []]
 
 
-async def read_last(client: aioredis.Redis, key: str, count: int) -> list[Entry]:
+async def read_last(client: Client, key: str, count: int) -> list[Entry]:
     """The last `count` entries, oldest first."""
     found: Any = await client.xrevrange(key, "+", "-", count=count)
     return [decode_entry(i, f) for i, f in reversed(found or [])]
 
 
-async def read_new(client: aioredis.Redis, after: dict[str, str], count: int, block_ms: int
+async def read_new(client: Client, after: dict[str, str], count: int, block_ms: int
                    ) -> list[tuple[str, list[Entry]]]:
     """XREAD: entries after the given ids, by key; waits up to `block_ms` for the first one."""
+    if isinstance(client, RedisCluster):
+        return await _read_new_cluster(client, after, count, block_ms)
     found: Any = await client.xread(after, count=count, block=block_ms)  # type: ignore[arg-type]
     return [(text_of(key), [decode_entry(i, f) for i, f in entries]) for key, entries in found or []]
+
+
+CLUSTER_POLL = 0.05  # seconds between reads of a cluster's streams while none has anything new
+
+
+async def _read_new_cluster(client: RedisCluster, after: dict[str, str], count: int, block_ms: int
+                            ) -> list[tuple[str, list[Entry]]]:
+    """XREAD on a Redis Cluster: one XREAD per hash slot (keys of different slots cannot share one: CROSSSLOT),
+    all of them in one pipeline, which redis-py sends as one round trip per shard. Polled rather than blocking:
+    a blocking XREAD per slot would hold a connection per slot, i.e. per stream."""
+    by_slot: dict[int, dict[str, str]] = {}
+    for key, last in after.items():
+        by_slot.setdefault(client.keyslot(key), {})[key] = last
+    deadline = asyncio.get_running_loop().time() + block_ms / 1000
+    while True:
+        async with client.pipeline(transaction=False) as pipe:
+            for group in by_slot.values():
+                pipe.xread(group, count=count)  # type: ignore[arg-type]
+            replies: Any = await pipe.execute()
+        found = [(text_of(key), [decode_entry(i, f) for i, f in entries])
+                 for reply in replies for key, entries in reply or []]
+        if found or asyncio.get_running_loop().time() >= deadline:
+            return found
+        await asyncio.sleep(CLUSTER_POLL)

@@ -10,18 +10,18 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
 from logtail.core.hub import Channel
 from logtail.match.parsers import Parser, ParserError, parser_for
 from logtail.sources.redis import keys
+from logtail.sources.redis.client import Client, Outage
 from logtail.sources.redis.readback import read_after
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log appears within about this
+UNREACHABLE = "Redis is unreachable; reconnecting (lines continue where they were)"
 
 
 @dataclass
@@ -46,10 +46,11 @@ class ShippedLog:
 
 
 class ShippedLogs:
-    """The shipped logs a web node serves, and the Redis client it reads them with."""
+    """The shipped logs a web node serves, the Redis client it reads them with, and whether Redis answers."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Client, outage: Outage) -> None:
         self.client = client
+        self.outage = outage
         self.logs: dict[str, ShippedLog] = {}
         self.by_key: dict[str, ShippedLog] = {}
 
@@ -62,6 +63,15 @@ class ShippedLogs:
     def add(self, log: ShippedLog) -> None:
         self.logs[log.name] = log
         self.by_key[log.key] = log
+
+    def forget_absent(self, known: list[keys.KnownLog]) -> list[str]:
+        """Drop the logs the registry no longer lists (`logtail hosts --forget`); returns their names."""
+        names = {record.shipped_name for record in known}
+        gone = [log for log in self.logs.values() if log.name not in names]
+        for log in gone:
+            del self.logs[log.name]
+            self.by_key.pop(log.key, None)
+        return [log.name for log in gone]
 
     def refresh(self, known: list[keys.KnownLog]) -> list[keys.KnownLog]:
         """Update what is known of existing logs; returns the records of logs not seen before."""

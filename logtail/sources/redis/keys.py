@@ -9,7 +9,12 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     `lines` the lines' text joined with "\\n" (a line never contains "\\n"),
     `cut`   (optional) comma-separated indexes of lines cut at max_line_bytes,
     `kind`, `message` (notice entries only: rotated, truncated, missing, gap, ...; `fid`/`end` are then
-    the position of the last line shipped before the notice).
+    the position of the last line shipped before the notice),
+    `n`     the stream's count of lines up to and including this entry's (what --redis-maxlen trims by,
+    ship/retention.py; absent in entries of older shippers).
+- `logtail:host:HOST`: a hash per shipping host, its heartbeat (sources/redis/hosts.py): `version`,
+  `started`, `interval`, `last_seen` (Unix times; no TTL, so a host that stopped is still known), `stopped`
+  (set by a clean stop), `logs` (JSON: per log its path, last write and lag in bytes).
 - `logtail:logs`: a hash of the known logs, field `NAME@HOST`, value JSON `{"host", "name", "path",
   "last_seen"}` (last_seen: Unix time, refreshed by the shipper while it runs), and `"parse"` when the log
   has a parser: web nodes parse its lines with it (the lines travel as text).
@@ -56,6 +61,13 @@ def stream_key(host: str, name: str) -> str:
     return f"{PREFIX}stream:{host}:{name}"
 
 
+def host_key(host: str) -> str:
+    return f"{PREFIX}host:{host}"
+
+
+HOST_KEYS = PREFIX + "host:*"  # the pattern that finds every host's record
+
+
 def shipped_name(host: str, name: str) -> str:
     return f"{name}@{host}"
 
@@ -91,6 +103,11 @@ class Entry:
         kind = self.fields.get("kind")
         # Written by a logtail shipper (`notice_fields`), from the kinds its follower reports.
         return None if kind is None else (cast(NoticeKind, kind), self.fields.get("message", ""))
+
+    @property
+    def count(self) -> int | None:
+        n = self.fields.get("n", "")
+        return int(n) if n.isdigit() else None
 
     @property
     def position(self) -> tuple[str, int]:

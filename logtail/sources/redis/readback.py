@@ -10,7 +10,6 @@ Redis still has after its position.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from logtail.core.frames import Format, Line, notice_frame
 from logtail.core.hub import Channel
 from logtail.match.parsers import Parser
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import read_range, read_reverse
+from logtail.sources.redis.client import Backoff, read_range, read_reverse
 
 if TYPE_CHECKING:
     from logtail.sources.redis.discovery import ShippedLogs
@@ -51,7 +50,7 @@ async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[st
     While Redis is away this waits (the reader warns and notices), yielding an empty frame after each failed
     attempt so that the caller can notice a client that left meanwhile.
     """
-    low, skip, checked, bounded, delay = "-", start, start is None, False, 0.1
+    low, skip, checked, bounded, backoff = "-", start, start is None, False, Backoff()
     while True:
         try:
             if not bounded:
@@ -73,9 +72,9 @@ async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[st
             entries = await read_range(shipped.client, key, low, stop, READ_COUNT)
         except (RedisError, OSError):
             yield b""
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await backoff.wait()
             continue
+        backoff.reset()
         for entry in entries:
             notice = entry.notice
             if notice is not None and skip is not None and entry.id == skip[0]:

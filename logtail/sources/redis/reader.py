@@ -18,14 +18,15 @@ import logging
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import BLOCK_MS, Outage, read_last, read_new
-from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, ShippedLog, ShippedLogs
+from logtail.sources.redis.client import BLOCK_MS, read_last, read_new
+from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, UNREACHABLE, ShippedLog, ShippedLogs
+from logtail.sources.redis.hosts import HostWatch, read_hosts
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,14 @@ READ_COUNT = 1000  # entries per stream per XREAD
 
 
 class StreamReader:
-    def __init__(self, shipped: ShippedLogs, hub: Hub, url: str, seed_entries: int) -> None:
+    def __init__(self, shipped: ShippedLogs, hub: Hub, seed_entries: int, gone_after: float) -> None:
         self.shipped = shipped
         self.client = shipped.client
         self.hub = hub
         self.seed_entries = seed_entries
-        self.outage = Outage(url, log, "shipped logs pause; local logs go on")
+        self.outage = shipped.outage
         self._next_discovery = 0.0
+        self.hosts = HostWatch(gone_after)
 
     async def run(self) -> None:
         while True:
@@ -47,15 +49,17 @@ class StreamReader:
                 if self.outage.down:
                     await self._recover()
                 await self._step()
+                self.outage.ok()
             except (RedisError, OSError) as exc:
                 if not self.outage.down:
-                    self._notice_all("unreachable", "Redis is unreachable; reconnecting (lines continue where "
-                                                    "they were)")
+                    self._notice_all("unreachable", UNREACHABLE)
                 await self.outage.failed(exc)
 
     async def _step(self) -> None:
         if time.monotonic() >= self._next_discovery:
             await self.discover()
+            await self.watch_hosts()
+            self.outage.ok()  # ready now, not after the first XREAD has waited out its block
             self._next_discovery = time.monotonic() + DISCOVERY_INTERVAL
         logs = list(self.shipped.logs.values())
         if not logs:
@@ -70,13 +74,33 @@ class StreamReader:
 
     async def discover(self) -> None:
         raw: Any = await self.client.hgetall(keys.LOGS_KEY)
-        for record in self.shipped.refresh(keys.parse_registry(raw)):
+        known = keys.parse_registry(raw)
+        for name in self.shipped.forget_absent(known):
+            log.info("no longer serving shipped log %s: its host was forgotten", name)
+        for record in self.shipped.refresh(known):
             seed = await read_last(self.client, record.key, self.seed_entries)
             shipped = ShippedLog(record)
             self.hub.channel(shipped.name).parser = shipped.parser
             self._publish(shipped, seed)
             self.shipped.add(shipped)
             log.info("serving shipped log %s", shipped.name)
+
+    async def watch_hosts(self) -> None:
+        """Tell the clients of a host's logs when it stops or starts heartbeating (hosts.py)."""
+        try:
+            records = await read_hosts(self.client)
+        except ResponseError as exc:  # e.g. an ACL without SCAN: the logs are still served, hosts unknown
+            if not self.hosts.refused:
+                log.warning("cannot read the hosts' records (%s): no host_down/host_up notices", exc)
+            self.hosts.refused = True
+            return
+        for host, alive in self.hosts.changes(records):
+            kind: NoticeKind = "host_up" if alive else "host_down"
+            message = (f"host {host} is shipping again" if alive else
+                       f"host {host} has stopped shipping (no heartbeat); its lines resume when it is back")
+            for x in self.shipped.logs.values():
+                if x.known.host == host:
+                    self.hub.notice(x.name, kind, message)
 
     def _publish(self, shipped: ShippedLog, entries: list[keys.Entry]) -> None:
         """Entries into the hub in order: runs of lines as one batch, notices between them."""
@@ -101,6 +125,7 @@ class StreamReader:
     async def _recover(self) -> None:
         """Redis answers again: tell clients, and say so if the entries read last did not survive."""
         logs = [x for x in self.shipped.logs.values() if x.last_id != "0-0"]
+        await self.client.ping()  # with no log read yet the pipeline is empty: Redis must answer to be back
         async with self.client.pipeline(transaction=False) as pipe:
             for x in logs:
                 pipe.xrange(x.key, x.last_id, x.last_id, count=1)

@@ -8,21 +8,26 @@ a search covers the retained lines, and `since=` starts at the first entry Redis
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.responses import Response
 
 from logtail.config import Settings
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format
+from logtail.core.frames import Format, NoticeKind
 from logtail.core.hub import Channel, Hub
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import DownloadRequest, LogInfo, RotatedFile, SearchRequest, Start, Unavailable
-from logtail.sources.redis import keys
-from logtail.sources.redis.client import check_url, connect, read_range, read_reverse
-from logtail.sources.redis.discovery import ShippedLog, ShippedLogs
+from logtail.sources.redis import keys, reader
+from logtail.sources.redis.client import Outage, check_url, connect, read_range, read_reverse
+from logtail.sources.redis.discovery import UNREACHABLE, ShippedLog, ShippedLogs
 from logtail.sources.redis.history import ShippedDownload, ShippedSearch
+from logtail.sources.redis.hosts import listed, read_hosts
 from logtail.sources.redis.metrics import OutageCollector
 from logtail.sources.redis.reader import StreamReader
 
@@ -33,8 +38,10 @@ class RedisSource:
     def __init__(self, settings: Settings, hub: Hub) -> None:
         assert settings.redis is not None
         self.settings = settings
-        self.shipped = ShippedLogs(connect(check_url(settings.redis)))
-        self.reader = StreamReader(self.shipped, hub, settings.redis, min(SEED_ENTRIES, settings.window_lines))
+        outage = Outage(settings.redis, logging.getLogger(reader.__name__), "shipped logs pause; local logs go on")
+        self.shipped = ShippedLogs(connect(check_url(settings.redis)), outage)
+        self.reader = StreamReader(self.shipped, hub, min(SEED_ENTRIES, settings.window_lines),
+                                   settings.host_gone_after)
 
     def __contains__(self, name: str) -> bool:
         return name in self.shipped
@@ -57,7 +64,7 @@ class RedisSource:
     async def _sizes(self, shipped: list[ShippedLog]) -> dict[str, int]:
         # The memory Redis uses for each stream (MEMORY USAGE, sampled): what it retains of the log. Nothing
         # is asked while Redis is away: the list is answered at once, with sizes 0.
-        if not shipped or self.reader.outage.down:
+        if not shipped or self.shipped.outage.down:
             return {}
         try:
             async with self.shipped.client.pipeline(transaction=False) as pipe:
@@ -112,7 +119,24 @@ class RedisSource:
         return ShippedSearch(self.shipped, self._log(name), request, transfers)
 
     def collectors(self) -> list[Collector]:
-        return [OutageCollector(self.reader.outage)]
+        return [OutageCollector(self.shipped.outage)]
+
+    def unready(self) -> str | None:
+        return None if self.shipped.outage.connected else "redis unreachable"
+
+    def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
+        # A client arriving while Redis is away hears of it now: the reader only notices when an outage starts.
+        return ("unreachable", UNREACHABLE) if self.shipped.outage.down and name in self.shipped else None
+
+    async def hosts(self) -> list[dict[str, Any]]:
+        try:
+            records = await read_hosts(self.shipped.client)
+        except ResponseError as exc:  # e.g. the node's ACL user may not SCAN (users.acl)
+            raise Unavailable(503, f"redis refused to list the hosts: {exc}") from None
+        except (RedisError, OSError):
+            raise Unavailable(503, "redis unreachable: the hosts are not known right now") from None
+        s = self.settings
+        return listed(records, time.time(), s.host_gone_after, s.host_hide_after)
 
 
 def configure(settings: Settings, hub: Hub) -> RedisSource | None:

@@ -37,7 +37,7 @@ from logtail.web.users import UserEntry, UserTable, make_user
 log = logging.getLogger(__name__)
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-OPEN_PATHS = ("/healthz",)
+OPEN_PATHS = ("/healthz", "/readyz")
 # Checked in place of an unknown user's hash, so that a refusal takes as long whether or not the name exists.
 _NOBODY = "scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
