@@ -1,6 +1,6 @@
 """Clients and probes for the end-to-end reliability tests (issue 4).
 
-- `SSEClient`: an httpx stream read by a background task, parsed incrementally with `logtail.core.frames.decode_events`.
+- `SSEClient`: an httpx stream read by a background task, parsed incrementally with `tests.sse_client.decode_events`.
 - `RawStream`: a plain socket speaking just enough HTTP/1.1 to open a stream, which can stop reading (tiny
   `SO_RCVBUF`) to play the slow client, and de-chunks whatever it reads later.
 - `rss_kb`, `fd_count`, `gauge`: the server process's resident memory and open descriptors (/proc) and a
@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from logtail.core.frames import decode_events
+from tests.sse_client import decode_events
 
 T = TypeVar("T")
 

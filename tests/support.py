@@ -147,7 +147,7 @@ class EventReader:
     async def next_event(self, timeout: float = 5.0) -> dict[str, str]:
         import asyncio
 
-        from logtail.core.frames import decode_events
+        from tests.sse_client import decode_events
 
         async with asyncio.timeout(timeout):
             while True:

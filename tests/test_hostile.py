@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from logtail.config import Settings
-from logtail.core.frames import decode_events
+from tests.sse_client import decode_events
 from tests.streams import SSEClient, append
 from tests.support import LogtailServer
 

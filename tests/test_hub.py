@@ -7,10 +7,11 @@ from typing import get_args
 
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format, Line, decode_events
+from logtail.core.frames import Format, Line
 from logtail.core.hub import Hub
 from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
+from tests.sse_client import decode_events
 
 
 def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:

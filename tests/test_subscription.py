@@ -6,9 +6,10 @@ import asyncio
 import json
 
 from logtail.core.cursor import Cursor
-from logtail.core.frames import HEARTBEAT, Line, decode_events
+from logtail.core.frames import HEARTBEAT, Line
 from logtail.core.hub import Hub
 from logtail.web.keepalive import tick
+from tests.sse_client import decode_events
 from tests.test_hub import lines, publish, sub, texts
 
 
