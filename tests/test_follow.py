@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from logtail.core.block import lines_of
 from logtail.core.cursor import file_id, parse_cursors
 from logtail.core.frames import Line
-from logtail.core.hub import Hub, Subscription
+from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
+from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import seed_offset

@@ -27,8 +27,6 @@ from logtail.core.subscription import LogStats, Subscription
 from logtail.match.fields import FieldCache
 from logtail.match.filters import FilterError, LineFilter, RegexSet
 
-__all__ = ["Channel", "Hub", "LogStats", "Subscription"]
-
 log = logging.getLogger(__name__)
 
 REGEX_SET_MIN = 4  # distinct patterns on one log before they are matched as one RE2 set
