@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from logtail.config import NAME_RE, LogSource, Settings
+from logtail.config import NAME_RE, Settings
 from logtail.core.hub import Hub
 from logtail.sources.files.follow import FileFollower
 
@@ -76,9 +76,9 @@ class LogRegistry:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
                     if path not in self._by_path and path.is_file():
-                        self._add(self._name_for(path, src), path, from_start)
+                        self._add(self._name_for(path), path, from_start)
 
-    def _name_for(self, path: Path, src: LogSource) -> str:
+    def _name_for(self, path: Path) -> str:
         # A glob match is named after its file; a clash (same file name in two directories) or a name that
         # is not URL-safe gets a stable suffix from the path so every log keeps one unique name.
         name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name)[:100]
