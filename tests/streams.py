@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -268,6 +268,11 @@ def counter(base_url: str, name: str, log: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def append(path: Path, lines: list[str] | str) -> None:
+def append(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Append to a log as a writer would: text or bytes as they are, or lines (each ended with a newline)."""
+    if isinstance(data, str):
+        data = data.encode()
+    elif not isinstance(data, bytes):
+        data = "".join(f"{line}\n" for line in data).encode()
     with path.open("ab") as f:
-        f.write(("".join(f"{x}\n" for x in lines) if isinstance(lines, list) else lines).encode())
+        f.write(data)

@@ -24,7 +24,7 @@ from logtail.match.filters import LineFilter
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import seed_offset
 from logtail.sources.files.readback import plan_lines, read_back
-from tests.streams import async_wait_for
+from tests.streams import append, async_wait_for
 from tests.test_block import FORMATS, PIECES
 
 
@@ -66,11 +66,6 @@ class Watcher:
 
 def label(event: dict[str, object]) -> str:
     return str(event["text"]) if "text" in event else f"<{event['kind']}>"
-
-
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as f:
-        f.write(data)
 
 
 @pytest.fixture

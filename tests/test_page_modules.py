@@ -27,7 +27,7 @@ def dashboard(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """One server and one page for every table here: the modules are pure, the tests share nothing else."""
     tmp = tmp_path_factory.mktemp("page-modules")
     log = tmp / "app.log"
-    append(log, "x")
+    append(log, ["x"])
     server = LogtailServer([str(log), "--backlog", "7"]).start(tmp)
     context = browser.new_context()
     try:

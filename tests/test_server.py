@@ -15,14 +15,10 @@ import httpx
 import pytest
 
 from tests.sse_client import decode_events
+from tests.streams import append
 from tests.support import EventReader, LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
-
-
-def append(path: Path, text: str) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
 
 
 @pytest.fixture
