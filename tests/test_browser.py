@@ -11,89 +11,31 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import (
+    LAST_TEXT_IS_JS,
+    browser,
+    open_dashboard,
+    page,
+    serve,
+    stream_requests,
+    texts,
+    wait_last,
+)
 from tests.streams import append
 from tests.support import LogtailServer, free_port
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("Playwright for Python is missing: run scripts/setup", allow_module_level=True)
+__all__ = ["browser", "page", "serve"]  # fixtures used here by name
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMEOUT_MS = 10_000
-
-TEXTS_JS = "() => [...document.querySelectorAll('#panes .line .text')].map((e) => e.textContent)"
-LAST_TEXT_IS_JS = """(want) => {
-  const all = document.querySelectorAll('#panes .line .text');
-  return all.length > 0 && all[all.length - 1].textContent === want;
-}"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = ("Debian's chromium is not installed at /usr/bin/chromium: "
-                   "run `sudo apt-get install chromium` (or scripts/setup --system)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        # Playwright starts it with a fresh, empty profile directory of its own.
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; uncaught script errors and CSP violations fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    problems: list[str] = []
-    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert problems == []
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., LogtailServer]]:
-    """Start `logtail serve ARGS...` (stopped at the end of the test); `root_path` is where /healthz is."""
-    servers: list[LogtailServer] = []
-
-    def start(*args: str, root_path: str = "", port: int | None = None) -> LogtailServer:
-        server = LogtailServer(list(args), port=port, root_path=root_path)
-        servers.append(server)
-        log_dir = tmp_path / f"server-{len(servers)}"
-        log_dir.mkdir()
-        return server.start(log_dir)
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
 
 
 class PrefixStrippingProxy:
@@ -204,29 +146,6 @@ def write_at_rate(path: Path, rate: int, seconds: float) -> list[str]:
             written = due
             time.sleep(0.01)
     return lines
-
-
-def texts(pg: Page) -> list[str]:
-    return list(pg.evaluate(TEXTS_JS))
-
-
-def wait_last(pg: Page, text: str, timeout: int = TIMEOUT_MS) -> None:
-    pg.wait_for_function(LAST_TEXT_IS_JS, arg=text, timeout=timeout)
-
-
-def open_dashboard(pg: Page, server: LogtailServer | str, fragment: str) -> None:
-    """Open the page at a server (or a base URL such as a proxy's) with a permalink fragment."""
-    base = server if isinstance(server, str) else f"{server.url}{server.root_path}"
-    response = pg.goto(f"{base}/#{fragment}")
-    assert response is not None and response.status == 200, f"GET {base}/ answered {response and response.status}"
-    expect(pg.locator("#status")).to_have_attribute("data-state", "live")
-
-
-def stream_requests(pg: Page) -> list[str]:
-    """URLs of the EventSource requests the page makes from now on."""
-    urls: list[str] = []
-    pg.on("request", lambda req: urls.append(req.url) if req.resource_type == "eventsource" else None)
-    return urls
 
 
 def test_lines_appended_to_a_file_arrive_live(page: Page, serve: Callable[..., LogtailServer],

@@ -1,7 +1,7 @@
 """Field columns, field filter chips, the since selector and line links (static/fields.js, app.js) in a real
 browser, against a real server.
 
-Uses the browser fixtures of test_browser.py (Debian's headless Chromium; a missing browser is a skip).
+Uses the browser fixtures of tests/browser_support.py (Debian's headless Chromium; a missing browser is a skip).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser_support import browser, open_dashboard, page, serve, stream_requests, texts, wait_last
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import append, browser, open_dashboard, page, serve, stream_requests, texts, wait_last
 
 __all__ = ["browser", "page", "serve"]  # fixtures used here by name
 

@@ -14,8 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from logtail.core.frames import NoticeKind
+from tests.browser_support import TIMEOUT_MS, browser
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import TIMEOUT_MS, append, browser
 
 __all__ = ["browser"]  # a fixture used here by name
 
