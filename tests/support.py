@@ -22,6 +22,11 @@ import pytest
 
 T = TypeVar("T")
 
+# The server fixtures of conftest.py, as test functions' parameters see them.
+Start = Callable[..., "LogtailServer"]  # start_server(*args, **LogtailServer keywords)
+Run = Callable[["LogtailServer"], "LogtailServer"]  # run_server(a LogtailServer built by the test)
+ServeAppLog = Callable[..., tuple["LogtailServer", Path]]  # serve_app_log(*args) -> (server, logs/app.log)
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
