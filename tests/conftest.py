@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.redis_support import RedisServer, Shipper
-from tests.support import LogtailServer
+from tests.support import Certificate, LogtailServer, require_tool
 
 
 @pytest.fixture
@@ -77,3 +78,20 @@ def start_shipper(tmp_path: Path) -> Iterator[Callable[..., Shipper]]:
     for shipper in shippers:
         shipper.stop()
 
+
+@pytest.fixture(scope="session")
+def nginx_binary() -> str:
+    return require_tool("nginx", "nginx-light")
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A throwaway self-signed certificate for 127.0.0.1, standing in for certbot's."""
+    openssl = require_tool("openssl", "openssl")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    subprocess.run([openssl, "req", "-x509", "-nodes", "-days", "2",
+                    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return Certificate(cert, key)

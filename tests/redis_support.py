@@ -14,10 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from logtail.sources.redis import keys
+from tests.streams import counter
 from tests.support import LogtailServer, free_port, wait_for
 
 
@@ -145,3 +147,24 @@ class Shipper:
 
 
 __all__ = ["LogtailServer", "RedisServer", "Shipper"]
+
+
+def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
+    """/api/logs of `node` by name, once every one of `names` is there (new logs appear within seconds)."""
+    def check() -> dict[str, dict[str, object]] | None:
+        logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
+        return logs if all(n in logs for n in names) else None
+    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
+
+
+def read_from_node(node: LogtailServer, name: str, count: int) -> None:
+    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
+             f"{count} lines of {name} read by {node.url}")
+
+
+def wait_shipped(redis: RedisServer, host: str, name: str, expected: list[str], timeout: float = 30) -> None:
+    def done() -> bool:
+        got = redis.lines(host, name)
+        assert len(got) <= len(expected) and got == expected[:len(got)], "a line was lost, repeated or reordered"
+        return got == expected
+    wait_for(done, timeout, 0.1, f"{len(expected)} lines of {name}@{host} in Redis")

@@ -19,10 +19,9 @@ import pytest
 
 from logtail.core.catchup import CatchUp
 from logtail.core.hub import Hub
+from tests.hub_support import events, lines, publish, publish_texts, sub
 from tests.streams import RawStream, SSEClient, append, counter, gauge, rss_kb
 from tests.support import LogtailServer, Run, ServeAppLog, wait_for
-from tests.test_hub import lines, publish, publish_texts, sub
-from tests.test_subscription import events
 
 
 @pytest.mark.parametrize("as_bytes", [False, True], ids=["lines", "blocks"])

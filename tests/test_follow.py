@@ -24,8 +24,8 @@ from logtail.match.filters import LineFilter
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import seed_offset
 from logtail.sources.files.readback import plan_lines, read_back
+from tests.hub_support import FORMATS, PIECES
 from tests.streams import append, async_wait_for
-from tests.test_block import FORMATS, PIECES
 
 
 class Watcher:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support import LogtailServer, free_port, require_tool, wait_for
+from tests.support import Certificate, LogtailServer, free_port, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -38,32 +37,6 @@ AUTH = ("user", "secret")
 
 
 # --- system tools ----------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def nginx_binary() -> str:
-    return require_tool("nginx", "nginx-light")
-
-
-@dataclass(frozen=True)
-class Certificate:
-    cert: Path
-    key: Path
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.cert))
-
-
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A throwaway self-signed certificate for 127.0.0.1, standing in for certbot's."""
-    openssl = require_tool("openssl", "openssl")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run([openssl, "req", "-x509", "-nodes", "-days", "2",
-                    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return Certificate(cert, key)
 
 
 # --- nginx -----------------------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser_support import browser, open_dashboard, page, serve, texts, wait_last  # noqa: F401
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, listed
 from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_redis_reader import listed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,26 +14,13 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper
-from tests.streams import SSEClient, append, async_wait_for, counter, gauge
-from tests.support import LogtailServer, wait_for
+from tests.redis_support import RedisServer, Shipper, listed, read_from_node
+from tests.streams import SSEClient, append, async_wait_for, gauge
+from tests.support import LogtailServer
 
 pytestmark = pytest.mark.slow
 StartShipper = Callable[..., Shipper]
 StartServer = Callable[..., LogtailServer]
-
-
-def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
-    """/api/logs of `node` by name, once every one of `names` is there (new logs appear within seconds)."""
-    def check() -> dict[str, dict[str, object]] | None:
-        logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
-        return logs if all(n in logs for n in names) else None
-    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
-
-
-def read_from_node(node: LogtailServer, name: str, count: int) -> None:
-    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
-             f"{count} lines of {name} read by {node.url}")
 
 
 def one_host(tmp_path: Path, redis: RedisServer, start_shipper: StartShipper, start_server: StartServer,

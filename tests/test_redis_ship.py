@@ -17,20 +17,12 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, wait_shipped
 from tests.streams import append
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 StartShipper = Callable[..., Shipper]
-
-
-def wait_shipped(redis: RedisServer, host: str, name: str, expected: list[str], timeout: float = 30) -> None:
-    def done() -> bool:
-        got = redis.lines(host, name)
-        assert len(got) <= len(expected) and got == expected[:len(got)], "a line was lost, repeated or reordered"
-        return got == expected
-    wait_for(done, timeout, 0.1, f"{len(expected)} lines of {name}@{host} in Redis")
 
 
 def start_registered(start_shipper: StartShipper, log: Path, redis: RedisServer, *args: str) -> Shipper:
