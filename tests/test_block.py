@@ -115,7 +115,7 @@ def test_index_of_finds_line_ends_only() -> None:
 
 
 def test_block_frames_exact_bytes() -> None:
-    """The wire bytes of a block of bytes, pinned as test_sse pins a Line's."""
+    """The wire bytes of a block of bytes, pinned as test_frames pins a Line's."""
     block = LineBlock.of_bytes("app.log", FID, 30, b"ERROR boom\nx \"q\" lvl=info\n")
     assert block.frames("sse") == (
         b'id: app.log=0123456789ab:41\nevent: line\ndata: {"log":"app.log","text":"ERROR boom",'
