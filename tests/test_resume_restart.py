@@ -35,6 +35,13 @@ def wait_read(server: LogtailServer, log: str, count: float) -> None:
     wait_for(lambda: lines_read(server, log) >= count, 10, what=f"server to read {count} lines of {log}")
 
 
+async def cursor_of(url: str, text: str, backlog: int = 1) -> str:
+    """The event id of `text`, among the last `backlog` lines, as a client that connects now sees it."""
+    async with SSEClient(f"{url}?backlog={backlog}") as c:
+        await c.wait_lines(backlog)
+        return c.id_of(text)
+
+
 async def resume(url: str, cursor: str, expected: list[str], sentinel_log: Path, *, via: str = "header",
                  tag: str = "") -> SSEClient:
     """Reconnect after `cursor`; the stream must carry exactly `expected`, then a sentinel appended now."""
@@ -121,9 +128,7 @@ async def test_resume_from_rotated_sibling(logs: Path, restart: bool, start_serv
     args = [str(log), "--window-lines", "5"]
     server = start_server(*args)
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=5") as c:
-        await c.wait_lines(5)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10", backlog=5)
     read = lines_read(server, "app.log")
     if restart:
         server.stop()
@@ -179,9 +184,7 @@ async def test_gap_when_file_truncated_while_away(logs: Path, start_server: Star
     append(log, lines("line", 1, 10))
     server = start_server(str(log), "--window-lines", "5")
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10")
     read = lines_read(server, "app.log")
     append(log, lines("line", 11, 20))
     wait_read(server, "app.log", read + 10)
@@ -214,9 +217,7 @@ async def test_resume_from_name_2(logs: Path, restart: bool, start_server: Start
     args = [str(log), "--window-lines", "5"]
     server = quick_rotations(start_server, *args)
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10")
     read = lines_read(server, "app.log")
     if restart:
         server.stop()
@@ -243,9 +244,7 @@ async def test_inode_reuse_does_not_resume_into_new_file(logs: Path, restart: bo
     append(log, lines("old line", 1, 10))
     server = start_server(str(log), "--window-lines", "5")
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("old line 10")
+    at10 = await cursor_of(url, "old line 10")
     read = lines_read(server, "app.log")
     if restart:
         server.stop()
@@ -272,9 +271,7 @@ async def test_resume_while_the_rotated_file_is_drained_has_no_duplicates(logs: 
     # A queue large enough for the whole drain: the live part must not be skipped ahead (another policy).
     server = start_server(str(log), "--window-lines", "5", "--queue-bytes", str(64 << 20))
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=5") as c:
-        await c.wait_lines(5)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10", backlog=5)
     bulk = [f"bulk {i} {'x' * 100}" for i in range(100_000)]  # 11 MB: the drain takes several steps
     append(log, bulk)
     log.rename(logs / "app.log.1")
@@ -294,9 +291,7 @@ async def test_resume_from_name_2_while_name_1_is_drained_has_no_duplicates(logs
     append(log, lines("line", 1, 10))
     server = run_server(LogtailServer([str(log), "--window-lines", "5"], env={"LOGTAIL_ROTATE_WAIT": "3"}))
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10")
     read = lines_read(server, "app.log")
     append(log, lines("line", 11, 20))
     rotate(log)
@@ -361,9 +356,7 @@ async def test_rotated_twice_while_away_gets_name_1_after_the_gap(logs: Path, st
     append(log, lines("line", 1, 10))
     server = start_server(str(log), "--window-lines", "5")
     url = f"{server.url}/api/logs/app.log/stream"
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10")
     read = lines_read(server, "app.log")
     append(log, lines("line", 11, 20))
     wait_read(server, "app.log", read + 10)
@@ -394,9 +387,7 @@ async def test_gap_after_truncation_does_not_replay_an_older_rotated_file(logs: 
     log.rename(logs / "app.log.1")
     append(log, lines("line", 1, 10))
     wait_read(server, "app.log", read + 10)
-    async with SSEClient(f"{url}?backlog=1") as c:
-        await c.wait_lines(1)
-        at10 = c.id_of("line 10")
+    at10 = await cursor_of(url, "line 10")
     append(log, lines("line", 11, 20))
     wait_read(server, "app.log", read + 20)
     with log.open("w") as f:  # truncated and rewritten in place
