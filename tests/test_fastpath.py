@@ -41,7 +41,7 @@ class Harness:
     async def _run(self) -> None:
         self.stop = asyncio.Event()
         async with self.app.router.lifespan_context(self.app):
-            while "app.log" not in self.app.state.logtail.sources.files.table:
+            while "app.log" not in self.app.state.logtail.registry:
                 await asyncio.sleep(0.01)
             self.ready.set()
             await self.stop.wait()
