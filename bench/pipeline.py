@@ -21,7 +21,8 @@ from pathlib import Path
 
 from workload import format_line, make_payload
 
-from logtail.core.hub import Hub, Subscription
+from logtail.core.hub import Hub
+from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
 from logtail.sources.files.follow import FileFollower
 

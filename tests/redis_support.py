@@ -7,18 +7,24 @@ redis-server fails in CI and skips elsewhere, with the command that installs it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from logtail.sources.redis import keys
+from tests.streams import append, counter
 from tests.support import LogtailServer, free_port, wait_for
 
 
@@ -195,3 +201,59 @@ def cluster_port() -> int:
             except OSError:
                 continue
         return port
+
+
+def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
+    """/api/logs of `node` by name, once every one of `names` is there (new logs appear within seconds)."""
+    def check() -> dict[str, dict[str, object]] | None:
+        logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
+        return logs if all(n in logs for n in names) else None
+    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
+
+
+def read_from_node(node: LogtailServer, name: str, count: int) -> None:
+    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
+             f"{count} lines of {name} read by {node.url}")
+
+
+def wait_shipped(redis: RedisServer, host: str, name: str, expected: list[str], timeout: float = 30) -> None:
+    def done() -> bool:
+        got = redis.lines(host, name)
+        assert len(got) <= len(expected) and got == expected[:len(got)], "a line was lost, repeated or reordered"
+        return got == expected
+    wait_for(done, timeout, 0.1, f"{len(expected)} lines of {name}@{host} in Redis")
+
+def paced_writer(path: Path, lines: list[str], chunk: int = 500) -> threading.Thread:
+    def write() -> None:
+        for i in range(0, len(lines), chunk):
+            append(path, lines[i:i + chunk])
+            time.sleep(0.01)  # a burst spread over a moment, so that something can happen in its middle
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def one_host(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper],
+             start_server: Callable[..., LogtailServer],
+             *node_args: str) -> tuple[Path, LogtailServer]:
+    """An empty app.log shipped as host web1, and a web node (`node_args`) that lists it."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+    node = start_server("--redis", redis.url, *node_args)
+    listed(node, "app.log@web1")
+    return log, node
+
+
+async def body_lines(url: str, count: int, within: float = 15) -> list[str]:
+    """The first `count` lines of a text or NDJSON stream."""
+    out: list[str] = []
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client, \
+            client.stream("GET", url) as response:
+        assert response.status_code == 200, await response.aread()
+        async with asyncio.timeout(within):
+            async for line in response.aiter_lines():
+                out.append(line)
+                if len(out) == count:
+                    return out
+    return out

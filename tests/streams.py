@@ -1,6 +1,6 @@
 """Clients and probes for the end-to-end reliability tests (issue 4).
 
-- `SSEClient`: an httpx stream read by a background task, parsed incrementally with `logtail.core.frames.decode_events`.
+- `SSEClient`: an httpx stream read by a background task, parsed incrementally with `tests.sse_client.decode_events`.
 - `RawStream`: a plain socket speaking just enough HTTP/1.1 to open a stream, which can stop reading (tiny
   `SO_RCVBUF`) to play the slow client, and de-chunks whatever it reads later.
 - `rss_kb`, `fd_count`, `gauge`: the server process's resident memory and open descriptors (/proc) and a
@@ -15,13 +15,13 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from logtail.core.frames import decode_events
+from tests.sse_client import decode_events
 
 T = TypeVar("T")
 
@@ -268,6 +268,11 @@ def counter(base_url: str, name: str, log: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-def append(path: Path, lines: list[str] | str) -> None:
+def append(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Append to a log as a writer would: text or bytes as they are, or lines (each ended with a newline)."""
+    if isinstance(data, str):
+        data = data.encode()
+    elif not isinstance(data, bytes):
+        data = "".join(f"{line}\n" for line in data).encode()
     with path.open("ab") as f:
-        f.write(("".join(f"{x}\n" for x in lines) if isinstance(lines, list) else lines).encode())
+        f.write(data)

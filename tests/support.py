@@ -10,10 +10,12 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +23,11 @@ import httpx
 import pytest
 
 T = TypeVar("T")
+
+# The server fixtures of conftest.py, as test functions' parameters see them.
+Start = Callable[..., "LogtailServer"]  # start_server(*args, **LogtailServer keywords)
+Run = Callable[["LogtailServer"], "LogtailServer"]  # run_server(a LogtailServer built by the test)
+ServeAppLog = Callable[..., tuple["LogtailServer", Path]]  # serve_app_log(*args) -> (server, logs/app.log)
 
 
 def free_port() -> int:
@@ -147,7 +154,7 @@ class EventReader:
     async def next_event(self, timeout: float = 5.0) -> dict[str, str]:
         import asyncio
 
-        from logtail.core.frames import decode_events
+        from tests.sse_client import decode_events
 
         async with asyncio.timeout(timeout):
             while True:
@@ -179,3 +186,12 @@ class EventReader:
         import json
 
         return [json.loads(e["data"])["text"] for e in await self.events(count, timeout, kind="line")]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert))

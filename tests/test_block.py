@@ -7,17 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logtail.core.block import LineBlock
-from logtail.core.frames import Format, Line
+from logtail.core.frames import Line
 from logtail.core.lines import LineSplitter, is_clean
+from tests.hub_support import FORMATS, PIECES
 
 FID = "0123456789ab"
-FORMATS: tuple[Format, ...] = ("text", "sse", "ndjson")
-
-# Pieces that exercise every rule on the way: CR (alone, before a newline), invalid and split UTF-8, JSON
-# escapes, level keys and words, braces and percent signs (the frame templates' own syntax).
-PIECES = [b"a", b"xyz ", b"\n", b"\r", b"\r\n", b"\xff", b"\xc3", b"\xa9", "é".encode(), "日本".encode(), b'"',
-          b"\\", b"\x01", b"\t", b"lvl=warn ", b"level=", b'"err"', b"loglevel=info", b"ERROR", b"{", b"%s",
-          b"{0}", b"severity=debug", b"\x1b[31m"]
 
 
 def per_line(log: str, chunks: list[bytes], cap: int, start: int) -> list[Line]:
@@ -121,7 +115,7 @@ def test_index_of_finds_line_ends_only() -> None:
 
 
 def test_block_frames_exact_bytes() -> None:
-    """The wire bytes of a block of bytes, pinned as test_sse pins a Line's."""
+    """The wire bytes of a block of bytes, pinned as test_frames pins a Line's."""
     block = LineBlock.of_bytes("app.log", FID, 30, b"ERROR boom\nx \"q\" lvl=info\n")
     assert block.frames("sse") == (
         b'id: app.log=0123456789ab:41\nevent: line\ndata: {"log":"app.log","text":"ERROR boom",'

@@ -11,88 +11,31 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser_support import (
+    LAST_TEXT_IS_JS,
+    browser,
+    open_dashboard,
+    page,
+    serve,
+    stream_requests,
+    texts,
+    wait_last,
+)
+from tests.streams import append
 from tests.support import LogtailServer, free_port
 
-try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
-except ImportError:
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("Playwright for Python is missing: run scripts/setup", allow_module_level=True)
+__all__ = ["browser", "page", "serve"]  # fixtures used here by name
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TIMEOUT_MS = 10_000
-
-TEXTS_JS = "() => [...document.querySelectorAll('#panes .line .text')].map((e) => e.textContent)"
-LAST_TEXT_IS_JS = """(want) => {
-  const all = document.querySelectorAll('#panes .line .text');
-  return all.length > 0 && all[all.length - 1].textContent === want;
-}"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = ("Debian's chromium is not installed at /usr/bin/chromium: "
-                   "run `sudo apt-get install chromium` (or scripts/setup --system)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        # Playwright starts it with a fresh, empty profile directory of its own.
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page; uncaught script errors and CSP violations fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    problems: list[str] = []
-    pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    pg.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert problems == []
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., LogtailServer]]:
-    """Start `logtail serve ARGS...` (stopped at the end of the test); `root_path` is where /healthz is."""
-    servers: list[LogtailServer] = []
-
-    def start(*args: str, root_path: str = "", port: int | None = None) -> LogtailServer:
-        server = LogtailServer(list(args), port=port, root_path=root_path)
-        servers.append(server)
-        log_dir = tmp_path / f"server-{len(servers)}"
-        log_dir.mkdir()
-        return server.start(log_dir)
-
-    try:
-        yield start
-    finally:
-        for server in servers:
-            server.stop()
 
 
 class PrefixStrippingProxy:
@@ -188,11 +131,6 @@ class PrefixStrippingProxy:
             await writer.drain()
 
 
-def append(path: Path, *lines: str) -> None:
-    with path.open("a", encoding="utf-8", newline="") as f:
-        f.write("".join(f"{line}\n" for line in lines))
-
-
 def write_at_rate(path: Path, rate: int, seconds: float) -> list[str]:
     """Append numbered lines at `rate` lines/s for `seconds` (in 10 ms batches); return them."""
     total = int(rate * seconds)
@@ -210,38 +148,15 @@ def write_at_rate(path: Path, rate: int, seconds: float) -> list[str]:
     return lines
 
 
-def texts(pg: Page) -> list[str]:
-    return list(pg.evaluate(TEXTS_JS))
-
-
-def wait_last(pg: Page, text: str, timeout: int = TIMEOUT_MS) -> None:
-    pg.wait_for_function(LAST_TEXT_IS_JS, arg=text, timeout=timeout)
-
-
-def open_dashboard(pg: Page, server: LogtailServer | str, fragment: str) -> None:
-    """Open the page at a server (or a base URL such as a proxy's) with a permalink fragment."""
-    base = server if isinstance(server, str) else f"{server.url}{server.root_path}"
-    response = pg.goto(f"{base}/#{fragment}")
-    assert response is not None and response.status == 200, f"GET {base}/ answered {response and response.status}"
-    expect(pg.locator("#status")).to_have_attribute("data-state", "live")
-
-
-def stream_requests(pg: Page) -> list[str]:
-    """URLs of the EventSource requests the page makes from now on."""
-    urls: list[str] = []
-    pg.on("request", lambda req: urls.append(req.url) if req.resource_type == "eventsource" else None)
-    return urls
-
-
 def test_lines_appended_to_a_file_arrive_live(page: Page, serve: Callable[..., LogtailServer],
                                               tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "old 1", "old 2")
+    append(log, ["old 1", "old 2"])
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "old 2")
 
-    append(log, "new 1", "new 2", "new 3")
+    append(log, ["new 1", "new 2", "new 3"])
 
     wait_last(page, "new 3")
     assert texts(page) == ["old 1", "old 2", "new 1", "new 2", "new 3"]
@@ -251,7 +166,7 @@ def test_lines_appended_to_a_file_arrive_live(page: Page, serve: Callable[..., L
 def test_filter_and_invert_are_applied_by_the_server(page: Page, serve: Callable[..., LogtailServer],
                                                       tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "ERROR one", "info two", "ERROR three")
+    append(log, ["ERROR one", "info two", "ERROR three"])
     server = serve(str(log))
     streams = stream_requests(page)
     open_dashboard(page, server, "log=app.log")
@@ -260,7 +175,7 @@ def test_filter_and_invert_are_applied_by_the_server(page: Page, serve: Callable
     page.locator("#filter").press_sequentially("ERROR", delay=20)  # debounced: one reopen when typing stops
     page.wait_for_function("() => location.hash.includes('q=ERROR')")
     expect(page.locator("#status")).to_have_attribute("data-state", "live")
-    append(log, "info four", "ERROR five", "debug six")
+    append(log, ["info four", "ERROR five", "debug six"])
     wait_last(page, "ERROR five")
     assert texts(page) == ["ERROR one", "ERROR three", "ERROR five"]
     assert page.locator("#panes mark").first.text_content() == "ERROR"
@@ -269,7 +184,7 @@ def test_filter_and_invert_are_applied_by_the_server(page: Page, serve: Callable
     page.locator("#opt-invert").check()
     expect(page.locator("#status")).to_have_attribute("data-state", "live")
     page.wait_for_function(LAST_TEXT_IS_JS, arg="debug six")
-    append(log, "ERROR seven", "info eight")
+    append(log, ["ERROR seven", "info eight"])
     wait_last(page, "info eight")
     assert texts(page) == ["info two", "info four", "debug six", "info eight"]
     query = parse_qs(urlsplit(streams[-1]).query)
@@ -286,7 +201,7 @@ def test_filter_and_invert_are_applied_by_the_server(page: Page, serve: Callable
 
 def test_level_filter_and_invalid_regex(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "ERROR boom", "WARN careful", "INFO fine", "DEBUG noise")
+    append(log, ["ERROR boom", "WARN careful", "INFO fine", "DEBUG noise"])
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log&level=error,warn")
     wait_last(page, "WARN careful")
@@ -303,7 +218,7 @@ def test_level_filter_and_invalid_regex(page: Page, serve: Callable[..., Logtail
 def test_pause_holds_lines_and_resume_shows_every_one(page: Page, serve: Callable[..., LogtailServer],
                                                       tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "line 0")
+    append(log, ["line 0"])
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "line 0")
@@ -311,7 +226,7 @@ def test_pause_holds_lines_and_resume_shows_every_one(page: Page, serve: Callabl
     page.keyboard.press("Space")
     expect(page.locator("#held")).to_have_text("paused — 0 held")
     held = [f"line {i}" for i in range(1, 51)]
-    append(log, *held)
+    append(log, held)
     expect(page.locator("#held")).to_have_text("paused — 50 held")
     assert texts(page) == ["line 0"]
 
@@ -333,7 +248,7 @@ def test_xss_lines_show_as_text_and_run_nothing(page: Page, serve: Callable[...,
         '{"level":"error","msg":"<img src=x onerror=window.__xss=1>"}',
         "last",
     ]
-    append(log, *attacks)
+    append(log, attacks)
     wait_last(page, "last")
 
     shown = texts(page)
@@ -359,7 +274,7 @@ def test_json_numbers_are_shown_as_written(page: Page, serve: Callable[..., Logt
     if browser_has == "no source text":
         page.add_init_script("delete JSON.rawJSON;")
     log = tmp_path / "app.log"
-    append(log, BIG_NUMBERS, NUMERIC_TIME, '{"msg":"no numbers","ok":true}')
+    append(log, [BIG_NUMBERS, NUMERIC_TIME, '{"msg":"no numbers","ok":true}'])
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "no numbers ok=true")
@@ -388,7 +303,7 @@ def test_dom_never_holds_more_than_the_cap(page: Page, serve: Callable[..., Logt
     expect(page.locator("#opt-max-lines")).to_have_value("1000")
 
     lines = [f"line {i:05d}" for i in range(1, 20_001)]
-    append(log, *lines)
+    append(log, lines)
     wait_last(page, "line 20000", timeout=20_000)
 
     assert page.locator("#panes .line").count() == 1000
@@ -432,14 +347,14 @@ def test_two_thousand_lines_a_second_do_not_freeze_the_tab(page: Page, serve: Ca
 
 def test_notices_are_shown_inline_in_order(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "old file 1")
+    append(log, ["old file 1"])
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "old file 1")
 
     log.unlink()
     expect(page.locator("#panes .notice-missing")).to_contain_text("missing: ")
-    append(log, "new file 1")
+    append(log, ["new file 1"])
     wait_last(page, "new file 1")
 
     entries = page.evaluate("""() => [...document.querySelectorAll('#panes .line, #panes .notice')]
@@ -460,7 +375,7 @@ def test_reconnect_after_server_restart_loses_and_repeats_nothing(page: Page, se
     before = [f"before {i}" for i in range(1, 6)]
     down = [f"while down {i}" for i in range(1, 6)]
     after = [f"after {i}" for i in range(1, 6)]
-    append(log, *before)
+    append(log, before)
     port = free_port()
     first = serve(str(log), port=port)
     streams = stream_requests(page)
@@ -472,9 +387,9 @@ def test_reconnect_after_server_restart_loses_and_repeats_nothing(page: Page, se
         expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
         if via == "proxy":
             expect(page.locator("#status")).to_contain_text("HTTP 502")
-        append(log, *down)
+        append(log, down)
         second = serve(str(log), port=port)
-        append(log, *after)
+        append(log, after)
 
         wait_last(page, "after 5", timeout=15_000)
         assert texts(page) == before + down + after
@@ -487,14 +402,14 @@ def test_reconnect_after_server_restart_loses_and_repeats_nothing(page: Page, se
 
 def test_two_logs_share_one_event_source(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
     a, b = tmp_path / "a.log", tmp_path / "b.log"
-    append(a, "a 1")
-    append(b, "b 1")
+    append(a, ["a 1"])
+    append(b, ["b 1"])
     server = serve(str(a), str(b))
     streams = stream_requests(page)
     open_dashboard(page, server, "log=a.log&log=b.log")
-    append(a, "a 2")
+    append(a, ["a 2"])
     wait_last(page, "a 2")
-    append(b, "b 2")
+    append(b, ["b 2"])
     wait_last(page, "b 2")
 
     assert sorted(texts(page)) == ["a 1", "a 2", "b 1", "b 2"]
@@ -508,7 +423,7 @@ def test_two_logs_share_one_event_source(page: Page, serve: Callable[..., Logtai
     page.locator('input[name="view"][value="split"]').check()
     expect(page.locator("#panes .pane")).to_have_count(2)
     columns = page.locator("#panes .pane")
-    append(b, "b 3")
+    append(b, ["b 3"])
     expect(columns.nth(1).locator(".line .text").last).to_have_text("b 3")
     assert columns.nth(0).locator(".line .text").all_text_contents() == ["a 1", "a 2"]
     assert columns.nth(1).locator(".line .text").all_text_contents() == ["b 1", "b 2", "b 3"]
@@ -519,7 +434,7 @@ def test_two_logs_share_one_event_source(page: Page, serve: Callable[..., Logtai
 def test_keyboard_shortcuts_theme_and_copy(page: Page, serve: Callable[..., LogtailServer],
                                            tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    append(log, "copy me <exactly>")
+    append(log, ["copy me <exactly>"])
     server = serve(str(log))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_dashboard(page, server, "log=app.log")
@@ -550,7 +465,7 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
                                                            tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     first = [f"line {i}" for i in range(1, 201)]
-    append(log, *first)
+    append(log, first)
     server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log")
     wait_last(page, "line 200")
@@ -560,7 +475,7 @@ def test_scrolling_up_stops_following_without_losing_lines(page: Page, serve: Ca
     page.mouse.wheel(0, -2000)
     expect(page.locator("#panes .jump")).to_be_visible()
     more = [f"more {i}" for i in range(1, 11)]
-    append(log, *more)
+    append(log, more)
     expect(page.locator("#panes .jump")).to_have_text("10 new lines — jump to bottom")
     assert texts(page) == first
 
@@ -576,14 +491,14 @@ def test_lines_held_while_scrolled_up_are_bounded_and_counted(page: Page, serve:
                                                               tmp_path: Path) -> None:
     """Regression: while scrolled up the held queue grew without bound and was counted in full every frame."""
     log = tmp_path / "app.log"
-    append(log, *[f"line {i}" for i in range(1, 201)])
+    append(log, [f"line {i}" for i in range(1, 201)])
     server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log&max_lines=100")
     wait_last(page, "line 200")
     page.locator("#panes .pane-body").hover()
     page.mouse.wheel(0, -300)  # up a little: not to the top, where scroll-back would load older lines
     expect(page.locator("#panes .jump")).to_be_visible()
-    append(log, *[f"more {i}" for i in range(1, 3001)])
+    append(log, [f"more {i}" for i in range(1, 3001)])
     expect(page.locator("#panes .jump")).to_have_text("3000 new lines — jump to bottom")
     assert page.evaluate("() => window.logtail.panes[0].queued") <= 100 + 1000
     assert texts(page)[-1] == "line 200"  # the view the user is reading did not move
@@ -603,7 +518,7 @@ def test_page_works_under_a_root_path(page: Page, serve: Callable[..., LogtailSe
     "proxy": a proxy strips the prefix as the shipped nginx site does.
     """
     log = tmp_path / "app.log"
-    append(log, "hello")
+    append(log, ["hello"])
     server = serve(str(log), "--root-path", "/prefix")
     loaded: dict[str, int] = {}
     page.on("response", lambda res: loaded.__setitem__(urlsplit(res.url).path, res.status))
@@ -611,7 +526,7 @@ def test_page_works_under_a_root_path(page: Page, serve: Callable[..., LogtailSe
     with PrefixStrippingProxy(server.port, "/prefix") as proxy:
         base = f"http://127.0.0.1:{proxy.port if via == 'proxy' else server.port}/prefix"
         open_dashboard(page, base, "log=app.log")
-        append(log, "under prefix")
+        append(log, ["under prefix"])
         wait_last(page, "under prefix")
 
         assert texts(page) == ["hello", "under prefix"]
@@ -638,12 +553,12 @@ def test_screenshot_for_review(page: Page, browser: Browser, serve: Callable[...
                                tmp_path: Path) -> None:
     app, worker = tmp_path / "app.log", tmp_path / "worker.log"
     append(app,
-           "2024-05-01 12:00:01 INFO  server started on :8080",
+           ["2024-05-01 12:00:01 INFO  server started on :8080",
            "2024-05-01 12:00:02 DEBUG loading config from /etc/app.toml",
            "2024-05-01 12:00:03 WARN  cache miss ratio 0.42 above 0.30",
            '{"time":"2024-05-01T12:00:04Z","level":"error","msg":"payment failed","order":1234,"retry":true}',
-           "2024-05-01 12:00:05 \x1b[32mINFO\x1b[0m  request \x1b[1mGET /api/orders\x1b[0m 200 12ms")
-    append(worker, "[info] worker 1 ready", "[error] job 77 crashed: KeyError 'user'", "[info] job 78 done")
+           "2024-05-01 12:00:05 \x1b[32mINFO\x1b[0m  request \x1b[1mGET /api/orders\x1b[0m 200 12ms"])
+    append(worker, ["[info] worker 1 ready", "[error] job 77 crashed: KeyError 'user'", "[info] job 78 done"])
     server = serve(str(app), str(worker))
     open_dashboard(page, server, "log=app.log&log=worker.log")
     page.wait_for_function("() => document.querySelectorAll('#panes .line').length === 8")

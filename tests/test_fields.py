@@ -14,7 +14,8 @@ import pytest
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line
-from logtail.core.hub import Hub, Subscription
+from logtail.core.hub import Hub
+from logtail.core.subscription import Subscription
 from logtail.match import fields as fields_module
 from logtail.match.fields import FieldCache, FieldFilter, parse_field_filters, parse_fields
 from logtail.match.filters import FilterError, LineFilter

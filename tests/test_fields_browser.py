@@ -1,7 +1,7 @@
 """Field columns, field filter chips, the since selector and line links (static/fields.js, app.js) in a real
 browser, against a real server.
 
-Uses the browser fixtures of test_browser.py (Debian's headless Chromium; a missing browser is a skip).
+Uses the browser fixtures of tests/browser_support.py (Debian's headless Chromium; a missing browser is a skip).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser_support import browser, open_dashboard, page, serve, stream_requests, texts, wait_last
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import append, browser, open_dashboard, page, serve, stream_requests, texts, wait_last
 
 __all__ = ["browser", "page", "serve"]  # fixtures used here by name
 
@@ -40,7 +41,7 @@ def test_columns_value_click_adds_a_field_chip_and_all_is_in_the_url(
     log = tmp_path / "app.log"
     lines = ["status=200 path=/a user=alice", 'status=503 path=/b user=bob msg="db down"',
              "plain text line", "status=404 path=/c user=alice"]
-    append(log, *lines)
+    append(log, lines)
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, lines[-1])
@@ -61,7 +62,7 @@ def test_columns_value_click_adds_a_field_chip_and_all_is_in_the_url(
     wait_last(page, lines[1])
     assert texts(page) == [lines[1]]
     assert any("field=user%3Abob" in url for url in requests)
-    append(log, "status=500 user=alice", "status=501 user=bob")
+    append(log, ["status=500 user=alice", "status=501 user=bob"])
     wait_last(page, "status=501 user=bob")
     assert texts(page) == [lines[1], "status=501 user=bob"]
 
@@ -96,7 +97,7 @@ def test_since_selector_reopens_the_stream_from_that_moment(
     recent = [f"{iso_ago(s)} INFO {label}" for s, label in ((120, "two minutes"), (30, "half a minute"))]
     (tmp_path / "app.log.1").write_text("".join(line + "\n" for line in old))
     os.utime(tmp_path / "app.log.1", (time.time() - 2400, time.time() - 2400))
-    append(log, *recent)
+    append(log, recent)
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, recent[-1])
@@ -120,7 +121,7 @@ def test_since_selector_reopens_the_stream_from_that_moment(
     page.wait_for_function("() => document.querySelectorAll('#panes .line').length === 4")
     assert texts(page) == [*old, *recent]
     live = f"{iso_ago(0)} INFO live"
-    append(log, live)
+    append(log, [live])
     wait_last(page, live)
     assert texts(page)[:4] == [*old, *recent]
 
@@ -133,7 +134,7 @@ def test_line_link_opens_the_log_around_the_line_after_rotation(
         page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     lines = [f"line {i:02d}" for i in range(30)]
-    append(log, *lines)
+    append(log, lines)
     server = serve(str(log), "--backlog", "30")  # all 30 lines on the page
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_dashboard(page, server, "log=app.log")
@@ -148,7 +149,7 @@ def test_line_link_opens_the_log_around_the_line_after_rotation(
     assert params["log"] == ["app.log"] and params["around"][0].startswith("app.log=")
 
     os.rename(log, tmp_path / "app.log.1")  # rotated: the line now lives in NAME.1
-    append(log, "after rotation")
+    append(log, ["after rotation"])
     page.goto("about:blank")
     page.goto(link)
     expect(page.locator("#history-search")).to_have_attribute("open", "")

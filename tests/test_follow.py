@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,14 +18,15 @@ from hypothesis import strategies as st
 from logtail.core.block import lines_of
 from logtail.core.cursor import file_id, parse_cursors
 from logtail.core.frames import Line
-from logtail.core.hub import Hub, Subscription
+from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
+from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import seed_offset
 from logtail.sources.files.readback import plan_lines, read_back
-from tests.streams import async_wait_for
-from tests.test_block import FORMATS, PIECES
+from tests.hub_support import FORMATS, PIECES
+from tests.streams import append, async_wait_for
 
 
 class Watcher:
@@ -39,6 +41,14 @@ class Watcher:
                                      rotate_wait=rotate_wait)
         self.sub = Subscription(["t"], LineFilter(), "ndjson", 1 << 30, multi=False)
         self.hub.subscribe(["t"], self.sub)
+
+    @classmethod
+    def on_empty(cls, path: Path, **options: Any) -> Watcher:
+        """A watcher of `path` made empty, past its first step: what is appended next is new."""
+        path.write_bytes(b"")
+        watcher = cls(path, **options)
+        watcher.step()
+        return watcher
 
     def step(self) -> list[dict[str, object]]:
         """Run the follower until it has nothing more to read; return the new lines and notices."""
@@ -67,11 +77,6 @@ def label(event: dict[str, object]) -> str:
     return str(event["text"]) if "text" in event else f"<{event['kind']}>"
 
 
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as f:
-        f.write(data)
-
-
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return tmp_path / "app.log"
@@ -86,9 +91,7 @@ def test_existing_file_seeds_the_last_lines_and_holds_a_partial_one(log: Path) -
 
 
 def test_appended_lines_arrive_and_partial_lines_wait_for_their_newline(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"one\ntw")
     assert w.texts() == ["one"]
     append(log, b"o\n")
@@ -96,9 +99,7 @@ def test_appended_lines_arrive_and_partial_lines_wait_for_their_newline(log: Pat
 
 
 def test_multibyte_character_split_across_writes(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, "日本".encode()[:4])
     assert w.texts() == []
     append(log, "日本".encode()[4:] + b"\n")
@@ -106,17 +107,13 @@ def test_multibyte_character_split_across_writes(log: Path) -> None:
 
 
 def test_crlf_invalid_utf8_and_empty_lines(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"dos\r\n\xff\xfe\n\n")
     assert w.texts() == ["dos", "\ufffd\ufffd", ""]
 
 
 def test_long_line_is_truncated_and_flagged(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log, max_line_bytes=100)
-    w.step()
+    w = Watcher.on_empty(log, max_line_bytes=100)
     append(log, b"z" * 1000 + b"\nafter\n")
     events = w.step()
     assert events[0]["text"] == "z" * 100 and events[0]["truncated"] is True
@@ -124,9 +121,7 @@ def test_long_line_is_truncated_and_flagged(log: Path) -> None:
 
 
 def test_rotation_by_rename_drains_the_old_file_then_follows_the_new(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"a\n")
     assert w.texts() == ["a"]
     append(log, b"b\n")
@@ -138,9 +133,7 @@ def test_rotation_by_rename_drains_the_old_file_then_follows_the_new(log: Path) 
 
 def test_rename_seen_before_the_new_file_exists_is_still_a_rotation(log: Path) -> None:
     """inotify wakes the follower on the rename, before the app creates the new file: not `missing`."""
-    log.write_bytes(b"")
-    w = Watcher(log, missing_grace=60)
-    w.step()
+    w = Watcher.on_empty(log, missing_grace=60)
     append(log, b"a\n")
     log.rename(log.with_name("app.log.1"))
     assert w.texts() == ["a"]  # the name is gone for now: keep draining the old file, no notice yet
@@ -154,9 +147,7 @@ def test_lines_written_to_a_renamed_file_after_the_new_one_appeared_are_read(log
     """The old file was read to its end once, at the rotation: what the app still wrote to its descriptor
     of the renamed file was lost. It is drained until it is deleted (or quiet for rotate_wait), and the new
     file's lines wait for it: files are read one after the other."""
-    log.write_bytes(b"")
-    w = Watcher(log, rotate_wait=60)
-    w.step()
+    w = Watcher.on_empty(log, rotate_wait=60)
     append(log, b"a\n")
     assert w.texts() == ["a"]
     old = log.with_name("app.log.1")
@@ -209,9 +200,7 @@ async def test_a_quiet_renamed_file_is_let_go_after_rotate_wait_without_a_wakeup
 
 def test_quiet_means_not_written_for_rotate_wait(log: Path) -> None:
     """A renamed file last written longer ago than rotate_wait is let go as soon as it is read to its end."""
-    log.write_bytes(b"")
-    w = Watcher(log, rotate_wait=60)
-    w.step()
+    w = Watcher.on_empty(log, rotate_wait=60)
     append(log, b"old\n")
     os.utime(log, (os.stat(log).st_atime, os.stat(log).st_mtime - 61))
     log.rename(log.with_name("app.log.1"))
@@ -222,9 +211,7 @@ def test_quiet_means_not_written_for_rotate_wait(log: Path) -> None:
 def test_names_rotated_twice_while_the_first_file_is_drained_are_read_in_turn(log: Path) -> None:
     """Each file that had the name is read once, in the order they had it (the newest must not be queued
     twice when the one before it, itself renamed meanwhile, gets its turn)."""
-    log.write_bytes(b"")
-    w = Watcher(log, rotate_wait=60)
-    w.step()
+    w = Watcher.on_empty(log, rotate_wait=60)
     append(log, b"a1\n")
     assert w.texts() == ["a1"]
     one, two = log.with_name("app.log.1"), log.with_name("app.log.2")
@@ -249,9 +236,7 @@ def test_names_rotated_twice_while_the_first_file_is_drained_are_read_in_turn(lo
 
 
 def test_name_gone_without_a_new_file_keeps_draining_then_missing(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log, rotate_wait=60)
-    w.step()
+    w = Watcher.on_empty(log, rotate_wait=60)
     old = log.with_name("app.log.1")
     log.rename(old)  # nocreate: the app creates the file again when it reopens
     assert w.texts() == []
@@ -271,9 +256,7 @@ def test_unrotated_steps_make_no_extra_system_calls(log: Path, monkeypatch: pyte
     """Draining renamed files costs nothing on the common path: a wake-up on a file that was not rotated
     makes one stat and the head check's pread, plus one pread when it grew (a short read is the end: no
     second read to find nothing, and the stat of the path gives the size: no fstat)."""
-    log.write_bytes(b"")
-    w = Watcher(log, rotate_wait=60)
-    w.step()
+    w = Watcher.on_empty(log, rotate_wait=60)
     calls: list[str] = []
     for name in ("stat", "fstat", "pread", "open", "close"):
         real = getattr(os, name)
@@ -327,9 +310,7 @@ async def resumed(w: Watcher, last_event_id: str) -> list[str]:
 
 
 def test_copytruncate_is_reported_and_read_from_zero(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"old line one\nold line two\n")
     w.step()
     with log.open("r+b") as f:
@@ -340,9 +321,7 @@ def test_copytruncate_is_reported_and_read_from_zero(log: Path) -> None:
 
 def test_rewrite_that_grew_past_the_offset_is_still_a_truncation(log: Path) -> None:
     """A file rewritten with new content longer than what we had read must not be read from the middle."""
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"first\n")
     w.step()
     with log.open("r+b") as f:
@@ -352,9 +331,7 @@ def test_rewrite_that_grew_past_the_offset_is_still_a_truncation(log: Path) -> N
 
 
 def test_deleted_then_recreated(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"a\n")
     w.step()
     append(log, b"last words\n")
@@ -391,9 +368,7 @@ def test_symlink_is_followed_by_name(tmp_path: Path) -> None:
 
 
 def test_burst_of_200000_lines_complete_and_in_order(log: Path) -> None:
-    log.write_bytes(b"")
-    w = Watcher(log)
-    w.step()
+    w = Watcher.on_empty(log)
     append(log, b"".join(b"%d\n" % i for i in range(200_000)))
     assert [int(t) for t in w.texts()] == list(range(200_000))
 

@@ -10,11 +10,12 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from logtail.core.frames import Line, NoticeKind, decode_events, notice_frame
-from logtail.core.hub import Subscription
+from logtail.core.frames import Line, NoticeKind, notice_frame
 from logtail.core.lines import LineSplitter, RawLine, cut_at_char_boundary
+from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
 from logtail.match.levels import LEVELS, detect_level
+from tests.sse_client import decode_events
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -28,6 +28,7 @@ from logtail.core.cursor import HEAD_BYTES, file_id
 from logtail.core.lines import cut_at_char_boundary
 from logtail.match.filters import LineFilter
 from logtail.match.levels import detect_level
+from tests.streams import rss_kb
 from tests.support import LogtailServer, wait_for
 
 CAP = 2048  # --max-line-bytes for the server: some generated lines are longer
@@ -497,11 +498,6 @@ def test_progress_on_a_big_file(client: httpx.Client, logs: Logs) -> None:
 
 
 # --- a 1 GB file: flat memory, and clients that leave ---------------------------------------------------
-
-def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
-
 
 def fds_on(pid: int, *paths: Path) -> int:
     """Descriptors of the server process open on any of `paths`."""

@@ -1,6 +1,6 @@
 """Scroll-back and the search panel (static/history.js) in a real browser, against a real server.
 
-Uses the browser fixtures of test_browser.py (Debian's headless Chromium; a missing browser is a skip).
+Uses the browser fixtures of tests/browser_support.py (Debian's headless Chromium; a missing browser is a skip).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser_support import browser, open_dashboard, page, serve, texts, wait_last
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import append, browser, open_dashboard, page, serve, texts, wait_last
 
 __all__ = ["browser", "page", "serve"]  # fixtures used here by name
 
@@ -39,7 +40,7 @@ def test_scroll_back_through_the_file_and_its_rotated_file_within_the_cap(
     lines = [f"line {i:04d}" for i in range(1, 1001)]
     older = [f"old {i:03d}" for i in range(1, 301)]
     (tmp_path / "app.log.1").write_text("".join(f"{line}\n" for line in older))
-    append(log, *lines)
+    append(log, lines)
     server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log&max_lines=500")
     wait_last(page, "line 1000")
@@ -58,7 +59,7 @@ def test_scroll_back_through_the_file_and_its_rotated_file_within_the_cap(
     scroll_back(page, "line 0401")  # 600 lines > the cap of 500: the newest 100 go back to the queue
     assert texts(page) == lines[400:900]
     expect(page.locator("#panes .jump")).to_have_text("100 new lines — jump to bottom")
-    append(log, "live 1")
+    append(log, ["live 1"])
     expect(page.locator("#panes .jump")).to_have_text("101 new lines — jump to bottom")
 
     for first in ("line 0201", "line 0001", "old 101"):  # on into app.log.1
@@ -72,7 +73,7 @@ def test_scroll_back_through_the_file_and_its_rotated_file_within_the_cap(
     page.keyboard.press("End")  # back to live: everything held comes back, the cap holds
     wait_last(page, "live 1")
     assert texts(page) == [*lines[-499:], "live 1"]
-    append(log, "live 2")
+    append(log, ["live 2"])
     wait_last(page, "live 2")
     assert page.locator("#panes .line").count() == 500
 
@@ -81,7 +82,7 @@ def test_scroll_back_uses_the_filter_of_the_view(page: Page, serve: Callable[...
                                                  tmp_path: Path) -> None:
     """With a filter the backlog may hold few lines: older matching lines come from the whole file."""
     log = tmp_path / "app.log"
-    append(log, *[f"{'ERROR' if i % 100 == 0 else 'INFO'} request {i:05d}" for i in range(1, 20001)])
+    append(log, [f"{'ERROR' if i % 100 == 0 else 'INFO'} request {i:05d}" for i in range(1, 20001)])
     server = serve(str(log), "--backlog", "200")
     open_dashboard(page, server, "log=app.log&level=error")
     wait_last(page, "ERROR request 20000")
@@ -98,7 +99,7 @@ def test_search_panel_results_more_and_context(page: Page, serve: Callable[..., 
     current = [f"{i:04d} {'needle' if i % 10 == 0 else 'hay'} <b>not html</b>" for i in range(1, 2001)]
     rotated = [f"r{i:04d} {'needle' if i % 10 == 0 else 'hay'}" for i in range(1, 1001)]
     (tmp_path / "app.log.2.gz").write_bytes(gzip.compress("".join(f"{x}\n" for x in rotated).encode()))
-    append(log, *current)
+    append(log, current)
     server = serve(str(log))
     open_dashboard(page, server, "log=app.log")
     wait_last(page, current[-1])

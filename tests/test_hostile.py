@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from logtail.config import Settings
-from logtail.core.frames import decode_events
+from tests.sse_client import decode_events
 from tests.streams import SSEClient, append
-from tests.support import LogtailServer
+from tests.support import LogtailServer, Start
 
 SECRET = "TOP-SECRET-CONTENT"
 CURSOR = re.compile(r"[A-Za-z0-9._-]{1,128}=[0-9a-f]{12}:[0-9]+(,[A-Za-z0-9._-]{1,128}=[0-9a-f]{12}:[0-9]+)*")
@@ -266,18 +266,15 @@ def test_no_cors_by_default(server: LogtailServer) -> None:
     assert status == 200
 
 
-def test_cors_only_for_configured_origins(tmp_path: Path, logs: Path) -> None:
-    s = LogtailServer([str(logs / "a.log"), "--cors-origins", "http://good.example"]).start(tmp_path)
-    try:
-        good = httpx.get(f"{s.url}/api/logs", headers={"Origin": "http://good.example"}, timeout=5)
-        assert good.headers.get("access-control-allow-origin") == "http://good.example"
-        evil = httpx.get(f"{s.url}/api/logs", headers={"Origin": "http://evil.example"}, timeout=5)
-        assert "access-control-allow-origin" not in evil.headers
-        pre = httpx.options(f"{s.url}/api/logs", timeout=5, headers={
-            "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
-        assert "access-control-allow-origin" not in pre.headers
-    finally:
-        s.stop()
+def test_cors_only_for_configured_origins(logs: Path, start_server: Start) -> None:
+    s = start_server(str(logs / "a.log"), "--cors-origins", "http://good.example")
+    good = httpx.get(f"{s.url}/api/logs", headers={"Origin": "http://good.example"}, timeout=5)
+    assert good.headers.get("access-control-allow-origin") == "http://good.example"
+    evil = httpx.get(f"{s.url}/api/logs", headers={"Origin": "http://evil.example"}, timeout=5)
+    assert "access-control-allow-origin" not in evil.headers
+    pre = httpx.options(f"{s.url}/api/logs", timeout=5, headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in pre.headers
 
 
 def test_default_bind_is_loopback() -> None:

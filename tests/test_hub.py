@@ -5,30 +5,12 @@ from __future__ import annotations
 import json
 from typing import get_args
 
-from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format, Line, decode_events
+from logtail.core.frames import Format, Line
 from logtail.core.hub import Hub
-from logtail.core.subscription import Subscription
 from logtail.match.filters import LineFilter
-
-
-def lines(n: int, start: int = 0, log: str = "a") -> list[Line]:
-    return [Line(log, f"line {i}", "0123456789ab", (i + 1) * 10) for i in range(start, start + n)]
-
-
-def publish(hub: Hub, batch: list[Line], log: str = "a") -> None:
-    hub.publish(log, batch, Cursor(log, "0123456789ab", batch[-1].end if batch else 0))
-
-
-def sub(logs: list[str] | None = None, flt: LineFilter | None = None, fmt: str = "sse",
-        queue_bytes: int = 1 << 20, multi: bool = False, overflow: str = "catchup") -> Subscription:
-    return Subscription(logs or ["a"], flt or LineFilter(), fmt, queue_bytes, multi,  # type: ignore[arg-type]
-                        overflow)  # type: ignore[arg-type]
-
-
-def texts(data: bytes) -> list[str]:
-    return [json.loads(e["data"])["text"] for e in decode_events(data.decode()) if e.get("event") == "line"]
+from tests.hub_support import block_of, lines, publish, publish_texts, sub, texts
+from tests.sse_client import decode_events
 
 
 def test_window_is_bounded_and_resumable() -> None:
@@ -148,18 +130,6 @@ def test_regex_set_with_only_case_insensitive_patterns() -> None:
         hub.subscribe(["a"], s)
     publish(hub, lines(5))
     assert [texts(s.take()) for s in subs] == [[f"line {i}"] for i in range(5)]
-
-
-def block_of(texts: list[str], start: int, log: str = "a") -> LineBlock:
-    return LineBlock.of_bytes(log, "0123456789ab", start, "".join(t + "\n" for t in texts).encode())
-
-
-def publish_texts(hub: Hub, texts: list[str], start: int, log: str = "a") -> int:
-    """Publish `texts` as one block of bytes starting at `start`; the offset after it."""
-    block = block_of(texts, start, log)
-    end = start + len(block.data)
-    hub.publish(log, block, Cursor(log, "0123456789ab", end))
-    return end
 
 
 def test_window_of_blocks_drops_lines_from_its_oldest_block() -> None:

@@ -27,7 +27,7 @@ from typing import BinaryIO
 import pytest
 
 from tests.streams import SSEClient, gauge
-from tests.support import LogtailServer, require_tool, wait_for
+from tests.support import LogtailServer, Start, require_tool, wait_for
 
 TOTAL = 20_000
 BATCH = 200
@@ -71,11 +71,10 @@ class Rotator:
         self.thread.join(30)
 
 
-def serve(tmp_path: Path, log: Path, rotate_wait: str) -> LogtailServer:
+def serve(start_server: Start, log: Path, rotate_wait: str) -> LogtailServer:
     # LOGTAIL_ROTATE_WAIT through the environment: a server without the setting ignores it (and loses lines)
     # instead of refusing to start, so the test shows the loss itself.
-    return LogtailServer([str(log), "--backlog", "0", "--window-lines", "50"],
-                         env={"LOGTAIL_ROTATE_WAIT": rotate_wait}).start(tmp_path)
+    return start_server(str(log), "--backlog", "0", "--window-lines", "50", env={"LOGTAIL_ROTATE_WAIT": rotate_wait})
 
 
 def setup_log(tmp_path: Path) -> Path:
@@ -162,44 +161,41 @@ class ReopeningWriter:
             self.previous.close()
 
 
-async def test_create_rotation_every_line_exactly_once(tmp_path: Path) -> None:
+async def test_create_rotation_every_line_exactly_once(tmp_path: Path, start_server: Start) -> None:
     """Lines a writer appends to its descriptor of a renamed file were lost: the follower read the old file
     to its end once, at the rotation, and never again."""
     binary = require_tool("logrotate", "logrotate")
     log = setup_log(tmp_path)
-    server = serve(tmp_path, log, "2")
+    server = serve(start_server, log, "2")
     rotator = Rotator(binary, log, "create\n    compress\n    delaycompress")
     writer = ReopeningWriter(log, rotator)
-    try:
-        url = f"{server.url}/api/logs/app.log/stream"
-        async with SSEClient(url) as client:
-            await subscribed(server)
-            try:
-                await run_writer(writer.write_most, rotator)
-                await asyncio.to_thread(writer.write_end)
-                assert writer.next == TOTAL and len(writer.final_late) == LATE
-                # The last line is the last one read (it is in the newest file): then all have arrived.
-                await client.wait(lambda: got_last(client), 25, "the last line")
-            finally:
-                writer.close()
-            got = numbers(client)
-            counts = Counter(got)
-            assert [n for n, c in counts.items() if c > 1] == []
-            assert sorted(got) == list(range(TOTAL)), f"missing: {sorted(set(range(TOTAL)) - set(got))[:50]}"
-            assert rotator.count >= 5 and len(writer.late) >= 2 * LATE
+    url = f"{server.url}/api/logs/app.log/stream"
+    async with SSEClient(url) as client:
+        await subscribed(server)
+        try:
+            await run_writer(writer.write_most, rotator)
+            await asyncio.to_thread(writer.write_end)
+            assert writer.next == TOTAL and len(writer.final_late) == LATE
+            # The last line is the last one read (it is in the newest file): then all have arrived.
+            await client.wait(lambda: got_last(client), 25, "the last line")
+        finally:
+            writer.close()
+        got = numbers(client)
+        counts = Counter(got)
+        assert [n for n, c in counts.items() if c > 1] == []
+        assert sorted(got) == list(range(TOTAL)), f"missing: {sorted(set(range(TOTAL)) - set(got))[:50]}"
+        assert rotator.count >= 5 and len(writer.late) >= 2 * LATE
 
-            # An id of a line read late from the renamed file (app.log.1, outside the 50-line window):
-            # reconnecting with it gives exactly what followed it.
-            first_late, *other_late = writer.final_late
-            since = got[got.index(first_late) + 1:]
-            assert since[: LATE - 1] == other_late and since[-1] == TOTAL - 1
-            resume_id = client.id_of(numbered(first_late).decode().rstrip("\n"))
-        async with SSEClient(url, headers={"Last-Event-ID": resume_id}) as again:
-            await again.wait(lambda: len(again.received) >= len(since), 10, "the lines after the late one")
-            assert numbers(again) == since
-            assert again.notices("gap") == []
-    finally:
-        server.stop()
+        # An id of a line read late from the renamed file (app.log.1, outside the 50-line window):
+        # reconnecting with it gives exactly what followed it.
+        first_late, *other_late = writer.final_late
+        since = got[got.index(first_late) + 1:]
+        assert since[: LATE - 1] == other_late and since[-1] == TOTAL - 1
+        resume_id = client.id_of(numbered(first_late).decode().rstrip("\n"))
+    async with SSEClient(url, headers={"Last-Event-ID": resume_id}) as again:
+        await again.wait(lambda: len(again.received) >= len(since), 10, "the lines after the late one")
+        assert numbers(again) == since
+        assert again.notices("gap") == []
 
 
 # --- copytruncate ---------------------------------------------------------------------------------------
@@ -214,27 +210,25 @@ def write_one_descriptor(log: Path, rotator: Rotator) -> None:
             rotator.stop.wait(0.04)
 
 
-async def test_copytruncate_never_repeats_and_loses_only_after_a_truncated_notice(tmp_path: Path) -> None:
+async def test_copytruncate_never_repeats_and_loses_only_after_a_truncated_notice(tmp_path: Path,
+                                                                                  start_server: Start) -> None:
     binary = require_tool("logrotate", "logrotate")
     log = setup_log(tmp_path)
-    server = serve(tmp_path, log, "2")
+    server = serve(start_server, log, "2")
     rotator = Rotator(binary, log, "copytruncate\n    compress\n    delaycompress")
-    try:
-        async with SSEClient(f"{server.url}/api/logs/app.log/stream") as client:
-            await subscribed(server)
-            await run_writer(lambda: write_one_descriptor(log, rotator), rotator)
-            await client.wait(lambda: got_last(client), 25, "the last line")
-            order = stream_order(client)
-        assert rotator.count >= 5 and "truncated" in order
-        expected = 0
-        after_truncation = False
-        for item in order:
-            if isinstance(item, str):
-                after_truncation = after_truncation or item == "truncated"
-                continue
-            assert item >= expected, f"line {item} repeated or out of order (expected {expected} or later)"
-            assert item == expected or after_truncation, f"lines {expected}..{item - 1} lost without a notice"
-            expected, after_truncation = item + 1, False
-        assert expected == TOTAL
-    finally:
-        server.stop()
+    async with SSEClient(f"{server.url}/api/logs/app.log/stream") as client:
+        await subscribed(server)
+        await run_writer(lambda: write_one_descriptor(log, rotator), rotator)
+        await client.wait(lambda: got_last(client), 25, "the last line")
+        order = stream_order(client)
+    assert rotator.count >= 5 and "truncated" in order
+    expected = 0
+    after_truncation = False
+    for item in order:
+        if isinstance(item, str):
+            after_truncation = after_truncation or item == "truncated"
+            continue
+        assert item >= expected, f"line {item} repeated or out of order (expected {expected} or later)"
+        assert item == expected or after_truncation, f"lines {expected}..{item - 1} lost without a notice"
+        expected, after_truncation = item + 1, False
+    assert expected == TOTAL

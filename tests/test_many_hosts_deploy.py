@@ -19,13 +19,12 @@ import pytest
 from logtail.demo_hosts import runnable_nginx_conf
 from tests.redis_support import redis_binary
 from tests.support import free_port, wait_for
-from tests.test_nginx import nginx_binary  # noqa: F401
 
 pytestmark = pytest.mark.nginx
 CONF = Path(__file__).resolve().parent.parent / "deploy" / "many-hosts" / "nginx.conf"
 
 
-def test_nginx_accepts_the_full_config_with_paths_substituted(tmp_path: Path, nginx_binary: str) -> None:  # noqa: F811
+def test_nginx_accepts_the_full_config_with_paths_substituted(tmp_path: Path, nginx_binary: str) -> None:
     conf = tmp_path / "nginx.conf"
     conf.write_text(runnable_nginx_conf(CONF.read_text(), tmp_path, (8001, 8002), f"127.0.0.1:{free_port()}"))
     done = subprocess.run([nginx_binary, "-t", "-p", str(tmp_path), "-c", str(conf), "-e",
@@ -43,7 +42,7 @@ def test_a_line_the_config_no_longer_has_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_the_demo_starts_and_serves_a_shipped_line_through_nginx(tmp_path: Path,
-                                                                       nginx_binary: str) -> None:  # noqa: F811
+                                                                       nginx_binary: str) -> None:
     redis_binary()
     port = free_port()
     out = tmp_path / "demo.out"

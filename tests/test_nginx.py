@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support import LogtailServer, free_port, require_tool, wait_for
+from tests.support import Certificate, LogtailServer, free_port, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -38,32 +37,6 @@ AUTH = ("user", "secret")
 
 
 # --- system tools ----------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def nginx_binary() -> str:
-    return require_tool("nginx", "nginx-light")
-
-
-@dataclass(frozen=True)
-class Certificate:
-    cert: Path
-    key: Path
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.cert))
-
-
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A throwaway self-signed certificate for 127.0.0.1, standing in for certbot's."""
-    openssl = require_tool("openssl", "openssl")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
-    subprocess.run([openssl, "req", "-x509", "-nodes", "-days", "2",
-                    "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return Certificate(cert, key)
 
 
 # --- nginx -----------------------------------------------------------------------------------------------
@@ -327,6 +300,21 @@ def status_of(client: httpx.Client, url: str) -> httpx.Response:
         return response
 
 
+def assert_asks_for_basic_auth(client: httpx.Client, url: str) -> None:
+    response = status_of(client, url)
+    assert response.status_code == 401, url
+    assert response.headers.get("www-authenticate", "").lower().startswith("basic"), response.headers
+
+
+def assert_line_arrives(client: httpx.Client, proxied: Proxied, text: str, what: str) -> None:
+    """A stream opened with `client` answers 200 and carries a line appended after it opened."""
+    with client.stream("GET", stream_url(proxied)) as response:
+        assert response.status_code == 200
+        events = sse_events(response)
+        proxied.append(text)
+        next_matching(events, is_line(text), 5.0, what, proxied)
+
+
 def stream_url(proxied: Proxied, backlog: int = 0) -> str:
     return f"{proxied.base}/api/logs/app.log/stream?backlog={backlog}"
 
@@ -464,20 +452,14 @@ def test_basic_auth_through_nginx(start_proxied: Callable[..., Proxied], tmp_pat
         assert alice.get(asset).status_code == 200
 
         for url in (f"{proxied.base}/", f"{proxied.base}/api/logs", asset, stream_url(proxied)):
-            response = status_of(anonymous, url)
-            assert response.status_code == 401, url
-            assert response.headers.get("www-authenticate", "").lower().startswith("basic"), response.headers
+            assert_asks_for_basic_auth(anonymous, url)
             assert status_of(wrong_password, url).status_code == 401, url
             assert status_of(wrong_user, url).status_code == 401, url
 
         assert alice.get(f"{proxied.base}/api/logs").status_code == 200
         assert anonymous.get(f"{proxied.base}/healthz").status_code == 200
 
-        with alice.stream("GET", stream_url(proxied)) as response:
-            assert response.status_code == 200
-            events = sse_events(response)
-            proxied.append("for alice")
-            next_matching(events, is_line("for alice"), 5.0, "line for the authenticated client", proxied)
+        assert_line_arrives(alice, proxied, "for alice", "line for the authenticated client")
 
 
 def test_nginx_auth_basic_alternative(start_proxied: Callable[..., Proxied], tmp_path: Path) -> None:
@@ -487,15 +469,9 @@ def test_nginx_auth_basic_alternative(start_proxied: Callable[..., Proxied], tmp
     proxied = start_proxied(htpasswd=htpasswd)
     with proxied.client() as anonymous, proxied.client(AUTH) as alice:
         for url in (f"{proxied.base}/", f"{proxied.base}/api/logs", stream_url(proxied)):
-            response = status_of(anonymous, url)
-            assert response.status_code == 401, url
-            assert response.headers.get("www-authenticate", "").lower().startswith("basic"), response.headers
+            assert_asks_for_basic_auth(anonymous, url)
         assert alice.get(f"{proxied.base}/").status_code == 200
-        with alice.stream("GET", stream_url(proxied)) as response:
-            assert response.status_code == 200
-            events = sse_events(response)
-            proxied.append("behind auth_basic")
-            next_matching(events, is_line("behind auth_basic"), 5.0, "line behind auth_basic", proxied)
+        assert_line_arrives(alice, proxied, "behind auth_basic", "line behind auth_basic")
 
 
 def test_sigterm_with_streams_open_through_nginx_exits_within_5s(

@@ -20,8 +20,9 @@ from playwright.sync_api import Browser, Page
 from logtail.core.frames import NoticeKind
 from logtail.match.fields import LOGFMT_PAIR, OPERATORS, FieldFilter, parse_fields
 from logtail.match.patterns import FilterError
+from tests.browser_support import TIMEOUT_MS, browser
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import TIMEOUT_MS, append, browser
 
 __all__ = ["browser"]  # a fixture used here by name
 
@@ -37,7 +38,7 @@ def dashboard(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """One server and one page for every table here: the modules are pure, the tests share nothing else."""
     tmp = tmp_path_factory.mktemp("page-modules")
     log = tmp / "app.log"
-    append(log, "x")
+    append(log, ["x"])
     server = LogtailServer([str(log), "--backlog", "7"]).start(tmp)
     context = browser.new_context()
     try:

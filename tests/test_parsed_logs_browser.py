@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser_support import browser, open_dashboard, page, serve, texts, wait_last
+from tests.streams import append
 from tests.support import LogtailServer
-from tests.test_browser import append, browser, open_dashboard, page, serve, texts, wait_last
 
 __all__ = ["browser", "page", "serve"]  # fixtures used here by name
 

@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisClusterServers, Shipper
+from tests.redis_support import RedisClusterServers, Shipper, listed
 from tests.streams import append
 from tests.support import LogtailServer, wait_for
-from tests.test_redis_reader import listed
 
 pytestmark = pytest.mark.slow
 StartServer = Callable[..., LogtailServer]

@@ -15,11 +15,9 @@ import pytest
 import redis
 
 from logtail.demo_hosts import runnable_nginx_conf
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, listed
 from tests.streams import SSEClient, append, gauge
-from tests.support import LogtailServer, free_port, wait_for
-from tests.test_nginx import Certificate, certificate, nginx_binary  # noqa: F401
-from tests.test_redis_reader import listed
+from tests.support import Certificate, LogtailServer, free_port, wait_for
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
@@ -63,7 +61,7 @@ def test_the_shipped_acl_users_can_do_their_job_and_nothing_else(acl_redis: Redi
 
 async def test_two_nodes_behind_nginx_resume_exactly_on_either(
         tmp_path: Path, acl_redis: RedisServer, start_shipper: Callable[..., Shipper],
-        start_server: Callable[..., LogtailServer], nginx_binary: str) -> None:  # noqa: F811
+        start_server: Callable[..., LogtailServer], nginx_binary: str) -> None:
     logs = {}
     for host in ("web1", "web2"):
         (tmp_path / host).mkdir()
@@ -122,7 +120,7 @@ def _ok(url: str) -> bool:
         return False
 
 
-async def test_rediss_tls_end_to_end(tmp_path: Path, certificate: Certificate,  # noqa: F811
+async def test_rediss_tls_end_to_end(tmp_path: Path, certificate: Certificate,
                                      start_shipper: Callable[..., Shipper],
                                      start_server: Callable[..., LogtailServer]) -> None:
     """rediss:// with the CA given in the URL, from the shipper and the web node."""

@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, listed, read_from_node
 from tests.streams import append
 from tests.support import LogtailServer, wait_for
-from tests.test_redis_reader import listed, read_from_node
 
 pytestmark = pytest.mark.slow
 

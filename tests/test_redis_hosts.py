@@ -20,8 +20,8 @@ from logtail.hoststable import table
 from logtail.sources.redis import keys
 from logtail.sources.redis.hosts import HostRecord, HostWatch, heartbeat_fields, listed, parse_host
 from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import listed as logs_listed
 from tests.support import LogtailServer, wait_for
-from tests.test_redis_reader import listed as logs_listed
 
 StartServer = Callable[..., LogtailServer]
 StartShipper = Callable[..., Shipper]

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, wait_shipped
 from tests.streams import append
-from tests.test_redis_ship import wait_shipped
 
 pytestmark = pytest.mark.slow
 

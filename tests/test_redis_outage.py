@@ -15,10 +15,9 @@ import pytest
 
 from logtail.sources.redis import client as redis_client
 from logtail.sources.redis.client import Backoff
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, body_lines, one_host
 from tests.streams import gauge
 from tests.support import LogtailServer, free_port, wait_for
-from tests.test_redis_reader import body_lines, one_host
 
 StartServer = Callable[..., LogtailServer]
 StartShipper = Callable[..., Shipper]

@@ -14,51 +14,17 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper
-from tests.streams import SSEClient, append, async_wait_for, counter, gauge
-from tests.support import LogtailServer, wait_for
+from tests.redis_support import RedisServer, Shipper, body_lines, listed, one_host, read_from_node
+from tests.streams import SSEClient, append, async_wait_for, gauge
+from tests.support import LogtailServer
 
 pytestmark = pytest.mark.slow
 StartShipper = Callable[..., Shipper]
 StartServer = Callable[..., LogtailServer]
 
 
-def listed(node: LogtailServer, *names: str) -> dict[str, dict[str, object]]:
-    """/api/logs of `node` by name, once every one of `names` is there (new logs appear within seconds)."""
-    def check() -> dict[str, dict[str, object]] | None:
-        logs = {x["name"]: x for x in httpx.get(f"{node.url}/api/logs", timeout=5).json()}
-        return logs if all(n in logs for n in names) else None
-    return wait_for(check, 30, 0.1, f"{names} listed by {node.url}")
 
 
-def read_from_node(node: LogtailServer, name: str, count: int) -> None:
-    wait_for(lambda: counter(node.url, "logtail_lines_read_total", name) >= count, 30, 0.1,
-             f"{count} lines of {name} read by {node.url}")
-
-
-def one_host(tmp_path: Path, redis: RedisServer, start_shipper: StartShipper, start_server: StartServer,
-             *node_args: str) -> tuple[Path, LogtailServer]:
-    """An empty app.log shipped as host web1, and a web node (`node_args`) that lists it."""
-    log = tmp_path / "app.log"
-    log.write_text("")
-    start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
-    node = start_server("--redis", redis.url, *node_args)
-    listed(node, "app.log@web1")
-    return log, node
-
-
-async def body_lines(url: str, count: int, within: float = 15) -> list[str]:
-    """The first `count` lines of a text or NDJSON stream."""
-    out: list[str] = []
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client, \
-            client.stream("GET", url) as response:
-        assert response.status_code == 200, await response.aread()
-        async with asyncio.timeout(within):
-            async for line in response.aiter_lines():
-                out.append(line)
-                if len(out) == count:
-                    return out
-    return out
 
 
 async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(

@@ -14,10 +14,9 @@ import pytest
 from logtail.core.cursor import file_id
 from logtail.ship.shipper import locate
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, wait_shipped
 from tests.streams import append
 from tests.support import wait_for
-from tests.test_redis_ship import wait_shipped
 
 StartShipper = Callable[..., Shipper]
 

@@ -12,10 +12,9 @@ import pytest
 from logtail.ship.retention import Retention
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import connect, read_last
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, paced_writer, wait_shipped
 from tests.streams import append
 from tests.support import wait_for
-from tests.test_redis_ship import paced_writer, wait_shipped
 
 StartShipper = Callable[..., Shipper]
 MAXLEN = 1000

@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,20 +15,12 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper
+from tests.redis_support import RedisServer, Shipper, paced_writer, wait_shipped
 from tests.streams import append
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 StartShipper = Callable[..., Shipper]
-
-
-def wait_shipped(redis: RedisServer, host: str, name: str, expected: list[str], timeout: float = 30) -> None:
-    def done() -> bool:
-        got = redis.lines(host, name)
-        assert len(got) <= len(expected) and got == expected[:len(got)], "a line was lost, repeated or reordered"
-        return got == expected
-    wait_for(done, timeout, 0.1, f"{len(expected)} lines of {name}@{host} in Redis")
 
 
 def start_registered(start_shipper: StartShipper, log: Path, redis: RedisServer, *args: str) -> Shipper:
@@ -41,14 +31,6 @@ def start_registered(start_shipper: StartShipper, log: Path, redis: RedisServer,
     return shipper
 
 
-def paced_writer(path: Path, lines: list[str], chunk: int = 500) -> threading.Thread:
-    def write() -> None:
-        for i in range(0, len(lines), chunk):
-            append(path, lines[i:i + chunk])
-            time.sleep(0.01)  # a burst spread over a moment, so that something can happen in its middle
-    thread = threading.Thread(target=write)
-    thread.start()
-    return thread
 
 
 def test_lines_are_shipped_once_with_the_url_from_the_environment(tmp_path: Path, redis_server: RedisServer,

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.sse_client import decode_events
+from tests.streams import append
 from tests.support import EventReader, LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
-
-
-def append(path: Path, text: str) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(text)
 
 
 @pytest.fixture
@@ -69,15 +68,25 @@ async def test_default_backlog_is_10(start_server: Start, app_log: Path) -> None
 
 
 async def test_heartbeat_while_quiet(start_server: Start, app_log: Path) -> None:
+    """A quiet stream gets a `: ping` comment every --heartbeat seconds (the default, 15 s, would not arrive
+    within the deadline), and no event besides the stream's opening ones."""
     server = start_server(str(app_log), "--heartbeat", "0.2")
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
-            client.stream("GET", "/api/logs/app.log/stream?backlog=0") as resp:
-        raw = ""
-        async with asyncio.timeout(5):
-            async for chunk in resp.aiter_text():
-                raw += chunk
-                if raw.count(": ping\n\n") >= 2:
-                    break
+    raw = ""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        opened = time.monotonic()
+        async with client.stream("GET", "/api/logs/app.log/stream?backlog=0") as resp:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(8):
+                    async for chunk in resp.aiter_text():
+                        raw += chunk
+                        if raw.count(": ping\n\n") >= 3:
+                            break
+        elapsed = time.monotonic() - opened
+    assert raw.count(": ping\n\n") >= 3, f"pings within 8 s at --heartbeat 0.2: {raw!r}"
+    # Each ping follows at least 2/3 of a heartbeat of silence (keepalive.tick): three of them cannot come at
+    # once, and the request was sent before the first and the third was read after it was sent.
+    assert elapsed > 0.3, elapsed
+    assert [e for e in decode_events(raw) if e.get("event") is not None] == []  # no line, no notice
 
 
 async def test_multi_log_stream_on_one_connection(start_server: Start, tmp_path: Path) -> None:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from logtail.core.cursor import Cursor
-from logtail.core.frames import HEARTBEAT, Line, decode_events
+from logtail.core.frames import HEARTBEAT, Line
 from logtail.core.hub import Hub
 from logtail.web.keepalive import tick
-from tests.test_hub import lines, publish, sub, texts
-
-
-def events(data: bytes) -> list[tuple[str, str]]:
-    """(kind, text-or-notice-kind) of each event, in order."""
-    out = []
-    for e in decode_events(data.decode()):
-        if e.get("event") == "line":
-            out.append(("line", json.loads(e["data"])["text"]))
-        elif e.get("event") == "notice":
-            out.append(("notice", json.loads(e["data"])["kind"]))
-        else:
-            out.append(("id", e["id"]))
-    return out
+from tests.hub_support import block_of, events, lines, publish, sub, texts
+from tests.sse_client import decode_events
 
 
 def test_a_notice_on_a_full_queue_is_kept_in_its_place_skip() -> None:
@@ -167,7 +154,6 @@ def test_a_block_read_back_is_queued_as_its_lines_would_be() -> None:
     """Catch-up from the files (a block of clean bytes): one piece of frames, the same bytes as the block's
     lines queued one by one, in every format; with a filter, only the lines that pass."""
     from logtail.match.filters import LineFilter
-    from tests.test_hub import block_of
 
     block = block_of([f"line {i}" for i in range(5)], 1000)
     reached = block.reached

@@ -18,14 +18,6 @@ from logtail.sources.files.watch import CoalescingReader, pick_backend, read_eve
 from tests.streams import async_wait_for
 
 
-async def wait_until(check: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)
-
-
 def test_auto_is_inotify_on_linux() -> None:
     assert pick_backend("auto") == "inotify" and pick_backend("poll") == "poll"
 
@@ -46,9 +38,9 @@ async def test_backend_wakes_the_follower_and_sees_new_glob_matches(tmp_path: Pa
         entry.follower.wakeup.clear()
         with (tmp_path / "a.log").open("a") as f:
             f.write("more\n")
-        await wait_until(entry.follower.wakeup.is_set)
+        await async_wait_for(entry.follower.wakeup.is_set)
         (tmp_path / "b.log").write_text("b\n")
-        await wait_until(lambda: "b.log" in reg)
+        await async_wait_for(lambda: "b.log" in reg)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from tests.browser_support import TIMEOUT_MS, browser, page
 from tests.receiver import Receiver
 from tests.support import LogtailServer
-from tests.test_browser import TIMEOUT_MS, browser, page
 
 __all__ = ["browser", "page"]  # fixtures used here by name
 

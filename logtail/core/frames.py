@@ -8,7 +8,7 @@ shared by every client that receives it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
@@ -73,32 +73,6 @@ def dump_json(obj: Any) -> bytes:
 
 def encode_retry(milliseconds: int) -> bytes:
     return f"retry: {milliseconds}\n\n".encode()
-
-
-def decode_events(stream: str) -> Iterator[dict[str, str]]:
-    """Parse SSE text into events (dicts of field -> value) the way a browser does; for tests and tools.
-
-    Comments are skipped, `data` fields are joined with newlines, an unterminated last event is dropped.
-    """
-    event: dict[str, str] = {}
-    data: list[str] = []
-    lines = stream.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for line in lines[:-1]:  # the text after the last terminator is an incomplete line
-        if line == "":
-            if data or event:
-                if data:
-                    event["data"] = "\n".join(data)
-                yield event
-            event, data = {}, []
-        elif line.startswith(":"):
-            continue
-        else:
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                data.append(value)
-            else:
-                event[name] = value
 
 
 class Line:

@@ -28,8 +28,6 @@ from logtail.match.fields import FieldCache
 from logtail.match.filters import FilterError, LineFilter, RegexSet
 from logtail.match.parsers import Parser
 
-__all__ = ["Channel", "Hub", "LineObserver", "LogStats", "Subscription"]
-
 # Called with every published batch of a log and the position after it, whether or not anyone subscribes
 # (the watches, logtail/watches/engine.py). Runs on the publish path: it must not block or await.
 LineObserver = Callable[[str, LineBlock, Cursor], None]

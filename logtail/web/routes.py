@@ -28,10 +28,6 @@ from logtail.web.stream import LogStream, StreamOptions
 
 # No length cap here: any name that is not in the table, however long, is an unknown log (404).
 NAME_PATH = Path(description="Log name, as listed by /api/logs")
-OVERFLOW_HELP = ("When this client reads slower than lines arrive and its queue is full: `catchup` (default) "
-                 "serves it the lines it is behind on from memory and the files, at its pace, then live again, "
-                 "none lost or repeated; `skip` drops newer lines until it drains, then sends a `gap` notice "
-                 "with the number missed (for viewers that only want the latest lines)")
 
 
 class LogInfo(BaseModel):

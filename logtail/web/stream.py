@@ -75,7 +75,7 @@ class LogStream(RawResponse):
         sub.last_sent = asyncio.get_running_loop().time()
         listener = asyncio.create_task(self.listen(receive, sub.close))
         try:
-            await self._start(send)
+            await self._start()
             self._send = scope.get(SERVER_SEND, send)
             sub.direct = direct_writer(self._send)
             await self._pump_in_own_task(sub, catchup)
@@ -118,7 +118,7 @@ class LogStream(RawResponse):
             return start_of_any_file(name)
         return cursor
 
-    async def _start(self, send: Send) -> None:
+    async def _start(self) -> None:
         headers = [
             (b"content-type", MEDIA_TYPES[self.options.fmt].encode()),
             (b"cache-control", b"no-cache"),

@@ -205,16 +205,16 @@ class FileFollower:
                 return self._read(self.gen, STEP_BYTES)
             self._on_missing()
             return self.gen is not None
-        except PermissionError as exc:
+        except PermissionError:
             if self.gen is None:
-                self._on_unreadable(exc)
+                self._on_unreadable()
                 return False
             # The path is out of reach (its directory's permissions) but the open file is not: report it and
             # keep reading, so that nothing is read twice (or lost) when the path is back.
             self._report_unreadable()
             return self._read(self.gen, STEP_BYTES)
         if self.gen is None:
-            return self._open(st)
+            return self._open()
         self.vanished_at = None
         if self.state == "unreadable":
             self.state = "ok"
@@ -236,11 +236,11 @@ class FileFollower:
             return False  # a wake-up for a change that was read already (or a metadata change)
         return self._read(self.gen, STEP_BYTES)
 
-    def _open(self, st: os.stat_result) -> bool:
+    def _open(self) -> bool:
         try:
             gen = open_generation(self.path)
-        except PermissionError as exc:
-            self._on_unreadable(exc)
+        except PermissionError:
+            self._on_unreadable()
             return False
         previous = self.state
         self.gen, self.state = gen, "ok"
@@ -444,7 +444,7 @@ class FileFollower:
                 self.sink.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
             self.state = "missing"
 
-    def _on_unreadable(self, exc: PermissionError) -> None:
+    def _on_unreadable(self) -> None:
         self._close_all()
         self._report_unreadable()
 

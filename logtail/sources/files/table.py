@@ -81,9 +81,9 @@ class FileTable:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
                     if path not in self._by_path and path.is_file():
-                        self._add(self._name_for(path, src), path, from_start, parse=src.parse, src=src)
+                        self._add(self._name_for(path), path, from_start, parse=src.parse, src=src)
 
-    def _name_for(self, path: Path, src: LogSource) -> str:
+    def _name_for(self, path: Path) -> str:
         # A glob match is named after its file; a clash (same file name in two directories) or a name that
         # is not URL-safe gets a stable suffix from the path so every log keeps one unique name.
         name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name)[:100]

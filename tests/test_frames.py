@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from logtail.core.frames import Line, LineRecord, decode_events, encode_retry, notice_frame, notice_record
+from logtail.core.frames import Line, LineRecord, encode_retry, notice_frame, notice_record
+from tests.sse_client import decode_events
 
 
 def test_retry() -> None:
