@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+JOURNAL = "journal"  # a source `journal`, `journal:UNIT` or `NAME=journal:FIELD=VALUE[,FIELD=VALUE]`
+JOURNAL_FIELD_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # journal field names: upper case, digits, underscores
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
 MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
@@ -29,11 +31,13 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class LogSource:
-    """A configured source: one named file, or a glob whose matches become logs as they appear."""
+    """A configured source: one named file, a glob whose matches become logs as they appear, or the journal."""
 
     name: str | None  # None for globs: each match is named after its file
     path: Path
     is_glob: bool = False
+    # A journal log: journalctl's match arguments (`--unit=UNIT`, `FIELD=VALUE` ...; none: the whole journal).
+    journal: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Settings:
     redis_maxlen: int = 100_000
     host_name: str | None = None
     metrics_port: int | None = None
+    journal_directory: str | None = None  # journal sources read the files here, not the system journal
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
@@ -104,10 +109,12 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "redis_maxlen": (int, "ship: lines kept per stream in Redis, trimmed approximately"),
     "host_name": (str, "ship: this host's name in log names NAME@HOST (default: the hostname; URL-safe)"),
     "metrics_port": (int, "ship: serve Prometheus metrics on this port (default: none)"),
+    "journal_directory": (str, "journal sources read the journal files in this directory (default: the system "
+                               "journal)"),
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
-                "watcher", "poll_interval", "log_level")
+                "watcher", "poll_interval", "log_level", "journal_directory")
 SHIP_ONLY = ("host_name", "metrics_port")
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 
@@ -134,7 +141,10 @@ def help_text(name: str) -> str:
 
 
 def parse_source(spec: str, base: Path) -> LogSource:
-    """`PATH`, `GLOB` or `NAME=PATH`, relative paths taken from `base`."""
+    """`PATH`, `GLOB` or `NAME=PATH`, relative paths taken from `base`; or a journal source (`journal_source`)."""
+    journal = journal_source(spec)
+    if journal is not None:
+        return journal
     name: str | None = None
     if "=" in spec and not spec.startswith(("/", ".")):
         name, _, spec = spec.partition("=")
@@ -148,6 +158,43 @@ def parse_source(spec: str, base: Path) -> LogSource:
             raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
         return LogSource(None, path, is_glob=True)
     return LogSource(name or path.name, path)
+
+
+def journal_source(spec: str) -> LogSource | None:
+    """`journal` (the whole journal, named `journal`), `journal:UNIT` (one unit, named after it) or
+    `NAME=journal[:UNIT | :FIELD=VALUE[,FIELD=VALUE...]]`; None for any other spec (a file: `./journal` is
+    the file named journal). Matches combine as in journalctl: different fields must all match, the same
+    field given twice matches either value."""
+    name: str | None = None
+    rest = spec
+    if "=" in spec and not spec.startswith(("/", ".", f"{JOURNAL}:")):
+        name, _, rest = spec.partition("=")
+    if rest != JOURNAL and not rest.startswith(f"{JOURNAL}:"):
+        return None
+    what = rest[len(JOURNAL) + 1:]
+    if rest == JOURNAL:
+        matches: tuple[str, ...] = ()
+        name = name or JOURNAL
+    elif not what:
+        raise ConfigError(f"source {spec!r}: name a unit (journal:UNIT) or matches (NAME=journal:FIELD=VALUE)")
+    elif "=" not in what:
+        matches, name = (f"--unit={what}",), name or what
+    else:
+        matches = tuple(_journal_match(spec, m) for m in what.split(","))
+        if name is None:
+            raise ConfigError(f"source {spec!r}: name a journal match, e.g. NAME={rest}")
+    if not NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"source {spec!r}: log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -); "
+                          "name it with NAME=journal:...")
+    return LogSource(name, Path(rest), journal=matches)
+
+
+def _journal_match(spec: str, match: str) -> str:
+    field, eq, value = match.partition("=")
+    if not eq or not JOURNAL_FIELD_RE.fullmatch(field):
+        raise ConfigError(f"source {spec!r}: {match!r} is not a journal match FIELD=VALUE (FIELD in upper case, "
+                          "e.g. _SYSTEMD_UNIT=nginx.service, PRIORITY=3)")
+    return match
 
 
 def check_name(name: str) -> str:
@@ -166,6 +213,8 @@ def check_sources(sources: tuple[LogSource, ...]) -> None:
             raise ConfigError(f"duplicate log name {src.name!r} ({seen[src.name]} and {src.path}); "
                               f"name one with NAME=PATH")
         seen[src.name] = src.path
+        if src.journal is not None:
+            continue
         if src.path.exists() and not os.access(src.path, os.R_OK):
             raise ConfigError(f"log {src.name!r}: {src.path} is not readable by this user")
         if src.path.is_dir():

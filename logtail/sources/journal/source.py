@@ -1,0 +1,121 @@
+"""The systemd journal as a source of logs: each configured journal log (`journal`, `journal:UNIT`,
+`NAME=journal:FIELD=VALUE,...`) followed into the hub, read back after an id, started at a moment, searched
+and downloaded, all through journalctl (process.py says why).
+
+Ids are entry sequence numbers (ids.py), so a client's `Last-Event-ID` survives restarts of logtail and of
+journald. Where the journal no longer holds a client's position (vacuumed, rotated away, or a journal started
+afresh), the client gets a `gap` notice, then every entry of the log that the journal still has after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from logtail.config import Settings
+from logtail.core.cursor import Cursor
+from logtail.sources.journal.entry import JournalLine
+from logtail.sources.journal.follow import JournalFollower, Place, Sink, last_entry, read_entries
+from logtail.sources.journal.ids import SeqnumIds, fid_of
+from logtail.sources.journal.process import journal_command
+
+GAP_MESSAGE = ("the position to resume from is no longer in the journal (vacuumed, rotated away or a new "
+               "journal); continuing with what it retains")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Between the lines of a read-back: the journal no longer holds the position it started from."""
+
+    message: str = GAP_MESSAGE
+
+
+@dataclass(frozen=True)
+class JournalLog:
+    name: str
+    matches: tuple[str, ...]  # journalctl's match arguments: `--unit=UNIT` or FIELD=VALUE ...
+
+
+class JournalSource:
+    """Every journal log of the configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.base = journal_command(settings.journal_directory)
+        self.ids = SeqnumIds(self.base)
+        self.max_line_bytes = settings.max_line_bytes
+        self.logs = {src.name: JournalLog(src.name, src.journal) for src in settings.sources
+                     if src.journal is not None and src.name is not None}
+        self.followers = {
+            log.name: JournalFollower(log.name, self.base, log.matches, self.ids, window_lines=settings.window_lines,
+                                      max_line_bytes=settings.max_line_bytes)
+            for log in self.logs.values()}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.logs
+
+    def __iter__(self) -> Iterator[JournalLog]:
+        return iter(self.logs.values())
+
+    async def run(self, sink: Sink) -> None:
+        """Follow every journal log into `sink` until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for follower in self.followers.values():
+                group.create_task(follower.run(sink), name=f"journal {follower.name}")
+
+    async def read_after(self, name: str, cursor: Cursor, end: Cursor | None
+                         ) -> AsyncIterator[list[JournalLine] | Gap]:
+        """The log's entries after `cursor`, up to `end` included (None: the journal's end): after a `Gap`
+        when the journal no longer holds `cursor`'s entry."""
+        log = self.logs[name]
+        place = await self.place_of(cursor)
+        if place is None or await self._vacuumed(place):
+            yield Gap()
+            place_args: list[str] = [] if place is None else place.args()
+        else:
+            place_args = place.args()
+
+        def reached(line: JournalLine) -> bool:
+            return end is not None and line.fid == end.fid and line.end >= end.offset
+
+        async for lines in read_entries(self.base, [*place_args, *log.matches], name, self.max_line_bytes,
+                                        place, reached):
+            yield lines
+
+    async def place_of(self, cursor: Cursor) -> Place | None:
+        """Where `cursor` is in the journal, or None when no journal file has its sequence-number id."""
+        seqnum_id = await self.ids.find(cursor.fid)
+        return Place(seqnum_id, cursor.offset) if seqnum_id is not None else None
+
+    async def _vacuumed(self, place: Place) -> bool:
+        """Whether entries after `place` are gone: the first entry the journal still has from there on is
+        further on than the next one (an entry of another journal comes next: unless the place's own journal
+        is gone altogether, that is just the merged order)."""
+        first = await _first(read_entries(self.base, place.args(), "journal", 1024))
+        if first is None:
+            return False
+        if first.seqnum_id == place.seqnum_id:
+            return first.end > place.seqnum + 1
+        self.ids.by_fid.pop(fid_of(place.seqnum_id), None)  # asked afresh from the files' headers
+        return await self.ids.find(fid_of(place.seqnum_id)) is None
+
+    async def since(self, name: str, moment: float) -> Cursor | None:
+        """The position just before the log's first entry at or after `moment` (seconds since the epoch),
+        found by the journal's own time index; None when it has no such entry yet."""
+        log = self.logs[name]
+        first = await _first(read_entries(self.base, [f"--since=@{moment:.6f}", *log.matches], name, 1024))
+        return Cursor(name, first.fid, first.end - 1) if first is not None else None
+
+    async def tail(self, name: str) -> Cursor | None:
+        """The position after the log's last entry now."""
+        place = await last_entry(self.base, self.logs[name].matches)
+        return place.cursor(name) if place is not None else None
+
+
+async def _first(entries: AsyncIterator[list[JournalLine]]) -> JournalLine | None:
+    """The first entry of a reading, whose journalctl is then stopped."""
+    async with aclosing(entries):  # type: ignore[type-var]
+        async for lines in entries:
+            return lines[0]
+    return None
