@@ -109,7 +109,9 @@ class JournalFollower:
 
     def _args(self) -> list[str]:
         # After the last entry published; with none, the journal was empty at start: all it holds is new.
-        where = self.place.args() if self.place is not None else ["--lines=all"]
+        # (`--merge`: on a journal with no entries, journalctl 252 --follow fails with "Data from the
+        # specified boot (+0) is not available" unless told to merge journals, which has no boot to pick.)
+        where = self.place.args() if self.place is not None else ["--lines=all", "--merge"]
         return [*self.base, "--follow", "--output=json", "--all", *where, *self.matches]
 
     async def run(self, sink: Sink) -> None:
