@@ -190,7 +190,7 @@ def journal_source(spec: str) -> LogSource | None:
 
 
 def _journal_match(spec: str, match: str) -> str:
-    field, eq, value = match.partition("=")
+    field, eq, _ = match.partition("=")
     if not eq or not JOURNAL_FIELD_RE.fullmatch(field):
         raise ConfigError(f"source {spec!r}: {match!r} is not a journal match FIELD=VALUE (FIELD in upper case, "
                           "e.g. _SYSTEMD_UNIT=nginx.service, PRIORITY=3)")

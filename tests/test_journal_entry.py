@@ -145,7 +145,8 @@ def test_journal_forms_from_environment_and_toml(tmp_path: Path) -> None:
     assert [(src.name, src.journal) for src in s.sources] == [("journal", ()), ("a.service", ("--unit=a.service",))]
     assert s.journal_directory == str(tmp_path)
     toml = tmp_path / "logtail.toml"
-    toml.write_text('journal_directory = "/j"\nsources = ["journal:b.service"]\n[logs]\nk = "journal:_TRANSPORT=kernel"\n')
+    toml.write_text('journal_directory = "/j"\nsources = ["journal:b.service"]\n'
+                    '[logs]\nk = "journal:_TRANSPORT=kernel"\n')
     s = resolve({}, None, toml, {})
     assert [(src.name, src.journal) for src in s.sources] == [("b.service", ("--unit=b.service",)),
                                                                ("k", ("_TRANSPORT=kernel",))]
