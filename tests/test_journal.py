@@ -5,6 +5,7 @@ after a restart), gaps, binary and huge messages, quiet units, and a journalctl 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -277,3 +278,64 @@ async def test_closing_kills_the_child(writer: JournalWriter, run_source: Callab
     await r.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def respond(response: object) -> bytes:
+    """Run an ASGI response object (a search or download) and return its body."""
+    body: list[bytes] = []
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, object]:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body":
+            body.append(message.get("body", b""))  # type: ignore[arg-type]
+
+    await response({"type": "http", "method": "GET"}, receive, send)  # type: ignore[operator]
+    gone.set()
+    return b"".join(body)
+
+
+async def test_search_and_download_over_the_retained_entries(writer: JournalWriter) -> None:
+    from logtail.core.rawresponse import Transfers
+    from logtail.match.fields import parse_field_filters
+    from logtail.match.filters import LineFilter
+    from logtail.sources.files.regions import SearchRequest
+    from logtail.sources.journal.history import JournalDownload, JournalSearch
+
+    for i in range(6):
+        writer.write(f"request {i} {'error' if i % 2 else 'ok'}", PRIORITY="3" if i % 2 else "6")
+    writer.write("request b error", _SYSTEMD_UNIT="b.service", PRIORITY="3")
+    await until(lambda: len(writer_messages(writer)) == 7, "the entries in the file")
+    source = JournalSource(settings(writer.directory, "journal:app.service"))
+    transfers = Transfers(30.0)
+    text = await respond(JournalDownload(source, "app.service", transfers))
+    assert text.decode().splitlines() == [f"request {i} {'error' if i % 2 else 'ok'}" for i in range(6)]
+
+    def search(**kwargs: object) -> SearchRequest:
+        return SearchRequest(**kwargs)  # type: ignore[arg-type]
+
+    errors = LineFilter(fields=parse_field_filters(["PRIORITY:3"]))
+    out = [json.loads(x) for x in (await respond(JournalSearch(source, "app.service", search(filter=errors),
+                                                               transfers))).splitlines()]
+    hits = [o for o in out if "text" in o]
+    assert [h["text"] for h in hits] == ["request 5 error", "request 3 error", "request 1 error"]
+    assert out[-1] == {"event": "done", "matches": 3, "scanned": 6, "total": None, "truncated": False}
+    # Paging: before the second hit, newest first; after the first hit, oldest first, with context.
+    before = parse_id(hits[1]["id"])
+    out = [json.loads(x) for x in (await respond(JournalSearch(
+        source, "app.service", search(filter=errors, before=before), transfers))).splitlines()]
+    assert [o["text"] for o in out if "text" in o] == ["request 1 error"]
+    out = [json.loads(x) for x in (await respond(JournalSearch(
+        source, "app.service", search(filter=errors, after=before, order="oldest", context=1),
+        transfers))).splitlines()]
+    found = [o for o in out if "text" in o]
+    assert [(o["text"], o["context_before"], o["context_after"]) for o in found] == [
+        ("request 5 error", ["request 4 ok"], [])]
+
+
+def parse_id(value: str) -> Cursor:
+    from logtail.core.cursor import parse_cursors
+    return next(iter(parse_cursors(value).values()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -170,7 +170,7 @@ class JournalFollower:
 
 
 async def read_entries(base: Sequence[str], args: Sequence[str], name: str, cap: int, place: Place | None = None,
-                       stop: Callable[[JournalLine], bool] | None = None) -> AsyncIterator[list[JournalLine]]:
+                       stop: Callable[[JournalLine], bool] | None = None) -> AsyncGenerator[list[JournalLine], None]:
     """The entries journalctl reads with `args` (a position and matches), without those up to `place`
     included, up to the first for which `stop` is true (included) or the journal's end."""
     async with Journalctl([*base, "--output=json", "--all", *args], name) as child:

@@ -10,7 +10,7 @@ afresh), the client gets a `gap` notice, then every entry of the log that the jo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -113,9 +113,9 @@ class JournalSource:
         return place.cursor(name) if place is not None else None
 
 
-async def _first(entries: AsyncIterator[list[JournalLine]]) -> JournalLine | None:
+async def _first(entries: AsyncGenerator[list[JournalLine], None]) -> JournalLine | None:
     """The first entry of a reading, whose journalctl is then stopped."""
-    async with aclosing(entries):  # type: ignore[type-var]
+    async with aclosing(entries):
         async for lines in entries:
             return lines[0]
     return None
