@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,6 +106,15 @@ class JournalFollower:
         self.started = False
         self.restarts = 0
         self.child: Journalctl | None = None  # the running journalctl (tests kill it)
+        # Awaited after each publish (a shipper stores what was published): meanwhile nothing is read, so
+        # journalctl blocks on its full pipe and the journal itself is the buffer.
+        self.gate: Callable[[], Awaitable[None]] | None = None
+
+    def resume(self, place: Place | None) -> None:
+        """Go on after `place` (None: from the journal's first entry) instead of seeding a window (a shipper
+        continuing after the last entry it stored)."""
+        self.place = place
+        self.started = True
 
     def _args(self) -> list[str]:
         # After the last entry published; with none, the journal was empty at start: all it holds is new.
@@ -152,6 +161,8 @@ class JournalFollower:
             try:
                 async for raw in child.lines():
                     self._publish(sink, await to_lines(self.name, raw, self.max_line_bytes))
+                    if self.gate is not None:
+                        await self.gate()
             finally:
                 self.child = None
         return child.returncode
