@@ -339,3 +339,18 @@ async def test_search_and_download_over_the_retained_entries(writer: JournalWrit
 def parse_id(value: str) -> Cursor:
     from logtail.core.cursor import parse_cursors
     return next(iter(parse_cursors(value).values()))
+
+
+async def test_the_system_journal_when_the_machine_has_one(run_source: Callable[[Settings], Running]) -> None:
+    """The real system journal (no --journal-directory): skipped, saying why, where there is none."""
+    import subprocess
+    probe = subprocess.run(["journalctl", "--no-pager", "--lines=1", "--output=json", "--quiet"],
+                           capture_output=True, timeout=60, check=False)
+    if probe.returncode != 0 or not probe.stdout.strip():
+        pytest.skip("this machine has no system journal with entries (no journald, or no access to it)")
+    s = Settings(sources=(parse_source("journal", Path()),), window_lines=5)
+    r = run_source(s)
+    await r.started("journal")
+    await until(lambda: r.texts("journal"), "the system journal's last entries")
+    line = r.lines("journal")[-1]
+    assert line.cursor.startswith("journal=") and line.end > 0
