@@ -47,7 +47,7 @@ class Running:
     def __init__(self, source: JournalSource, hub: Hub) -> None:
         self.source = source
         self.hub = hub
-        self.task = asyncio.create_task(source.run(hub))
+        self.task = asyncio.create_task(source.run())
 
     def texts(self, log: str) -> list[str]:
         return [line.text for line in self.hub.channel(log).recent()]
@@ -79,7 +79,8 @@ async def run_source() -> AsyncIterator[Callable[[Settings], Running]]:
     running: list[Running] = []
 
     def start(s: Settings) -> Running:
-        r = Running(JournalSource(s), Hub(s.window_lines, s.queue_bytes))
+        hub = Hub(s.window_lines, s.queue_bytes)
+        r = Running(JournalSource(s, hub), hub)
         running.append(r)
         return r
 
@@ -91,7 +92,7 @@ async def run_source() -> AsyncIterator[Callable[[Settings], Running]]:
 
 async def read_all(source: JournalSource, log: str, cursor: Cursor, end: Cursor | None) -> list[str | Gap]:
     out: list[str | Gap] = []
-    async for item in source.read_after(log, cursor, end):
+    async for item in source.entries_after(log, cursor, end):
         out += [item] if isinstance(item, Gap) else [line.text for line in item]
     return out
 
@@ -146,7 +147,7 @@ async def test_read_back_after_a_position_up_to_the_hubs(writer: JournalWriter,
     # To the journal's end when no end is given; and a new source (as after a restart) finds the id again.
     assert end is not None
     await r.stop()
-    fresh = JournalSource(settings(writer.directory, "journal:app.service"))
+    fresh = JournalSource(settings(writer.directory, "journal:app.service"), Hub(10, 1 << 20))
     assert fid not in fresh.ids.by_fid
     await until(lambda: len(writer_messages(writer)) == 12, "the last entry in the file")
     assert await read_all(fresh, "app.service", Cursor("app.service", fid, 8), None) == [
@@ -158,14 +159,15 @@ async def test_an_id_from_a_journal_that_is_gone_gives_a_gap_then_what_remains(
     directory = tmp_path / "journal"
     with JournalWriter(directory, "old.journal") as old:
         old.write("gone 1", "gone 2")
-    source = JournalSource(settings(directory, "journal"))
-    lines = [line async for batch in source.read_after("journal", Cursor("journal", "000000000000", 0), None)
+    source = JournalSource(settings(directory, "journal"), Hub(10, 1 << 20))
+    lines = [line async for batch in source.entries_after("journal", Cursor("journal", "000000000000", 0), None)
              if not isinstance(batch, Gap) for line in batch]
     fid = lines[0].fid
     old.path.unlink()  # vacuumed: its seqnum id is in no file any more
     with JournalWriter(directory, "new.journal") as new:
         new.write("kept 1", "kept 2")
-    got = await read_all(JournalSource(settings(directory, "journal")), "journal", Cursor("journal", fid, 1), None)
+    fresh = JournalSource(settings(directory, "journal"), Hub(10, 1 << 20))
+    got = await read_all(fresh, "journal", Cursor("journal", fid, 1), None)
     assert got == [Gap(), "kept 1", "kept 2"]
 
 
@@ -175,14 +177,14 @@ async def test_since_uses_the_journals_time_index(writer: JournalWriter,
         writer.send(writer.entry(f"at {i}", realtime=1_700_000_000 + 10 * i))
     writer.send(writer.entry("b at 45", realtime=1_700_000_045, _SYSTEMD_UNIT="b.service"))
     await until(lambda: len(writer_messages(writer)) == 6, "the entries in the file")
-    source = JournalSource(settings(writer.directory, "journal:app.service", "journal"))
-    start = await source.since("app.service", 1_700_000_015)
+    source = JournalSource(settings(writer.directory, "journal:app.service", "journal"), Hub(10, 1 << 20))
+    start = await source.start_at("app.service", 1_700_000_015)
     assert start is not None
     assert await read_all(source, "app.service", start, None) == ["at 2", "at 3", "at 4"]
-    start = await source.since("journal", 1_700_000_021.5)
+    start = await source.start_at("journal", 1_700_000_021.5)
     assert start is not None
     assert await read_all(source, "journal", start, None) == ["at 3", "at 4", "b at 45"]
-    assert await source.since("journal", 1_800_000_000) is None
+    assert await source.start_at("journal", 1_800_000_000) is None
 
 
 async def test_binary_and_huge_messages(writer: JournalWriter, run_source: Callable[[Settings], Running]) -> None:
@@ -309,7 +311,7 @@ async def test_search_and_download_over_the_retained_entries(writer: JournalWrit
         writer.write(f"request {i} {'error' if i % 2 else 'ok'}", PRIORITY="3" if i % 2 else "6")
     writer.write("request b error", _SYSTEMD_UNIT="b.service", PRIORITY="3")
     await until(lambda: len(writer_messages(writer)) == 7, "the entries in the file")
-    source = JournalSource(settings(writer.directory, "journal:app.service"))
+    source = JournalSource(settings(writer.directory, "journal:app.service"), Hub(10, 1 << 20))
     transfers = Transfers(30.0)
     text = await respond(JournalDownload(source, "app.service", transfers))
     assert text.decode().splitlines() == [f"request {i} {'error' if i % 2 else 'ok'}" for i in range(6)]

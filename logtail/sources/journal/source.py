@@ -41,7 +41,8 @@ class JournalLog:
 class JournalSource:
     """Every journal log of the configuration."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sink: Sink) -> None:
+        self.sink = sink
         self.base = journal_command(settings.journal_directory)
         self.ids = SeqnumIds(self.base)
         self.max_line_bytes = settings.max_line_bytes
@@ -58,13 +59,13 @@ class JournalSource:
     def __iter__(self) -> Iterator[JournalLog]:
         return iter(self.logs.values())
 
-    async def run(self, sink: Sink) -> None:
-        """Follow every journal log into `sink` until cancelled."""
+    async def run(self) -> None:
+        """Follow every journal log into the sink until cancelled."""
         async with asyncio.TaskGroup() as group:
             for follower in self.followers.values():
-                group.create_task(follower.run(sink), name=f"journal {follower.name}")
+                group.create_task(follower.run(self.sink), name=f"journal {follower.name}")
 
-    async def read_after(self, name: str, cursor: Cursor, end: Cursor | None
+    async def entries_after(self, name: str, cursor: Cursor, end: Cursor | None
                          ) -> AsyncIterator[list[JournalLine] | Gap]:
         """The log's entries after `cursor`, up to `end` included (None: the journal's end): after a `Gap`
         when the journal no longer holds `cursor`'s entry."""
@@ -100,7 +101,7 @@ class JournalSource:
         self.ids.by_fid.pop(fid_of(place.seqnum_id), None)  # asked afresh from the files' headers
         return await self.ids.find(fid_of(place.seqnum_id)) is None
 
-    async def since(self, name: str, moment: float) -> Cursor | None:
+    async def start_at(self, name: str, moment: float) -> Cursor | None:
         """The position just before the log's first entry at or after `moment` (seconds since the epoch),
         found by the journal's own time index; None when it has no such entry yet."""
         log = self.logs[name]
