@@ -181,10 +181,15 @@ class JournalFollower:
 
 
 async def read_entries(base: Sequence[str], args: Sequence[str], name: str, cap: int, place: Place | None = None,
-                       stop: Callable[[JournalLine], bool] | None = None) -> AsyncGenerator[list[JournalLine], None]:
+                       stop: Callable[[JournalLine], bool] | None = None,
+                       on_child: Callable[[Journalctl], None] | None = None
+                       ) -> AsyncGenerator[list[JournalLine], None]:
     """The entries journalctl reads with `args` (a position and matches), without those up to `place`
-    included, up to the first for which `stop` is true (included) or the journal's end."""
+    included, up to the first for which `stop` is true (included) or the journal's end. `on_child` is told
+    of the journalctl, for a reader that must stop it without awaiting (`Journalctl.kill`)."""
     async with Journalctl([*base, "--output=json", "--all", *args], name) as child:
+        if on_child is not None:
+            on_child(child)
         async for raw in child.lines():
             lines = await to_lines(name, raw, cap)
             if place is not None:

@@ -96,7 +96,7 @@ def _beyond(place: Place | None, newest: bool) -> Callable[[JournalLine], bool] 
 async def _entries(source: JournalSource, name: str, order: list[str], start: Place | None,
                    beyond: Callable[[JournalLine], bool] | None) -> AsyncGenerator[list[JournalLine], None]:
     """The log's entries from `start` (excluded) in journalctl's order, until one is `beyond` the far end."""
-    log = source.logs[name]
+    log = source.journal_logs[name]
     where = start.args() if start is not None else []
     newest = bool(order)
     async with Journalctl([*source.base, "--output=json", "--all", *order, *where, *log.matches], name) as child:

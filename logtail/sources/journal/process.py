@@ -89,13 +89,18 @@ class Journalctl:
             if nl >= 0:
                 return chunk[nl + 1:]
 
+    def kill(self) -> None:
+        """Kill the process group now (asyncio's child watcher reaps the process whoever awaits it)."""
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # journalctl holds nothing worth a graceful stop
+
     async def close(self) -> None:
         proc = self.proc
         if proc is None:
             return
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # journalctl holds nothing worth a graceful stop
+        self.kill()
         # Reaped even when the caller is being cancelled: a second cancellation can only shorten this wait.
         await asyncio.shield(proc.wait())
         if self._stderr is not None:

@@ -10,7 +10,7 @@ afresh), the client gets a `gap` notice, then every entry of the log that the jo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -19,7 +19,7 @@ from logtail.core.cursor import Cursor
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.follow import JournalFollower, Place, Sink, last_entry, read_entries
 from logtail.sources.journal.ids import SeqnumIds, fid_of
-from logtail.sources.journal.process import journal_command
+from logtail.sources.journal.process import Journalctl, journal_command
 
 GAP_MESSAGE = ("the position to resume from is no longer in the journal (vacuumed, rotated away or a new "
                "journal); continuing with what it retains")
@@ -43,21 +43,22 @@ class JournalSource:
 
     def __init__(self, settings: Settings, sink: Sink) -> None:
         self.sink = sink
+        self.directory = settings.journal_directory
         self.base = journal_command(settings.journal_directory)
         self.ids = SeqnumIds(self.base)
         self.max_line_bytes = settings.max_line_bytes
-        self.logs = {src.name: JournalLog(src.name, src.journal) for src in settings.sources
+        self.journal_logs = {src.name: JournalLog(src.name, src.journal) for src in settings.sources
                      if src.journal is not None and src.name is not None}
         self.followers = {
             log.name: JournalFollower(log.name, self.base, log.matches, self.ids, window_lines=settings.window_lines,
                                       max_line_bytes=settings.max_line_bytes)
-            for log in self.logs.values()}
+            for log in self.journal_logs.values()}
 
     def __contains__(self, name: str) -> bool:
-        return name in self.logs
+        return name in self.journal_logs
 
     def __iter__(self) -> Iterator[JournalLog]:
-        return iter(self.logs.values())
+        return iter(self.journal_logs.values())
 
     async def run(self) -> None:
         """Follow every journal log into the sink until cancelled."""
@@ -65,11 +66,12 @@ class JournalSource:
             for follower in self.followers.values():
                 group.create_task(follower.run(self.sink), name=f"journal {follower.name}")
 
-    async def entries_after(self, name: str, cursor: Cursor, end: Cursor | None
-                         ) -> AsyncIterator[list[JournalLine] | Gap]:
+    async def entries_after(self, name: str, cursor: Cursor, end: Cursor | None,
+                            on_child: Callable[[Journalctl], None] | None = None
+                            ) -> AsyncIterator[list[JournalLine] | Gap]:
         """The log's entries after `cursor`, up to `end` included (None: the journal's end): after a `Gap`
         when the journal no longer holds `cursor`'s entry."""
-        log = self.logs[name]
+        log = self.journal_logs[name]
         place = await self.place_of(cursor)
         if place is None or await self._vacuumed(place):
             yield Gap()
@@ -81,7 +83,7 @@ class JournalSource:
             return end is not None and line.fid == end.fid and line.end >= end.offset
 
         async for lines in read_entries(self.base, [*place_args, *log.matches], name, self.max_line_bytes,
-                                        place, reached):
+                                        place, reached, on_child):
             yield lines
 
     async def place_of(self, cursor: Cursor) -> Place | None:
@@ -104,13 +106,13 @@ class JournalSource:
     async def start_at(self, name: str, moment: float) -> Cursor | None:
         """The position just before the log's first entry at or after `moment` (seconds since the epoch),
         found by the journal's own time index; None when it has no such entry yet."""
-        log = self.logs[name]
+        log = self.journal_logs[name]
         first = await _first(read_entries(self.base, [f"--since=@{moment:.6f}", *log.matches], name, 1024))
         return Cursor(name, first.fid, first.end - 1) if first is not None else None
 
     async def tail(self, name: str) -> Cursor | None:
         """The position after the log's last entry now."""
-        place = await last_entry(self.base, self.logs[name].matches)
+        place = await last_entry(self.base, self.journal_logs[name].matches)
         return place.cursor(name) if place is not None else None
 
 
