@@ -26,9 +26,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server_process import CLOCK_TICKS, ServerProcess  # noqa: E402
+from server_process import CLOCK_TICKS, ServerProcess
 
-from tests.journal_support import JournalWriter  # noqa: E402
+from tests.journal_support import JournalWriter
 
 
 def cpu_seconds(pid: int, children: bool = True) -> float:
