@@ -36,6 +36,7 @@ from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.core.offloop import off_loop
+from logtail.ship.journal import JournalShipping
 from logtail.ship.metrics import serve_metrics
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
 from logtail.sources.files.table import LogRegistry
@@ -148,6 +149,7 @@ class Shipper:
         self.outage = Outage(settings.redis, log, "not reading the files until it is back")
         self.sink = ShipSink()
         self.registry = ShipRegistry(settings, self.sink, self)
+        self.journal = JournalShipping(self)  # the journal logs among the sources (ship/journal.py)
 
     async def gate(self, ship_log: ShipLog) -> None:
         if not ship_log.started:
@@ -258,6 +260,8 @@ class Shipper:
             group.create_task(self.registry.run(), name="logs")
             group.create_task(watch(self.registry, s.watcher, s.poll_interval), name="watch")
             group.create_task(self.refresh_registry(), name="registry")
+            if self.journal:
+                group.create_task(self.journal.run(), name="journal")
 
 
 def locate(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from logtail.core.cursor import Cursor
-from logtail.core.frames import NoticeKind
+from logtail.core.frames import Line, NoticeKind
 from logtail.core.offloop import off_loop
 from logtail.sources.journal.entry import JournalLine, parse_lines
 from logtail.sources.journal.ids import SeqnumIds, fid_of, parse_journal_cursor, partial_cursor
@@ -40,7 +40,7 @@ HEALTHY_RUN = 10.0  # seconds a child must have run for its next restart to star
 class Sink(Protocol):
     """What a follower publishes into (the hub)."""
 
-    def publish(self, name: str, lines: list[JournalLine], position: Cursor) -> None: ...
+    def publish(self, name: str, lines: list[Line], position: Cursor) -> None: ...
 
     def notice(self, name: str, kind: NoticeKind, message: str) -> None: ...
 
@@ -150,6 +150,8 @@ class JournalFollower:
                                         self.max_line_bytes):
             # Entries that came after `tail` meanwhile are left to the follower, which starts there.
             self._publish(sink, [line for line in lines if line.seqnum_id != tail.seqnum_id or line.end <= tail.seqnum])
+            if self.gate is not None:
+                await self.gate()
         self.place = tail
         sink.publish(self.name, [], tail.cursor(self.name))
 
@@ -177,7 +179,7 @@ class JournalFollower:
             self.ids.learn(seqnum_id)
         last = lines[-1]
         self.place = Place(last.seqnum_id, last.end)
-        sink.publish(self.name, list(lines), self.place.cursor(self.name))
+        sink.publish(self.name, list[Line](lines), self.place.cursor(self.name))
 
 
 async def read_entries(base: Sequence[str], args: Sequence[str], name: str, cap: int, place: Place | None = None,

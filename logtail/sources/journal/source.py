@@ -73,7 +73,7 @@ class JournalSource:
         when the journal no longer holds `cursor`'s entry."""
         log = self.journal_logs[name]
         place = await self.place_of(cursor)
-        if place is None or await self._vacuumed(place):
+        if place is None or await self.vacuumed(place):
             yield Gap()
             place_args: list[str] = [] if place is None else place.args()
         else:
@@ -88,10 +88,13 @@ class JournalSource:
 
     async def place_of(self, cursor: Cursor) -> Place | None:
         """Where `cursor` is in the journal, or None when no journal file has its sequence-number id."""
-        seqnum_id = await self.ids.find(cursor.fid)
-        return Place(seqnum_id, cursor.offset) if seqnum_id is not None else None
+        return await self.place_of_id(cursor.fid, cursor.offset)
 
-    async def _vacuumed(self, place: Place) -> bool:
+    async def place_of_id(self, fid: str, seqnum: int) -> Place | None:
+        seqnum_id = await self.ids.find(fid)
+        return Place(seqnum_id, seqnum) if seqnum_id is not None else None
+
+    async def vacuumed(self, place: Place) -> bool:
         """Whether entries after `place` are gone: the first entry the journal still has from there on is
         further on than the next one (an entry of another journal comes next: unless the place's own journal
         is gone altogether, that is just the merged order)."""
