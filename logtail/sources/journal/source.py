@@ -111,7 +111,10 @@ class JournalSource:
         found by the journal's own time index; None when it has no such entry yet."""
         log = self.journal_logs[name]
         first = await _first(read_entries(self.base, [f"--since=@{moment:.6f}", *log.matches], name, 1024))
-        return Cursor(name, first.fid, first.end - 1) if first is not None else None
+        if first is None:
+            return None
+        self.ids.learn(first.seqnum_id)  # the read-back from there finds it without asking the headers
+        return Cursor(name, first.fid, first.end - 1)
 
     async def tail(self, name: str) -> Cursor | None:
         """The position after the log's last entry now."""
