@@ -356,3 +356,12 @@ async def test_the_system_journal_when_the_machine_has_one(run_source: Callable[
     await until(lambda: r.texts("journal"), "the system journal's last entries")
     line = r.lines("journal")[-1]
     assert line.cursor.startswith("journal=") and line.end > 0
+
+
+async def test_a_read_back_is_bounded_by_resume_max_bytes(writer: JournalWriter) -> None:
+    writer.write(*(f"entry {i:04d} " + "x" * 80 for i in range(30)))
+    await until(lambda: len(writer_messages(writer)) == 30, "the entries in the file")
+    source = JournalSource(settings(writer.directory, "journal", resume_max_bytes=1000), Hub(10, 1 << 20))
+    got = await read_all(source, "journal", Cursor("journal", "000000000000", 0), None)
+    assert got[0] == Gap() and isinstance(got[-1], Gap) and "--resume-max-bytes" in got[-1].message
+    assert 0 < len(got) - 2 <= 11

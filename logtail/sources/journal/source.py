@@ -47,6 +47,7 @@ class JournalSource:
         self.base = journal_command(settings.journal_directory)
         self.ids = SeqnumIds(self.base)
         self.max_line_bytes = settings.max_line_bytes
+        self.resume_max_bytes = settings.resume_max_bytes
         self.journal_logs = {src.name: JournalLog(src.name, src.journal) for src in settings.sources
                      if src.journal is not None and src.name is not None}
         self.followers = {
@@ -82,9 +83,20 @@ class JournalSource:
         def reached(line: JournalLine) -> bool:
             return end is not None and line.fid == end.fid and line.end >= end.offset
 
-        async for lines in read_entries(self.base, [*place_args, *log.matches], name, self.max_line_bytes,
-                                        place, reached, on_child):
-            yield lines
+        budget = self.resume_max_bytes
+        entries = read_entries(self.base, [*place_args, *log.matches], name, self.max_line_bytes, place, reached,
+                               on_child)
+        async with aclosing(entries):
+            async for lines in entries:
+                for i, line in enumerate(lines):
+                    budget -= len(line.text) + 1
+                    if budget < 0:  # a read-back is bounded as a file's is: the rest is skipped, and said so
+                        if i:
+                            yield lines[:i]
+                        yield Gap(f"more than {self.resume_max_bytes} bytes to read back from the journal "
+                                  "(--resume-max-bytes); the entries after these are skipped")
+                        return
+                yield lines
 
     async def place_of(self, cursor: Cursor) -> Place | None:
         """Where `cursor` is in the journal, or None when no journal file has its sequence-number id."""
