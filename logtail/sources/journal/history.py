@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
@@ -23,8 +24,10 @@ from logtail.sources.files.search import PROGRESS_INTERVAL
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.follow import Place, to_lines
 from logtail.sources.journal.process import Journalctl
-from logtail.sources.journal.source import JournalSource
 from logtail.sources.redis.history import Matches
+
+if TYPE_CHECKING:
+    from logtail.sources.journal.source import JournalSource
 
 
 class JournalDownload(FileStreamResponse):
