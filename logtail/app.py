@@ -1,4 +1,4 @@
-"""The composition root: `create_app(settings)` builds the hub, the log table, the watcher and the routes.
+"""The composition root: `create_app(settings)` builds the hub, the log sources and the routes.
 
 Nothing is created at import time; everything the app needs lives on `app.state.logtail`.
 """
@@ -20,10 +20,7 @@ from logtail.config import Settings
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
 from logtail.paths import resource_dir
-from logtail.ship.metrics import OutageCollector
-from logtail.sources.files.table import LogRegistry
-from logtail.sources.files.watch import watch
-from logtail.sources.redis.node import RedisNode
+from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
 from logtail.web.history import build_history_router
 from logtail.web.keepalive import keep_alive
@@ -47,29 +44,24 @@ class LogtailApp(FastAPI):
 
 def create_app(settings: Settings) -> FastAPI:
     hub = Hub(settings.window_lines, settings.queue_bytes)
-    registry = LogRegistry(settings, hub)
-    node = RedisNode(settings, hub) if settings.redis else None
+    sources = build_sources(settings, hub)
     state = AppState(
         settings=settings,
         hub=hub,
-        registry=registry,
+        sources=sources,
         templates=Jinja2Templates(directory=str(resource_dir("templates"))),
         metrics=build_registry(hub),
         transfers=Transfers(settings.send_timeout),
-        shipped=node.shipped if node else None,
     )
-    if node is not None:
-        state.metrics.register(OutageCollector(node.reader.outage))
+    for collector in sources.collectors():
+        state.metrics.register(collector)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(registry.run(), name="logs"),
-            asyncio.create_task(watch(registry, settings.watcher, settings.poll_interval), name="watch"),
+            asyncio.create_task(sources.run(), name="sources"),
             asyncio.create_task(keep_alive(hub, state.transfers, settings.heartbeat), name="keep-alive"),
         ]
-        if node is not None:
-            tasks.append(asyncio.create_task(node.reader.run(), name="redis"))
         try:
             yield
         finally:
@@ -77,9 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            registry.close()
-            if node is not None:
-                await node.close()
+            await sources.close()
 
     app = LogtailApp(
         title="logtail",

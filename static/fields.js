@@ -1,14 +1,75 @@
-// Fields of structured lines on the page: columns the user picks, and field filters (`field=` on the
-// server) added by clicking a value and shown as removable chips. A line's fields are read the way the
-// server reads them (logtail/fields.py): a JSON object's top-level keys, or a logfmt line made only of
-// key=value pairs. Values reach the page only as text nodes.
+// The fields of a line, read the way the server reads them (logtail/fields.py): a JSON object's top-level
+// keys, or a logfmt line made only of key=value pairs; and the shape of a field filter (`field=`). Pure: no
+// DOM. The logfmt pair and the filter operators are the server's own, from the page's configuration.
 
-import { tryJson } from "./render.js";
+import { config } from "./page.js";
 
-const PAIR = /([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)/y;
 const MAX_KEYS = 100; // distinct keys remembered for the column picker
-const MAX_CELL_CHARS = 200;
-export const OPERATORS = ["!:", ":", "~", ">=", "<=", ">", "<"];
+const MAX_JSON_CHARS = 200000;
+
+// The server writes the pair's pattern in the syntax Python and JavaScript share, so it is compiled as it
+// comes ("y": matched at lastIndex, as Python's pattern.match(text, pos)). One difference is left: Python's
+// \s also matches U+001C-U+001F and U+0085, JavaScript's also U+FEFF; a line with those is split
+// differently here, which only changes the columns shown (the server does the filtering).
+const PAIR = compilePair(config.fieldGrammar.logfmtPair);
+const OPERATORS = config.fieldGrammar.operators; // tried in this order at each position, as the server does
+
+function compilePair(source) {
+  if (!source) return null;
+  try {
+    return new RegExp(source, "y");
+  } catch {
+    return null;
+  }
+}
+
+// ---- JSON lines -----------------------------------------------------------------------------------------
+
+// Numbers are shown as they are written: a plain JSON.parse turns 1234567890123456789 into
+// 1234567890123456800 and 1e400 into Infinity (printed as null). Where the browser gives the reviver each
+// value's source text, a number is kept as JSON.rawJSON(source), which JSON.stringify prints verbatim;
+// elsewhere a JSON line with a number is not read at all and shows as its raw text.
+const NUMBERS_AS_WRITTEN = (() => {
+  try {
+    let source;
+    JSON.parse("[1.50]", (key, value, context) => {
+      if (typeof value === "number") source = context?.source;
+      return value;
+    });
+    return source === "1.50" && typeof JSON.rawJSON === "function" && typeof JSON.isRawJSON === "function";
+  } catch {
+    return false;
+  }
+})();
+
+function keepNumberText(key, value, context) {
+  return typeof value === "number" ? JSON.rawJSON(context.source) : value;
+}
+
+function refuseNumbers(key, value) {
+  if (typeof value === "number") throw new RangeError("this browser cannot show the number as written");
+  return value;
+}
+
+/** The JSON object a line is (numbers kept as written), or null. */
+export function tryJson(text) {
+  const t = text.trim();
+  if (t.length < 2 || t.length > MAX_JSON_CHARS || t[0] !== "{" || t[t.length - 1] !== "}") return null;
+  try {
+    const value = JSON.parse(t, NUMBERS_AS_WRITTEN ? keepNumberText : refuseNumbers);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A string, boolean or number (kept as written) of a tryJson object: one value, not an object or list. */
+export function isScalar(value) {
+  if (value === null) return false;
+  return typeof value !== "object" || (NUMBERS_AS_WRITTEN && JSON.isRawJSON(value));
+}
+
+// ---- logfmt lines ---------------------------------------------------------------------------------------
 
 function unquote(inner) {
   if (!inner.includes("\\")) return inner;
@@ -21,17 +82,19 @@ function unquote(inner) {
 
 function logfmt(text) {
   let pos = text.length - text.trimStart().length;
-  if (pos === text.length) return null;
+  if (pos === text.length || !PAIR) return null;
   const out = {};
   while (pos < text.length) {
     PAIR.lastIndex = pos;
     const m = PAIR.exec(text);
-    if (!m) return null;
+    if (!m || PAIR.lastIndex === pos) return null;
     out[m[1]] = m[2] === undefined ? m[3] : unquote(m[2]);
     pos = PAIR.lastIndex;
   }
   return out;
 }
+
+// ---- fields and field filters ---------------------------------------------------------------------------
 
 /** {key: text} for a JSON object or logfmt line, or null. */
 export function parseFields(text) {
@@ -73,63 +136,5 @@ export class KeyTracker {
       if (this.keys.size >= MAX_KEYS) break;
       this.keys.add(key);
     }
-  }
-}
-
-/** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter). */
-export function buildCells(text, columns) {
-  const fields = parseFields(text);
-  const box = document.createElement("span");
-  box.className = "cells";
-  for (const key of columns) {
-    const value = fields && Object.hasOwn(fields, key) ? fields[key] : null;
-    const cell = document.createElement(value === null ? "span" : "button");
-    cell.className = value === null ? "cell empty" : "cell";
-    cell.dataset.key = key;
-    if (value === null) {
-      cell.textContent = "–";
-    } else {
-      cell.type = "button";
-      cell.dataset.value = value;
-      cell.title = `${key}: ${value.slice(0, 500)} (click to filter on it)`;
-      cell.textContent = value.length > MAX_CELL_CHARS ? `${value.slice(0, MAX_CELL_CHARS)}…` : value;
-    }
-    box.append(cell);
-  }
-  return box;
-}
-
-/** One removable chip per active field filter. */
-export function renderChips(container, filters) {
-  container.replaceChildren(...filters.map((expr, index) => {
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "field-chip";
-    chip.dataset.index = String(index);
-    chip.title = `Remove the filter ${expr}`;
-    chip.setAttribute("aria-label", `Remove field filter ${expr}`);
-    chip.append(document.createTextNode(expr), Object.assign(document.createElement("span"), {
-      className: "x", textContent: "×" }));
-    return chip;
-  }));
-  container.hidden = filters.length === 0;
-}
-
-/** The column picker's checkboxes: the picked columns first, then the other keys seen. */
-export function renderColumnPicker(list, keys, columns) {
-  const all = [...columns, ...[...keys].filter((k) => !columns.includes(k)).sort()];
-  list.replaceChildren(...all.map((key) => {
-    const label = document.createElement("label");
-    label.className = "column-pick";
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.value = key;
-    box.checked = columns.includes(key);
-    label.append(box, document.createTextNode(key));
-    return label;
-  }));
-  if (all.length === 0) {
-    list.append(Object.assign(document.createElement("p"), {
-      className: "muted", textContent: "No JSON or logfmt lines received yet." }));
   }
 }

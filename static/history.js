@@ -8,27 +8,15 @@
 // It hooks into app.js through the "logtail:view" event (and window.logtail.view): the panes, the logs
 // each shows and the filter. Log text reaches the page only through render.js (text nodes).
 
-import { LEVELS, el, humanSize } from "./page.js";
+import { el, humanSize } from "./page.js";
+import { filterParams } from "./query.js";
 import { buildLine, makeMatcher } from "./render.js";
 
 const PAGE_LINES = 200;
-const TOP_PX = 48;
-const INTENT_MS = 1500; // a scroll to the top loads older lines only this soon after the user moved the view
 const CONTEXT_LINES = 10;
 const RESULTS_PAGE = 200;
 
 // ---- the search endpoint --------------------------------------------------------------------------------
-
-/** Query parameters for a filter shaped like app.js's state (as its stream URL has them). */
-function filterParams(filter) {
-  const p = new URLSearchParams();
-  if (filter.q) p.set(filter.regex ? "regex" : "q", filter.q);
-  if (filter.q && filter.ignoreCase) p.set("ignore_case", "1");
-  if (filter.q && filter.invert) p.set("invert", "1");
-  if (filter.levels && filter.levels.length < LEVELS.length) p.set("level", filter.levels.join(","));
-  for (const expr of filter.fields ?? []) p.append("field", expr);
-  return p;
-}
 
 /** Run a search; `onObject` gets every NDJSON object as it arrives. Resolves to the final `done` object. */
 async function search(root, log, params, signal, onObject) {
@@ -85,33 +73,15 @@ class ScrollBack {
     this.view = view;
     this.signal = signal;
     this.loading = false;
-    this.intentAt = -Infinity;
     this.exhausted = new Set(); // logs whose beginning (of the oldest rotated file) is shown
     this.bar = el("div", "history-bar");
     this.button = el("button", "btn btn-small", "Load older lines");
     this.button.type = "button";
     this.status = el("span", "history-status muted");
     this.bar.append(this.button, this.status);
-    pane.body.prepend(this.bar);
+    pane.putAboveLines(this.bar);
     this.button.addEventListener("click", () => this.load());
-    // The pane's content changes its scroll position too (a big batch replaces the list): older lines are
-    // loaded on a scroll to the top only if the user has just moved the view, as the pane itself judges.
-    const body = pane.body;
-    const intent = () => { this.intentAt = performance.now(); };
-    body.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    body.addEventListener("wheel", (e) => {
-      if (e.deltaY >= 0) return;
-      intent();
-      if (body.scrollTop <= 0) this.load(); // nothing left to scroll: no scroll event will come
-    }, { passive: true });
-    body.addEventListener("keydown", (e) => { if (["PageUp", "ArrowUp", "Home"].includes(e.key)) intent(); });
-    body.addEventListener("touchstart", intent, { passive: true });
-    body.addEventListener("pointerdown", intent, { passive: true }); // the scrollbar
-  }
-
-  onScroll() {
-    const recent = performance.now() - this.intentAt < INTENT_MS;
-    if (recent && !this.pane.follow && this.pane.body.scrollTop <= TOP_PX) this.load();
+    pane.onOlderWanted(() => this.load()); // the pane judges when the user scrolls up for them
   }
 
   async load() {

@@ -1,6 +1,7 @@
 // What the server tells the page, and the small helpers every module of the page uses.
 // The configuration is the JSON in <script id="logtail-config"> (templates/dashboard.html), written by the
-// server from its settings: the root path, the logs, the level names and notice kinds, the backlog.
+// server from its settings: the root path, the logs, the level names and notice kinds, the grammar of fields
+// (logtail/fields.py), the backlog.
 
 function readConfig() {
   let cfg = {};
@@ -15,6 +16,10 @@ function readConfig() {
     logs: Array.isArray(cfg.logs) ? cfg.logs : [],
     levels: strings(cfg.levels),
     noticeKinds: strings(cfg.noticeKinds),
+    fieldGrammar: {
+      logfmtPair: typeof cfg.fieldGrammar?.logfmtPair === "string" ? cfg.fieldGrammar.logfmtPair : "",
+      operators: strings(cfg.fieldGrammar?.operators),
+    },
     maxLines: Number.isInteger(cfg.maxLines) ? cfg.maxLines : undefined,
     backlog: Number.isInteger(cfg.backlog) ? cfg.backlog : 0,
     heartbeat: cfg.heartbeat,
@@ -48,4 +53,28 @@ export function humanSize(bytes) {
     unit++;
   }
   return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** The "↓" link that downloads a log's file. */
+export function downloadLink(name) {
+  const link = el("a", "icon-link", "↓");
+  link.href = `${config.root}/api/logs/${encodeURIComponent(name)}/download`;
+  link.setAttribute("download", name);
+  link.title = `Download ${name}`;
+  link.setAttribute("aria-label", `Download ${name}`);
+  return link;
+}
+
+/** `fn` run `ms` after the last call; `.now()` runs it at once (and cancels the pending run). */
+export function debounce(fn, ms) {
+  let timer = 0;
+  const run = (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+  run.now = (...args) => {
+    clearTimeout(timer);
+    fn(...args);
+  };
+  return run;
 }

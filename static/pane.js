@@ -3,12 +3,15 @@
 // removed with a "N older lines dropped" marker. While the user has scrolled up, new items are held (not
 // rendered) and counted on a "jump to bottom" button; only the newest `cap` of them can ever be shown, so
 // at most that many (plus some slack) are kept, and the older ones count as dropped when the view jumps.
-// Scroll-back (history.js) prepends older lines through `prependItems`.
+// Scroll-back (history.js) is told when the user wants older lines (`onOlderWanted`) and prepends them
+// through `prependItems`; the pane's own elements stay its own.
 
 import { buildLine, buildMarker, buildNotice, fillJsonDetails } from "./render.js";
 
 const BOTTOM_SLACK_PX = 24;
 const QUEUE_SLACK = 1000; // items beyond the cap a queue may grow by before it is cut back to the cap
+const TOP_PX = 48; // a scroll this close to the top asks for older lines
+const INTENT_MS = 1500; // ... only this soon after the user moved the view
 
 export class Pane {
   /**
@@ -29,6 +32,8 @@ export class Pane {
     this.dropped = 0; // lines removed because of the cap
     this.touching = false;
     this.autoTop = 0; // scrollTop after our last scroll to the bottom
+    this.intentAt = -Infinity; // when the user last moved the view (wheel, keys, touch, scrollbar)
+    this.olderWanted = []; // callbacks of onOlderWanted
     this.el = document.createElement("section");
     this.el.className = "pane";
     this.body = document.createElement("div");
@@ -64,19 +69,34 @@ export class Pane {
   }
 
   bindScrolling() {
-    this.body.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.body.addEventListener("scroll", () => {
+      this.onScroll();
+      this.checkTop();
+    }, { passive: true });
     // Chunks (content-visibility: auto) get their real height after their first layout, and the viewport
     // can change size: stay at the bottom while following, before the frame is painted.
     this.resizer = new ResizeObserver(() => { if (this.follow) this.scrollToBottom(); });
     this.resizer.observe(this.list);
     this.resizer.observe(this.body);
     // Intent to read older lines, seen before the scroll position moves far (smooth scrolling).
-    this.body.addEventListener("wheel", (e) => { if (e.deltaY < 0) this.stopFollowing(); }, { passive: true });
-    this.body.addEventListener("touchstart", () => { this.touching = true; }, { passive: true });
+    const intent = () => { this.intentAt = performance.now(); };
+    this.body.addEventListener("wheel", (e) => {
+      if (e.deltaY >= 0) return;
+      this.stopFollowing();
+      intent();
+      if (this.body.scrollTop <= 0) this.wantOlder(); // nothing left to scroll: no scroll event will come
+    }, { passive: true });
+    this.body.addEventListener("touchstart", () => {
+      this.touching = true;
+      intent();
+    }, { passive: true });
     this.body.addEventListener("touchend", () => { this.touching = false; this.onScroll(); }, { passive: true });
     this.body.addEventListener("keydown", (e) => {
-      if (["PageUp", "ArrowUp", "Home"].includes(e.key)) this.stopFollowing();
+      if (!["PageUp", "ArrowUp", "Home"].includes(e.key)) return;
+      this.stopFollowing();
+      intent();
     });
+    this.body.addEventListener("pointerdown", intent, { passive: true }); // the scrollbar
     this.body.addEventListener("toggle", (e) => {
       if (e.target instanceof HTMLDetailsElement && e.target.open) fillJsonDetails(e.target, this.ctx.matcher);
     }, true); // "toggle" does not bubble: listen in the capture phase
@@ -130,6 +150,16 @@ export class Pane {
   scrollToBottom() {
     this.body.scrollTop = this.body.scrollHeight;
     this.autoTop = this.body.scrollTop;
+  }
+
+  /** After the lines' layout changed (wrapping, the cap): back to the bottom if following. */
+  keepAtBottom() {
+    if (this.follow) this.scrollToBottom();
+  }
+
+  /** Counters for debugging and the browser tests. */
+  stats() {
+    return { lines: this.lines, dropped: this.dropped, follow: this.follow, queued: this.queue.length };
   }
 
   enqueue(item) {
@@ -189,6 +219,28 @@ export class Pane {
   }
 
   // ---- scroll-back ------------------------------------------------------------------------------------
+
+  /**
+   * Call `fn` when the user wants older lines: a scroll to the top just after moving the view (the pane's
+   * content moves the scroll position too: a big batch replaces the list), or a wheel up at the top.
+   */
+  onOlderWanted(fn) {
+    this.olderWanted.push(fn);
+  }
+
+  wantOlder() {
+    for (const fn of this.olderWanted) fn();
+  }
+
+  checkTop() {
+    const recent = performance.now() - this.intentAt < INTENT_MS;
+    if (recent && !this.follow && this.body.scrollTop <= TOP_PX) this.wantOlder();
+  }
+
+  /** Put `node` at the top of the scrolling body, above the lines (scroll-back's "load older" bar). */
+  putAboveLines(node) {
+    this.body.prepend(node);
+  }
 
   /** The id of the oldest line of `log` in the pane (the first in the DOM), if any. */
   oldestId(log) {
@@ -266,7 +318,7 @@ export class Pane {
   setCap(cap) {
     this.cap = cap;
     this.trim();
-    if (this.follow) this.scrollToBottom();
+    this.keepAtBottom();
   }
 
   clearList() {

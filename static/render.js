@@ -1,13 +1,13 @@
-// Building the DOM for one log line or notice. Every log text is untrusted: it only ever reaches the page
-// through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
+// Building the DOM for one log line (with its field columns) or notice. Every log text is untrusted: it only
+// ever reaches the page through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
-import { buildCells } from "./fields.js";
+import { isScalar, parseFields, tryJson } from "./fields.js";
 import { LEVELS, config } from "./page.js";
 
 const NOTICE_KINDS = new Set(config.noticeKinds);
 const LOG_COLOURS = 10;
 const MAX_MARKS = 200;
-const MAX_JSON_CHARS = 200000;
+const MAX_CELL_CHARS = 200;
 
 // Escape sequences: CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ST), other two-byte
 // escapes, and a lone ESC. Other C0 controls (except tab) are dropped too.
@@ -173,49 +173,6 @@ export function appendHighlighted(parent, text, matcher) {
 
 // ---- JSON lines -----------------------------------------------------------------------------------------
 
-// Numbers are shown as they are written: a plain JSON.parse turns 1234567890123456789 into
-// 1234567890123456800 and 1e400 into Infinity (printed as null). Where the browser gives the reviver each
-// value's source text, a number is kept as JSON.rawJSON(source), which JSON.stringify prints verbatim;
-// elsewhere a JSON line with a number is not summarised at all and shows as its raw text.
-const NUMBERS_AS_WRITTEN = (() => {
-  try {
-    let source;
-    JSON.parse("[1.50]", (key, value, context) => {
-      if (typeof value === "number") source = context?.source;
-      return value;
-    });
-    return source === "1.50" && typeof JSON.rawJSON === "function" && typeof JSON.isRawJSON === "function";
-  } catch {
-    return false;
-  }
-})();
-
-function keepNumberText(key, value, context) {
-  return typeof value === "number" ? JSON.rawJSON(context.source) : value;
-}
-
-function refuseNumbers(key, value) {
-  if (typeof value === "number") throw new RangeError("this browser cannot show the number as written");
-  return value;
-}
-
-export function tryJson(text) {
-  const t = text.trim();
-  if (t.length < 2 || t.length > MAX_JSON_CHARS || t[0] !== "{" || t[t.length - 1] !== "}") return null;
-  try {
-    const value = JSON.parse(t, NUMBERS_AS_WRITTEN ? keepNumberText : refuseNumbers);
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-/** A string, boolean or number (kept as written): what a summary shows as one value. */
-function isScalar(value) {
-  if (value === null) return false;
-  return typeof value !== "object" || (NUMBERS_AS_WRITTEN && JSON.isRawJSON(value));
-}
-
 const SUMMARY_FIELDS = [
   ["time", "timestamp", "ts", "@timestamp", "datetime", "date", "t"],
   ["level", "lvl", "severity", "levelname", "log.level"],
@@ -263,6 +220,31 @@ export function fillJsonDetails(details, matcher) {
   pre.className = "json-pretty";
   appendHighlighted(pre, stripAnsi(JSON.stringify(obj, null, 2)), matcher);
   details.append(pre);
+}
+
+// ---- field columns --------------------------------------------------------------------------------------
+
+/** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter). */
+function buildCells(text, columns) {
+  const fields = parseFields(text);
+  const box = document.createElement("span");
+  box.className = "cells";
+  for (const key of columns) {
+    const value = fields && Object.hasOwn(fields, key) ? fields[key] : null;
+    const cell = document.createElement(value === null ? "span" : "button");
+    cell.className = value === null ? "cell empty" : "cell";
+    cell.dataset.key = key;
+    if (value === null) {
+      cell.textContent = "–";
+    } else {
+      cell.type = "button";
+      cell.dataset.value = value;
+      cell.title = `${key}: ${value.slice(0, 500)} (click to filter on it)`;
+      cell.textContent = value.length > MAX_CELL_CHARS ? `${value.slice(0, MAX_CELL_CHARS)}…` : value;
+    }
+    box.append(cell);
+  }
+  return box;
 }
 
 // ---- lines and notices ----------------------------------------------------------------------------------

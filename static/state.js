@@ -1,5 +1,5 @@
-// What the user is looking at (logs, filters, field filters and columns, since, layout), kept in the page URL's hash so a link restores it,
-// and the stream URL built from it.
+// What the user is looking at (logs, filters, field filters and columns, since, layout), kept in the page
+// URL's hash so a link restores it. The server's query for it is built in query.js.
 
 import { LEVELS } from "./page.js";
 
@@ -58,19 +58,10 @@ export function writeState(state, defaults) {
   history.replaceState(history.state, "", `${location.pathname}${hash ? `#${hash}` : ""}`);
 }
 
-/** The multi-log stream URL for the state: filters are applied by the server. */
-export function streamUrl(root, state, backlog) {
+/** A URL that opens `log` around the line `id` (its context from the search, rotated files too). */
+export function lineLink(log, id) {
   const p = new URLSearchParams();
-  for (const log of state.logs) p.append("log", log);
-  p.set("backlog", String(backlog));
-  if (state.q) p.set(state.regex ? "regex" : "q", state.q);
-  if (state.q && state.ignoreCase) p.set("ignore_case", "1");
-  if (state.q && state.invert) p.set("invert", "1");
-  if (state.levels.length < LEVELS.length) p.set("level", state.levels.join(","));
-  for (const expr of state.fields) p.append("field", expr);
-  if (state.since) p.set("since", state.since);
-  // The page shows the latest lines and caps what it keeps: when it falls behind, skipping ahead (with a
-  // gap notice) beats being served the backlog it would drop anyway.
-  p.set("overflow", "skip");
-  return `${root}/api/stream?${p}`;
+  p.append("log", log);
+  p.set("around", id);
+  return `${location.origin}${location.pathname}#${p}`;
 }

@@ -34,7 +34,7 @@ async def test_window_catch_up_rejoins_live_with_nothing_lost_or_repeated(as_byt
     hub = Hub(window_lines=10_000, queue_bytes=1 << 20)
     s = sub(queue_bytes=2000)
     hub.subscribe(["a"], s)
-    catchup = CatchUp(s, hub, {}, resume_max_bytes=1 << 20, max_line_bytes=1024)  # type: ignore[arg-type]
+    catchup = CatchUp(s, hub, lambda name: None)
     rng = random.Random(7)
     published, at, received, lagged = 0, 300, [], False
     while published < 3000 or s.lagging or s.chunks:

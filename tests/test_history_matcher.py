@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from logtail.core.lines import decode_capped
 from logtail.match.filters import LineFilter
 from logtail.match.levels import detect_level
-from logtail.match.prefilter import Matcher
+from logtail.sources.files.prefilter import Matcher
 from logtail.sources.files.scan import Block
 
 CAP = 64

@@ -6,7 +6,7 @@ import gzip
 from pathlib import Path
 
 from logtail.match.filters import LineFilter
-from logtail.sources.files.regions import SearchRequest
+from logtail.sources.base import SearchRequest
 from logtail.sources.files.search import Search
 from logtail.sources.files.siblings import open_chain
 

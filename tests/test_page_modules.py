@@ -1,5 +1,7 @@
 """The page's pure modules, unit-tested in the real browser: ANSI parsing and highlighting (render.js),
-cursors (stream.js), URL state (state.js), shared helpers and the server's configuration (page.js).
+a line's fields and the field filter's shape against the server's own (fields.js), cursors (stream.js), URL
+state (state.js), the server's query (query.js), shared helpers and the server's configuration (page.js);
+and the shape of the page's imports: a tree from its entry points, no module importing one that imports it.
 
 Each table is evaluated in Debian's headless Chromium on the dashboard of a real server (which serves the
 modules and writes the configuration they read), through a dynamic `import()` of the module.
@@ -7,19 +9,27 @@ modules and writes the configuration they read), through a dynamic `import()` of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from logtail.core.frames import NoticeKind
+from logtail.match.fields import LOGFMT_PAIR, OPERATORS, FieldFilter, parse_fields
+from logtail.match.patterns import FilterError
 from tests.support import LogtailServer
 from tests.test_browser import TIMEOUT_MS, append, browser
 
 __all__ = ["browser"]  # a fixture used here by name
 
 pytestmark = pytest.mark.browser
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+ENTRY_POINTS = ("app.js", "history.js")  # the modules templates/dashboard.html loads
+IMPORT = re.compile(r'^import\s(?:[^;]*?from\s+)?"\./([\w.-]+\.js)";', re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +117,28 @@ def test_url_state_round_trip_and_stream_url(dashboard: Page) -> None:
       m.writeState(arg, { maxLines: 1000 });
       return location.hash;
     })()""", state) == "#log=a&log=b&q=x&regex=1&level=error&view=split&wrap=0&max_lines=10"
-    assert call(dashboard, "state.js", "m.streamUrl('/root', arg, 7)", state) == (
+    assert call(dashboard, "query.js", "m.streamUrl('/root', arg, 7)", state) == (
         "/root/api/stream?log=a&log=b&backlog=7&regex=x&level=error&overflow=skip")
 
 
 def test_all_levels_are_left_out_of_urls(dashboard: Page) -> None:
     state = call(dashboard, "state.js", "(() => { location.hash = 'log=a'; return m.readState({ maxLines: 9 }); })()")
     assert state["levels"] == ["error", "warn", "info", "debug"]
-    assert call(dashboard, "state.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
+    assert call(dashboard, "query.js", "m.streamUrl('', arg, 1)", state) == "/api/stream?log=a&backlog=1&overflow=skip"
+
+
+@pytest.mark.parametrize(("filter_", "query"), [
+    ({}, ""),
+    ({"q": "x", "ignoreCase": True, "invert": True}, "q=x&ignore_case=1&invert=1"),
+    ({"q": "a+", "regex": True}, "regex=a%2B"),
+    ({"ignoreCase": True, "invert": True}, ""),  # flags without a text are left out
+    ({"levels": ["error", "warn"], "fields": ["status>=500", "user:al ice"]},
+     "level=error%2Cwarn&field=status%3E%3D500&field=user%3Aal+ice"),
+    ({"levels": ["error", "warn", "info", "debug"]}, ""),  # all levels: no level filter
+])
+def test_filter_params_for_streams_and_searches(dashboard: Page, filter_: dict[str, Any], query: str) -> None:
+    """The one place the filter's query is built: the stream URL above and the searches of history.js."""
+    assert call(dashboard, "query.js", "m.filterParams(arg).toString()", filter_) == query
 
 
 def test_page_config_comes_from_the_server(dashboard: Page) -> None:
@@ -122,9 +146,66 @@ def test_page_config_comes_from_the_server(dashboard: Page) -> None:
     assert config["levels"] == ["error", "warn", "info", "debug"] and config["backlog"] == 7
     assert config["noticeKinds"] == list(get_args(NoticeKind))
     assert [log["name"] for log in config["logs"]] == ["app.log"]
+    assert config["fieldGrammar"] == {"logfmtPair": LOGFMT_PAIR, "operators": list(OPERATORS)}
+
+
+@pytest.mark.parametrize("text", [
+    "status=200 path=/a user=alice",
+    '  msg="disk \\"full\\" now" n=3\t',
+    'a="\\u00e9t\\u00e9" b= c=x',
+    "key=value and words",  # not only pairs: a plain line
+    "plain text",
+    "",
+    "   ",
+    "=x",
+    'a="unterminated',
+    '{"a": 1, "b": {"c": [true, null]}, "s": "t"}',
+    '{"a": ',
+])
+def test_fields_of_a_line_as_the_server_reads_them(dashboard: Page, text: str) -> None:
+    """The page reads a line's fields with the server's logfmt grammar (not a copy that could drift)."""
+    assert call(dashboard, "fields.js", "m.parseFields(arg)", text) == parse_fields(text)
+
+
+@pytest.mark.parametrize("expr", ["status>=500", "user:alice", "user!:bob", "path~^/a:b", "a<1", "a>b<c",
+                                  ":x", "no operator", "", "k=v"])
+def test_field_filter_shape_as_the_server_parses_it(dashboard: Page, expr: str) -> None:
+    try:
+        FieldFilter.parse(expr)
+        expected = True
+    except FilterError as exc:
+        expected = "needs a number" in str(exc)  # the shape is right; the server checks the value
+    assert call(dashboard, "fields.js", "m.isFieldFilter(arg)", expr) is expected
 
 
 @pytest.mark.parametrize(("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (20 * 1024**2, "20 MB"),
                                             (-1, ""), (None, "")])
 def test_human_size(dashboard: Page, size: int | None, text: str) -> None:
     assert call(dashboard, "page.js", "m.humanSize(arg)", size) == text
+
+
+def page_imports() -> dict[str, list[str]]:
+    """Each module of static/ and the page modules it imports (static `import ... from "./x.js"`)."""
+    return {path.name: IMPORT.findall(path.read_text(encoding="utf-8")) for path in sorted(STATIC.glob("*.js"))}
+
+
+def test_page_imports_form_a_tree_from_the_entry_points() -> None:
+    """No import cycle among the page's modules (render.js and fields.js imported each other), every import
+    names a module that exists, and every module is reached from the modules the dashboard loads."""
+    imports = page_imports()
+    assert set(ENTRY_POINTS) <= imports.keys()
+    for module, names in imports.items():
+        assert set(names) <= imports.keys(), f"{module} imports a module that is not in static/"
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path[path.index(module):], module))}"
+        if module in done:
+            return
+        for name in imports[module]:
+            visit(name, (*path, module))
+        done.add(module)
+
+    for entry in ENTRY_POINTS:
+        visit(entry, ())
+    assert done == imports.keys(), f"modules no page loads: {sorted(imports.keys() - done)}"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from logtail.config import LogSource, Settings
 from logtail.core.hub import Hub
-from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.table import FileTable
 
 
-def registry_of(*sources: LogSource) -> LogRegistry:
-    return LogRegistry(Settings(sources=sources), Hub(10, 1 << 20))
+def registry_of(*sources: LogSource) -> FileTable:
+    return FileTable(Settings(sources=sources), Hub(10, 1 << 20))
 
 
 async def test_files_and_glob_matches_become_logs_and_new_matches_join(tmp_path: Path) -> None:

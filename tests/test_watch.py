@@ -13,7 +13,7 @@ import pytest
 
 from logtail.config import LogSource, Settings
 from logtail.core.hub import Hub
-from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.table import FileTable
 from logtail.sources.files.watch import CoalescingReader, pick_backend, read_events, watch
 from tests.streams import async_wait_for
 
@@ -36,7 +36,7 @@ async def test_backend_wakes_the_follower_and_sees_new_glob_matches(tmp_path: Pa
     """The rescan runs only every `poll_interval`: with 60 s, what happens within the test is the backend's."""
     (tmp_path / "a.log").write_text("a\n")
     settings = Settings(sources=(LogSource(None, tmp_path / "*.log", is_glob=True),), poll_interval=poll_interval)
-    reg = LogRegistry(settings, Hub(10, 1 << 20))
+    reg = FileTable(settings, Hub(10, 1 << 20))
     reg.expand_globs()
     entry = reg.get("a.log")
     assert entry is not None

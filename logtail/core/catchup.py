@@ -7,56 +7,61 @@ bounded piece of work for one lagging log, in turn:
 - its position is in the hub's window: the lines after it, as many as the queue has room for. When the
   rest of the window fits, the log rejoins the live stream in that same step of the event loop: the window
   holds every line published so far and the hub queues every later one, so nothing is lost or repeated.
-- otherwise: a read-back of the files (resume.py), planned up to the hub's position at that moment and read
-  one block per step off the loop. When it is done, the position is the plan's end, and the window is next.
+- otherwise: a read-back from where the log's source keeps it (its files, Redis, ...), planned by the source
+  up to the hub's position at that moment and read one block per step. When it is done, the position is the
+  reading's end, and the window is next.
 
 Memory per lagging client is its queue plus one read block: the window's lines are shared with the hub.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from logtail.core.block import LineBlock, position_of
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Line
-from logtail.core.hub import Hub
+from logtail.core.frames import Format, Line
+from logtail.core.hub import Channel, Hub
 from logtail.core.subscription import Subscription
-from logtail.sources.files.readback import Plan, notice_frames, plan_lines, read_back
-from logtail.sources.files.table import LogRegistry
-
-if TYPE_CHECKING:
-    from logtail.sources.redis.discovery import ShippedLogs
 
 LINE_OVERHEAD = 128  # bytes of framing per line (id, event, JSON keys), to count the queue's room
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass
 class Reading:
-    end: Cursor  # the hub's position when the reading was planned: it ends there
-    blocks: AsyncIterator[list[Line] | LineBlock | bytes]  # lines, or a ready notice frame
-    plan: Plan | None = None  # a file read-back's open descriptors (a shipped log reads Redis instead)
+    """A read-back of one log planned by its source: notices first, then blocks of lines up to `end`."""
 
-    def close(self) -> None:
-        if self.plan is not None:
-            self.plan.close()
+    end: Cursor  # the hub's position when the reading was planned: it ends there
+    blocks: AsyncIterator[list[Line] | LineBlock | bytes] | None = None  # lines, or a ready notice frame
+    notices: bytes = b""  # framed notices that explain where the reading starts (a gap, a rotation)
+    # The position was lost (rotated or trimmed away): the log's deferred notices are queued now, but those at
+    # a position `reads_past` says the reading still covers, which come in their place.
+    after_hole: bool = False
+    reads_past: Callable[[Cursor], bool] | None = None
+    close: Callable[[], None] = field(default=_nothing)
+
+
+class Backfill(Protocol):
+    """What a log's source does for a lagging client: read the log back from where the source keeps it."""
+
+    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading: ...
 
 
 class CatchUp:
-    def __init__(self, sub: Subscription, hub: Hub, registry: LogRegistry, *, resume_max_bytes: int,
-                 max_line_bytes: int, shipped: ShippedLogs | None = None,
+    def __init__(self, sub: Subscription, hub: Hub, backfill: Callable[[str], Backfill | None], *,
                  sibling_starts: Collection[str] = ()) -> None:
         self.sub = sub
         self.hub = hub
-        self.registry = registry
-        self.shipped = shipped
+        self.backfill = backfill  # the source of a log, by name
         # Logs whose first position is the start of NAME.1 (since=), which offset 0 alone cannot tell from
         # the start of the current file: their first read-back is told so.
         self.sibling_starts = set(sibling_starts)
-        self.resume_max_bytes = resume_max_bytes
-        self.max_line_bytes = max_line_bytes
         self.readings: dict[str, Reading] = {}
         self._turn = 0
 
@@ -95,37 +100,28 @@ class CatchUp:
             sub.catch_up(log, after[:count], position_of(log, last), ch.stats)
 
     def _start_reading(self, log: str, cursor: Cursor) -> None:
-        if self.shipped is not None and log in self.shipped:
-            self._start_reading_shipped(log, cursor)
-            return
         sub, ch = self.sub, self.hub.channel(log)
-        entry = self.registry.get(log)
         sibling_start = log in self.sibling_starts
         self.sibling_starts.discard(log)
-        p = read_back(ch, entry.follower if entry else None, cursor, self.resume_max_bytes, sibling_start)
-        if p.lost:  # notices that happened in the hole explain it; those in what is read back wait for it
-            sub.flush_deferred(log, keep=p.reads_past)
-        if p.notices:
-            sub.queue_notice(notice_frames(p, sub.fmt))
-        assert p.end is not None  # a lagging log with no position rejoins at once (_from_window)
-        if p.readbacks:
-            self.readings[log] = Reading(p.end, plan_lines(p, self.max_line_bytes), p)
+        source = self.backfill(log)
+        if source is None:  # no source has the log any more: what the hub holds is all there is
+            sub.catch_up(log, [], ch.position or cursor, ch.stats)
+            return
+        r = source.read_after(ch, cursor, sub.fmt, sibling_start)
+        if r.after_hole:  # notices that happened in the hole explain it; those in what is read back wait for it
+            sub.flush_deferred(log, keep=r.reads_past)
+        if r.notices:
+            sub.queue_notice(r.notices)
+        if r.blocks is not None:
+            self.readings[log] = r
         else:
-            sub.catch_up(log, [], p.end, ch.stats)
-
-    def _start_reading_shipped(self, log: str, cursor: Cursor) -> None:
-        # A shipped log's lines beyond the window are in its Redis stream, up to the hub's position.
-        assert self.shipped is not None
-        ch = self.hub.channel(log)
-        blocks = self.shipped.read_after(ch, cursor, self.sub.fmt)
-        if blocks is None or ch.position is None:
-            self.sub.catch_up(log, [], ch.position or cursor, ch.stats)
-        else:
-            self.readings[log] = Reading(ch.position, blocks)
+            r.close()
+            sub.catch_up(log, [], r.end, ch.stats)
 
     async def _read(self, log: str, reading: Reading) -> None:
         ch = self.hub.channel(log)
         try:
+            assert reading.blocks is not None  # a reading without blocks is never kept (_start_reading)
             lines = await anext(reading.blocks)
         except StopAsyncIteration:
             self._finish(log)

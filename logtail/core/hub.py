@@ -158,6 +158,12 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.subscriptions: set[Subscription] = set()
 
+    def add(self, name: str) -> None:
+        self.channel(name)
+
+    def readers(self, name: str) -> int:
+        return len(self.channel(name).subscribers)
+
     def channel(self, name: str) -> Channel:
         ch = self.channels.get(name)
         if ch is None:

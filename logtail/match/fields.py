@@ -31,15 +31,17 @@ FIELD_HELP = (
 )
 MAX_FIELD_CHARS = 1000
 MAX_FIELD_FILTERS = 20
-OPERATORS = ("!:", ":", "~", ">=", "<=", ">", "<")
+OPERATORS = ("!:", ":", "~", ">=", "<=", ">", "<")  # tried in this order at each position (the page too)
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
 }
 # The key is everything before the first operator, so `a>=1` is `a` `>=` `1` and `path~a:b` is a regex.
-_GRAMMAR = re.compile(r"(?s)(.*?)(!:|:|~|>=|<=|>|<)(.*)")
+_GRAMMAR = re.compile(r"(?s)(.*?)(" + "|".join(map(re.escape, OPERATORS)) + r")(.*)")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 # One logfmt pair and the spaces after it; a quoted value may hold escaped quotes. Linear: no nesting.
-_PAIR = re.compile(r'([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)')
+# Written in the syntax Python and JavaScript share: the dashboard compiles the same text (static/fields.js).
+LOGFMT_PAIR = r'([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)'
+_PAIR = re.compile(LOGFMT_PAIR)
 
 
 class FieldedText(str):

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from logtail.config import Settings
-from logtail.sources.redis.client import Outage
+from logtail.sources.redis.metrics import outage_metrics
 
 if TYPE_CHECKING:
     from logtail.ship.shipper import Shipper
@@ -37,23 +37,6 @@ class ShipperCollector(Collector):
             lag.add_metric([ship_log.name], _lag(ship_log.path, ship_log.stored[1]))
         yield from (lines, sent, lag)
         yield from outage_metrics("logtail_ship_redis", self.shipper.outage)
-
-
-class OutageCollector(Collector):
-    """A web node's view of Redis, on its /metrics."""
-
-    def __init__(self, outage: Outage) -> None:
-        self.outage = outage
-
-    def collect(self) -> Iterator[Metric]:
-        yield from outage_metrics("logtail_redis", self.outage)
-
-
-def outage_metrics(prefix: str, outage: Outage) -> Iterator[Metric]:
-    yield CounterMetricFamily(f"{prefix}_errors", "Redis commands that failed", value=outage.errors)
-    yield CounterMetricFamily(f"{prefix}_outages", "Times Redis became unreachable (each one ends in a "
-                              "reconnect)", value=outage.outages)
-    yield GaugeMetricFamily(f"{prefix}_up", "1 while Redis is reachable", value=0 if outage.down else 1)
 
 
 def _lag(path: os.PathLike[str], stored: int) -> int:

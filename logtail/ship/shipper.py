@@ -1,7 +1,7 @@
 """`logtail ship`: follow files exactly as `serve` does and append their lines to Redis streams.
 
-The followers, globs, watcher and notices are serve's own (`LogRegistry`, `FileFollower`); only where the
-lines go differs. A `ShipSink` stands in for the hub and turns what a follower publishes into pending stream
+The followers, globs, watcher and notices are serve's own (`FileTable`, `FileFollower`); only where the
+lines go differs. A `ShipSink` is their sink instead of the hub and turns what a follower publishes into pending stream
 entries (keys.py), and the follower's `gate` awaits their storage before its next read. So while Redis is
 unreachable nothing more is read: the file is the buffer, and memory holds at most one read step per log.
 
@@ -34,12 +34,11 @@ from logtail.config import ConfigError, Settings
 from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
-from logtail.core.hub import Hub
 from logtail.core.offloop import off_loop
 from logtail.ship.journal import JournalShipping
 from logtail.ship.metrics import serve_metrics
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
-from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.table import FileLog, FileTable
 from logtail.sources.files.watch import watch
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import Outage, check_url, connect, read_last, redacted
@@ -77,13 +76,21 @@ class ShipLog:
         return max(1, lines * max(self.entries, 1) // self.lines)
 
 
-class ShipSink(Hub):
-    """The hub's place for the followers of a shipper: lines become pending entries of their log's stream."""
+class ShipSink:
+    """Where a shipper's followers publish (a `core.sink.Sink`): lines become pending entries of their log's
+    stream, stored by the follower's gate before its next read."""
 
-    def __init__(self) -> None:
-        super().__init__(window_lines=1, queue_bytes=1)
+    def __init__(self, wake: Callable[[str], None]) -> None:
         self.logs: dict[str, ShipLog] = {}
-        self.registry: LogRegistry | None = None
+        self.wake = wake  # the follower's gate stores what was just published before its next read
+
+    def add(self, name: str) -> None:
+        pass  # the shipper makes the log's `ShipLog` when the table tells it of the log (Shipper.track)
+
+    def readers(self, name: str) -> int:
+        # One reader, the Redis writer: a busy log is read at the pace a one-client stream would be, so a
+        # shipper batches lines into entries instead of writing one per wake-up.
+        return 1
 
     def publish(self, name: str, lines: list[Line] | LineBlock, position: Cursor) -> None:
         lines = lines_of(lines)
@@ -99,7 +106,7 @@ class ShipSink(Hub):
             batch.append(line)
             size += len(line.text) + 1
         self._add_entry(ship_log, batch)
-        self._wake(name)
+        self.wake(name)
 
     def _add_entry(self, ship_log: ShipLog, batch: list[Line]) -> None:
         last = batch[-1]
@@ -111,33 +118,7 @@ class ShipSink(Hub):
         log.info("%s: %s: %s", name, kind, message)
         ship_log = self.logs[name]
         ship_log.pending.append(keys.notice_fields(kind, message, *ship_log.position))
-        self._wake(name)
-
-    def _wake(self, name: str) -> None:
-        # The follower's gate stores what was just published before its next read.
-        entry = self.registry.get(name) if self.registry is not None else None
-        if entry is not None:
-            entry.follower.wake()
-
-
-class ShipRegistry(LogRegistry):
-    """serve's table of logs, each follower gated by the shipper."""
-
-    def __init__(self, settings: Settings, sink: ShipSink, shipper: Shipper) -> None:
-        super().__init__(settings, sink)
-        self.sink = sink
-        self.shipper = shipper
-        sink.registry = self
-
-    def _add(self, name: str, path: Path, from_start: bool) -> None:
-        self.sink.logs[name] = ShipLog(name, path, keys.stream_key(self.shipper.host, name))
-        super()._add(name, path, from_start)
-        ship_log = self.sink.logs[name]
-
-        async def gate() -> None:
-            await self.shipper.gate(ship_log)
-
-        self.entries[name].follower.gate = gate
+        self.wake(name)
 
 
 class Shipper:
@@ -147,9 +128,24 @@ class Shipper:
         self.host = host
         self.client = client
         self.outage = Outage(settings.redis, log, "not reading the files until it is back")
-        self.sink = ShipSink()
-        self.registry = ShipRegistry(settings, self.sink, self)
+        self.sink = ShipSink(self._wake)
+        self.table = FileTable(settings, self.sink, on_add=self.track)
         self.journal = JournalShipping(self)  # the journal logs among the sources (ship/journal.py)
+
+    def track(self, entry: FileLog) -> None:
+        """A log of the table: its stream, and its follower's gate (each read waits for the last to be stored)."""
+        ship_log = self.sink.logs[entry.name] = ShipLog(entry.name, entry.path,
+                                                        keys.stream_key(self.host, entry.name))
+
+        async def gate() -> None:
+            await self.gate(ship_log)
+
+        entry.follower.gate = gate
+
+    def _wake(self, name: str) -> None:
+        entry = self.table.get(name)
+        if entry is not None:
+            entry.follower.wake()
 
     async def gate(self, ship_log: ShipLog) -> None:
         if not ship_log.started:
@@ -162,12 +158,12 @@ class Shipper:
     async def _start(self, ship_log: ShipLog) -> None:
         await self._register([ship_log])
         last = await self._retry(partial(self._last_entry, ship_log.key))
-        follower = self.registry.entries[ship_log.name].follower
+        follower = self.table.entries[ship_log.name].follower
         if last is None:
             return  # never shipped: where serve would start (the tail of a file present now)
         fid, end = last.position
         ship_log.position = ship_log.stored = (fid, end)
-        where, rotated = await off_loop(locate, ship_log.path, fid, end)
+        where, rotated = await off_loop(shipped_position_in, ship_log.path, fid, end)
         if where == "current":
             follower.resume_at = end
             return
@@ -257,14 +253,14 @@ class Shipper:
     async def run(self) -> None:
         s = self.settings
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.registry.run(), name="logs")
-            group.create_task(watch(self.registry, s.watcher, s.poll_interval), name="watch")
+            group.create_task(self.table.run(), name="logs")
+            group.create_task(watch(self.table, s.watcher, s.poll_interval), name="watch")
             group.create_task(self.refresh_registry(), name="registry")
             if self.journal:
                 group.create_task(self.journal.run(), name="journal")
 
 
-def locate(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
+def shipped_position_in(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
     """Where the position (`fid`, `end`) is: "current" file, "rotated" NAME.1 (with the rest to ship), or "gone"."""
     def holds(rb: ReadBack) -> bool:
         return end <= rb.stop and file_id(rb.head, end) == fid
@@ -315,7 +311,7 @@ async def _main(settings: Settings, host: str) -> None:
         for task in (runner, stopper):
             task.cancel()
         await asyncio.gather(runner, stopper, return_exceptions=True)
-        shipper.registry.close()
+        shipper.table.close()
         if stop_metrics is not None:
             stop_metrics()
         await client.aclose()

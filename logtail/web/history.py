@@ -1,9 +1,11 @@
-"""HTTP routes over whole log files: download (with Range), search (NDJSON) and the rotated siblings."""
+"""HTTP routes over what a source retains of a log: download (with Range), search (NDJSON), rotated files.
+
+What each does is the log's source's business (`sources.base.Source`); what a source cannot do for a log it
+says with `Unavailable`, answered here as that status and message.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -11,14 +13,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from logtail.core.cursor import Cursor, parse_cursors
-from logtail.core.offloop import off_loop
-from logtail.sources.files.download import Download, DownloadResponse
-from logtail.sources.files.regions import DEFAULT_LIMIT, MAX_CONTEXT, MAX_LIMIT, SearchRequest
-from logtail.sources.files.search import SearchResponse
-from logtail.sources.files.siblings import rotated_siblings
-from logtail.sources.redis.history import ShippedDownload, ShippedSearch
+from logtail.sources.base import (
+    DEFAULT_LIMIT,
+    MAX_CONTEXT,
+    MAX_LIMIT,
+    DownloadRequest,
+    SearchRequest,
+    Unavailable,
+)
 from logtail.web.query import FILTER_PARAMETERS
-from logtail.web.routes import NAME_PATH, FilterQuery, require_log
+from logtail.web.routes import NAME_PATH, FilterQuery, require_source
 from logtail.web.state import state_of
 
 
@@ -83,36 +87,35 @@ def build_history_router() -> APIRouter:
         range_header: Annotated[str | None, Header(alias="Range", include_in_schema=False)] = None,
         if_range: Annotated[str | None, Header(alias="If-Range", include_in_schema=False)] = None,
     ) -> Response:
-        st = state_of(request)
-        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
-            return ShippedDownload(st.shipped, st.shipped.logs[name], st.transfers)
-        entry = require_log(request, name)
-        path, compressed = entry.path, False
-        if rotated is not None:
-            sibling = next((s for s in await off_loop(rotated_siblings, entry.path) if s.number == rotated), None)
-            if sibling is None:
-                raise HTTPException(404, detail=f"log {name!r} has no rotated file {rotated}")
-            path, compressed = sibling.path, sibling.compressed
-        filename = name if rotated is None else f"{name}.{rotated}{'.gz' if compressed else ''}"
-        download = Download(name, path, rotated or 0, compressed, filename, range_header, if_range)
-        return DownloadResponse(download, st.transfers)
+        source = require_source(request, name)
+        try:
+            return await source.download(name, DownloadRequest(rotated, range_header, if_range),
+                                         state_of(request).transfers)
+        except Unavailable as exc:
+            raise HTTPException(exc.status, detail=exc.detail) from None
 
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
-                responses={404: {"description": "Unknown log"}})
+                responses={404: {"description": "Unknown log, or a log whose rotated files are out of reach "
+                                                "(another host's)"}})
     async def rotated_files(request: Request, name: Annotated[str, NAME_PATH]) -> list[RotatedInfo]:
-        return await off_loop(_rotated_infos, require_log(request, name).path)
+        source = require_source(request, name)
+        try:
+            found = await source.rotated(name)
+        except Unavailable as exc:
+            raise HTTPException(exc.status, detail=exc.detail) from None
+        return [RotatedInfo(name=f.name, rotated=f.rotated, compressed=f.compressed, size=f.size, mtime=f.mtime)
+                for f in found]
 
     @router.get("/api/logs/{name}/search", summary="Search a log's whole file (NDJSON stream)",
                 response_class=Response, response_model=None, responses=_SEARCH_RESPONSES,
                 openapi_extra={"parameters": FILTER_PARAMETERS})
     async def search(request: Request, name: Annotated[str, NAME_PATH],
                      params: Annotated[SearchQuery, Depends()]) -> Response:
-        st = state_of(request)
-        if st.shipped is not None and name in st.shipped:  # another host's log: what Redis retains of it
-            return ShippedSearch(st.shipped, st.shipped.logs[name], params.request, st.transfers)
-        entry = require_log(request, name)
-        s = st.settings
-        return SearchResponse(name, entry.path, params.request, s.max_line_bytes, st.transfers)
+        source = require_source(request, name)
+        try:
+            return source.search(name, params.request, state_of(request).transfers)
+        except Unavailable as exc:
+            raise HTTPException(exc.status, detail=exc.detail) from None
 
     return router
 
@@ -130,15 +133,3 @@ _SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown log"},
     422: {"description": "limit or context out of range"},
 }
-
-
-def _rotated_infos(log_path: Path) -> list[RotatedInfo]:
-    infos = []
-    for sib in rotated_siblings(log_path):
-        try:
-            st = os.stat(sib.path)
-        except OSError:
-            continue
-        infos.append(RotatedInfo(name=sib.path.name, rotated=sib.number, compressed=sib.compressed,
-                                 size=st.st_size, mtime=st.st_mtime))
-    return infos

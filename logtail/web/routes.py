@@ -1,13 +1,12 @@
 """HTTP routes: the dashboard page, the log list, the streams, health and metrics.
 
 Parameters are validated before a stream starts, so a bad request gets a 4xx with a message naming the
-parameter instead of a 200 with an empty stream. A log is looked up by name in the registry; no part of a
-request is ever joined to a filesystem path.
+parameter instead of a 200 with an empty stream. A log is looked up by name among the sources (`sources.base.Source`);
+no part of a request is ever joined to a filesystem path.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated, Any, get_args
 
@@ -18,9 +17,9 @@ from starlette.types import Scope
 
 from logtail import __version__
 from logtail.core.frames import NoticeKind
+from logtail.match.fields import LOGFMT_PAIR, OPERATORS
 from logtail.match.levels import LEVELS
-from logtail.sources.files.since import Start, since_start
-from logtail.sources.files.table import LogEntry
+from logtail.sources.base import Source, Start, Unavailable
 from logtail.web.metrics import render
 from logtail.web.query import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
 from logtail.web.state import AppState, state_of
@@ -64,11 +63,12 @@ def build_router() -> APIRouter:
         st = state_of(request)
         return st.templates.TemplateResponse(request, "dashboard.html", {
             "root": request.scope.get("root_path", "").rstrip("/"),
-            "logs": [info.model_dump() for info in _list_logs(request)],
+            "logs": [info.model_dump() for info in await _list_logs(request)],
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
                      "backlog": st.settings.backlog, "version": __version__,
-                     "notice_kinds": get_args(NoticeKind)},
+                     "notice_kinds": get_args(NoticeKind),
+                     "field_grammar": {"logfmtPair": LOGFMT_PAIR, "operators": OPERATORS}},
         })
 
     @router.get("/healthz", summary="Liveness check")
@@ -81,12 +81,12 @@ def build_router() -> APIRouter:
 
     @router.get("/api/logs", summary="The logs that can be streamed")
     async def list_logs(request: Request) -> list[LogInfo]:
-        return _list_logs(request)
+        return await _list_logs(request)
 
     @router.get("/api/logs/{name}", summary="One log", responses={404: {"description": "Unknown log"}})
     async def get_log(request: Request, name: Annotated[str, NAME_PATH]) -> LogInfo:
         _require(request, [name])
-        return next(info for info in _list_logs(request) if info.name == name)
+        return next(info for info in await _list_logs(request) if info.name == name)
 
     @router.get("/api/logs/{name}/stream", summary="Stream one log (SSE, text or NDJSON)",
                 response_class=Response, response_model=None, responses=_STREAM_RESPONSES,
@@ -116,12 +116,12 @@ def unknown_log(name: str) -> str:
     return f"unknown log {name[:200]!r}"
 
 
-def require_log(request: Request, name: str) -> LogEntry:
-    """The local log named in a request; 404 if there is none of that name."""
-    entry = state_of(request).registry.get(name)
-    if entry is None:
+def require_source(request: Request, name: str) -> Source:
+    """The source of the log named in a request; 404 if there is none of that name."""
+    source = state_of(request).sources.find(name)
+    if source is None:
         raise HTTPException(404, detail=unknown_log(name))
-    return entry
+    return source
 
 
 def _require(request: Request, names: list[str]) -> None:
@@ -131,21 +131,9 @@ def _require(request: Request, names: list[str]) -> None:
             raise HTTPException(404, detail=unknown_log(name))
 
 
-def _list_logs(request: Request) -> list[LogInfo]:
-    infos = []
-    state = state_of(request)
-    for entry in state.registry:
-        try:
-            st = os.stat(entry.path)
-            infos.append(LogInfo(name=entry.name, path=str(entry.path), size=st.st_size, exists=True,
-                                 mtime=st.st_mtime))
-        except OSError:
-            infos.append(LogInfo(name=entry.name, path=str(entry.path), size=0, exists=False, mtime=None))
-    for shipped in state.shipped or ():
-        known = shipped.known
-        infos.append(LogInfo(name=shipped.name, path=known.path, size=0, exists=True, mtime=known.last_seen,
-                             host=known.host))
-    return infos
+async def _list_logs(request: Request) -> list[LogInfo]:
+    return [LogInfo(name=x.name, path=x.path, size=x.size, exists=x.exists, mtime=x.mtime, host=x.host)
+            for x in await state_of(request).sources.logs()]
 
 
 async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Response:
@@ -168,7 +156,10 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
         options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
                                 params.overflow)
         return make_stream(st, params.names, options)
-    starts = await _since_starts(st, params.names, params.since)
+    try:
+        starts = await _since_starts(st, params.names, params.since)
+    except Unavailable as exc:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
     options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
@@ -178,8 +169,8 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
 async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:
     starts = {}
     for name in names:
-        entry = st.registry.get(name)
-        start = await since_start(st.hub.channel(name), entry.follower if entry else None, moment)
+        source = st.sources.find(name)
+        start = None if source is None else await source.since(st.hub.channel(name), moment)
         if start is not None:
             starts[name] = start
     return starts
@@ -187,6 +178,5 @@ async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[s
 
 def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogStream:
     s = st.settings
-    return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
-                     queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
-                     max_line_bytes=s.max_line_bytes, shipped=st.shipped)
+    return LogStream(names, options, st.hub, st.sources, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
+                     queue_bytes=s.queue_bytes)

@@ -13,22 +13,20 @@ from logtail.config import Settings
 from logtail.core.frames import Format, notice_frame
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
-from logtail.sources.files.table import LogRegistry
-from logtail.sources.redis.discovery import ShippedLogs
+from logtail.sources.base import Sources
 
 
 @dataclass
 class AppState:
     settings: Settings
     hub: Hub
-    registry: LogRegistry
+    sources: Sources
     templates: Jinja2Templates
     metrics: CollectorRegistry
     transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
-    shipped: ShippedLogs | None = None  # logs of other hosts, with --redis
 
     def has_log(self, name: str) -> bool:
-        return name in self.registry or (self.shipped is not None and name in self.shipped)
+        return name in self.sources
 
     def shutdown_streams(self) -> None:
         """End every open stream with a final notice (SIGTERM): connections close, the server can exit."""

@@ -29,8 +29,7 @@ from logtail.core.hub import Hub
 from logtail.core.rawresponse import ClientGone, RawResponse
 from logtail.core.subscription import Overflow, Subscription, start_of_any_file
 from logtail.match.filters import LineFilter
-from logtail.sources.files.table import LogRegistry
-from logtail.sources.redis.discovery import ShippedLogs
+from logtail.sources.base import Sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,28 +53,22 @@ SERVER_SEND = "logtail.server_send"
 class LogStream(RawResponse):
     """ASGI response streaming `logs` to one client."""
 
-    def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, registry: LogRegistry, *,
-                 send_timeout: float, retry_ms: int, queue_bytes: int,
-                 resume_max_bytes: int, max_line_bytes: int, shipped: ShippedLogs | None = None) -> None:
+    def __init__(self, logs: Sequence[str], options: StreamOptions, hub: Hub, sources: Sources, *,
+                 send_timeout: float, retry_ms: int, queue_bytes: int) -> None:
         super().__init__(send_timeout)
         self.logs = list(logs)
         self.options = options
         self.hub = hub
-        self.registry = registry
+        self.sources = sources  # where a lagging log is read back from
         self.retry_ms = retry_ms
         self.queue_bytes = queue_bytes
-        self.resume_max_bytes = resume_max_bytes
-        self.max_line_bytes = max_line_bytes
-        self.shipped = shipped  # logs from other hosts through Redis (logtail/sources/redis/, logtail/ship/), if any
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opts = self.options
         sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi, opts.overflow)
         sub.cursors = {name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors}
         self._subscribe(sub)
-        catchup = CatchUp(sub, self.hub, self.registry, resume_max_bytes=self.resume_max_bytes,
-                          max_line_bytes=self.max_line_bytes, shipped=self.shipped,
-                          sibling_starts=opts.sibling_starts)
+        catchup = CatchUp(sub, self.hub, self.sources.find, sibling_starts=opts.sibling_starts)
         self._send = send
         self.sender = sub  # the subscription records its writes for the keep-alive ticker
         sub.task = asyncio.current_task()

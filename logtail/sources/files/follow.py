@@ -36,8 +36,8 @@ from typing import Literal
 from logtail.core.block import LineBlock
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line
-from logtail.core.hub import Hub
 from logtail.core.lines import LineSplitter
+from logtail.core.sink import Sink
 from logtail.sources.files.generation import Generation, open_generation, seed_offset
 from logtail.sources.files.pacing import Pace
 
@@ -59,13 +59,14 @@ FollowerState = Literal["new", "ok", "missing", "unreadable", "reopen"]
 
 
 class FileFollower:
-    def __init__(self, name: str, path: Path, hub: Hub, *, max_line_bytes: int, seed_lines: int,
+    def __init__(self, name: str, path: Path, sink: Sink, *, max_line_bytes: int, seed_lines: int,
                  from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
                  rotate_wait: float = 5.0,
                  on_draining: Callable[[FileFollower, bool], None] | None = None) -> None:
         self.name = name
         self.path = path
-        self.hub = hub
+        self.sink = sink
+        self.lines_published = 0  # counted for the pace
         self.seed_lines = seed_lines
         self.from_start = from_start  # False only for files present at startup: those start at the tail
         self.pace = Pace(flush_window)  # when a busy log is read next (pacing.py)
@@ -75,7 +76,7 @@ class FileFollower:
         # How long a renamed file must stay quiet before it is let go (Fluent Bit's `rotate_wait`).
         self.rotate_wait = rotate_wait
         # Told when this follower starts or stops draining a renamed file, whose writes the watcher reports
-        # under a name no follower has (see LogRegistry.on_change).
+        # under a name no follower has (see FileTable.on_change).
         self.on_draining = on_draining
         self.splitter = LineSplitter(max_line_bytes)
         self.gen: Generation | None = None  # the file being read
@@ -141,8 +142,7 @@ class FileFollower:
 
     def _step_once(self) -> bool:
         """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
-        channel = self.hub.channel(self.name)
-        before = channel.stats.lines_read
+        before = self.lines_published
         # The pace counts from the start of the read: a fan-out to a thousand clients takes a good part of the
         # interval, which would otherwise be added to it.
         started = time.monotonic()
@@ -152,13 +152,13 @@ class FileFollower:
             log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
             if not self.failing:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.hub.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
+                self.sink.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
                 self.failing = True
             self.more = False
             return False
         self.backoff, self.failing = 0.1, False
-        if channel.stats.lines_read > before:
-            self.pace.read(started, channel.stats.lines_read - before, len(channel.subscribers))
+        if self.lines_published > before:
+            self.pace.read(started, self.lines_published - before, self.sink.readers(self.name))
         return True
 
     async def _wait(self) -> None:
@@ -208,7 +208,7 @@ class FileFollower:
         self.vanished_at = None
         if self.state == "unreadable":
             self.state = "ok"
-            self.hub.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
+            self.sink.notice(self.name, "appeared", f"{self.path} is readable again; continuing where it was")
         if (st.st_dev, st.st_ino) != (self.gen.dev, self.gen.ino):
             self._detach(self.gen)
             self._take_name(self.gen, st)
@@ -218,7 +218,7 @@ class FileFollower:
             self.gen.close()
             self.gen = None
             self.splitter.reset()
-            self.hub.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
+            self.sink.notice(self.name, "truncated", f"{self.path} was truncated; reading from the start")
             return True
         if st.st_size == self.splitter.offset:
             return False  # a wake-up for a change that was read already (or a metadata change)
@@ -238,7 +238,7 @@ class FileFollower:
         elif previous == "new" and not self.from_start:
             self.splitter.reset(seed_offset(gen.fd, os.fstat(gen.fd).st_size, self.seed_lines))
         elif previous in ("missing", "unreadable"):
-            self.hub.notice(self.name, "appeared", f"{self.path} is readable; following from the start")
+            self.sink.notice(self.name, "appeared", f"{self.path} is readable; following from the start")
         self._publish([], gen)
         return True
 
@@ -269,7 +269,8 @@ class FileFollower:
 
     def _publish(self, lines: list[Line] | LineBlock, gen: Generation) -> None:
         at = self.splitter.line_start
-        self.hub.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
+        self.lines_published += lines.count if isinstance(lines, LineBlock) else len(lines)
+        self.sink.publish(self.name, lines, Cursor(self.name, gen.fid(at), at))
 
     def _flush_partial(self, gen: Generation) -> None:
         # A last line without a newline in a file that will not grow again is delivered as it is.
@@ -372,7 +373,7 @@ class FileFollower:
                 self._on_missing()
                 return
             self.state = "reopen"  # a new file we could not open yet: the next step opens it, or says why
-        self.hub.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
+        self.sink.notice(self.name, "rotated", f"{self.path} was rotated; following the new file")
         if self.gen is not None:
             self._publish([], self.gen)
             if self.queue:  # renamed away too, before its turn came
@@ -401,7 +402,7 @@ class FileFollower:
             return
         if self.state != "missing":
             if self.state != "new":
-                self.hub.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
+                self.sink.notice(self.name, "missing", f"{self.path} does not exist (waiting for it)")
             self.state = "missing"
 
     def _on_unreadable(self, exc: PermissionError) -> None:
@@ -410,7 +411,7 @@ class FileFollower:
 
     def _report_unreadable(self) -> None:
         if self.state != "unreadable":
-            self.hub.notice(self.name, "unreadable", f"cannot read {self.path}: permission denied")
+            self.sink.notice(self.name, "unreadable", f"cannot read {self.path}: permission denied")
             self.state = "unreadable"
 
     def _close_all(self) -> None:

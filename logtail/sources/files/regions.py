@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Literal
 
 from logtail.core.cursor import Cursor, file_id
-from logtail.match.filters import LineFilter
+from logtail.sources.base import SearchRequest
 from logtail.sources.files.siblings import LogFile
-
-MAX_LIMIT = 10_000
-DEFAULT_LIMIT = 100
-MAX_CONTEXT = 50
-Order = Literal["newest", "oldest"]
 
 
 class CursorNotFound(Exception):
@@ -22,17 +16,6 @@ class CursorNotFound(Exception):
     def __init__(self, param: str) -> None:
         super().__init__(f"{param}: no file of this log has that position (rotated away or truncated since?)")
         self.param = param
-
-
-@dataclass(frozen=True)
-class SearchRequest:
-    filter: LineFilter
-    order: Order = "newest"
-    limit: int = DEFAULT_LIMIT
-    context: int = 0
-    before: Cursor | None = None
-    after: Cursor | None = None
-    rotated: bool = False
 
 
 @dataclass
@@ -50,7 +33,7 @@ class Region:
         return max(0, (self.file.size if self.end_max is None else self.end_max) - self.lo)
 
 
-def locate(files: list[LogFile], cursor: Cursor) -> int | None:
+def file_of_cursor(files: list[LogFile], cursor: Cursor) -> int | None:
     """Index of the file a cursor points into (the newest that fits), or None."""
     for i in reversed(range(len(files))):
         f = files[i]
@@ -76,12 +59,12 @@ def plan_regions(files: list[LogFile], req: SearchRequest) -> list[Region]:
     last = len(files) - 1
     i_after = i_before = None
     if req.after is not None:
-        i_after = locate(files, req.after)
+        i_after = file_of_cursor(files, req.after)
         if i_after is None:
             raise CursorNotFound("after")
         first = i_after
     if req.before is not None:
-        i_before = locate(files, req.before)
+        i_before = file_of_cursor(files, req.before)
         if i_before is None:
             raise CursorNotFound("before")
         last = i_before

@@ -21,12 +21,11 @@ from logtail.core.frames import LineRecord, NoticeKind, NoticeRecord, dump_json,
 from logtail.core.lines import decode_capped
 from logtail.core.offloop import off_loop
 from logtail.core.rawresponse import Transfers
-from logtail.match.prefilter import Hit, Matcher
-from logtail.sources.files.regions import CursorNotFound, Region, SearchRequest, plan_regions
+from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
+from logtail.sources.files.prefilter import Hit, Matcher
+from logtail.sources.files.regions import CursorNotFound, Region, plan_regions
 from logtail.sources.files.scan import Block, backward_blocks, clip, forward_blocks, lines_after, lines_before
 from logtail.sources.files.siblings import GzipReader, LogFile, open_chain
-
-PROGRESS_INTERVAL = 0.25
 
 
 class SearchHit(LineRecord):

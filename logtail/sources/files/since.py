@@ -24,6 +24,7 @@ from logtail.core.cursor import HEAD_BYTES, Cursor, file_id
 from logtail.core.hub import Channel
 from logtail.core.offloop import off_loop
 from logtail.match.timestamps import line_time
+from logtail.sources.base import Start
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.readback import MAX_SIBLINGS, ReadBack, current_range, open_sibling
 
@@ -31,12 +32,6 @@ READ = 64 * 1024
 BISECT_MIN = 256 * 1024  # below this span, reading forward is cheaper than another probe
 PROBE_BYTES = 4 * 1024 * 1024  # how far one probe reads looking for a timestamped line
 STAMP_BYTES = 4096  # of a line, the bytes looked at for its timestamp
-
-
-@dataclass(frozen=True)
-class Start:
-    cursor: Cursor
-    sibling_start: bool = False  # from the very first line of a rotated sibling, never the current file
 
 
 async def since_start(ch: Channel, follower: FileFollower | None, moment: float) -> Start | None:

@@ -13,34 +13,36 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from logtail.config import NAME_RE, LogSource, Settings
-from logtail.core.hub import Hub
+from logtail.core.sink import Sink
 from logtail.sources.files.follow import FileFollower
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class LogEntry:
+class FileLog:
     name: str
     path: Path
     follower: FileFollower
 
 
-class LogRegistry:
-    def __init__(self, settings: Settings, hub: Hub) -> None:
+class FileTable:
+    def __init__(self, settings: Settings, sink: Sink,
+                 on_add: Callable[[FileLog], None] | None = None) -> None:
         self.settings = settings
-        self.hub = hub
-        self.entries: dict[str, LogEntry] = {}
+        self.sink = sink
+        self.on_add = on_add  # told of each new log before its follower starts (the shipper gates it)
+        self.entries: dict[str, FileLog] = {}
         self._by_path: dict[Path, str] = {}
         # directory -> file name -> log: a change event names both, and joining them into a Path per event
         # costs more than the rest of the lookup
         self._by_dir: dict[Path, dict[str, str]] = {}
-        self._symlinks: list[LogEntry] = []  # followed by name; their targets live in other directories
+        self._symlinks: list[FileLog] = []  # followed by name; their targets live in other directories
         self._draining: set[FileFollower] = set()  # followers still reading a renamed file
         self.woken: set[FileFollower] = set()  # by the last batch of change events (see next_read)
         self._group: asyncio.TaskGroup | None = None
@@ -49,10 +51,10 @@ class LogRegistry:
     def __contains__(self, name: str) -> bool:
         return name in self.entries
 
-    def get(self, name: str) -> LogEntry | None:
+    def get(self, name: str) -> FileLog | None:
         return self.entries.get(name)
 
-    def __iter__(self) -> Iterator[LogEntry]:
+    def __iter__(self) -> Iterator[FileLog]:
         return iter(list(self.entries.values()))
 
     async def run(self) -> None:
@@ -88,16 +90,18 @@ class LogRegistry:
 
     def _add(self, name: str, path: Path, from_start: bool) -> None:
         s = self.settings
-        follower = FileFollower(name, path, self.hub, max_line_bytes=s.max_line_bytes,
+        follower = FileFollower(name, path, self.sink, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
                                 rotate_wait=s.rotate_wait, on_draining=self._set_draining)
-        entry = LogEntry(name, path, follower)
+        entry = FileLog(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
         self._by_dir.setdefault(path.parent, {})[path.name] = name
         if path.is_symlink():
             self._symlinks.append(entry)
-        self.hub.channel(name)
+        self.sink.add(name)
+        if self.on_add is not None:
+            self.on_add(entry)
         if self._group is not None:
             self._group.create_task(follower.run(), name=f"follow {name}")
         follower.wake()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from logtail.sources.files.pacing import MIN_INTERVAL
-from logtail.sources.files.table import LogRegistry
+from logtail.sources.files.table import FileTable
 
 EVENTS_BUFFER = 64 * 1024
 LARGEST_EVENT = 16 + 256  # struct inotify_event, then a name of up to NAME_MAX bytes and its NUL
@@ -47,13 +47,13 @@ def pick_backend(name: str) -> str:
     return name
 
 
-async def rescan_forever(registry: LogRegistry, interval: float) -> None:
+async def rescan_forever(registry: FileTable, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         registry.wake_all()
 
 
-async def watch(registry: LogRegistry, backend: str, poll_interval: float) -> None:
+async def watch(registry: FileTable, backend: str, poll_interval: float) -> None:
     """Run the chosen backend and the periodic rescan until cancelled."""
     backend = pick_backend(backend)
     async with asyncio.TaskGroup() as group:
@@ -64,7 +64,7 @@ async def watch(registry: LogRegistry, backend: str, poll_interval: float) -> No
             group.create_task(watch_watchfiles(registry), name="watchfiles")
 
 
-async def watch_inotify(registry: LogRegistry) -> None:
+async def watch_inotify(registry: FileTable) -> None:
     from inotify_simple import INotify, flags, parse_events
 
     mask = (flags.MODIFY | flags.CREATE | flags.DELETE | flags.MOVED_FROM | flags.MOVED_TO | flags.ATTRIB
@@ -214,7 +214,7 @@ def read_events(fd: int, parse: Callable[[bytes], list[Any]]) -> list[Any]:
             return events
 
 
-def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry, masks: _Masks) -> bool:
+def _dispatch(events: list[Any], watched: dict[int, Path], registry: FileTable, masks: _Masks) -> bool:
     """Wake the followers `events` concern; False when there were none."""
     registry.woken.clear()
     for event in events:
@@ -232,7 +232,7 @@ def _dispatch(events: list[Any], watched: dict[int, Path], registry: LogRegistry
     return bool(events)
 
 
-async def watch_watchfiles(registry: LogRegistry) -> None:
+async def watch_watchfiles(registry: FileTable) -> None:
     from watchfiles import Change, awatch
 
     while True:
@@ -257,7 +257,7 @@ async def watch_watchfiles(registry: LogRegistry) -> None:
                 await stopper
 
 
-async def _stop_when_changed(registry: LogRegistry, dirs: set[Path], stop: asyncio.Event) -> None:
+async def _stop_when_changed(registry: FileTable, dirs: set[Path], stop: asyncio.Event) -> None:
     """Restart `awatch` when the set of directories to watch changes (new glob matches, new dirs)."""
     while True:
         with contextlib.suppress(TimeoutError):

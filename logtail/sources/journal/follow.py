@@ -20,11 +20,11 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Line, NoticeKind
+from logtail.core.frames import Line
 from logtail.core.offloop import off_loop
+from logtail.core.sink import Sink
 from logtail.sources.journal.entry import JournalLine, parse_lines
 from logtail.sources.journal.ids import SeqnumIds, fid_of, parse_journal_cursor, partial_cursor
 from logtail.sources.journal.process import Journalctl, run_journalctl
@@ -35,14 +35,6 @@ OFF_LOOP_LINES = 256  # a batch with more entries is parsed in a worker thread
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 30.0
 HEALTHY_RUN = 10.0  # seconds a child must have run for its next restart to start from the first backoff
-
-
-class Sink(Protocol):
-    """What a follower publishes into (the hub)."""
-
-    def publish(self, name: str, lines: list[Line], position: Cursor) -> None: ...
-
-    def notice(self, name: str, kind: NoticeKind, message: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +117,7 @@ class JournalFollower:
 
     async def run(self, sink: Sink) -> None:
         """Follow until cancelled."""
+        sink.add(self.name)
         if not self.started:
             await self._seed(sink)
             self.started = True

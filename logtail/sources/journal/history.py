@@ -19,8 +19,7 @@ from starlette.types import Scope
 from logtail.core.fileresponse import FileStreamResponse
 from logtail.core.frames import dump_json
 from logtail.core.rawresponse import Transfers
-from logtail.sources.files.regions import SearchRequest
-from logtail.sources.files.search import PROGRESS_INTERVAL
+from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.follow import Place, to_lines
 from logtail.sources.journal.process import Journalctl

@@ -14,10 +14,21 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
 from logtail.config import Settings
+from logtail.core.block import LineBlock
+from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
+from logtail.core.frames import Format, Line, notice_frame
+from logtail.core.hub import Channel, Hub
+from logtail.core.rawresponse import Transfers
+from logtail.core.sink import Sink
+from logtail.sources.base import DownloadRequest, LogInfo, RotatedFile, SearchRequest, Start, Unavailable
 from logtail.sources.journal.entry import JournalLine
-from logtail.sources.journal.follow import JournalFollower, Place, Sink, last_entry, read_entries
+from logtail.sources.journal.follow import JournalFollower, Place, last_entry, read_entries
+from logtail.sources.journal.history import JournalDownload, JournalSearch
 from logtail.sources.journal.ids import SeqnumIds, fid_of
 from logtail.sources.journal.process import Journalctl, journal_command
 
@@ -134,9 +145,62 @@ class JournalSource:
         return place.cursor(name) if place is not None else None
 
 
+    # --- the Source interface (sources/base.py) ---------------------------------------------------------
+
+    async def logs(self) -> list[LogInfo]:
+        where = self.directory or "the system journal"
+        return [LogInfo(log.name, f"journal:{' '.join(log.matches) or '(all)'} in {where}", 0, True, None)
+                for log in self.journal_logs.values()]
+
+    async def close(self) -> None:
+        pass  # every journalctl is ended by the task that started it
+
+    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+        if ch.position is None:
+            return Reading(cursor)
+        children: list[Journalctl] = []
+
+        def close() -> None:
+            for child in children:
+                child.kill()
+
+        return Reading(ch.position, self._frames(ch.name, cursor, ch.position, fmt, children.append), close=close)
+
+    async def _frames(self, name: str, cursor: Cursor, end: Cursor, fmt: Format,
+                      on_child: Callable[[Journalctl], None]) -> AsyncIterator[list[Line] | LineBlock | bytes]:
+        async for item in self.entries_after(name, cursor, end, on_child):
+            yield notice_frame(fmt, name, "gap", item.message) if isinstance(item, Gap) else list[Line](item)
+
+    async def since(self, ch: Channel, moment: float) -> Start | None:
+        cursor = await self.start_at(ch.name, moment)
+        if cursor is None:  # nothing at or after the moment yet: the stream starts live
+            return None if ch.position is None else Start(ch.position)
+        return Start(cursor)
+
+    async def rotated(self, name: str) -> list[RotatedFile]:
+        raise Unavailable(404, f"{name!r} is a journal log: it has no rotated files (its download and search "
+                               "cover every entry the journal retains)")
+
+    async def download(self, name: str, request: DownloadRequest, transfers: Transfers) -> Response:
+        if request.rotated is not None:
+            await self.rotated(name)
+        return JournalDownload(self, name, transfers)
+
+    def search(self, name: str, request: SearchRequest, transfers: Transfers) -> Response:
+        return JournalSearch(self, name, request, transfers)
+
+    def collectors(self) -> list[Collector]:
+        return []
+
+
 async def _first(entries: AsyncGenerator[list[JournalLine], None]) -> JournalLine | None:
     """The first entry of a reading, whose journalctl is then stopped."""
     async with aclosing(entries):
         async for lines in entries:
             return lines[0]
     return None
+
+
+def configure(settings: Settings, hub: Hub) -> JournalSource | None:
+    """The journal logs of the configuration, when it has any."""
+    return JournalSource(settings, hub) if any(src.journal is not None for src in settings.sources) else None

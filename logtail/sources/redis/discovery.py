@@ -63,6 +63,7 @@ class ShippedLogs:
                 existing.known = record
         return new
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format) -> AsyncIterator[list[Line] | bytes] | None:
+    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format,
+                   max_bytes: int) -> AsyncIterator[list[Line] | bytes] | None:
         """A lagging client's read-back of `ch` after `cursor` (catchup.py)."""
-        return read_after(self, ch, cursor, fmt)
+        return read_after(self, ch, cursor, fmt, max_bytes)

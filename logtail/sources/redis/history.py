@@ -19,8 +19,7 @@ from logtail.core.cursor import Cursor
 from logtail.core.fileresponse import FileStreamResponse
 from logtail.core.frames import Line, dump_json
 from logtail.core.rawresponse import Transfers
-from logtail.sources.files.regions import SearchRequest
-from logtail.sources.files.search import PROGRESS_INTERVAL
+from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import read_range, read_reverse
 from logtail.sources.redis.discovery import ShippedLog, ShippedLogs

@@ -36,6 +36,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 ENTRY_LINES = 512  # lines per entry at most
 ENTRY_BYTES = 64 * 1024  # bytes of text per entry at most (a longer single line still gets its own entry)
 INDEX_BITS = 20
+LAST_INDEX = (1 << INDEX_BITS) - 1  # a line index past any entry's last line
 
 
 def check_host(host: str) -> str:

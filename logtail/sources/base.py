@@ -1,0 +1,152 @@
+"""The one interface every log source implements, and the values that cross it.
+
+A source owns some logs (local files, the streams other hosts ship to Redis, the journal, ...) and does for
+them everything the rest of logtail needs: list them, follow them into the hub, read them back after a
+position (resume and catch-up, through `core.catchup.Backfill`), find the position for a moment (`since=`),
+search and download what it retains. The web layer and the core know sources only through `Source`; a source
+is one subpackage of `logtail.sources` and one line in `catalog.FACTORIES`.
+
+What a source cannot do for a log (the rotated files of a log on another host are on that host) it says by
+raising `Unavailable`, which the client gets as a 4xx naming the reason: never an empty 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from prometheus_client.registry import Collector
+from starlette.responses import Response
+
+from logtail.core.catchup import Reading
+from logtail.core.cursor import Cursor
+from logtail.core.frames import Format
+from logtail.core.hub import Channel
+from logtail.core.rawresponse import Transfers
+from logtail.match.filters import LineFilter
+
+MAX_LIMIT = 10_000  # matches per search request at most
+DEFAULT_LIMIT = 100
+MAX_CONTEXT = 50  # lines of context around a match at most
+PROGRESS_INTERVAL = 0.25  # seconds between a search's progress objects
+Order = Literal["newest", "oldest"]
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    name: str
+    path: str  # where it is read from: a file, or the host's path of a shipped log
+    size: int  # bytes the source retains of it
+    exists: bool  # the log can be read now (a configured file may not exist yet)
+    mtime: float | None  # when it was last written, as far as the source knows
+    host: str | None = None  # the host it comes from, for logs of other hosts
+
+
+@dataclass(frozen=True)
+class RotatedFile:
+    name: str
+    rotated: int
+    compressed: bool
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where `since=` starts a log: a position, read on from as a resume would be."""
+
+    cursor: Cursor
+    sibling_start: bool = False  # from the very first line of a rotated sibling, never the current file
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    filter: LineFilter
+    order: Order = "newest"
+    limit: int = DEFAULT_LIMIT
+    context: int = 0
+    before: Cursor | None = None
+    after: Cursor | None = None
+    rotated: bool = False
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    rotated: int | None = None  # a rotated file NAME.N instead of the log itself
+    range: str | None = None  # the Range header
+    if_range: str | None = None  # the If-Range header
+
+
+class Unavailable(Exception):
+    """What a source cannot do for one of its logs; the client gets `status` and this message."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Source(Protocol):
+    def __contains__(self, name: str) -> bool:
+        """Whether `name` is one of this source's logs."""
+
+    async def logs(self) -> list[LogInfo]:
+        """Every log of this source, with what is known of it now."""
+
+    async def run(self) -> None:
+        """Follow the logs and publish their lines into the hub until cancelled."""
+
+    async def close(self) -> None:
+        """Free what the source holds (descriptors, connections); called once, after `run` ended."""
+
+    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+        """The lines of `ch` after `cursor`, up to the hub's position now (resume and catch-up)."""
+
+    async def since(self, ch: Channel, moment: float) -> Start | None:
+        """Where a stream from `moment` starts, or None to start live."""
+
+    async def rotated(self, name: str) -> list[RotatedFile]:
+        """The rotated files of a log, oldest number first."""
+
+    async def download(self, name: str, request: DownloadRequest, transfers: Transfers) -> Response:
+        """A response with what the source retains of a log, as text (or one rotated file)."""
+
+    def search(self, name: str, request: SearchRequest, transfers: Transfers) -> Response:
+        """An NDJSON response with the matches of a search over what the source retains of a log."""
+
+    def collectors(self) -> list[Collector]:
+        """Prometheus collectors of the source's own state (e.g. outages of its connection)."""
+
+
+class Sources:
+    """Every source of a node; a log's name belongs to one of them."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+
+    def __iter__(self) -> Iterator[Source]:
+        return iter(self.sources)
+
+    def __contains__(self, name: str) -> bool:
+        return self.find(name) is not None
+
+    def find(self, name: str) -> Source | None:
+        return next((source for source in self.sources if name in source), None)
+
+    async def logs(self) -> list[LogInfo]:
+        found = await asyncio.gather(*(source.logs() for source in self.sources))
+        return [info for infos in found for info in infos]
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for source in self.sources:
+                group.create_task(source.run(), name=type(source).__name__)
+
+    async def close(self) -> None:
+        for source in self.sources:
+            await source.close()
+
+    def collectors(self) -> list[Collector]:
+        return [c for source in self.sources for c in source.collectors()]

@@ -1,0 +1,48 @@
+"""The package's layers (pyproject.toml, [tool.importlinter]) are a checked contract, not a convention."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def lint_imports(package_parent: Path) -> subprocess.CompletedProcess[str]:
+    """lint-imports over the `logtail` package found in `package_parent`, with the repository's contracts."""
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+                          cwd=package_parent, env=env, capture_output=True, text=True, timeout=120)
+
+
+def copy_of_package(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "logtail", tmp_path / "logtail", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "logtail"
+
+
+def test_the_package_keeps_its_layers() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+def test_an_import_from_the_core_into_a_source_breaks_the_contract(tmp_path: Path) -> None:
+    package = copy_of_package(tmp_path)
+    hub = package / "core" / "hub.py"
+    hub.write_text(hub.read_text() + "\nfrom logtail.sources.files import table  # noqa: E402,F401\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "logtail.core.hub -> logtail.sources.files.table" in result.stdout
+
+
+def test_an_import_of_a_concrete_source_into_the_web_layer_breaks_the_contract(tmp_path: Path) -> None:
+    package = copy_of_package(tmp_path)
+    routes = package / "web" / "routes.py"
+    routes.write_text(routes.read_text() + "\nfrom logtail.sources.redis import keys  # noqa: E402,F401\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "the web layer knows sources only through their interface BROKEN" in result.stdout
