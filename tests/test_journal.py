@@ -365,3 +365,22 @@ async def test_a_read_back_is_bounded_by_resume_max_bytes(writer: JournalWriter)
     got = await read_all(source, "journal", Cursor("journal", "000000000000", 0), None)
     assert got[0] == Gap() and isinstance(got[-1], Gap) and "--resume-max-bytes" in got[-1].message
     assert 0 < len(got) - 2 <= 11
+
+
+async def test_read_after_reads_up_to_the_hubs_position(writer: JournalWriter) -> None:
+    """`Source.read_after` (a lagging client's catch-up): the entries after the cursor up to the hub's position,
+    not the ones written since."""
+    writer.write(*(f"entry {i}" for i in range(3)))
+    await until(lambda: len(writer_messages(writer)) == 3, "the entries in the file")
+    hub = Hub(10, 1 << 20)
+    source = JournalSource(settings(writer.directory, "journal"), hub)
+    first = [line async for batch in source.entries_after("journal", Cursor("journal", "000000000000", 0), None)
+             if not isinstance(batch, Gap) for line in batch]
+    hub.publish("journal", list(first), Cursor("journal", first[-1].fid, first[-1].end))
+    writer.write("after the hub's position")
+    await until(lambda: len(writer_messages(writer)) == 4, "the last entry in the file")
+    reading = source.read_after(hub.channel("journal"), Cursor("journal", first[0].fid, first[0].end), "sse", False)
+    assert reading.blocks is not None
+    got = [line.text for batch in [b async for b in reading.blocks] for line in batch]  # type: ignore[union-attr]
+    assert got == ["entry 1", "entry 2"]
+    reading.close()
