@@ -16,10 +16,12 @@ so an id whose fid matches no file is never turned into a journalctl cursor.
 from __future__ import annotations
 
 import re
+import time
 
 from logtail.sources.journal.process import run_journalctl
 
 FID_DIGITS = 12
+HEADERS_INTERVAL = 5.0  # seconds between two readings of the journal files' headers
 _SEQNUM_ID = re.compile(r"[0-9a-f]{32}")
 _HEADER_ID = re.compile(rb"Sequential number ID: ([0-9a-f]{32})")
 
@@ -56,6 +58,7 @@ class SeqnumIds:
     def __init__(self, base_args: list[str]) -> None:
         self.base_args = base_args  # journalctl and where it reads (e.g. --directory DIR)
         self.by_fid: dict[str, str] = {}
+        self.headers_read_at = -HEADERS_INTERVAL
 
     def learn(self, seqnum_id: str) -> str:
         fid = seqnum_id[:FID_DIGITS]
@@ -66,7 +69,10 @@ class SeqnumIds:
     async def find(self, fid: str) -> str | None:
         """The seqnum id whose fid is `fid`, asking the journal's file headers when it is not known yet."""
         found = self.by_fid.get(fid)
-        if found is None:
+        # The headers are read at most every HEADERS_INTERVAL: ids that match nothing (made up, or of a
+        # journal long gone) must not start a journalctl per request.
+        if found is None and time.monotonic() - self.headers_read_at >= HEADERS_INTERVAL:
+            self.headers_read_at = time.monotonic()
             for seqnum_id in await self._from_headers():
                 self.learn(seqnum_id)
             found = self.by_fid.get(fid)

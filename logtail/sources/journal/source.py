@@ -29,7 +29,7 @@ from logtail.sources.base import DownloadRequest, LogInfo, RotatedFile, SearchRe
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.follow import JournalFollower, Place, last_entry, read_entries
 from logtail.sources.journal.history import JournalDownload, JournalSearch
-from logtail.sources.journal.ids import SeqnumIds, fid_of
+from logtail.sources.journal.ids import HEADERS_INTERVAL, SeqnumIds, fid_of
 from logtail.sources.journal.process import Journalctl, journal_command
 
 GAP_MESSAGE = ("the position to resume from is no longer in the journal (vacuumed, rotated away or a new "
@@ -127,6 +127,7 @@ class JournalSource:
         if first.seqnum_id == place.seqnum_id:
             return first.end > place.seqnum + 1
         self.ids.by_fid.pop(fid_of(place.seqnum_id), None)  # asked afresh from the files' headers
+        self.ids.headers_read_at = -HEADERS_INTERVAL
         return await self.ids.find(fid_of(place.seqnum_id)) is None
 
     async def start_at(self, name: str, moment: float) -> Cursor | None:
