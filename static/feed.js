@@ -21,7 +21,7 @@ export class Feed {
 
   /** An item of the stream: {kind: "line" | "notice", data}. */
   receive(item) {
-    if (item.kind === "line" && typeof item.data?.text === "string") this.keys.note(item.data.text);
+    if (item.kind === "line" && typeof item.data?.text === "string") this.keys.note(item.data.text, item.data.fields);
     if (this.paused) {
       this.held.push(item);
       if (item.kind === "line") this.heldLines++;

@@ -108,6 +108,11 @@ export function parseFields(text) {
   return logfmt(text);
 }
 
+/** Whether `value` is a line's carried fields (a journal entry's: `fields` in its JSON), {key: text}. */
+export function isFieldMap(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** Whether `expr` reads as KEY OP VALUE (the server checks the rest and answers with an error). */
 export function isFieldFilter(expr) {
   const at = firstOperator(expr);
@@ -128,9 +133,10 @@ export class KeyTracker {
     this.keys = new Set();
   }
 
-  note(text) {
-    if (this.keys.size >= MAX_KEYS || !(text.startsWith("{") || text.includes("="))) return;
-    const fields = parseFields(text);
+  note(text, carried) {
+    if (this.keys.size >= MAX_KEYS) return;
+    const own = text.startsWith("{") || text.includes("=") ? parseFields(text) : null;
+    const fields = isFieldMap(carried) ? { ...(own ?? {}), ...carried } : own;
     if (!fields) return;
     for (const key of Object.keys(fields)) {
       if (this.keys.size >= MAX_KEYS) break;

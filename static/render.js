@@ -1,7 +1,7 @@
 // Building the DOM for one log line (with its field columns) or notice. Every log text is untrusted: it only
 // ever reaches the page through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
-import { isScalar, parseFields, tryJson } from "./fields.js";
+import { isFieldMap, isScalar, parseFields, tryJson } from "./fields.js";
 import { LEVELS, config } from "./page.js";
 
 const NOTICE_KINDS = new Set(config.noticeKinds);
@@ -225,8 +225,9 @@ export function fillJsonDetails(details, matcher) {
 // ---- field columns --------------------------------------------------------------------------------------
 
 /** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter). */
-function buildCells(text, columns) {
-  const fields = parseFields(text);
+function buildCells(text, columns, carried) {
+  // A journal line carries its entry's fields beside its text (they win over the text's own).
+  const fields = isFieldMap(carried) ? { ...(parseFields(text) ?? {}), ...carried } : parseFields(text);
   const box = document.createElement("span");
   box.className = "cells";
   for (const key of columns) {
@@ -292,7 +293,7 @@ export function buildLine(data, matcher, columns) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
-  if (columns?.length) el.append(buildCells(text, columns));
+  if (columns?.length) el.append(buildCells(text, columns, data.fields));
   const obj = tryJson(text);
   el.append(obj ? buildJson(obj, matcher) : buildText(text, matcher));
   if (data.truncated) {
