@@ -31,6 +31,7 @@ class LineRecord(TypedDict):
     id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
     level: Level | None
     truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
+    fields: NotRequired[dict[str, str]]  # a journal line's: the entry's fields (sources/journal/entry.py)
 
 
 class NoticeCounts(TypedDict, total=False):
