@@ -324,6 +324,7 @@ async def test_search_and_download_over_the_retained_entries(writer: JournalWrit
                                                                transfers))).splitlines()]
     hits = [o for o in out if "text" in o]
     assert [h["text"] for h in hits] == ["request 5 error", "request 3 error", "request 1 error"]
+    assert hits[0]["fields"]["PRIORITY"] == "3" and hits[0]["level"] == "error"
     assert out[-1] == {"event": "done", "matches": 3, "scanned": 6, "total": None, "truncated": False}
     # Paging: before the second hit, newest first; after the first hit, oldest first, with context.
     before = parse_id(hits[1]["id"])

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any, Literal
 
-from logtail.core.frames import Line, dump_json
+from logtail.core.frames import Line, LineRecord, dump_json
 from logtail.core.lines import decode_capped
 from logtail.match.fields import FieldedText, Fields
 from logtail.match.levels import Level
@@ -40,6 +40,12 @@ class JournalLine(Line):
         self._level = level  # "": no PRIORITY, detected from the text when asked
         self.seqnum_id = seqnum_id
         self.realtime = realtime  # microseconds since the epoch (__REALTIME_TIMESTAMP)
+
+    def record(self) -> LineRecord:
+        record = super().record()
+        if isinstance(self.text, FieldedText):
+            record["fields"] = self.text.carried
+        return record
 
     @property
     def json(self) -> bytes:
