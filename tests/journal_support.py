@@ -111,13 +111,6 @@ class JournalWriter:
         self.close()
 
 
-def write_journal(directory: Path, *entries: bytes, name: str = "test.journal") -> Path:
-    """A finished journal file holding `entries` (made with `JournalWriter.entry`)."""
-    with JournalWriter(directory, name) as writer:
-        writer.send(b"".join(entries))
-    return writer.path
-
-
 def journal_messages(directory: Path, *args: str, timeout: float = 30.0) -> list[str]:
     """What journalctl reads from the directory now (MESSAGE of each entry), for checks in tests."""
     deadline = time.monotonic() + timeout
