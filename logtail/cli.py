@@ -20,12 +20,13 @@ from logtail.server import serve
 from logtail.web.middleware.auth import hash_password
 
 EPILOG = """\
-SOURCE is PATH, GLOB or NAME=PATH; a log is named after its file unless named explicitly.
+SOURCE is PATH, GLOB or NAME=PATH; a log is named after its file unless named explicitly. The systemd journal:
+`journal` (all of it), `journal:UNIT` (one unit) or NAME=journal:FIELD=VALUE[,FIELD=VALUE] (journalctl matches).
 Every option can also be set as LOGTAIL_<OPTION> (e.g. LOGTAIL_PORT=9000, LOGTAIL_SOURCES="app.log x=/y.log")
 or in the TOML file given by --config (port = 9000, sources = [...], [logs] name = "path").
 Precedence: flag, then environment, then config file, then default.
 """
-
+SOURCE_HELP = "PATH, GLOB, NAME=PATH, journal, journal:UNIT or NAME=journal:FIELD=VALUE[,...]"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logtail", description="Follow log files and stream them over SSE.")
@@ -35,13 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_p = commands.add_parser("serve", help="follow log files and stream them over HTTP", epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    serve_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
+    serve_p.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCE_HELP)
     serve_p.add_argument("--config", type=Path, help="TOML configuration file")
     add_setting_flags(serve_p, [name for name in OPTIONS if name not in SHIP_ONLY])
 
     ship_p = commands.add_parser("ship", help="follow logs and append their lines to Redis streams",
                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ship_p.add_argument("sources", nargs="*", metavar="SOURCE", help="PATH, GLOB or NAME=PATH")
+    ship_p.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCE_HELP)
     ship_p.add_argument("--config", type=Path, help="TOML configuration file")
     add_setting_flags(ship_p, list(SHIP_OPTIONS))
 

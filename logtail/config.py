@@ -24,6 +24,8 @@ from logtail.core.events import rule_for
 from logtail.match.parsers import ParserError, parser_for
 
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+JOURNAL = "journal"  # a source `journal`, `journal:UNIT` or `NAME=journal:FIELD=VALUE[,FIELD=VALUE]`
+JOURNAL_FIELD_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # journal field names: upper case, digits, underscores
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
 MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
@@ -35,7 +37,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class LogSource:
-    """A configured source: one named file, or a glob whose matches become logs as they appear."""
+    """A configured source: one named file, a glob whose matches become logs as they appear, or the journal."""
 
     name: str | None  # None for globs: each match is named after its file
     path: Path
@@ -45,6 +47,8 @@ class LogSource:
     multiline: str | None = None
     multiline_start: str | None = None
     multiline_wait: float = 1.0  # seconds an event still being written is held before it is sent as it is
+    # A journal log: journalctl's match arguments (`--unit=UNIT`, `FIELD=VALUE` ...; none: the whole journal).
+    journal: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class Settings:
     host_heartbeat: float = 10.0
     host_gone_after: float = 60.0
     host_hide_after: float = 604_800.0
+    journal_directory: str | None = None  # journal sources read the files here, not the system journal
 
 
 # Setting name -> (type, help). The CLI builds its flags from this table and docs/configuration.md documents it; the
@@ -149,10 +154,12 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "host_gone_after": (float, "seconds without a heartbeat after which a shipping host is gone "
                                "(silent after 2.5 heartbeats)"),
     "host_hide_after": (float, "seconds without a heartbeat after which a host is left out of /api/hosts"),
+    "journal_directory": (str, "journal sources read the journal files in this directory (default: the system "
+                               "journal)"),
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
-                "watcher", "poll_interval", "log_level", "host_heartbeat")
+                "watcher", "poll_interval", "log_level", "host_heartbeat", "journal_directory")
 SHIP_ONLY = ("host_name", "metrics_port", "host_heartbeat")
 LIST_OPTIONS = ("cors_origins", "metrics_users")
 HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
@@ -187,7 +194,11 @@ PARSE_OPTION = ":parse="
 
 def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = "") -> LogSource:
     """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by `:parse=SPEC`, relative paths taken from
-    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors."""
+    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors. Or a journal
+    source (`journal_source`)."""
+    journal = journal_source(spec)
+    if journal is not None:
+        return journal
     parse_key = parse_key or f"source {spec[:200]!r}: parse"
     at = spec.find(PARSE_OPTION)
     if at >= 0:
@@ -217,6 +228,43 @@ def check_parse(spec: str, origin: str) -> str:
     return spec
 
 
+def journal_source(spec: str) -> LogSource | None:
+    """`journal` (the whole journal, named `journal`), `journal:UNIT` (one unit, named after it) or
+    `NAME=journal[:UNIT | :FIELD=VALUE[,FIELD=VALUE...]]`; None for any other spec (a file: `./journal` is
+    the file named journal). Matches combine as in journalctl: different fields must all match, the same
+    field given twice matches either value."""
+    name: str | None = None
+    rest = spec
+    if "=" in spec and not spec.startswith(("/", ".", f"{JOURNAL}:")):
+        name, _, rest = spec.partition("=")
+    if rest != JOURNAL and not rest.startswith(f"{JOURNAL}:"):
+        return None
+    what = rest[len(JOURNAL) + 1:]
+    if rest == JOURNAL:
+        matches: tuple[str, ...] = ()
+        name = name or JOURNAL
+    elif not what:
+        raise ConfigError(f"source {spec!r}: name a unit (journal:UNIT) or matches (NAME=journal:FIELD=VALUE)")
+    elif "=" not in what:
+        matches, name = (f"--unit={what}",), name or what
+    else:
+        matches = tuple(_journal_match(spec, m) for m in what.split(","))
+        if name is None:
+            raise ConfigError(f"source {spec!r}: name a journal match, e.g. NAME={rest}")
+    if not NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"source {spec!r}: log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -); "
+                          "name it with NAME=journal:...")
+    return LogSource(name, Path(rest), journal=matches)
+
+
+def _journal_match(spec: str, match: str) -> str:
+    field, eq, _ = match.partition("=")
+    if not eq or not JOURNAL_FIELD_RE.fullmatch(field):
+        raise ConfigError(f"source {spec!r}: {match!r} is not a journal match FIELD=VALUE (FIELD in upper case, "
+                          "e.g. _SYSTEMD_UNIT=nginx.service, PRIORITY=3)")
+    return match
+
+
 def check_name(name: str) -> str:
     if not NAME_RE.fullmatch(name) or name in (".", ".."):
         raise ConfigError(f"log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -)")
@@ -233,6 +281,8 @@ def check_sources(sources: tuple[LogSource, ...]) -> None:
             raise ConfigError(f"duplicate log name {src.name!r} ({seen[src.name]} and {src.path}); "
                               f"name one with NAME=PATH")
         seen[src.name] = src.path
+        if src.journal is not None:
+            continue
         if src.path.exists() and not os.access(src.path, os.R_OK):
             raise ConfigError(f"log {src.name!r}: {src.path} is not readable by this user")
         if src.path.is_dir():

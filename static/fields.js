@@ -108,6 +108,11 @@ export function parseFields(text) {
   return logfmt(text);
 }
 
+/** Whether `value` is a line's carried fields (a journal entry's: `fields` in its JSON), {key: text}. */
+export function isFieldMap(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** Whether `expr` reads as KEY OP VALUE (the server checks the rest and answers with an error). */
 export function isFieldFilter(expr) {
   const at = firstOperator(expr);
@@ -125,8 +130,10 @@ function firstOperator(expr) {
 /** A line's fields: those the server sent (a log with a parser: `fields` in the line's JSON), else the
  * fields of a JSON or logfmt line, read here as the server reads them. */
 export function lineFields(text, sent) {
-  if (sent && typeof sent === "object" && !Array.isArray(sent)) return sent;
-  return parseFields(text);
+  if (!isFieldMap(sent)) return parseFields(text);
+  // A parsed log's fields come only from the server; a journal line's entry fields win over its text's own.
+  const own = text.startsWith("{") || text.includes("=") ? parseFields(text) : null;
+  return own ? { ...own, ...sent } : sent;
 }
 
 /** The keys seen in the lines received so far, for the column picker. */

@@ -156,3 +156,23 @@ def test_line_link_opens_the_log_around_the_line_after_rotation(
     expect(page.locator("#hs-results .hs-target .text")).to_have_text("line 15")
     context = page.locator("#hs-results .hs-context .line .text")
     expect(context).to_have_text([f"line {i:02d}" for i in range(5, 26)])
+
+
+def test_a_journal_lines_fields_are_columns(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
+    """A journal line's fields come beside its text (`fields` in its JSON): the page offers them as columns."""
+    from tests.journal_support import JournalWriter, journal_messages
+
+    with JournalWriter(tmp_path / "journal") as writer:
+        writer.write("started", SYSLOG_IDENTIFIER="app")
+        writer.write("user=alice action=login", SYSLOG_IDENTIFIER="login")
+        wait_for_entries = time.monotonic() + 30
+        while len(journal_messages(writer.directory)) < 2 and time.monotonic() < wait_for_entries:
+            time.sleep(0.1)
+        server = serve("journal", "--journal-directory", str(writer.directory))
+        open_dashboard(page, server, "log=journal")
+        wait_last(page, "user=alice action=login")
+    page.locator("#columns > summary").click()
+    page.locator("#column-list input[value=SYSLOG_IDENTIFIER]").check()
+    page.locator("#column-list input[value=user]").check()
+    expect(page.locator("#panes .line").nth(0).locator(".cell")).to_have_text(["app", NONE])
+    expect(page.locator("#panes .line").nth(1).locator(".cell")).to_have_text(["login", "alice"])

@@ -34,7 +34,7 @@ class LineRecord(TypedDict):
     id: str  # the line's cursor: resume after it with Last-Event-ID, page a search with before/after
     level: Level | None
     truncated: NotRequired[bool]  # only when true: cut at max_line_bytes
-    fields: NotRequired[Fields]  # only for a log with a parser (not `auto`), when the line parsed
+    fields: NotRequired[Fields]  # a log with a parser (not `auto`), when the line parsed; a journal line's entry
 
 
 class NoticeCounts(TypedDict, total=False):

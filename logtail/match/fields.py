@@ -44,8 +44,34 @@ LOGFMT_PAIR = r'([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)'
 _PAIR = re.compile(LOGFMT_PAIR)
 
 
+class FieldedText(str):
+    """A line's text that carries fields of its own: a journal entry's MESSAGE with the entry's fields. When
+    the text is itself JSON or logfmt its fields count too (parsed on first use; the carried ones win). Field
+    filters read `fields` instead of parsing the text; a plain `str` (every file line) is untouched. Two
+    entries with the same text may carry different fields, so their fields are never looked up by text
+    (`FieldCache` is skipped: see `LineFilter.matches`)."""
+
+    carried: Fields  # the fields it came with
+    _merged: Fields | None
+
+    def __new__(cls, text: str, carried: Fields) -> FieldedText:
+        self = super().__new__(cls, text)
+        self.carried = carried
+        self._merged = None
+        return self
+
+    @property
+    def fields(self) -> Fields:
+        if self._merged is None:
+            own = parse_fields(str(self))
+            self._merged = {**own, **self.carried} if own else self.carried
+        return self._merged
+
+
 def parse_fields(text: str) -> Fields | None:
     """The top-level fields of a JSON object or logfmt line, or None for any other line."""
+    if type(text) is not str and isinstance(text, FieldedText):
+        return text.fields
     if text.startswith("{"):
         return json_fields(text)
     return logfmt_fields(text)

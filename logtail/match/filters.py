@@ -82,7 +82,8 @@ class LineFilter:
             if hit == self.invert:
                 return False
         if self.fields:
-            fields = parsed[text] if parsed is not None else parse(text)
+            # A text that carries its fields (a journal entry's) is not looked up by text: see FieldedText.
+            fields = parsed[text] if parsed is not None and type(text) is str else parse(text)
             for f in self.fields:  # a loop, not all(): this runs per line per distinct filter
                 if not f.matches(fields):
                     return False

@@ -36,6 +36,7 @@ from logtail.core.cursor import Cursor, file_id
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.offloop import off_loop
 from logtail.match.parsers import Parser
+from logtail.ship.journal import JournalShipping
 from logtail.ship.metrics import file_lag, serve_metrics
 from logtail.ship.retention import Retention
 from logtail.sources.files.readback import ReadBack, open_sibling, open_whole, read_lines
@@ -126,6 +127,7 @@ class Shipper:
         self.table = FileTable(settings, self.sink, on_add=self.track)
         self.started = time.time()
         self.beating = True  # False once Redis refused the host's record
+        self.journal = JournalShipping(self)  # the journal logs among the sources (ship/journal.py)
 
     def track(self, entry: FileLog) -> None:
         """A log of the table: its stream, and its follower's gate (each read waits for the last to be stored)."""
@@ -303,6 +305,8 @@ class Shipper:
             group.create_task(self.table.run(), name="logs")
             group.create_task(watch(self.table, s.watcher, s.poll_interval), name="watch")
             group.create_task(self.heartbeat(), name="heartbeat")
+            if self.journal:
+                group.create_task(self.journal.run(), name="journal")
 
 
 def shipped_position_in(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:

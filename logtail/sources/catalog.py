@@ -12,6 +12,7 @@ from logtail.config import Settings
 from logtail.core.hub import Hub
 from logtail.sources.base import Source, Sources
 from logtail.sources.files import source as files
+from logtail.sources.journal import source as journal
 from logtail.sources.redis import source as redis
 
 Factory = Callable[[Settings, Hub], Source | None]
@@ -19,6 +20,7 @@ Factory = Callable[[Settings, Hub], Source | None]
 FACTORIES: dict[str, Factory] = {
     "files": files.configure,
     "redis": redis.configure,
+    "journal": journal.configure,
 }
 
 

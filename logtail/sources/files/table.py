@@ -65,7 +65,7 @@ class FileTable:
         async with asyncio.TaskGroup() as group:
             self._group = group
             for src in self.settings.sources:
-                if not src.is_glob:
+                if not src.is_glob and src.journal is None:  # journal logs are the journal source's
                     assert src.name is not None
                     self._add(src.name, src.path, from_start=False, parse=src.parse, src=src)
             self.expand_globs(from_start=False)
