@@ -18,11 +18,12 @@ from starlette.types import Scope
 
 from logtail import __version__
 from logtail.core.frames import NoticeKind
+from logtail.core.offloop import HEAVY
 from logtail.match.levels import LEVELS
 from logtail.sources.files.since import Start, since_start
 from logtail.sources.files.table import LogEntry
 from logtail.web.metrics import render
-from logtail.web.query import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
+from logtail.web.query import LOG_PARAMETER, MAX_FIELDS, PARAMETERS, QueryError, check_stream, parse_filter
 from logtail.web.state import AppState, state_of
 from logtail.web.stream import LogStream, StreamOptions
 
@@ -49,6 +50,8 @@ class FilterQuery:
 
     def __init__(self, request: Request) -> None:
         query = request.query_params
+        if len(query.multi_items()) > MAX_FIELDS:  # as for streams: refused, not truncated
+            raise HTTPException(422, detail=f"query: more than {MAX_FIELDS} parameters")
         single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
         try:
             self.filter = parse_filter(single, query.getlist("level"), query.getlist("field"))
@@ -153,8 +156,11 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     error that names what is wrong (parameters 4xx, unknown log 404, too many clients 503)."""
     header = dict(scope["headers"]).get(b"last-event-id")
     try:
-        params = parse_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
-                              st.settings, time.time())
+        request = check_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
+                               st.settings, time.time())
+        # Compiling user patterns can cost milliseconds each: never on the loop, within a budget per request,
+        # at most one request per client at a time.
+        params = await HEAVY.run(client_key(scope), request.build) if request.spec.has_patterns else request.build()
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if not st.has_log(name)), None)
@@ -190,3 +196,9 @@ def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogSt
     return LogStream(names, options, st.hub, st.registry, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
                      queue_bytes=s.queue_bytes, resume_max_bytes=s.resume_max_bytes,
                      max_line_bytes=s.max_line_bytes, shipped=st.shipped)
+
+
+def client_key(scope: Scope) -> str:
+    """Whose heavy work this is, for the per-client limit of `offloop.HEAVY`: the peer's address."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
