@@ -24,6 +24,9 @@ DISCOVERY_INTERVAL = 2.0  # seconds between reads of the registry: a new log app
 class ShippedLog:
     known: keys.KnownLog
     last_id: str = "0-0"  # the last entry published to the hub
+    malformed: int = 0  # malformed entries skipped so far (reader.py)
+    paused_until: float = 0.0  # monotonic time: its key is not a stream, it is left out of reads until then
+    pause: float = 0.0  # the current pause, doubled while the key stays of the wrong type
 
     @property
     def name(self) -> str:

@@ -16,7 +16,8 @@ class RedisNode:
         assert settings.redis is not None
         client = connect(check_url(settings.redis))
         self.shipped = ShippedLogs(client)
-        self.reader = StreamReader(self.shipped, hub, settings.redis, min(SEED_ENTRIES, settings.window_lines))
+        self.reader = StreamReader(self.shipped, hub, settings.redis, min(SEED_ENTRIES, settings.window_lines),
+                                   settings.max_line_bytes)
 
     async def close(self) -> None:
         await self.shipped.client.aclose()
