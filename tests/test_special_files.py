@@ -19,7 +19,7 @@ import pytest
 from logtail.sources.files.opening import NotRegularFile, open_regular
 from logtail.sources.files.readback import open_sibling, open_whole
 from tests.streams import append
-from tests.support import LogtailServer
+from tests.support import LogtailServer, wait_for
 
 SECRET = "TOP-SECRET-CONTENT"
 
@@ -85,3 +85,28 @@ async def test_a_fifo_sibling_freezes_neither_resume_nor_since(server: LogtailSe
     assert worst < 0.5, f"/healthz took {worst:.2f}s"
     assert statuses == [200] * len(requests)
     assert "not a regular file" in server.output()
+
+
+def test_a_glob_does_not_follow_a_symlink_out_of_its_directory(
+        tmp_path: Path, start_server: Callable[..., LogtailServer]) -> None:
+    """A symlink created in a watched glob directory to a file elsewhere is never listed nor served; one to a
+    file in the same directory is followed like the file."""
+    logs, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    logs.mkdir()
+    elsewhere.mkdir()
+    append(logs / "a.log", ["a"])
+    server = start_server(str(logs / "*.log"), "--poll-interval", "0.2")
+    wait_for(lambda: "a.log" in names(server), what="a.log listed")
+    (elsewhere / "secret").write_text(f"{SECRET}\n")
+    (elsewhere / "secret").chmod(0o600)
+    append(logs / "real.txt", ["inside"])
+    (logs / "evil.log").symlink_to(elsewhere / "secret")
+    (logs / "inside.log").symlink_to(logs / "real.txt")
+    wait_for(lambda: "inside.log" in names(server), what="inside.log listed")
+    assert "evil.log" not in names(server)
+    assert httpx.get(f"{server.url}/api/logs/evil.log/download", timeout=5).status_code == 404
+    assert "outside" in server.output() and SECRET not in server.output()
+
+
+def names(server: LogtailServer) -> set[str]:
+    return {x["name"] for x in httpx.get(f"{server.url}/api/logs", timeout=5).json()}

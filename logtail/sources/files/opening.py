@@ -58,3 +58,21 @@ def _refused(path: Path | str, why: str) -> None:
     if key not in _warned and len(_warned) < _WARNED_MAX:
         _warned.add(key)
         log.warning("not reading %s: %s", key, why)
+
+
+def link_stays_inside(path: Path) -> bool:
+    """Whether a glob match may be followed: a regular name, or a symlink that resolves inside the directory
+    the match was found in. A link created in a watched directory to a file elsewhere (a 0600 file of another
+    service, say) is skipped and logged; a configured path itself is always followed, link or not."""
+    if not path.is_symlink():
+        return True
+    try:
+        directory = path.parent.resolve(strict=True)
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop of links
+        _refused(path, "a symbolic link that resolves to nothing")
+        return False
+    if target.parent == directory or directory in target.parents:
+        return True
+    _refused(path, f"a symbolic link to {target}, outside {directory}")
+    return False

@@ -20,6 +20,7 @@ from pathlib import Path
 from logtail.config import NAME_RE, LogSource, Settings
 from logtail.core.hub import Hub
 from logtail.sources.files.follow import FileFollower
+from logtail.sources.files.opening import link_stays_inside
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class LogRegistry:
             if src.is_glob:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
-                    if path not in self._by_path and path.is_file():
+                    if path not in self._by_path and path.is_file() and link_stays_inside(path):
                         self._add(self._name_for(path, src), path, from_start)
 
     def _name_for(self, path: Path, src: LogSource) -> str:
