@@ -152,6 +152,15 @@ def client_address(scope: Scope) -> str:
     return str(ip)
 
 
+def _is_preflight(scope: Scope) -> bool:
+    """A CORS preflight: browsers send it without credentials (Fetch standard), so it cannot be asked for
+    them. It reads nothing: the CORS middleware answers it, or the app's 405 when CORS is off."""
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
+
+
 class BasicAuth:
     """ASGI middleware answering 401 with `WWW-Authenticate` unless the request carries the credentials."""
 
@@ -167,7 +176,7 @@ class BasicAuth:
         self._pending = 0  # checks running or waiting for the semaphore
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
+        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS or _is_preflight(scope):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"")
