@@ -93,6 +93,25 @@ async def test_wrong_password_or_user_is_refused_with_a_challenge(secret: str) -
         assert b"retry-after" not in answer.headers
 
 
+def near_misses(user: str, password: str) -> dict[str, bytes]:
+    """Credentials that a weak comparison (prefix, case-folding, empty accepted) would let in."""
+    return {"empty password": basic(user, ""), "prefix": basic(user, password[:-1]),
+            "first char": basic(user, password[:1]), "plus one char": basic(user, password + "x"),
+            "case changed": basic(user, password.swapcase()), "empty user": basic("", password),
+            "user prefix": basic(user[:-1], password), "user plus one": basic(user + "x", password),
+            "user case changed": basic(user.upper(), password), "both empty": basic("", "")}
+
+
+@pytest.mark.parametrize("miss", list(near_misses(USER, PASSWORD)))
+async def test_near_misses_are_refused(secret: str, miss: str) -> None:
+    """Issue 21: every wrong password in these tests was the literal `wrong`; a comparison changed to accept
+    an empty password or any prefix passed the whole suite. Each near miss is refused, plain and hashed."""
+    middleware = BasicAuth(app, f"{USER}:{secret}", limits=AuthLimits(failures=100))
+    answer = await call(middleware, near_misses(USER, PASSWORD)[miss])
+    assert answer.status == 401, miss
+    assert (await call(middleware, RIGHT)).status == 200
+
+
 @pytest.mark.parametrize("header", [
     None, b"", b"Bearer abc", b"Basic", b"Basic !!!not-base64", b"Basic " + base64.b64encode(b"no colon"),
     b"Basic " + base64.b64encode(b"\xff\xfe:x"), b"Digest " + RIGHT.split()[1],
