@@ -174,18 +174,18 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
         options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
                                 params.overflow)
         return make_stream(st, params.names, options)
-    starts = await _since_starts(st, params.names, params.since)
+    starts = await _since_starts(st, params.names, params.since, client_key(scope))
     cursors = {name: start.cursor for name, start in starts.items()}
     sibling_starts = frozenset(name for name, start in starts.items() if start.sibling_start)
     options = StreamOptions(params.filter, params.fmt, 0, cursors, params.multi, params.overflow, sibling_starts)
     return make_stream(st, params.names, options)
 
 
-async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:
+async def _since_starts(st: AppState, names: list[str], moment: float, client: str) -> dict[str, Start]:
     starts = {}
     for name in names:
         entry = st.registry.get(name)
-        start = await since_start(st.hub.channel(name), entry.follower if entry else None, moment)
+        start = await since_start(st.hub.channel(name), entry.follower if entry else None, moment, client)
         if start is not None:
             starts[name] = start
     return starts

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from logtail.core.cursor import HEAD_BYTES, Cursor, file_id
 from logtail.core.hub import Channel
-from logtail.core.offloop import off_loop
+from logtail.core.offloop import HEAVY
 from logtail.match.timestamps import line_time
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.readback import MAX_SIBLINGS, ReadBack, current_range, open_sibling
@@ -39,13 +39,16 @@ class Start:
     sibling_start: bool = False  # from the very first line of a rotated sibling, never the current file
 
 
-async def since_start(ch: Channel, follower: FileFollower | None, moment: float) -> Start | None:
-    """The start for `moment` in this log, or None when it has no current file (the stream is then live)."""
+async def since_start(ch: Channel, follower: FileFollower | None, moment: float,
+                      client: str = "") -> Start | None:
+    """The start for `moment` in this log, or None when it has no current file (the stream is then live).
+    The search runs in the heavy pool (offloop.HEAVY), one at a time per `client`: it can read a lot, and
+    must not take the threads that password checks and resumes need."""
     current = current_range(ch, follower)
     if current is None or follower is None:
         return None
     try:
-        where = await off_loop(_locate, ch.name, current, follower.path, moment, time.time())
+        where = await HEAVY.run(client, _locate, ch.name, current, follower.path, moment, time.time())
     finally:
         os.close(current.fd)
     return where
