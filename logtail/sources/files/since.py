@@ -31,6 +31,10 @@ READ = 64 * 1024
 BISECT_MIN = 256 * 1024  # below this span, reading forward is cheaper than another probe
 PROBE_BYTES = 4 * 1024 * 1024  # how far one probe reads looking for a timestamped line
 STAMP_BYTES = 4096  # of a line, the bytes looked at for its timestamp
+# After the bisection, how far reading forward goes without meeting a timestamp: a file with none (or one
+# that stopped having them) ends the search there, instead of being read whole (a 317 MB file without
+# timestamps cost 4.4 s of CPU per request).
+SCAN_MAX = 2 * PROBE_BYTES
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,14 @@ def _first_at_or_after(fd: int, stop: int, moment: float, now: float) -> _Found:
             lo, earlier = probe[0], True
         else:
             hi = mid
-    for start, stamp in _stamped(fd, lo, stop, now):
+    last_stamp = lo
+    for start, raw in _lines(fd, lo, stop):
+        stamp = _time_of(raw, now)
+        if stamp is None:
+            if start - last_stamp > SCAN_MAX:
+                break  # no timestamps here: a bounded scan, not the whole file
+            continue
+        last_stamp = start
         if stamp >= moment:
             return _Found(start, earlier)
         earlier = True
@@ -114,9 +125,13 @@ def _first_at_or_after(fd: int, stop: int, moment: float, now: float) -> _Found:
 def _stamped(fd: int, pos: int, stop: int, now: float) -> Iterator[tuple[int, float]]:
     """(start, time) of each timestamped line starting at or after `pos` and before `stop`."""
     for start, raw in _lines(fd, pos, stop):
-        stamp = line_time(raw[:STAMP_BYTES].decode("utf-8", "replace").rstrip("\r"), now)
+        stamp = _time_of(raw, now)
         if stamp is not None:
             yield start, stamp
+
+
+def _time_of(raw: bytes, now: float) -> float | None:
+    return line_time(raw[:STAMP_BYTES].decode("utf-8", "replace").rstrip("\r"), now)
 
 
 def _lines(fd: int, pos: int, stop: int) -> Iterator[tuple[int, bytes]]:
