@@ -59,7 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
         shipped=node.shipped if node else None,
     )
     if node is not None:
-        state.metrics.register(OutageCollector(node.reader.outage))
+        reader = node.reader
+        state.metrics.register(OutageCollector(reader.outage, lambda: reader.malformed))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

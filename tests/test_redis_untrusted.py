@@ -113,6 +113,7 @@ async def test_a_malformed_entry_is_a_gap_and_every_other_log_goes_on(
     add_lines(r, web3, "new host")
     listed(node, "u.log@web3")
     assert node.output().count("skipping malformed entry") == 1
+    assert gauge(node.url, "logtail_redis_malformed_entries_total") == 2
 
 
 async def test_a_key_of_the_wrong_type_pauses_that_log_only(

@@ -42,11 +42,14 @@ class ShipperCollector(Collector):
 class OutageCollector(Collector):
     """A web node's view of Redis, on its /metrics."""
 
-    def __init__(self, outage: Outage) -> None:
+    def __init__(self, outage: Outage, malformed: Callable[[], int] = lambda: 0) -> None:
         self.outage = outage
+        self.malformed = malformed  # malformed entries skipped so far (reader.py)
 
     def collect(self) -> Iterator[Metric]:
         yield from outage_metrics("logtail_redis", self.outage)
+        yield CounterMetricFamily("logtail_redis_malformed_entries", "Stream entries skipped as malformed (each "
+                                  "one a gap notice on its log)", value=self.malformed())
 
 
 def outage_metrics(prefix: str, outage: Outage) -> Iterator[Metric]:
