@@ -99,6 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="Follow log files like `tail -F` and stream new lines over Server-Sent Events.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN with inline code, which the CSP forbids (and a
+        # log viewer should not fetch code from elsewhere): only the schema, /openapi.json, is served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.logtail = state
     app.state.watches = watches  # the watch routes' engine (logtail.watches.routes)
@@ -112,7 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(build_watch_router())
     app.mount("/static", StaticFiles(directory=str(resource_dir("static"))), name="static")
     app.add_middleware(StreamFastPath, state=state)  # innermost: after auth, prefix and headers
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, no_store=bool(settings.auth))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET"],
                            allow_headers=["Last-Event-ID"], allow_credentials=False)

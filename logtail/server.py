@@ -28,6 +28,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from logtail.app import create_app
 from logtail.config import ConfigError, Settings
+from logtail.web.headertimeout import HeaderTimeoutProtocol
 from logtail.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def uvicorn_config(settings: Settings) -> tuple[uvicorn.Config, AppState]:
         access_log=settings.log_level == "debug",
         server_header=False,
         lifespan="on",
+        http=HeaderTimeoutProtocol,  # closes connections whose headers never arrive (slowloris)
     )
     return config, app.state.logtail
 

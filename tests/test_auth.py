@@ -93,6 +93,25 @@ async def test_wrong_password_or_user_is_refused_with_a_challenge(secret: str) -
         assert b"retry-after" not in answer.headers
 
 
+def near_misses(user: str, password: str) -> dict[str, bytes]:
+    """Credentials that a weak comparison (prefix, case-folding, empty accepted) would let in."""
+    return {"empty password": basic(user, ""), "prefix": basic(user, password[:-1]),
+            "first char": basic(user, password[:1]), "plus one char": basic(user, password + "x"),
+            "case changed": basic(user, password.swapcase()), "empty user": basic("", password),
+            "user prefix": basic(user[:-1], password), "user plus one": basic(user + "x", password),
+            "user case changed": basic(user.upper(), password), "both empty": basic("", "")}
+
+
+@pytest.mark.parametrize("miss", list(near_misses(USER, PASSWORD)))
+async def test_near_misses_are_refused(secret: str, miss: str) -> None:
+    """Issue 21: every wrong password in these tests was the literal `wrong`; a comparison changed to accept
+    an empty password or any prefix passed the whole suite. Each near miss is refused, plain and hashed."""
+    middleware = BasicAuth(app, f"{USER}:{secret}", limits=AuthLimits(failures=100))
+    answer = await call(middleware, near_misses(USER, PASSWORD)[miss])
+    assert answer.status == 401, miss
+    assert (await call(middleware, RIGHT)).status == 200
+
+
 @pytest.mark.parametrize("header", [
     None, b"", b"Bearer abc", b"Basic", b"Basic !!!not-base64", b"Basic " + base64.b64encode(b"no colon"),
     b"Basic " + base64.b64encode(b"\xff\xfe:x"), b"Digest " + RIGHT.split()[1],
@@ -200,6 +219,43 @@ async def test_failure_table_is_bounded(secret: str) -> None:
     assert len(middleware.failures) == 5
 
 
+async def test_refused_checks_count_as_failures(hashed: str) -> None:
+    """Issue 21: a 503 cost the attacker nothing, so it could keep the queue full at no price."""
+    limits = AuthLimits(failures=4, concurrent_checks=1, queued_checks=0)
+    middleware = BasicAuth(app, f"{USER}:{hashed}", limits=limits)
+    answers = await asyncio.gather(*(call(middleware, WRONG) for _ in range(4)))
+    assert sorted(a.status for a in answers) == [401, 401, 503, 503]  # the first of each queue is checked
+    assert (await call(middleware, WRONG)).status == 429  # two wrong passwords and two refusals: four
+
+
+async def test_a_first_login_is_not_queued_behind_failing_addresses(hashed: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: with ~150 failing addresses an attacker kept first logins of real users waiting or refused.
+    Checks of addresses with failures in their window queue apart; a new address's check goes next."""
+    order: list[str] = []
+    real_check = auth.check_password
+
+    def slow(password: str, stored: str) -> bool:
+        if password == "wrong":
+            time.sleep(0.2)
+        order.append(password)
+        return real_check(password, stored)
+
+    monkeypatch.setattr(auth, "check_password", slow)
+    limits = AuthLimits(failures=100, concurrent_checks=1, queued_checks=2)
+    middleware = BasicAuth(app, f"{USER}:{hashed}", limits=limits)
+    attackers = [f"198.51.100.{i}" for i in range(10)]
+    for address in attackers:  # one failure each: from now on they are failing addresses
+        middleware.failures.record(address, time.monotonic())
+    attack = [asyncio.create_task(call(middleware, WRONG, client=a)) for a in attackers]
+    await asyncio.sleep(0.05)  # one attacker check runs, two wait, the rest were refused
+    first = await call(middleware, RIGHT, client="203.0.113.5")
+    assert first.status == 200
+    statuses = sorted(a.status for a in await asyncio.gather(*attack))
+    assert statuses == [401] * 3 + [503] * 7
+    assert order == ["wrong", PASSWORD, "wrong", "wrong"]  # after the running check, before the queued ones
+
+
 def test_failure_window_resets() -> None:
     table = FailureTable(AuthLimits(failures=2, window=60.0))
     table.record("a", 100.0)
@@ -243,7 +299,8 @@ def test_verified_credentials_expire_after_disuse(monkeypatch: pytest.MonkeyPatc
     (("2001:db8:1:2:aaaa::1", 1), "2001:db8:1:2::/64"),
     (("2001:db8:1:2:bbbb::9", 1), "2001:db8:1:2::/64"),
     (None, "unknown"),
-    (("unix-socket", 0), "unix-socket"),
+    (("unix-socket", 0), "not-an-address"),
+    (("x" * 100_000, 0), "not-an-address"),  # issue 21: a made-up forwarded value was a 100 KB table key
 ])
 def test_client_address_groups_ipv6_per_64(client: tuple[str, int] | None, key: str) -> None:
     assert client_address({"type": "http", "client": client}) == key

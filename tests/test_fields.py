@@ -246,8 +246,10 @@ async def test_malformed_field_is_a_400_naming_field_everywhere(start_server: St
     server = start_server(str(structured_log))
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         for bad in ("status", ":x", "path~(", "n>=x", "k:" + "v" * 1000):
-            for path in ("/api/logs/app.log/stream", "/api/stream?log=app.log", "/api/logs/app.log/search"):
-                resp = await http.get(path, params={"field": bad})
+            for path, log in (("/api/logs/app.log/stream", {}), ("/api/stream", {"log": "app.log"}),
+                              ("/api/logs/app.log/search", {})):
+                # `log` as a parameter: httpx replaces a query written in the path with `params`.
+                resp = await http.get(path, params={**log, "field": bad})
                 assert resp.status_code == 400, (path, resp.text)
                 assert resp.json()["detail"].startswith("field: "), (path, resp.text)
         schema = (await http.get("/openapi.json")).json()

@@ -304,7 +304,7 @@ async def test_search_and_download_over_the_retained_entries(writer: JournalWrit
     from logtail.core.rawresponse import Transfers
     from logtail.match.fields import parse_field_filters
     from logtail.match.filters import LineFilter
-    from logtail.sources.files.regions import SearchRequest
+    from logtail.sources.base import SearchRequest
     from logtail.sources.journal.history import JournalDownload, JournalSearch
 
     for i in range(6):

@@ -458,6 +458,12 @@ def test_basic_auth_through_nginx(start_proxied: Callable[..., Proxied], tmp_pat
 
         assert alice.get(f"{proxied.base}/api/logs").status_code == 200
         assert anonymous.get(f"{proxied.base}/healthz").status_code == 200
+        user, password = AUTH
+        near_misses = [(user, ""), (user, password[:-1]), (user, password + "x"), (user, password.swapcase()),
+                       ("", password), (user.upper(), password)]
+        for miss in near_misses:  # issue 21: a weak comparison (prefix, case, empty) must show here too
+            with proxied.client(miss) as near:
+                assert near.get(f"{proxied.base}/api/logs").status_code in (401, 429), miss  # 429: limited
 
         assert_line_arrives(alice, proxied, "for alice", "line for the authenticated client")
 

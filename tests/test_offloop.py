@@ -43,3 +43,35 @@ async def test_cancellation_waits_for_the_call_to_finish() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert done == ["read", "closed"]
+
+
+async def test_heavy_work_has_its_own_threads_and_one_call_at_a_time_per_client() -> None:
+    """Issue 21: eight `since=` requests of one client took every worker thread, so password checks and other
+    clients waited a minute. Heavy calls run in their own pool; one client's calls run one at a time, while
+    another client's call starts at once."""
+    from logtail.core.offloop import HeavyPool
+
+    pool = HeavyPool(threads=2, per_client=1)
+    lock = threading.Lock()
+    running: dict[str, int] = {"a": 0, "b": 0}
+    most: dict[str, int] = {"a": 0, "b": 0}
+    names: set[str] = set()
+    b_started = threading.Event()
+
+    def work(client: str) -> None:
+        with lock:
+            running[client] += 1
+            most[client] = max(most[client], running[client])
+            names.add(threading.current_thread().name)
+        if client == "b":
+            b_started.set()
+        else:
+            b_started.wait(5)  # "a" holds its thread until "b" has started alongside it
+        with lock:
+            running[client] -= 1
+
+    await asyncio.wait_for(asyncio.gather(*(pool.run("a", work, "a") for _ in range(4)), pool.run("b", work, "b")),
+                           20)
+    assert most == {"a": 1, "b": 1}
+    assert b_started.is_set()
+    assert all(name.startswith("logtail-heavy") for name in names)

@@ -236,3 +236,33 @@ async def test_bad_since_and_since_with_an_id(start_server: Start, tmp_path: Pat
         assert await client.wait_lines(2) == lines[3:]
     async with SSEClient(url(server, iso(T0), f"&last_event_id={quote(third)}")) as client:
         assert await client.wait_lines(2) == lines[3:]
+
+
+def test_a_file_without_timestamps_is_not_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: `since=` read a whole unstamped file (317 MB: 4.4 s of CPU per request). The search reads
+    a bounded amount past its last timestamp, whatever the file's size."""
+    from logtail.sources.files import since
+
+    monkeypatch.setattr(since, "PROBE_BYTES", 64 * 1024)  # small bounds, so that a 16 MB file shows it
+    monkeypatch.setattr(since, "SCAN_MAX", 256 * 1024)
+    path = tmp_path / "plain.log"
+    line = b"no timestamp on this line, just words\n"
+    with path.open("wb") as f:
+        f.write(line * (16 * 1024 * 1024 // len(line)))
+    read = 0
+    real_pread = os.pread
+
+    def counting(fd: int, size: int, pos: int) -> bytes:
+        nonlocal read
+        data = real_pread(fd, size, pos)
+        read += len(data)
+        return data
+
+    monkeypatch.setattr(since.os, "pread", counting)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        found = since._first_at_or_after(fd, path.stat().st_size, 0.0, 1e9)
+    finally:
+        os.close(fd)
+    assert found.offset is None
+    assert read < 2 * 1024 * 1024  # log2(16 MB / 256 KB) probes of 64 KB, then 256 KB: not 16 MB

@@ -15,6 +15,7 @@ from json.encoder import encode_basestring
 
 from logtail.core.cursor import Cursor, cursor_text
 from logtail.core.frames import LEVEL_JSON, Format, Line, json_str
+from logtail.core.terminal import terminal_safe
 from logtail.match.levels import detect_levels
 from logtail.match.parsers import Parser
 
@@ -82,8 +83,10 @@ class LineBlock:
     def frames(self, fmt: Format) -> bytes:
         """Every line of the block in `fmt`. Not kept: the hub builds them once per format for a batch's
         clients, and a block in the window holds no more than its bytes (and its lines once asked for)."""
-        if self.data and fmt == "text":
+        if self.data and fmt == "raw":
             return self.data
+        if self.data and self.parser is None and fmt == "text":
+            return terminal_safe(self.data)  # the bytes themselves unless they hold a control character
         if self.data and self.parser is None:  # a parsed log's lines carry their fields: built line by line
             return self._encode(fmt)
         return b"".join(line.frame(fmt) for line in self.lines)

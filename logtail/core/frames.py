@@ -13,11 +13,12 @@ from json.encoder import encode_basestring
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from logtail.core.cursor import cursor_text
+from logtail.core.terminal import terminal_safe
 from logtail.match.fields import Fields, parse_fields
 from logtail.match.levels import LEVELS, Level, detect_level
 from logtail.match.parsers import Parser
 
-Format = Literal["sse", "text", "ndjson"]
+Format = Literal["sse", "text", "ndjson", "raw"]  # raw: text as written (terminal.py)
 # Why a notice was sent: a change in a file (rotated, truncated, missing, appeared, unreadable), lines a
 # client did not get (gap), the end of the stream (shutdown), or Redis going away and back for the logs of
 # other hosts (unreachable, reconnected), the end of a stream its user may no longer read (revoked). The page
@@ -57,6 +58,7 @@ class NoticeRecord(Notice):
 MEDIA_TYPES: dict[Format, str] = {
     "sse": "text/event-stream; charset=utf-8",
     "text": "text/plain; charset=utf-8",
+    "raw": "text/plain; charset=utf-8",
     "ndjson": "application/x-ndjson",
 }
 HEARTBEAT = b": ping\n\n"
@@ -165,7 +167,9 @@ class Line:
             return self._sse
         if fmt == "ndjson":
             return self.json + b"\n"
-        return self.text.encode() + b"\n"
+        if fmt == "raw":
+            return self.text.encode() + b"\n"
+        return terminal_safe(self.text.encode()) + b"\n"
 
 
 def notice(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> Notice:
@@ -183,4 +187,4 @@ def notice_frame(fmt: Format, log: str | None, kind: NoticeKind, message: str,
         return b"event: notice\ndata: " + dump_json(notice(log, kind, message, **counts)) + b"\n\n"
     if fmt == "ndjson":
         return dump_json(notice_record(log, kind, message, **counts)) + b"\n"
-    return f"[logtail] {log or '-'}: {kind}: {message}\n".encode()
+    return terminal_safe(f"[logtail] {log or '-'}: {kind}: {message}".encode()) + b"\n"

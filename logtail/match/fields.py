@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logtail.match.patterns import FilterError, searcher
+from logtail.match.patterns import CompileBudget, FilterError, searcher
 
 Fields = dict[str, str]
 
@@ -129,6 +129,24 @@ def as_number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def split_field(expr: str) -> tuple[str, str, str]:
+    """`KEY OP VALUE` split, and checked as far as it can be without compiling a pattern; FilterError naming
+    `field` when malformed."""
+    shown = repr(expr[:100])
+    if len(expr) > MAX_FIELD_CHARS:
+        raise FilterError(f"field: longer than {MAX_FIELD_CHARS} characters")
+    m = _GRAMMAR.fullmatch(expr)
+    if m is None:
+        raise FilterError(f"field: {shown} has no operator (use KEY:VALUE, KEY!:VALUE, KEY~REGEX, "
+                          "KEY>=N, KEY<=N, KEY>N or KEY<N)")
+    key, op, value = m.group(1), m.group(2), m.group(3)
+    if not key:
+        raise FilterError(f"field: {shown} has an empty key")
+    if op in _COMPARE and as_number(value) is None:
+        raise FilterError(f"field: {key}{op} needs a number, not {value[:100]!r}")
+    return key, op, value
+
+
 class FieldCache(dict[str, "Fields | None"]):
     """Fields by line text for one batch of one log: each distinct line is parsed at most once, on first use,
     by `parse` (the log's parser; by default JSON and logfmt lines are recognised)."""
@@ -155,16 +173,7 @@ class FieldFilter:
     @classmethod
     def parse(cls, expr: str) -> FieldFilter:
         """`KEY OP VALUE`; FilterError naming `field` when malformed."""
-        shown = repr(expr[:100])
-        if len(expr) > MAX_FIELD_CHARS:
-            raise FilterError(f"field: longer than {MAX_FIELD_CHARS} characters")
-        m = _GRAMMAR.fullmatch(expr)
-        if m is None:
-            raise FilterError(f"field: {shown} has no operator (use KEY:VALUE, KEY!:VALUE, KEY~REGEX, "
-                              "KEY>=N, KEY<=N, KEY>N or KEY<N)")
-        if not m.group(1):
-            raise FilterError(f"field: {shown} has an empty key")
-        return cls(m.group(1), m.group(2), m.group(3))
+        return cls(*split_field(expr))
 
     def _tester(self) -> Callable[[str], bool]:
         op, value = self.op, self.value
@@ -194,9 +203,20 @@ class FieldFilter:
         return self._test(found)
 
 
-def parse_field_filters(exprs: Iterable[str]) -> tuple[FieldFilter, ...]:
-    """The distinct filters of the `field` parameters in one order, so that equal sets compare equal."""
-    filters = sorted({FieldFilter.parse(expr) for expr in exprs})
-    if len(filters) > MAX_FIELD_FILTERS:
+def parse_field_filters(exprs: Iterable[str], budget: CompileBudget | None = None) -> tuple[FieldFilter, ...]:
+    """The distinct filters of the `field` parameters in one order, so that equal sets compare equal.
+
+    Repeats are dropped and the count is checked before anything is compiled: a `~` filter compiles an RE2
+    pattern, and a thousand copies of one costly pattern must cost one compile or a refusal, not a thousand.
+    """
+    distinct = list(dict.fromkeys(exprs))
+    if len(distinct) > MAX_FIELD_FILTERS:
         raise FilterError(f"field: at most {MAX_FIELD_FILTERS} field filters")
-    return tuple(filters)
+    for expr in distinct:
+        split_field(expr)
+    filters = set()
+    for expr in distinct:
+        if budget is not None:
+            budget.check("field: ")
+        filters.add(FieldFilter.parse(expr))
+    return tuple(sorted(filters))

@@ -15,7 +15,7 @@ import re2
 
 from logtail.match.fields import FieldCache, FieldFilter, Fields, parse_fields
 from logtail.match.levels import LEVELS
-from logtail.match.patterns import FilterError, compile_pattern, re2_options
+from logtail.match.patterns import SET_MAX_MEM, FilterError, compile_pattern, re2_options
 
 __all__ = ["FilterError", "LineFilter", "RegexSet"]  # FilterError is imported from here too
 
@@ -108,7 +108,7 @@ class RegexSet:
         self.slots: dict[LineFilter, int] = {}
         self._sets: list[Any] = []
         for ignore_case, base in ((False, 0), (True, self.SPLIT)):
-            rset = re2.Set.SearchSet(re2_options(ignore_case))
+            rset = re2.Set.SearchSet(re2_options(ignore_case, SET_MAX_MEM))
             for flt in filters:
                 if flt.regex and flt.ignore_case == ignore_case and flt not in self.slots:
                     self.slots[flt] = base + rset.Add(flt.regex)

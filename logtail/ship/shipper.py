@@ -160,6 +160,14 @@ class Shipper:
         follower = self.table.entries[ship_log.name].follower
         if last is None:
             return  # never shipped: where serve would start (the tail of a file present now)
+        if last.problem is not None:  # the entry is untrusted data: a bad one means the position is lost
+            log.warning("%s: the last entry in %s is malformed (%s); shipping from the start of the current "
+                        "file", ship_log.name, ship_log.key, last.problem)
+            follower.resume_at = 0
+            self.sink.notice(ship_log.name, "gap", "the position the shipper had reached cannot be read (a "
+                                                   "malformed entry in Redis); continuing from the start of the "
+                                                   "current file")
+            return
         fid, end = last.position
         ship_log.position = ship_log.stored = (fid, end)
         where, rotated = await off_loop(shipped_position_in, ship_log.path, fid, end)

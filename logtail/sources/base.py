@@ -107,8 +107,9 @@ class Source(Protocol):
     def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
         """The lines of `ch` after `cursor`, up to the hub's position now (resume and catch-up)."""
 
-    async def since(self, ch: Channel, moment: float) -> Start | None:
-        """Where a stream from `moment` starts, or None to start live."""
+    async def since(self, ch: Channel, moment: float, client: str = "") -> Start | None:
+        """Where a stream from `moment` starts, or None to start live; heavy work is `client`'s, bounded per
+        client (core.offloop.HEAVY)."""
 
     async def rotated(self, name: str) -> list[RotatedFile]:
         """The rotated files of a log, oldest number first."""

@@ -9,6 +9,7 @@ and the settings, and raises `QueryError` with the status and a message that nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -18,9 +19,10 @@ from logtail.config import Settings
 from logtail.core.cursor import Cursor, parse_cursors
 from logtail.core.frames import Format
 from logtail.core.subscription import OVERFLOWS, Overflow
-from logtail.match.fields import FIELD_HELP, parse_field_filters
+from logtail.match.fields import FIELD_HELP, MAX_FIELD_FILTERS, parse_field_filters, split_field
 from logtail.match.filters import MAX_PATTERN_CHARS, FilterError, LineFilter
 from logtail.match.levels import LEVELS
+from logtail.match.patterns import CompileBudget
 from logtail.match.timestamps import SINCE_HELP, parse_since
 
 MAX_BACKLOG = 100_000
@@ -29,6 +31,7 @@ MAX_ID_CHARS = 65536
 MAX_SINCE_CHARS = 64
 MAX_FIELDS = 1000  # query parameters read at the most: past that the request is refused, not truncated
 FORMATS: tuple[str, ...] = get_args(Format)
+_DIGITS = re.compile(r"[0-9]{1,9}")
 # The spellings of a boolean that FastAPI (pydantic) accepts, which links in the wild already use.
 _BOOLS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
           "0": False, "false": False, "f": False, "no": False, "n": False, "off": False}
@@ -93,8 +96,15 @@ def parse_stream(query_string: bytes, last_event_id_header: str | None, path_nam
                  settings: Settings, now: float) -> StreamParams:
     """The parameters of `/api/logs/{path_name}/stream`, or with `path_name` None of `/api/stream`;
     `now` is the time a relative `since=` counts back from."""
+    return check_stream(query_string, last_event_id_header, path_name, settings, now).build()
+
+
+def check_stream(query_string: bytes, last_event_id_header: str | None, path_name: str | None,
+                 settings: Settings, now: float) -> StreamRequest:
+    """Every parameter checked, and nothing compiled yet: the first half of `parse_stream`, cheap enough for
+    the event loop (counts and sizes are known before any pattern is compiled)."""
     single, many = _split(query_string, {"level", "field", "log"} if path_name is None else {"level", "field"})
-    line_filter = parse_filter(single, many.get("level", []), many.get("field", []))
+    spec = filter_spec(single, many.get("level", []), many.get("field", []))
     fmt = single.get("format", "sse")
     if fmt not in FORMATS:
         raise QueryError(422, f"format: must be one of {', '.join(FORMATS)}")
@@ -111,23 +121,79 @@ def parse_stream(query_string: bytes, last_event_id_header: str | None, path_nam
     # A reconnect carries an id: it resumes from there and must not replay from `since` again.
     since = _since(single.get("since"), now) if not cursors else None
     names = _names(many.get("log", [])) if path_name is None else [path_name]
-    return StreamParams(names, line_filter, fmt, backlog, cursors, path_name is None, since,  # type: ignore[arg-type]
-                        overflow)
+    return StreamRequest(spec, names, fmt, backlog, cursors, path_name is None, since, overflow)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A filter's parameters, checked for size and count but not compiled (`build` compiles)."""
+
+    q: str
+    regex: str
+    ignore_case: bool
+    invert: bool
+    levels: frozenset[str]
+    fields: tuple[str, ...]  # distinct, at most MAX_FIELD_FILTERS
+
+    @property
+    def has_patterns(self) -> bool:
+        """Whether building compiles an RE2 pattern: worth a worker thread."""
+        return bool(self.regex) or any("~" in f for f in self.fields)
+
+    def build(self) -> LineFilter:
+        """The filter, compiled within one request's budget (`CompileBudget`); 400 when it is not valid."""
+        budget = CompileBudget()
+        try:
+            fields = parse_field_filters(self.fields, budget)
+            budget.check("regex: ")
+            return LineFilter(self.q, self.regex, self.ignore_case, self.invert, self.levels, fields)
+        except FilterError as exc:
+            raise QueryError(400, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """A stream request whose parameters are all checked; `build` compiles its filter."""
+
+    spec: FilterSpec
+    names: list[str]
+    fmt: Format
+    backlog: int
+    cursors: dict[str, Cursor]
+    multi: bool
+    since: float | None
+    overflow: Overflow
+
+    def build(self) -> StreamParams:
+        return StreamParams(self.names, self.spec.build(), self.fmt, self.backlog, self.cursors, self.multi,
+                            self.since, self.overflow)
 
 
 def parse_filter(single: dict[str, str], levels: Iterable[str], fields: Iterable[str]) -> LineFilter:
     """The line filter of a stream or a search; 422 for a malformed value, 400 for a filter that is not
     valid (a regex RE2 cannot compile, an unknown level, a malformed field filter)."""
+    return filter_spec(single, levels, fields).build()
+
+
+def filter_spec(single: dict[str, str], levels: Iterable[str], fields: Iterable[str]) -> FilterSpec:
+    """The checks of `parse_filter` that compile nothing: lengths, counts, booleans."""
     for name in ("q", "regex"):
         if len(single.get(name, "")) > MAX_PATTERN_CHARS:
             raise QueryError(422, f"{name}: at most {MAX_PATTERN_CHARS} characters")
     flags = [_bool(name, single.get(name)) for name in ("ignore_case", "invert")]
     wanted = frozenset(v.strip().lower() for item in levels for v in item.split(",") if v.strip())
+    unknown = wanted - set(LEVELS)
+    if unknown:
+        raise QueryError(400, f"level: unknown level {sorted(unknown)[0]!r} (use {', '.join(LEVELS)})")
+    distinct = tuple(dict.fromkeys(fields))  # repeats compile once (and count once)
+    if len(distinct) > MAX_FIELD_FILTERS:
+        raise QueryError(400, f"field: at most {MAX_FIELD_FILTERS} field filters")
     try:
-        return LineFilter(single.get("q", ""), single.get("regex", ""), flags[0], flags[1], wanted,
-                          parse_field_filters(fields))
+        for expr in distinct:
+            split_field(expr)
     except FilterError as exc:
         raise QueryError(400, str(exc)) from None
+    return FilterSpec(single.get("q", ""), single.get("regex", ""), flags[0], flags[1], wanted, distinct)
 
 
 def _split(query_string: bytes, repeated: set[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -180,7 +246,8 @@ def _backlog(value: str | None, settings: Settings) -> int:
     if value is None:
         return min(settings.backlog, settings.window_lines)
     text = value.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_BACKLOG:
+    # Length first: int() of thousands of digits is refused by Python itself (and costs quadratic time).
+    if not _DIGITS.fullmatch(text) or int(text) > MAX_BACKLOG:
         raise QueryError(422, f"backlog: must be a whole number from 0 to {MAX_BACKLOG}")
     if int(text) > settings.window_lines:
         raise QueryError(422, f"backlog: at most {settings.window_lines} (the retained window)")

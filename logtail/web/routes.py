@@ -17,12 +17,13 @@ from starlette.types import Scope
 
 from logtail import __version__
 from logtail.core.frames import NoticeKind
+from logtail.core.offloop import HEAVY
 from logtail.match.fields import LOGFMT_PAIR, OPERATORS
 from logtail.match.levels import LEVELS
 from logtail.sources.base import Source, Start, Unavailable
 from logtail.web.access import first_unreadable, identity, readable, require_readable, unknown_log
 from logtail.web.metrics import render
-from logtail.web.query import LOG_PARAMETER, PARAMETERS, QueryError, parse_filter, parse_stream
+from logtail.web.query import LOG_PARAMETER, MAX_FIELDS, PARAMETERS, QueryError, check_stream, parse_filter
 from logtail.web.state import AppState, state_of
 from logtail.web.stream import LogStream, StreamOptions
 
@@ -45,6 +46,8 @@ class FilterQuery:
 
     def __init__(self, request: Request) -> None:
         query = request.query_params
+        if len(query.multi_items()) > MAX_FIELDS:  # as for streams: refused, not truncated
+            raise HTTPException(422, detail=f"query: more than {MAX_FIELDS} parameters")
         single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
         try:
             self.filter = parse_filter(single, query.getlist("level"), query.getlist("field"))
@@ -141,8 +144,11 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     error that names what is wrong (parameters 4xx, unknown log 404, too many clients 503)."""
     header = dict(scope["headers"]).get(b"last-event-id")
     try:
-        params = parse_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
-                              st.settings, time.time())
+        request = check_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
+                               st.settings, time.time())
+        # Compiling user patterns can cost milliseconds each: never on the loop, within a budget per request,
+        # at most one request per client at a time.
+        params = await HEAVY.run(client_key(scope), request.build) if request.spec.has_patterns else request.build()
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if not st.has_log(name)), None)
@@ -159,7 +165,7 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
                                 params.overflow)
         return st.access.guard(make_stream(st, params.names, options), scope)
     try:
-        starts = await _since_starts(st, params.names, params.since)
+        starts = await _since_starts(st, params.names, params.since, client_key(scope))
     except Unavailable as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     cursors = {name: start.cursor for name, start in starts.items()}
@@ -168,11 +174,11 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     return st.access.guard(make_stream(st, params.names, options), scope)
 
 
-async def _since_starts(st: AppState, names: list[str], moment: float) -> dict[str, Start]:
+async def _since_starts(st: AppState, names: list[str], moment: float, client: str) -> dict[str, Start]:
     starts = {}
     for name in names:
         source = st.sources.find(name)
-        start = None if source is None else await source.since(st.hub.channel(name), moment)
+        start = None if source is None else await source.since(st.hub.channel(name), moment, client)
         if start is not None:
             starts[name] = start
     return starts
@@ -182,3 +188,9 @@ def make_stream(st: AppState, names: list[str], options: StreamOptions) -> LogSt
     s = st.settings
     return LogStream(names, options, st.hub, st.sources, send_timeout=s.send_timeout, retry_ms=s.retry_ms,
                      queue_bytes=s.queue_bytes)
+
+
+def client_key(scope: Scope) -> str:
+    """Whose heavy work this is, for the per-client limit of `offloop.HEAVY`: the peer's address."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -4,11 +4,11 @@ and where following a file that was already there starts."""
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from logtail.core.cursor import HEAD_BYTES, file_id
+from logtail.sources.files.opening import open_regular
 
 SEED_MAX_BYTES = 16 * 1024 * 1024  # most bytes read back from the end of a file to find its last lines
 
@@ -52,11 +52,8 @@ class Generation:
 
 
 def open_generation(path: Path) -> Generation:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    fd, st = open_regular(path)  # the one rule of which files are read (opening.py)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(f"{path} is not a regular file")
         gen = Generation(fd, st.st_dev, st.st_ino)
         gen.refresh_head()
         return gen

@@ -26,6 +26,7 @@ from logtail.core.offloop import off_loop
 from logtail.match.parsers import Parser
 from logtail.sources.files.follow import FileFollower
 from logtail.sources.files.generation import Generation
+from logtail.sources.files.opening import open_regular
 
 BLOCK = 256 * 1024
 MAX_SIBLINGS = 8  # how far back rotated siblings are read: NAME.1 ... NAME.8
@@ -122,22 +123,24 @@ def current_range(ch: Channel, follower: FileFollower | None) -> ReadBack | None
     return ReadBack(fd, gen.head, 0, ch.position.offset)
 
 
-def open_whole(path: Path, path_name: str = "") -> ReadBack | None:
-    """All of the file at `path` as it is now, open; None when there is no readable file there."""
+def open_whole(path: Path, path_name: str = "", follow_symlinks: bool = True) -> ReadBack | None:
+    """All of the file at `path` as it is now, open; None when there is no regular file to read there.
+    Called on the event loop: the open never blocks (opening.py: a FIFO by that name is refused at once)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd, st = open_regular(path, follow_symlinks=follow_symlinks)
     except OSError:
         return None
     try:
-        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, os.fstat(fd).st_size, path_name=path_name)
-    except OSError:  # a directory by that name, say: not a file to read
+        return ReadBack(fd, os.pread(fd, HEAD_BYTES, 0), 0, st.st_size, path_name=path_name)
+    except OSError:
         os.close(fd)
         return None
 
 
 def open_sibling(path: Path, k: int) -> ReadBack | None:
-    """All of the uncompressed rotated sibling `NAME.k`, open; None when there is none."""
-    return open_whole(Path(f"{path}.{k}"), f"{path.name}.{k}")
+    """All of the uncompressed rotated sibling `NAME.k`, open; None when there is none (or it is a symlink,
+    which history skips too)."""
+    return open_whole(Path(f"{path}.{k}"), f"{path.name}.{k}", follow_symlinks=False)
 
 
 def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack]:

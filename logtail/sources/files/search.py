@@ -19,7 +19,7 @@ from logtail.core.cursor import cursor_text, file_id
 from logtail.core.fileresponse import FileStreamResponse
 from logtail.core.frames import LineRecord, NoticeKind, NoticeRecord, dump_json, notice_frame, notice_record
 from logtail.core.lines import decode_capped
-from logtail.core.offloop import off_loop
+from logtail.core.offloop import HEAVY, off_loop
 from logtail.core.rawresponse import Transfers
 from logtail.match.parsers import Parser
 from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
@@ -313,18 +313,20 @@ class SearchResponse(FileStreamResponse):
             if not any(f.rotated == 0 for f in files):
                 await self.send_body(notice_frame("ndjson", self.log_name, "missing",
                                                   f"{self.path.name} does not exist at the moment"))
-            await self._run(search)
+            await self._run(search, client_of(scope))
         finally:
             if search is not None:
                 search.close()
             for f in files:
                 f.close()
 
-    async def _run(self, search: Search) -> None:
+    async def _run(self, search: Search, client: str) -> None:
         last_progress = time.monotonic()
         while True:
             self.check_client()
-            objects = await off_loop(search.step)
+            # A block at a time in the heavy pool, one step at a time per client: searches share it fairly
+            # and never take the threads that password checks and resumes need.
+            objects = await HEAVY.run(client, search.step)
             if objects is None:
                 break
             data = b"".join(dump_json(obj) + b"\n" for obj in objects)
@@ -338,3 +340,8 @@ class SearchResponse(FileStreamResponse):
         done: SearchDone = {"event": "done", "matches": search.matches, "scanned": search.scanned,
                             "total": search.total, "truncated": search.truncated}
         await self.send_body(dump_json(done) + b"\n", more=False)
+
+
+def client_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logtail.core.cursor import HEAD_BYTES
+from logtail.sources.files.opening import open_regular
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,8 @@ class LogFile:
 
 
 def open_file(path: Path, rotated: int = 0, compressed: bool = False, with_head: bool = True) -> LogFile:
-    flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
-    if rotated:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
+    fd, st = open_regular(path, follow_symlinks=not rotated)  # the one rule of which files are read
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(f"{path.name} is not a regular file")
         f = LogFile(path.name, rotated, compressed, fd, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino))
         if with_head:
             f.head = _gzip_head(fd) if compressed else os.pread(fd, HEAD_BYTES, 0)

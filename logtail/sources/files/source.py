@@ -64,9 +64,9 @@ class FileSource:
         return Reading(p.end, blocks, notice_frames(p, fmt) if p.notices else b"", after_hole=p.lost,
                        reads_past=p.reads_past, close=p.close)
 
-    async def since(self, ch: Channel, moment: float) -> Start | None:
+    async def since(self, ch: Channel, moment: float, client: str = "") -> Start | None:
         entry = self.table.get(ch.name)
-        return await since_start(ch, entry.follower if entry else None, moment)
+        return await since_start(ch, entry.follower if entry else None, moment, client)
 
     async def rotated(self, name: str) -> list[RotatedFile]:
         return await off_loop(_rotated_files, self._entry(name).path)

@@ -23,6 +23,7 @@ from logtail.core.events import rule_for
 from logtail.core.sink import Sink
 from logtail.match.parsers import parser_for
 from logtail.sources.files.follow import FileFollower
+from logtail.sources.files.opening import link_stays_inside
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class FileTable:
             if src.is_glob:
                 for match in sorted(glob.glob(str(src.path))):
                     path = Path(match)
-                    if path not in self._by_path and path.is_file():
+                    if path not in self._by_path and path.is_file() and link_stays_inside(path):
                         self._add(self._name_for(path), path, from_start, parse=src.parse, src=src)
 
     def _name_for(self, path: Path) -> str:

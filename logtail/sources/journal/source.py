@@ -173,7 +173,7 @@ class JournalSource:
         async for item in self.entries_after(name, cursor, end, on_child):
             yield notice_frame(fmt, name, "gap", item.message) if isinstance(item, Gap) else list[Line](item)
 
-    async def since(self, ch: Channel, moment: float) -> Start | None:
+    async def since(self, ch: Channel, moment: float, client: str = "") -> Start | None:
         cursor = await self.start_at(ch.name, moment)
         if cursor is None:  # nothing at or after the moment yet: the stream starts live
             return None if ch.position is None else Start(ch.position)

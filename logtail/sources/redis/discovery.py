@@ -28,6 +28,9 @@ UNREACHABLE = "Redis is unreachable; reconnecting (lines continue where they wer
 class ShippedLog:
     known: keys.KnownLog
     last_id: str = "0-0"  # the last entry published to the hub
+    malformed: int = 0  # malformed entries skipped so far (reader.py)
+    paused_until: float = 0.0  # monotonic time: its key is not a stream, it is left out of reads until then
+    pause: float = 0.0  # the current pause, doubled while the key stays of the wrong type
     parser: Parser | None = field(init=False, default=None)  # the shipper's `parse`, built once here
 
     def __post_init__(self) -> None:

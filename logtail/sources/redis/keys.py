@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from logtail.config import ConfigError
 from logtail.core.frames import Line, NoticeKind
@@ -44,6 +44,14 @@ ENTRY_LINES = 512  # lines per entry at most
 ENTRY_BYTES = 64 * 1024  # bytes of text per entry at most (a longer single line still gets its own entry)
 INDEX_BITS = 20
 LAST_INDEX = (1 << INDEX_BITS) - 1  # a line index past any entry's last line
+MAX_LINE_BYTES = 65536  # a line's cap when the reader is given none (the default of --max-line-bytes)
+MAX_MESSAGE_CHARS = 4096
+# What a valid entry holds: ASCII digits only (a regex, never `str.isdigit()`), sizes bounded.
+_ENTRY_ID = re.compile(r"([0-9]{1,15})-([0-9]{1,19})")
+_FID = re.compile(r"[0-9a-f]{1,32}")
+_CURSOR_FID = re.compile(r"[0-9a-f]{12}")
+_OFFSET = re.compile(r"[0-9]{1,19}")
+_CUT = re.compile(r"[0-9]{1,7}(?:,[0-9]{1,7}){0,1048575}")
 
 
 def check_host(host: str) -> str:
@@ -88,11 +96,16 @@ def notice_fields(kind: NoticeKind, message: str, fid: str, end: int) -> dict[st
 
 @dataclass(frozen=True)
 class Entry:
-    """One stream entry as read back, with its id split into milliseconds and sequence."""
+    """One stream entry as read back, with its id split into milliseconds and sequence.
+
+    Entries are untrusted input (any client that may XADD can write one): `decode_entry` checks every field,
+    and an entry that fails is kept only as its id and `problem`, which readers turn into a `gap` notice.
+    """
 
     ms: int
     seq: int
     fields: dict[str, str]
+    problem: str | None = None  # why the entry is malformed: it carries no lines, only a gap notice
 
     @property
     def id(self) -> str:
@@ -100,8 +113,10 @@ class Entry:
 
     @property
     def notice(self) -> tuple[NoticeKind, str] | None:
+        if self.problem is not None:
+            return "gap", f"a malformed entry in Redis was skipped ({self.problem})"
         kind = self.fields.get("kind")
-        # Written by a logtail shipper (`notice_fields`), from the kinds its follower reports.
+        # Checked by `decode_entry` against the kinds a logtail shipper reports.
         return None if kind is None else (cast(NoticeKind, kind), self.fields.get("message", ""))
 
     @property
@@ -111,27 +126,71 @@ class Entry:
 
     @property
     def position(self) -> tuple[str, int]:
-        end = self.fields.get("end", "0")
-        return self.fields.get("fid", ""), int(end) if end.isdigit() else 0
+        """The file position the entry ends at; ("", 0), a position in no file, for a malformed entry."""
+        if self.problem is not None:
+            return "", 0
+        return self.fields["fid"], int(self.fields["end"])
 
-    def lines(self, log: str, after: int = 0, parser: Parser | None = None) -> list[Line]:
+    def lines(self, log: str, after: int = 0, parser: Parser | None = None,
+              max_line_bytes: int = MAX_LINE_BYTES) -> list[Line]:
         """The entry's lines as hub lines (ids as in the module docstring), those with index > `after`;
-        `parser`: the log's."""
+        `parser`: the log's; a line longer than `max_line_bytes` is cut and flagged, as a local file's would be."""
         if self.notice is not None or "lines" not in self.fields:
             return []
-        cut = {int(i) for i in self.fields.get("cut", "").split(",") if i.isdigit()}
+        cut = {int(i) for i in self.fields["cut"].split(",")} if self.fields.get("cut") else set()
         fid = f"{self.ms:012x}"
         base = self.seq << INDEX_BITS
         texts = self.fields["lines"].split("\n")
-        return [Line(log, text, fid, base + k, (k - 1) in cut, parser)
-                for k, text in enumerate(texts, start=1) if k > after]
+        out = []
+        for k, text in enumerate(texts, start=1):
+            if k > after:
+                text, longer = _capped(text, max_line_bytes)
+                out.append(Line(log, text, fid, base + k, longer or (k - 1) in cut, parser))
+        return out
+
+
+def _capped(text: str, max_bytes: int) -> tuple[str, bool]:
+    if len(text) <= max_bytes // 4:  # no UTF-8 character is longer than 4 bytes: surely short enough
+        return text, False
+    raw = text.encode()
+    if len(raw) <= max_bytes:
+        return text, False
+    return raw[:max_bytes].decode("utf-8", "ignore"), True  # cut on a character boundary
 
 
 def decode_entry(entry_id: Any, raw: Any) -> Entry:
-    """An entry as redis-py returns it (id and field map, as bytes)."""
-    ms, _, seq = text_of(entry_id).partition("-")
+    """An entry as redis-py returns it (id and field map, as bytes), every field checked."""
+    m = _ENTRY_ID.fullmatch(text_of(entry_id))
+    ms, seq = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     fields = {text_of(k): text_of(v) for k, v in (raw or {}).items()}
-    return Entry(int(ms), int(seq or 0), fields)
+    # A line's id holds MS as 12 hex digits and SEQ above a 20-bit line index (module docstring).
+    problem = None if m and ms < 1 << 48 and seq < 1 << 43 else "its id is out of range"
+    return Entry(ms, seq, fields, problem or _problem(fields))
+
+
+def _problem(fields: dict[str, str]) -> str | None:
+    """What is wrong with an entry's fields, or None. Digits are ASCII digits (`str.isdigit` accepts `²`,
+    which `int` refuses), sizes are bounded."""
+    if not _FID.fullmatch(fields.get("fid", "")):
+        return "fid is not a file id"
+    if not _OFFSET.fullmatch(fields.get("end", "")):
+        return "end is not an offset"
+    kind = fields.get("kind")
+    if kind is not None:
+        if kind not in get_args(NoticeKind):
+            return "unknown notice kind"
+        if len(fields.get("message", "")) > MAX_MESSAGE_CHARS:
+            return "notice message too long"
+        return None
+    if "lines" not in fields:
+        return "neither lines nor a notice"
+    count = fields["lines"].count("\n") + 1
+    if count >= 1 << INDEX_BITS:
+        return "too many lines"
+    cut = fields.get("cut")
+    if cut is not None and not (_CUT.fullmatch(cut) and all(int(i) < count for i in cut.split(","))):
+        return "cut is not a list of line indexes"
+    return None
 
 
 def text_of(value: bytes | str) -> str:
@@ -139,8 +198,9 @@ def text_of(value: bytes | str) -> str:
 
 
 def entry_of_cursor(fid: str, offset: int) -> tuple[str, int] | None:
-    """The entry id and line index a shipped line's cursor names, or None for "before everything"."""
-    if offset == 0:
+    """The entry id and line index a shipped line's cursor names, or None for "before everything" (and for
+    a cursor that cannot name an entry: its fid is not the 12 hex digits of a millisecond time)."""
+    if offset == 0 or not _CURSOR_FID.fullmatch(fid):
         return None
     return f"{int(fid, 16)}-{offset >> INDEX_BITS}", offset & ((1 << INDEX_BITS) - 1)
 

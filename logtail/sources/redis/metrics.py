@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -13,11 +13,14 @@ from logtail.sources.redis.client import Outage
 class OutageCollector(Collector):
     """A web node's view of Redis, on its /metrics."""
 
-    def __init__(self, outage: Outage) -> None:
+    def __init__(self, outage: Outage, malformed: Callable[[], int] = lambda: 0) -> None:
         self.outage = outage
+        self.malformed = malformed  # malformed entries skipped so far (reader.py)
 
     def collect(self) -> Iterator[Metric]:
         yield from outage_metrics("logtail_redis", self.outage)
+        yield CounterMetricFamily("logtail_redis_malformed_entries", "Stream entries skipped as malformed (each "
+                                  "one a gap notice on its log)", value=self.malformed())
 
 
 def outage_metrics(prefix: str, outage: Outage) -> Iterator[Metric]:

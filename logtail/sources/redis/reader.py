@@ -9,6 +9,11 @@ While Redis is unreachable the loop backs off and retries; local logs are not co
 logs get an `unreachable` notice, then `reconnected` when it is back, and the stream goes on from the last
 entry read, so every client continues exactly where it was. If the entry read last is gone after the outage
 (Redis restarted without persistence), clients get a `gap` notice: what was stored meanwhile may be lost.
+
+Entries are untrusted (keys.py checks them): a malformed one becomes a `gap` notice on its log, counted, with
+one warning per log, and the loop goes on. A log whose key holds something other than a stream (XREAD then
+fails for every key with WRONGTYPE) is left out of reads with an `unreadable` notice and retried with a
+backoff; the other logs go on, and it is not an outage.
 """
 
 from __future__ import annotations
@@ -31,14 +36,18 @@ from logtail.sources.redis.hosts import HostWatch, read_hosts
 log = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # entries per stream per XREAD
+WRONG_TYPE_RETRY = (1.0, 60.0)  # first and longest pause of a log whose key is not a stream (seconds)
 
 
 class StreamReader:
-    def __init__(self, shipped: ShippedLogs, hub: Hub, seed_entries: int, gone_after: float) -> None:
+    def __init__(self, shipped: ShippedLogs, hub: Hub, seed_entries: int, gone_after: float,
+                 max_line_bytes: int = keys.MAX_LINE_BYTES) -> None:
         self.shipped = shipped
         self.client = shipped.client
         self.hub = hub
         self.seed_entries = seed_entries
+        self.max_line_bytes = max_line_bytes
+        self.malformed = 0  # malformed entries skipped, all logs (a counter)
         self.outage = shipped.outage
         self._next_discovery = 0.0
         self.hosts = HostWatch(gone_after)
@@ -61,12 +70,22 @@ class StreamReader:
             await self.watch_hosts()
             self.outage.ok()  # ready now, not after the first XREAD has waited out its block
             self._next_discovery = time.monotonic() + DISCOVERY_INTERVAL
-        logs = list(self.shipped.logs.values())
+        now = time.monotonic()
+        logs = [x for x in self.shipped.logs.values() if x.paused_until <= now]
         if not logs:
-            await _sleep_until(self._next_discovery)
+            await _sleep_until(min([self._next_discovery, *(x.paused_until for x in self.shipped.logs.values())]))
             return
-        block = max(1, min(BLOCK_MS, int((self._next_discovery - time.monotonic()) * 1000)))
-        found = await read_new(self.client, {x.key: x.last_id for x in logs}, READ_COUNT, block)
+        block = max(1, min(BLOCK_MS, int((self._next_discovery - now) * 1000)))
+        try:
+            found = await read_new(self.client, {x.key: x.last_id for x in logs}, READ_COUNT, block)
+        except ResponseError as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                raise
+            await self._pause_wrong_types(logs)
+            return
+        for x in logs:
+            if x.pause:
+                self._resumed(x)
         for key, entries in found:
             shipped = self.shipped.by_key.get(key)
             if shipped is not None:
@@ -78,8 +97,14 @@ class StreamReader:
         for name in self.shipped.forget_absent(known):
             log.info("no longer serving shipped log %s: its host was forgotten", name)
         for record in self.shipped.refresh(known):
-            seed = await read_last(self.client, record.key, self.seed_entries)
             shipped = ShippedLog(record)
+            try:
+                seed = await read_last(self.client, record.key, self.seed_entries)
+            except ResponseError as exc:
+                if not str(exc).startswith("WRONGTYPE"):
+                    raise
+                seed = []
+                self._pause(shipped, "?")
             self.hub.channel(shipped.name).parser = shipped.parser
             self._publish(shipped, seed)
             self.shipped.add(shipped)
@@ -108,8 +133,10 @@ class StreamReader:
         for entry in entries:
             notice = entry.notice
             if notice is None:
-                batch.extend(entry.lines(shipped.name, parser=shipped.parser))
+                batch.extend(entry.lines(shipped.name, 0, shipped.parser, self.max_line_bytes))
                 continue
+            if entry.problem is not None:
+                self._malformed(shipped, entry)
             self._flush(shipped, batch)
             batch = []
             self.hub.notice(shipped.name, *notice)
@@ -122,6 +149,39 @@ class StreamReader:
             last = batch[-1]
             self.hub.publish(shipped.name, batch, Cursor(shipped.name, last.fid, last.end))
 
+    def _malformed(self, shipped: ShippedLog, entry: keys.Entry) -> None:
+        self.malformed += 1
+        shipped.malformed += 1
+        if shipped.malformed == 1:  # one warning per log: a writer that keeps writing them must not flood the log
+            log.warning("%s: skipping malformed entry %s in %s (%s); further ones are counted, not logged",
+                        shipped.name, entry.id, shipped.key, entry.problem)
+
+    async def _pause_wrong_types(self, logs: list[ShippedLog]) -> None:
+        """XREAD refused every key because some are not streams: find those and leave them out for a while."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for x in logs:
+                pipe.type(x.key)
+            types = await pipe.execute()
+        for x, kind in zip(logs, types, strict=True):
+            kind = keys.text_of(kind)
+            if kind not in ("stream", "none"):
+                self._pause(x, kind)
+
+    def _pause(self, shipped: ShippedLog, kind: str) -> None:
+        first = not shipped.pause
+        shipped.pause = min(shipped.pause * 2, WRONG_TYPE_RETRY[1]) if shipped.pause else WRONG_TYPE_RETRY[0]
+        shipped.paused_until = time.monotonic() + shipped.pause
+        if first:
+            message = (f"Redis key {shipped.key} is a {kind}, not a stream: this log is paused and retried "
+                       f"every {WRONG_TYPE_RETRY[1]:.0f}s at most; other logs go on")
+            log.warning("%s: %s", shipped.name, message)
+            self.hub.notice(shipped.name, "unreadable", message)
+
+    def _resumed(self, shipped: ShippedLog) -> None:
+        shipped.pause = shipped.paused_until = 0.0
+        log.warning("%s: Redis key %s is a stream again; reading it", shipped.name, shipped.key)
+        self.hub.notice(shipped.name, "appeared", f"Redis key {shipped.key} is a stream again; continuing")
+
     async def _recover(self) -> None:
         """Redis answers again: tell clients, and say so if the entries read last did not survive."""
         logs = [x for x in self.shipped.logs.values() if x.last_id != "0-0"]
@@ -129,7 +189,9 @@ class StreamReader:
         async with self.client.pipeline(transaction=False) as pipe:
             for x in logs:
                 pipe.xrange(x.key, x.last_id, x.last_id, count=1)
-            found = await pipe.execute()
+            # A key of the wrong type answers an error here: not a lost entry, and not an outage (_step).
+            found = [[True] if isinstance(hit, ResponseError) else hit
+                     for hit in await pipe.execute(raise_on_error=False)]
         self.outage.ok()
         self._notice_all("reconnected", "Redis is reachable again; continuing where the stream was")
         for x, hit in zip(logs, found, strict=True):

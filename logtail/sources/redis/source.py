@@ -41,7 +41,7 @@ class RedisSource:
         outage = Outage(settings.redis, logging.getLogger(reader.__name__), "shipped logs pause; local logs go on")
         self.shipped = ShippedLogs(connect(check_url(settings.redis)), outage)
         self.reader = StreamReader(self.shipped, hub, min(SEED_ENTRIES, settings.window_lines),
-                                   settings.host_gone_after)
+                                   settings.host_gone_after, settings.max_line_bytes)
 
     def __contains__(self, name: str) -> bool:
         return name in self.shipped
@@ -88,7 +88,7 @@ class RedisSource:
             return Reading(ch.position or cursor)
         return Reading(ch.position, blocks)
 
-    async def since(self, ch: Channel, moment: float) -> Start | None:
+    async def since(self, ch: Channel, moment: float, client: str = "") -> Start | None:
         key = self._log(ch.name).key
         try:
             first = await read_range(self.shipped.client, key, str(max(0, int(moment * 1000))), "+", 1)
@@ -119,7 +119,7 @@ class RedisSource:
         return ShippedSearch(self.shipped, self._log(name), request, transfers)
 
     def collectors(self) -> list[Collector]:
-        return [OutageCollector(self.shipped.outage)]
+        return [OutageCollector(self.shipped.outage, lambda: self.reader.malformed)]
 
     def unready(self) -> str | None:
         return None if self.shipped.outage.connected else "redis unreachable"

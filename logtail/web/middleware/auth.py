@@ -24,7 +24,7 @@ import logging
 import math
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -90,6 +90,11 @@ class FailureTable:
         if failures < self.limits.failures or wait <= 0:
             return None
         return max(1, math.ceil(wait))
+
+    def failing(self, address: str, now: float) -> bool:
+        """Whether `address` has failures in its current window."""
+        start, failures = self._table.get(address, (now, 0))
+        return failures > 0 and now - start < self.limits.window
 
     def record(self, address: str, now: float) -> None:
         start, failures = self._table.pop(address, (now, 0))
@@ -158,12 +163,58 @@ def client_address(scope: Scope) -> str:
     try:
         ip = ipaddress.ip_address(client[0])
     except ValueError:
-        return str(client[0])
+        # Not an address (a proxy passed on a client's made-up X-Forwarded-For): one shared key, so that
+        # neither its length nor its variety can grow the failure table.
+        return "not-an-address"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+class CheckGate:
+    """At most `limit` password checks at once, shared by two queues: when a check ends, a waiting check of
+    an address without failures goes first, so a first login never waits behind an attacker's attempts (and
+    scrypt still never holds more than `limit` cores)."""
+
+    def __init__(self, limit: int) -> None:
+        self.free = limit
+        self.waiting: dict[bool, deque[asyncio.Future[None]]] = {False: deque(), True: deque()}
+        self.pending = {False: 0, True: 0}  # checks running or waiting, by lane (failing or not)
+
+    async def acquire(self, failing: bool) -> None:
+        if self.free > 0 and not (self.waiting[False] or self.waiting[True]):
+            self.free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting[failing].append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the turn just as it was cancelled: pass it on
+            else:
+                self.waiting[failing].remove(turn)
+            raise
+
+    def release(self) -> None:
+        for lane in (False, True):
+            while self.waiting[lane]:
+                turn = self.waiting[lane].popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self.free += 1
+
+
+def _is_preflight(scope: Scope) -> bool:
+    """A CORS preflight: browsers send it without credentials (Fetch standard), so it cannot be asked for
+    them. It reads nothing: the CORS middleware answers it, or the app's 405 when CORS is off."""
+    if scope["method"] != "OPTIONS":
+        return False
+    names = {name for name, _ in scope["headers"]}
+    return b"origin" in names and b"access-control-request-method" in names
 
 
 class BasicAuth:
@@ -182,15 +233,16 @@ class BasicAuth:
         self.limits = limits or AuthLimits()
         self.failures = FailureTable(self.limits)
         self.verified = VerifiedCredentials(self.limits)
-        self._checks = asyncio.Semaphore(self.limits.concurrent_checks)
-        self._pending = 0  # checks running or waiting for the semaphore
+        # Two queues: addresses with no failure in their window, and the others. A first login never waits
+        # behind the checks of addresses that keep failing (an attacker's), only behind other first tries.
+        self._gate = CheckGate(self.limits.concurrent_checks)
         # Checks under way by address and header: the same credentials sent at once from one address (a page's
         # streams, an office's browsers behind one NAT after a restart) share one check instead of each paying
         # scrypt and counting a failure until the address is refused. Other addresses are checked on their own.
         self._inflight: dict[tuple[str, bytes], asyncio.Future[UserEntry | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS:
+        if scope["type"] != "http" or route_path(scope) in OPEN_PATHS or _is_preflight(scope):
             await self.app(scope, receive, send)
             return
         if self._generation != self.users.generation:  # reloaded: a password may have changed
@@ -215,16 +267,18 @@ class BasicAuth:
         if retry_after is not None:
             await self._refuse(send, 429, "too many wrong passwords; try again later", retry_after)
             return
-        if self._checks_full():
+        failing = self.failures.failing(address, now)
+        # Counted as a failure until it passes, so that attempts still being checked count too: an address
+        # cannot start more checks at once than it has failures left. A 503 counts too: refusals must cost
+        # the attacker its attempts like wrong passwords do.
+        self.failures.record(address, now)
+        if self._gate.pending[failing] >= self.limits.concurrent_checks + self.limits.queued_checks:
             await self._refuse(send, 503, "too many password checks at once; try again", 1)
             return
-        # Counted as a failure until it passes, so that attempts still being checked count too: an address
-        # cannot start more checks at once than it has failures left.
-        self.failures.record(address, now)
         verdict = self._inflight[address, header] = asyncio.get_running_loop().create_future()
         entry = None
         try:
-            entry = await self._check(*credentials)
+            entry = await self._check(failing, *credentials)
         finally:
             del self._inflight[address, header]
             verdict.set_result(entry)  # a check that did not finish refuses those waiting for it
@@ -255,10 +309,7 @@ class BasicAuth:
             return None
         return (user, password) if sep else None
 
-    def _checks_full(self) -> bool:
-        return self._pending >= self.limits.concurrent_checks + self.limits.queued_checks
-
-    async def _check(self, user: str, password: str) -> UserEntry | None:
+    async def _check(self, failing: bool, user: str, password: str) -> UserEntry | None:
         entry = self.users.get(user)
         # An unknown name is checked against a hash all the same: how long a refusal takes says nothing about
         # whether the name exists.
@@ -266,12 +317,15 @@ class BasicAuth:
         if not secret.startswith("scrypt$"):
             password_ok = check_password(password, secret)  # a plain comparison: microseconds
         else:
-            self._pending += 1
+            self._gate.pending[failing] += 1
             try:
-                async with self._checks:
+                await self._gate.acquire(failing)
+                try:
                     password_ok = await off_loop(check_password, password, secret)
+                finally:
+                    self._gate.release()
             finally:
-                self._pending -= 1
+                self._gate.pending[failing] -= 1
         return entry if entry is not None and password_ok else None
 
     async def _refuse(self, send: Send, status: int, detail: str, retry_after: int | None = None) -> None:
