@@ -9,6 +9,7 @@ stuck for longer than the send timeout, as it does for the live streams.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from starlette.types import Receive, Scope, Send
 
@@ -50,3 +51,27 @@ class FileStreamResponse(RawResponse):
         await self.send_start(status, [(b"content-type", b"application/json"),
                                        (b"content-length", str(len(payload)).encode()), *(headers or [])])
         await self.send_body(payload, more=False)
+
+
+class TextDownload(FileStreamResponse):
+    """What a source retains of a log as a text download, oldest first: `batches` says what, a batch of line
+    texts at a time, and the client leaving stops it between two batches."""
+
+    def __init__(self, name: str, transfers: Transfers) -> None:
+        super().__init__(transfers)
+        self.name = name
+
+    async def respond(self, scope: Scope) -> None:
+        await self.send_start(200, [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-disposition", f'attachment; filename="{self.name}.txt"'.encode()),
+            (b"cache-control", b"no-cache"),
+        ])
+        if scope["method"] != "HEAD":
+            async for texts in self.batches():
+                self.check_client()
+                await self.send_body("".join(text + "\n" for text in texts).encode())
+        await self.send_body(b"", more=False)
+
+    def batches(self) -> AsyncIterator[list[str]]:
+        raise NotImplementedError

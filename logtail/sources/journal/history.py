@@ -10,13 +10,13 @@ is the log's entries as text (each MESSAGE, cut like a followed line), oldest fi
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from starlette.types import Scope
 
-from logtail.core.fileresponse import FileStreamResponse
+from logtail.core.fileresponse import FileStreamResponse, TextDownload
 from logtail.core.frames import dump_json
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
@@ -29,24 +29,15 @@ if TYPE_CHECKING:
     from logtail.sources.journal.source import JournalSource
 
 
-class JournalDownload(FileStreamResponse):
+class JournalDownload(TextDownload):
     def __init__(self, source: JournalSource, name: str, transfers: Transfers) -> None:
-        super().__init__(transfers)
+        super().__init__(name, transfers)
         self.source = source
-        self.name = name
 
-    async def respond(self, scope: Scope) -> None:
-        await self.send_start(200, [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-disposition", f'attachment; filename="{self.name}.txt"'.encode()),
-            (b"cache-control", b"no-cache"),
-        ])
-        if scope["method"] != "HEAD":
-            async with aclosing(_entries(self.source, self.name, [], None, None)) as entries:
-                async for lines in entries:
-                    self.check_client()
-                    await self.send_body("".join(line.text + "\n" for line in lines).encode())
-        await self.send_body(b"", more=False)
+    async def batches(self) -> AsyncIterator[list[str]]:
+        async with aclosing(_entries(self.source, self.name, [], None, None)) as entries:
+            async for lines in entries:
+                yield [line.text for line in lines]
 
 
 class JournalSearch(FileStreamResponse):

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from starlette.types import Scope
 
 from logtail.core.cursor import Cursor
-from logtail.core.fileresponse import FileStreamResponse
+from logtail.core.fileresponse import FileStreamResponse, TextDownload
 from logtail.core.frames import Line, dump_json
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
@@ -26,24 +26,15 @@ from logtail.sources.redis.discovery import ShippedLog, ShippedLogs
 READ_COUNT = 500  # entries per XRANGE
 
 
-class ShippedDownload(FileStreamResponse):
+class ShippedDownload(TextDownload):
     def __init__(self, shipped: ShippedLogs, log: ShippedLog, transfers: Transfers) -> None:
-        super().__init__(transfers)
+        super().__init__(log.name, transfers)
         self.shipped = shipped
         self.log = log
 
-    async def respond(self, scope: Scope) -> None:
-        await self.send_start(200, [
-            (b"content-type", b"text/plain; charset=utf-8"),
-            (b"content-disposition", f'attachment; filename="{self.log.name}.txt"'.encode()),
-            (b"cache-control", b"no-cache"),
-        ])
-        if scope["method"] != "HEAD":
-            async for entries in _entries(self.shipped, self.log.key, "-", "+", newest=False):
-                self.check_client()
-                text = "".join(line.text + "\n" for e in entries for line in e.lines(self.log.name))
-                await self.send_body(text.encode())
-        await self.send_body(b"", more=False)
+    async def batches(self) -> AsyncIterator[list[str]]:
+        async for entries in _entries(self.shipped, self.log.key, "-", "+", newest=False):
+            yield [line.text for e in entries for line in e.lines(self.log.name)]
 
 
 class ShippedSearch(FileStreamResponse):
