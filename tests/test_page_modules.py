@@ -29,7 +29,7 @@ __all__ = ["browser"]  # a fixture used here by name
 pytestmark = pytest.mark.browser
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ENTRY_POINTS = ("app.js", "history.js")  # the modules templates/dashboard.html loads
+ENTRY_POINTS = ("app.js", "history.js", "watches.js")  # the modules templates/dashboard.html loads
 IMPORT = re.compile(r'^import\s(?:[^;]*?from\s+)?"\./([\w.-]+\.js)";', re.MULTILINE)
 
 

@@ -30,7 +30,7 @@ LINES = [
 
 def test_access_log_columns_and_chips(page: Page, serve: Callable[..., LogtailServer], tmp_path: Path) -> None:
     log = tmp_path / "access.log"
-    append(log, *LINES)
+    append(log, list(LINES))
     server = serve(f"web={log}:parse=nginx")
     open_dashboard(page, server, "log=web")
     wait_last(page, LINES[-1])
@@ -65,7 +65,7 @@ def test_a_traceback_is_collapsed_to_its_first_line(page: Page, serve: Callable[
     log = tmp_path / "app.log"
     cfg = tmp_path / "logtail.toml"
     cfg.write_text(f'[logs.app]\npath = "{log}"\nmultiline = "python"\nmultiline_wait = "200ms"\n')
-    append(log, "2026-10-10 13:55:35,000 INFO before", *TRACEBACK)
+    append(log, ["2026-10-10 13:55:35,000 INFO before", *TRACEBACK])
     server = serve("--config", str(cfg))
     open_dashboard(page, server, "log=app")
     event = page.locator("#panes .line.lvl-error")

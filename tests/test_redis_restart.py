@@ -1,4 +1,4 @@
-"""A shipper restarted with nothing written meanwhile (logtail/ship/shipper.py, `locate` and `_start`):
+"""A shipper restarted with nothing written meanwhile (logtail/ship/shipper.py, `shipped_position_in` and `_start`):
 nothing re-sent, no `gap`, also when the position it had reached is exactly the end of NAME.1."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from logtail.core.cursor import file_id
-from logtail.ship.shipper import locate
+from logtail.ship.shipper import shipped_position_in as locate
 from logtail.sources.redis import keys
 from tests.redis_support import RedisServer, Shipper, wait_shipped
 from tests.streams import append

@@ -266,7 +266,8 @@ class Shipper:
 
     def _parse_of(self, name: str) -> str:
         # Announced with the log, so that web nodes parse its lines as this shipper was told to.
-        parser = self.table.entries[name].follower.parser
+        entry = self.table.get(name)  # a journal log has no entry in the file table: its lines are not parsed
+        parser = entry.follower.parser if entry is not None else None
         return "auto" if parser is None else parser.spec
 
     async def heartbeat(self) -> None:

@@ -84,7 +84,9 @@ class FileSource:
         return DownloadResponse(download, transfers)
 
     def search(self, name: str, request: SearchRequest, transfers: Transfers) -> Response:
-        return SearchResponse(name, self._entry(name).path, request, self.settings.max_line_bytes, transfers)
+        entry = self._entry(name)
+        return SearchResponse(name, entry.path, request, self.settings.max_line_bytes, transfers,
+                              entry.follower.parser)
 
     def collectors(self) -> list[Collector]:
         return []

@@ -131,8 +131,8 @@ class Entry:
             return "", 0
         return self.fields["fid"], int(self.fields["end"])
 
-    def lines(self, log: str, after: int = 0, parser: Parser | None = None,
-              max_line_bytes: int = MAX_LINE_BYTES) -> list[Line]:
+    def lines(self, log: str, after: int = 0, max_line_bytes: int = MAX_LINE_BYTES,
+              parser: Parser | None = None) -> list[Line]:
         """The entry's lines as hub lines (ids as in the module docstring), those with index > `after`;
         `parser`: the log's; a line longer than `max_line_bytes` is cut and flagged, as a local file's would be."""
         if self.notice is not None or "lines" not in self.fields:

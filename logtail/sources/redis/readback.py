@@ -82,7 +82,7 @@ async def read_stream(shipped: ShippedLogs, key: str, name: str, start: tuple[st
             if notice is not None:
                 yield notice_frame(fmt, name, *notice)
             else:
-                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0, parser)
+                yield entry.lines(name, skip[1] if skip is not None and entry.id == skip[0] else 0, parser=parser)
         if len(entries) < READ_COUNT:
             return
         low = "(" + entries[-1].id

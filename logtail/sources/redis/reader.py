@@ -133,7 +133,7 @@ class StreamReader:
         for entry in entries:
             notice = entry.notice
             if notice is None:
-                batch.extend(entry.lines(shipped.name, 0, shipped.parser, self.max_line_bytes))
+                batch.extend(entry.lines(shipped.name, 0, self.max_line_bytes, shipped.parser))
                 continue
             if entry.problem is not None:
                 self._malformed(shipped, entry)
