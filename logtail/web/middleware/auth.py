@@ -260,8 +260,18 @@ class BasicAuth:
             return
         address, now = client_address(scope), time.monotonic()
         pending = self._inflight.get((address, header))
-        if pending is not None:
-            await self._verdict(await asyncio.shield(pending), scope, receive, send)
+        if pending is not None:  # the same credentials are being checked: their verdict is this one's
+            entry = await asyncio.shield(pending)
+            # One check for all the copies, but each wrong copy is an attempt: no more wrong verdicts go out
+            # than the limit allows, the rest are refused as over it.
+            retry_after = None
+            if entry is None:
+                retry_after = self.failures.retry_after(address, time.monotonic())
+                self.failures.record(address, time.monotonic())
+            if retry_after is not None:
+                await self._refuse(send, 429, "too many wrong passwords; try again later", retry_after)
+            else:
+                await self._verdict(entry, scope, receive, send)
             return
         retry_after = self.failures.retry_after(address, now)
         if retry_after is not None:
