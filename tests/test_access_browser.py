@@ -4,44 +4,29 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from logtail.web.middleware.auth import hash_password
+from tests.browser_support import browser
 from tests.support import LogtailServer
 
 try:
-    from playwright.sync_api import Browser, sync_playwright
+    from playwright.sync_api import Browser
 except ImportError:
     if os.environ.get("CI") == "true":
         raise
     pytest.skip("Playwright for Python is missing: run scripts/setup", allow_module_level=True)
 
+__all__ = ["browser"]  # a fixture used here by name
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "secret"
 NAMES_JS = "() => [...document.querySelectorAll('#log-list li.log-item')].map((e) => e.dataset.name)"
 TEXTS_JS = "() => [...document.querySelectorAll('#panes .line .text')].map((e) => e.textContent)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = "Debian's chromium is not installed at /usr/bin/chromium: run `sudo apt-get install chromium`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_the_page_lists_and_streams_only_the_users_logs(tmp_path: Path, browser: Browser,

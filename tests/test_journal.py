@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -21,19 +20,13 @@ from logtail.core.hub import Hub
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.source import Gap, JournalSource
 from tests.journal_support import JournalWriter
+from tests.streams import async_wait_for
 
 T = TypeVar("T")
 
 
 async def until(check: Callable[[], T | None], what: str, within: float = 20.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
+    return await async_wait_for(check, within, what)
 
 
 def settings(directory: Path, *specs: str, **kwargs: object) -> Settings:
