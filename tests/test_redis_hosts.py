@@ -155,6 +155,8 @@ def test_a_host_silent_past_the_hide_age_is_hidden_and_its_data_stays(
     shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url, "--host-heartbeat", "0.5")
     node = start_server("--redis", redis_server.url, "--host-hide-after", "3")
     wait_for(lambda: host_state(node, "web1") == "alive", 20, 0.1, "web1 alive")
+    # The heartbeat can say alive before the line is stored: killed only once it is, so that it must stay.
+    wait_for(lambda: redis_server.lines("web1", "app.log") == ["one"], 20, 0.1, "the line shipped")
     shipper.kill(signal.SIGKILL)
     wait_for(lambda: "web1" not in hosts_of(node), 20, 0.2, "web1 hidden")
     assert redis_server.lines("web1", "app.log") == ["one"]
