@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from multiprocessing.process import BaseProcess
@@ -28,10 +29,14 @@ from uvicorn.config import STARTUP_FAILURE
 
 from logtail.app import create_app
 from logtail.config import ConfigError, Settings
+from logtail.web.gate import read_access
 from logtail.web.headertimeout import HeaderTimeoutProtocol
 from logtail.web.state import AppState
 
 log = logging.getLogger(__name__)
+
+# A worker's exit code when its configuration is wrong: the CLI's own code for a ConfigError.
+CONFIG_FAILURE = 2
 
 
 class LogtailServer(uvicorn.Server):
@@ -108,11 +113,20 @@ def _run_worker(settings: Settings, sock: socket.socket) -> None:
     # A spawned worker is a new interpreter: without this, logtail's own INFO lines (the audit trail, reloads)
     # would be dropped there (the CLI configured logging in the supervisor only).
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config, state = uvicorn_config(settings)
+    try:
+        config, state = uvicorn_config(settings)
+    except ConfigError as exc:
+        # The supervisor checked the users and rules before starting workers; a file changed since then (or
+        # another mistake found only when the app is built) ends this worker, and with it the supervisor.
+        print(f"logtail: error: {exc}", file=sys.stderr)
+        raise SystemExit(CONFIG_FAILURE) from None
     LogtailServer(config, state).run(sockets=[sock])
 
 
 def _serve_workers(settings: Settings) -> None:
+    # What a worker would refuse at start (the users file, the access rules) is refused here once, as
+    # `logtail serve` without workers refuses it: one message and exit 2, not workers dying in a loop.
+    read_access(settings)
     sock = _bind(settings)
     try:
         Workers(settings, sock).run()
@@ -148,7 +162,7 @@ class Workers:
         self.ctx = multiprocessing.get_context("spawn")
         self.processes: list[BaseProcess] = []
         self.should_exit = threading.Event()
-        self.failed = False
+        self.failed: int | None = None  # the exit code of a worker that failed to start
 
     def run(self) -> None:
         # The handlers only set a flag: the loop below does the work, between two checks.
@@ -160,8 +174,8 @@ class Workers:
         while not self.should_exit.wait(self.CHECK_INTERVAL):
             self._replace_dead()
         self._stop_all()
-        if self.failed:
-            raise SystemExit(STARTUP_FAILURE)
+        if self.failed is not None:
+            raise SystemExit(self.failed)
 
     def _start(self, index: int) -> BaseProcess:
         process = self.ctx.Process(target=_run_worker, args=(self.settings, self.sock),
@@ -174,9 +188,9 @@ class Workers:
             if process.is_alive():
                 continue
             process.join()
-            if process.exitcode == STARTUP_FAILURE:
+            if process.exitcode in (STARTUP_FAILURE, CONFIG_FAILURE):
                 log.error("worker %s failed to start; stopping", process.pid)
-                self.failed = True
+                self.failed = process.exitcode
                 self.should_exit.set()
                 return
             log.warning("worker %s died (exit code %s); starting another", process.pid, process.exitcode)

@@ -221,10 +221,13 @@ async def test_a_burst_of_the_same_credentials_is_checked_once(real_hash: str,
     assert statuses.count(429) == 50 - AuthLimits().failures
 
 
-def test_a_bad_users_file_stops_the_start_with_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "workers"])
+def test_a_bad_users_file_stops_the_start_with_exit_2(tmp_path: Path, workers: list[str]) -> None:
+    """Pins: with --workers each worker died of the bad file and was replaced, forever, with a traceback each."""
     (tmp_path / "users").write_text("bob:plain:x\n")
     done = subprocess.run([sys.executable, "-m", "logtail", "serve", "--users", str(tmp_path / "users"),
-                           str(tmp_path / "app.log"), "--port", "0"], capture_output=True, text=True, timeout=60)
+                           str(tmp_path / "app.log"), "--port", "0", *workers],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == (f"logtail: error: users file {tmp_path / 'users'} line 1: the password must be "
                                    "a hash from `logtail hash-password` (scrypt$...)")
