@@ -1,9 +1,13 @@
-"""Single sign-on through a real nginx running the shipped deploy/nginx/logtail-auth-request.conf (issue 26).
+"""Single sign-on through a real nginx running the shipped deploy/nginx/logtail-auth-request.conf and
+deploy/nginx/logtail-oauth2-proxy.conf (issue 26).
 
-nginx asks a small auth service (a fixture: a session cookie -> user and groups) about every request with
-`auth_request` and passes the answer to logtail in X-Forwarded-User / X-Forwarded-Groups, connecting from
-127.0.0.2, the only address logtail trusts for them. Checked: streams (SSE, NDJSON, text) and the list per
-user, a forged header through nginx (overwritten) and straight to logtail (401), no session (nginx's 401).
+nginx asks an auth service about every request with `auth_request` and passes the answer to logtail in
+X-Forwarded-User / X-Forwarded-Groups, connecting from 127.0.0.2, the only address logtail trusts for them.
+The service is a fixture: a session cookie -> user and groups, answered as each set-up's service answers
+(set-up 2: 200 and X-Auth-User; set-up 3: oauth2-proxy's /oauth2/auth contract, 202 and X-Auth-Request-User,
+played by a stand-in because oauth2-proxy is not installable on the test machines). Checked: streams (SSE,
+NDJSON, text) and the list per user, a forged header through nginx (overwritten) and straight to logtail
+(401), no session (refused by nginx without asking logtail).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -24,32 +29,68 @@ from tests.support import LogtailServer, free_port, require_tool, wait_for
 
 pytestmark = pytest.mark.nginx
 
-SHIPPED_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "logtail-auth-request.conf"
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "nginx"
 SESSIONS = {"tok-alice": ("alice", "web"), "tok-bob": ("bob", "dba")}
 RULES = '[access]\n"app*" = ["group:web"]\n"db*" = ["group:dba", "alice"]\n'
 
 
+@dataclass(frozen=True)
+class SetUp:
+    conf: str  # the shipped site file
+    cookie: str  # the session cookie's name
+    verdict: str  # the path the auth subrequest asks
+    granted: int  # the service's status for a known session
+    user_header: str
+    groups_header: str
+
+
+AUTH_REQUEST = SetUp("logtail-auth-request.conf", "session", "/auth", 200, "X-Auth-User", "X-Auth-Groups")
+# oauth2-proxy with --set-xauthrequest: its /oauth2/auth answers 202 or 401, the user and groups in these.
+OAUTH2_PROXY = SetUp("logtail-oauth2-proxy.conf", "_oauth2_proxy", "/oauth2/auth", 202,
+                     "X-Auth-Request-User", "X-Auth-Request-Groups")
+
+
 class AuthHandler(BaseHTTPRequestHandler):
-    """The auth service: 200 with the user's headers for a known session cookie, else 401."""
+    """The auth service: its granted status with the user's headers for a known session cookie, else 401;
+    for oauth2-proxy also its sign-in page."""
+
+    service: SetUp
 
     def do_GET(self) -> None:
-        cookie = self.headers.get("Cookie", "")
-        match = re.search(r"session=([\w-]+)", cookie)
+        path = self.path.partition("?")[0]
+        if path == "/oauth2/sign_in" and self.service is OAUTH2_PROXY:
+            self._answer(200, {"Content-Type": "text/html"}, b"<p>sign in</p>")
+            return
+        if path != self.service.verdict:
+            self._answer(404, {}, b"")
+            return
+        match = re.search(rf"{self.service.cookie}=([\w-]+)", self.headers.get("Cookie", ""))
         session = SESSIONS.get(match.group(1)) if match else None
-        self.send_response(200 if session else 401)
-        if session:
-            self.send_header("X-Auth-User", session[0])
-            self.send_header("X-Auth-Groups", session[1])
-        self.send_header("Content-Length", "0")
+        headers = {self.service.user_header: session[0], self.service.groups_header: session[1]} if session else {}
+        self._answer(self.service.granted if session else 401, headers, b"")
+
+    def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
+@pytest.fixture(params=[AUTH_REQUEST, OAUTH2_PROXY], ids=["auth-request", "oauth2-proxy"])
+def setup(request: pytest.FixtureRequest) -> SetUp:
+    value: SetUp = request.param
+    return value
+
+
 @pytest.fixture
-def auth_service() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
+def auth_service(setup: SetUp) -> Iterator[int]:
+    handler = type("Handler", (AuthHandler,), {"service": setup})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -61,12 +102,12 @@ def auth_service() -> Iterator[int]:
 
 
 def _replace(text: str, old: str, new: str) -> str:
-    assert text.count(old) >= 1, f"{SHIPPED_CONF} no longer has {old!r}; update the test"
+    assert text.count(old) >= 1, f"the shipped conf no longer has {old!r}; update the test"
     return text.replace(old, new)
 
 
 @pytest.fixture
-def nginx(tmp_path: Path, auth_service: int,
+def nginx(tmp_path: Path, setup: SetUp, auth_service: int,
           start_server: Callable[..., LogtailServer]) -> Iterator[tuple[str, LogtailServer]]:
     binary = require_tool("nginx", "nginx-light")
     for name in ("app.log", "db.log"):
@@ -76,7 +117,7 @@ def nginx(tmp_path: Path, auth_service: int,
                            str(tmp_path / "db.log"), "--auth-proxy-header", "X-Forwarded-User",
                            "--auth-proxy-groups-header", "X-Forwarded-Groups", "--forwarded-allow-ips", "127.0.0.2")
     port = free_port()
-    site = SHIPPED_CONF.read_text()
+    site = (DEPLOY / setup.conf).read_text()
     site = _replace(site, "127.0.0.1:8080", f"127.0.0.1:{port}")
     site = _replace(site, "127.0.0.1:8000", f"127.0.0.1:{logtail.port}")
     site = _replace(site, "127.0.0.1:4180", f"127.0.0.1:{auth_service}")
@@ -117,31 +158,46 @@ http {{ access_log {prefix}/access.log; {temp} gzip on; gzip_types text/event-st
         print(logtail.output())
 
 
-def first_bytes(url: str, session: str | None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    cookies = {"session": session} if session else None
+def first_bytes(url: str, session: str | None, headers: dict[str, str] | None = None,
+                cookie: str = "session") -> tuple[int, bytes]:
+    cookies = {cookie: session} if session else None
     with httpx.Client(cookies=cookies, timeout=10) as client, client.stream("GET", url, headers=headers) as r:
         return r.status_code, next(r.iter_bytes(), b"")
 
 
-def test_nginx_auth_request_signs_users_in_and_logtail_applies_their_rules(
-        nginx: tuple[str, LogtailServer]) -> None:
+def test_nginx_single_sign_on_signs_users_in_and_logtail_applies_their_rules(
+        nginx: tuple[str, LogtailServer], setup: SetUp) -> None:
     url, logtail = nginx
-    with httpx.Client(cookies={"session": "tok-bob"}, timeout=10) as bob:
+
+    def opened(path: str, session: str | None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        return first_bytes(url + path, session, headers, setup.cookie)
+
+    with httpx.Client(cookies={setup.cookie: "tok-bob"}, timeout=10) as bob:
         assert [i["name"] for i in bob.get(url + "/api/logs").json()] == ["db.log"]
-    with httpx.Client(cookies={"session": "tok-alice"}, timeout=10) as alice:
+    with httpx.Client(cookies={setup.cookie: "tok-alice"}, timeout=10) as alice:
         assert [i["name"] for i in alice.get(url + "/api/logs").json()] == ["app.log", "db.log"]
+        page = alice.get(url + "/").text
+        assert "alice" in page and "signed in through the proxy" in page
     for fmt, first in (("sse", b"retry:"), ("ndjson", b'{"log":"app.log"'), ("text", b"app.log first")):
-        status, body = first_bytes(f"{url}/api/logs/app.log/stream?format={fmt}", "tok-alice")
+        status, body = opened(f"/api/logs/app.log/stream?format={fmt}", "tok-alice")
         assert status == 200 and body.startswith(first), (fmt, body)
-        assert first_bytes(f"{url}/api/logs/app.log/stream?format={fmt}", "tok-bob") == (
+        assert opened(f"/api/logs/app.log/stream?format={fmt}", "tok-bob") == (
             404, b'{"detail":"unknown log \'app.log\'"}')
-    assert first_bytes(f"{url}/api/stream?log=db.log&log=app.log", "tok-bob")[0] == 404
-    assert first_bytes(f"{url}/api/stream?log=db.log", "tok-bob")[0] == 200
+    assert opened("/api/stream?log=db.log&log=app.log", "tok-bob")[0] == 404
+    assert opened("/api/stream?log=db.log", "tok-bob")[0] == 200
     # bob sends alice's name himself: nginx replaces the header with the one the auth service gave.
     forged = {"X-Forwarded-User": "alice", "X-Forwarded-Groups": "web"}
-    assert first_bytes(f"{url}/api/logs/app.log/stream", "tok-bob", forged)[0] == 404
-    # No session: the auth service refuses, nginx answers 401 without asking logtail.
-    assert first_bytes(f"{url}/api/logs", None)[0] == 401
+    assert opened("/api/logs/app.log/stream", "tok-bob", forged)[0] == 404
+    # No session: the auth service refuses and nginx answers without asking logtail: 401 (set-up 2), or the
+    # way to oauth2-proxy's sign-in page, back to where the browser was (set-up 3).
+    refused = httpx.get(url + "/api/logs?x=1", timeout=10)
+    if setup is OAUTH2_PROXY:
+        assert refused.status_code == 302
+        assert refused.headers["location"].endswith("/oauth2/sign_in?rd=/api/logs?x=1")
+        assert httpx.get(url + "/oauth2/sign_in", timeout=10).text == "<p>sign in</p>"
+    else:
+        assert refused.status_code == 401
+    assert "/api/logs?x=1" not in logtail.output()
     # Straight to logtail, past nginx, from 127.0.0.1: the header is not believed.
     assert first_bytes(f"{logtail.url}/api/logs/app.log/stream", None, forged)[0] == 401
     assert "refused a request with X-Forwarded-User from 127.0.0.1" in logtail.output()
