@@ -362,8 +362,9 @@ async def test_a_read_back_is_bounded_by_resume_max_bytes(writer: JournalWriter)
     assert got[2:] == [f"entry {i:04d} " + "x" * 80 for i in range(20, 30)]
     # From a position inside the journal, up to the hub's position: the newest up to that end.
     whole = JournalSource(settings(writer.directory, "journal"), Hub(10, 1 << 20))
-    first = [line async for batch in whole.entries_after("journal", Cursor("journal", "000000000000", 0), None)
-             if not isinstance(batch, Gap) for line in batch][0]
+    origin = Cursor("journal", "000000000000", 0)
+    first = await anext(line async for batch in whole.entries_after("journal", origin, None)
+                        if not isinstance(batch, Gap) for line in batch)
     start, end = Cursor("journal", first.fid, first.end - 1), Cursor("journal", first.fid, first.end + 4)
     got = await read_all(source, "journal", start, end)
     assert got == [f"entry {i:04d} " + "x" * 80 for i in range(0, 5)]  # 5 entries fit: no gap
