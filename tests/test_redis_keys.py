@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from logtail.config import ConfigError
@@ -55,3 +57,21 @@ def test_registry_records_that_are_not_url_safe_or_malformed_are_ignored() -> No
         b"w": b'{"host": 1}',
     }
     assert keys.parse_registry(raw) == [keys.KnownLog("web1", "app.log", "/var/log/app.log", 12.5)]
+
+
+def test_carried_levels_and_fields_round_trip() -> None:
+    carried: keys.Carried = [("error", {"_PID": "7", "PRIORITY": "3"}), (None, {})]
+    fields = keys.line_fields(["crash", "user=bob"], [], "abcdef012345", 2, carried)
+    entry = keys.decode_entry(b"1700000000123-5", fields)
+    assert entry.problem is None
+    one, two = entry.lines("u@web1")
+    assert (one.level, one.fields, json.loads(one.json)["fields"]) == ("error", carried[0][1], carried[0][1])
+    assert (two.level, two.fields, json.loads(two.json)["fields"]) == (None, {"user": "bob"}, {})
+
+
+@pytest.mark.parametrize("carried", ["nope", "[]", '[["error", {}]]', '[["fatal", {}], [null, {}]]',
+                                     '[[null, {"a": 1}], [null, {}]]', '[[null, []], [null, {}]]',
+                                     '[[null, {"a": "' + "x" * 5000 + '"}], [null, {}]]', '[[null], [null, {}]]'])
+def test_malformed_carried_is_a_problem_not_a_crash(carried: str) -> None:
+    entry = keys.decode_entry(b"1-1", {"fid": "ab", "end": "2", "lines": "a\nb", "carried": carried})
+    assert entry.problem == "carried is not a level and fields per line" and entry.lines("x") == []

@@ -14,7 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from logtail.core.cursor import cursor_text
 from logtail.core.terminal import terminal_safe
-from logtail.match.fields import Fields, parse_fields
+from logtail.match.fields import FieldedText, Fields, parse_fields
 from logtail.match.levels import LEVELS, Level, detect_level
 from logtail.match.parsers import Parser
 
@@ -185,6 +185,23 @@ class Line:
         if fmt == "raw":
             return self.text.encode() + b"\n"
         return terminal_safe(self.text.encode()) + b"\n"
+
+
+class CarriedLine(Line):
+    """A line whose fields came with it, and its level when its source gave one (a journal entry's fields
+    and PRIORITY, also once shipped through Redis): the fields are sent with it, and filters see them as a
+    JSON line's keys (`FieldedText`)."""
+
+    __slots__ = ()
+
+    def __init__(self, log: str, text: FieldedText, fid: str, end: int, truncated: bool,
+                 level: Level | Literal[""] | None) -> None:
+        super().__init__(log, text, fid, end, truncated)
+        self._level = level  # "": none given, detected from the text when asked
+
+    @property
+    def sent_fields(self) -> Fields:
+        return self.text.carried if isinstance(self.text, FieldedText) else {}
 
 
 def notice(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> Notice:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal, cast
 
-from logtail.core.frames import Line, LineRecord, dump_json
+from logtail.core.frames import CarriedLine
 from logtail.core.lines import decode_capped
 from logtail.match.fields import FieldedText, Fields
 from logtail.match.levels import Level
@@ -29,31 +29,16 @@ _NOT_FIELDS = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
 _CURSOR = re.compile(r"s=([0-9a-f]{32});i=([0-9a-f]{1,16})(?:;|$)")
 
 
-class JournalLine(Line):
+class JournalLine(CarriedLine):
     """A line made from a journal entry: its level was given (PRIORITY) and its JSON carries its fields."""
 
     __slots__ = ("realtime", "seqnum_id")
 
     def __init__(self, log: str, text: FieldedText, seqnum_id: str, seqnum: int,
                  level: Level | Literal[""] | None, truncated: bool, realtime: int) -> None:
-        super().__init__(log, text, fid_of(seqnum_id), seqnum, truncated)
-        self._level = level  # "": no PRIORITY, detected from the text when asked
+        super().__init__(log, text, fid_of(seqnum_id), seqnum, truncated, level)
         self.seqnum_id = seqnum_id
         self.realtime = realtime  # microseconds since the epoch (__REALTIME_TIMESTAMP)
-
-    def record(self) -> LineRecord:
-        record = super().record()
-        if isinstance(self.text, FieldedText):
-            record["fields"] = self.text.carried
-        return record
-
-    @property
-    def json(self) -> bytes:
-        if self._json is None:
-            # The entry's own fields only: the page parses a JSON or logfmt message's fields itself.
-            carried = self.text.carried if isinstance(self.text, FieldedText) else {}
-            self._json = super().json[:-1] + b',"fields":' + dump_json(carried) + b"}"
-        return self._json
 
 
 def value_text(value: Value | None) -> str | None:
