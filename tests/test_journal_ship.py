@@ -61,10 +61,14 @@ async def test_shipped_entries_keep_their_fields_and_levels(tmp_path: Path, redi
         writer.write("disk almost full", PRIORITY="4", SYSLOG_IDENTIFIER="df")
         writer.write("segfault", PRIORITY="2", _PID="99")
         writer.write('{"user": "alice", "msg": "json message"}', PRIORITY="7")
+        writer.write("a message\nwith newlines", PRIORITY="4")
         start_shipper("journal:app.service", "--journal-directory", str(writer.directory), "--host-name", "web1",
                       "--redis", redis_server.url)
-        texts = ["GET /a 200", "disk almost full", "segfault", '{"user": "alice", "msg": "json message"}']
+        texts = ["GET /a 200", "disk almost full", "segfault", '{"user": "alice", "msg": "json message"}',
+                 "a message\nwith newlines"]
         wait_shipped(redis_server, "app.service", texts)
+    stored = redis_server.entries("web1", "app.service")
+    assert "a message with newlines" in stored[-1].fields["lines"]  # one line of `lines`; the text in `carried`
     node = start_server("--redis", redis_server.url)
     listed(node, "app.service@web1")
     url = f"{node.url}/api/logs/app.service@web1"
@@ -72,10 +76,11 @@ async def test_shipped_entries_keep_their_fields_and_levels(tmp_path: Path, redi
     async def rows(query: str, count: int) -> list[dict[str, Any]]:
         return [json.loads(x) for x in await body_lines(f"{url}/stream?format=ndjson&backlog=10&{query}", count)]
 
-    every = await rows("", 4)
+    every = await rows("", 5)
+    assert [r["text"] for r in every] == texts
     assert [(r["level"], r["fields"]["_SYSTEMD_UNIT"], r["fields"]["_PID"]) for r in every] == [
         ("info", "app.service", "4242"), ("warn", "app.service", "4242"), ("error", "app.service", "99"),
-        ("debug", "app.service", "4242")]
+        ("debug", "app.service", "4242"), ("warn", "app.service", "4242")]
     assert every[1]["fields"]["SYSLOG_IDENTIFIER"] == "df" and "MESSAGE" not in every[1]["fields"]
     assert [r["text"] for r in await rows("field=SYSLOG_IDENTIFIER:df", 1)] == ["disk almost full"]
     assert [r["text"] for r in await rows("level=error", 1)] == ["segfault"]

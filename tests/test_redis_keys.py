@@ -69,9 +69,20 @@ def test_carried_levels_and_fields_round_trip() -> None:
     assert (two.level, two.fields, json.loads(two.json)["fields"]) == (None, {"user": "bob"}, {})
 
 
+def test_a_carried_line_with_newlines_is_one_line() -> None:
+    carried: keys.Carried = [("info", {}), ("warn", {"a": "b"}, "two\nlines"), (None, {})]
+    fields = keys.line_fields(["one", "two\nlines", "three"], [], "abcdef012345", 3, carried)
+    assert fields["lines"] == "one\ntwo lines\nthree"  # every reader counts lines by newlines
+    entry = keys.decode_entry(b"1700000000123-5", fields)
+    assert [(x.text, x.level) for x in entry.lines("u@web1")] == [("one", "info"), ("two\nlines", "warn"),
+                                                                  ("three", None)]
+    assert [x.text for x in entry.lines("u@web1", max_line_bytes=4)] == ["one", "two\n", "thre"]
+
+
 @pytest.mark.parametrize("carried", ["nope", "[]", '[["error", {}]]', '[["fatal", {}], [null, {}]]',
                                      '[[null, {"a": 1}], [null, {}]]', '[[null, []], [null, {}]]',
-                                     '[[null, {"a": "' + "x" * 5000 + '"}], [null, {}]]', '[[null], [null, {}]]'])
+                                     '[[null, {"a": "' + "x" * 5000 + '"}], [null, {}]]', '[[null], [null, {}]]',
+                                     '[[null, {}, 1], [null, {}]]', '[[null, {}, "a", "b"], [null, {}]]'])
 def test_malformed_carried_is_a_problem_not_a_crash(carried: str) -> None:
     entry = keys.decode_entry(b"1-1", {"fid": "ab", "end": "2", "lines": "a\nb", "carried": carried})
     assert entry.problem == "carried is not a level and fields per line" and entry.lines("x") == []

@@ -105,6 +105,7 @@ class JournalFollower:
         self.started = False
         self.restarts = 0
         self.child: Journalctl | None = None  # the running journalctl (tests kill it)
+        self.last_write: float | None = None  # the time of the last entry published (seconds since the epoch)
         # Awaited after each publish (a shipper stores what was published): meanwhile nothing is read, so
         # journalctl blocks on its full pipe and the journal itself is the buffer.
         self.gate: Callable[[], Awaitable[None]] | None = None
@@ -179,6 +180,7 @@ class JournalFollower:
             self.ids.learn(seqnum_id)
         last = lines[-1]
         self.place = Place(last.seqnum_id, last.end)
+        self.last_write = last.realtime / 1e6 if last.realtime else time.time()
         sink.publish(self.name, list[Line](lines), self.place.cursor(self.name))
 
 

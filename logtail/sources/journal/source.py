@@ -166,8 +166,9 @@ class JournalSource:
 
     async def logs(self) -> list[LogInfo]:
         where = self.directory or "the system journal"
-        return [LogInfo(log.name, f"journal:{' '.join(log.matches) or '(all)'} in {where}", 0, True, None)
-                for log in self.journal_logs.values()]
+        # Size 0: journalctl does not tell how much of the journal one log's entries take.
+        return [LogInfo(log.name, f"journal:{' '.join(log.matches) or '(all)'} in {where}", 0, True,
+                        self.followers[log.name].last_write) for log in self.journal_logs.values()]
 
     async def close(self) -> None:
         pass  # every journalctl is ended by the task that started it

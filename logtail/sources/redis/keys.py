@@ -14,7 +14,8 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     ship/retention.py; absent in entries of older shippers),
     `carried` (optional) for lines that came with fields and a level of their own (a journal entry's fields
     and PRIORITY): JSON, one `[level or null, {field: value}]` per line, so that field filters, levels and
-    the page's columns work on a web node as on the host.
+    the page's columns work on a web node as on the host; a line whose text has newlines (a journal
+    message may) is one line of `lines` with spaces for them, and its text is the item's third element.
 - `logtail:host:HOST`: a hash per shipping host, its heartbeat (sources/redis/hosts.py): `version`,
   `started`, `interval`, `last_seen` (Unix times; no TTL, so a host that stopped is still known), `stopped`
   (set by a clean stop), `logs` (JSON: per log its path, last write and lag in bytes).
@@ -89,12 +90,16 @@ def shipped_name(host: str, name: str) -> str:
 # --- entries -------------------------------------------------------------------------------------------
 
 
-Carried = list[tuple[Level | None, Fields]]  # per line: the level and fields it came with
+# Per line: the level and fields it came with, and its text when that has newlines (`lines` cannot hold them).
+Carried = list[tuple[Level | None, Fields] | tuple[Level | None, Fields, str]]
 
 
 def line_fields(texts: list[str], cut: list[int], fid: str, end: int, carried: Carried | None = None
                 ) -> dict[str, str]:
-    fields = {"fid": fid, "end": str(end), "lines": "\n".join(texts)}
+    joined = "\n".join(texts)
+    if carried is not None and joined.count("\n") != len(texts) - 1:
+        joined = "\n".join(text.replace("\n", " ") for text in texts)
+    fields = {"fid": fid, "end": str(end), "lines": joined}
     if cut:
         fields["cut"] = ",".join(map(str, cut))
     if carried is not None:
@@ -106,7 +111,8 @@ def carried_of(lines: list[Line]) -> Carried | None:
     """What the lines of an entry carry (None when none of them is a `CarriedLine`)."""
     if not any(isinstance(line, CarriedLine) for line in lines):
         return None
-    return [(line.level, line.sent_fields or {}) for line in lines]
+    return [(line.level, line.sent_fields or {}, line.text) if "\n" in line.text else
+            (line.level, line.sent_fields or {}) for line in lines]
 
 
 def notice_fields(kind: NoticeKind, message: str, fid: str, end: int) -> dict[str, str]:
@@ -169,7 +175,9 @@ class Entry:
                 if carried is None:
                     out.append(Line(log, text, fid, base + k, longer or (k - 1) in cut, parser))
                 else:
-                    level, own = carried[k - 1]
+                    level, own, *whole = carried[k - 1]
+                    if whole:
+                        text, longer = _capped(whole[0], max_line_bytes)
                     out.append(CarriedLine(log, FieldedText(text, own), fid, base + k, longer or (k - 1) in cut,
                                            level))
         return out
@@ -201,7 +209,8 @@ def decode_entry(entry_id: Any, raw: Any) -> Entry:
 
 
 def _carried(raw: str, count: int) -> Carried | None:
-    """The `carried` field checked: one [level or null, {str: str}] per line, values at most MAX_FIELD_CHARS."""
+    """The `carried` field checked: one [level or null, {str: str}] or [level or null, {str: str}, text] per
+    line, values at most MAX_FIELD_CHARS."""
     try:
         items = json.loads(raw)
     except (ValueError, RecursionError):
@@ -210,14 +219,15 @@ def _carried(raw: str, count: int) -> Carried | None:
         return None
     out: Carried = []
     for item in items:
-        if type(item) is not list or len(item) != 2:
+        if type(item) is not list or len(item) not in (2, 3):
             return None
-        level, own = item
-        if (level is not None and level not in LEVELS) or type(own) is not dict:
+        level, own, *whole = item
+        if (level is not None and level not in LEVELS) or type(own) is not dict or any(type(t) is not str
+                                                                                      for t in whole):
             return None
         if not all(type(v) is str and len(v) <= MAX_FIELD_CHARS for v in own.values()):
             return None
-        out.append((level, own))
+        out.append((level, own, *whole))
     return out
 
 
