@@ -61,6 +61,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def run_ns(pid: int) -> int:
+    """Nanoseconds on a CPU of every thread of a process and of its live children (the scheduler's own
+    count, /proc/PID/task/TID/schedstat: finer than the 10 ms ticks of /proc/PID/stat, which an idle
+    server's few milliseconds need)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total + sum(run_ns(child) for child in _children(pid))
+
+
 def settled_cpu(pid: int, deadline: float) -> float:
     """The process's CPU seconds once they stop growing (the baseline has read all there is)."""
     last = cpu_seconds(pid)
@@ -134,6 +147,17 @@ def phase(name: str, count: int, client: Counter, server: ServerProcess, baselin
             "cpu_ratio": round(server_us / base_us, 2) if base_us else None, **info}
 
 
+def read_rate(directory: Path, output: str, count: int) -> dict[str, float]:
+    """How fast journalctl alone reads the whole directory in this run (entries/s, CPU µs an entry): the
+    ceiling for anything that reads the journal through it."""
+    began, cpu = time.monotonic(), os.times()
+    subprocess.run(["journalctl", "--directory", str(directory), f"--output={output}"], stdout=subprocess.DEVNULL,
+                   check=True)
+    elapsed, after = time.monotonic() - began, os.times()
+    used = after.children_user + after.children_system - cpu.children_user - cpu.children_system
+    return {"entries_per_s": round(count / elapsed), "cpu_us_per_entry": round(used / count * 1e6, 2)}
+
+
 def run(count: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
     directory = workdir / "journal"
     writer = JournalWriter(directory).open()
@@ -148,13 +172,14 @@ def run(count: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
         client = Counter(server.port, "/api/logs/journal/stream?backlog=0")
         client.start()
         time.sleep(2.0)  # the stream is open and both journalctl are following before anything is written
-        idle_start, idle_at = cpu_seconds(server.pid), time.monotonic()
+        idle_start, idle_at = run_ns(server.pid), time.monotonic()
         time.sleep(IDLE_SECONDS)
-        idle = (cpu_seconds(server.pid) - idle_start) / (time.monotonic() - idle_at)
+        idle = (run_ns(server.pid) - idle_start) / 1e9 / (time.monotonic() - idle_at)
         rows = [phase("file", count, client, server, baseline, lambda: bulk.rename(directory / bulk.name), profile),
                 phase("pipe", count, client, server, baseline,
                       lambda: writer.send(entries(writer, count, "pipe")), profile)]
-        return {"rows": rows, "idle_core_percent": round(idle * 100, 3), "idle_seconds": IDLE_SECONDS}
+        return {"rows": rows, "idle_core_percent": round(idle * 100, 3), "idle_seconds": IDLE_SECONDS,
+                "journalctl_alone": {fmt: read_rate(directory, fmt, 2 * count + 1) for fmt in ("json", "export")}}
     finally:
         os.killpg(baseline.pid, 9)
         baseline.wait()
