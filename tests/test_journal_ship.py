@@ -89,3 +89,22 @@ async def test_shipped_entries_keep_their_fields_and_levels(tmp_path: Path, redi
     answer = httpx.get(f"{url}/search", params={"field": "_PID:99"}, timeout=30)
     found = [json.loads(x) for x in answer.text.splitlines()]
     assert [f["text"] for f in found if "text" in f] == ["segfault"]
+
+
+def test_a_shipper_whose_last_entry_was_vacuumed_stores_a_gap_then_what_remains(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
+    directory = tmp_path / "journal"
+    args = ("journal:app.service", "--journal-directory", str(directory), "--host-name", "web1",
+            "--redis", redis_server.url)
+    with JournalWriter(directory, "old.journal") as old:
+        old.write("gone 1", "gone 2")
+    shipper = start_shipper(*args)
+    wait_shipped(redis_server, "app.service", ["gone 1", "gone 2"])
+    shipper.kill(signal.SIGKILL)
+    old.path.unlink()  # vacuumed while the shipper was down: its last shipped entry is in no file any more
+    with JournalWriter(directory, "new.journal") as new:
+        new.write("kept 1", "kept 2")
+    start_shipper(*args)
+    wait_shipped(redis_server, "app.service", ["gone 1", "gone 2", "kept 1", "kept 2"])
+    notices = [e.notice for e in redis_server.entries("web1", "app.service") if e.notice is not None]
+    assert [kind for kind, _ in notices] == ["gap"] and "no longer in the journal" in notices[0][1]
