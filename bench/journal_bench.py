@@ -1,12 +1,18 @@
 """The journal source's bench row: entries per second delivered to one SSE client from a journal file as fast
-as it is written, beside `journalctl --follow --output=json > /dev/null` on the same file in the same run;
-and the idle cost of a quiet journal source.
+as it is written, beside `journalctl --follow --output=json > /dev/null` on the same directory in the same
+run; and the idle cost of a quiet journal source.
 
-The journal file is written by `systemd-journal-remote` from the export format on a pipe (the same tool the
-tests use). The server runs `logtail serve journal --journal-directory DIR`; its CPU (and its journalctl
-child's) is read from /proc, as is the baseline journalctl's.
+Two ways of writing, each a row:
+- `file`: the entries are written beforehand into a journal file (`systemd-journal-remote`, as the tests do)
+  that is then renamed into the followed directory: the whole file appears at once, so what is measured is
+  how fast logtail (and journalctl beside it) can take entries, not how fast a writer makes them.
+- `pipe`: `systemd-journal-remote` appends the entries to the followed file from one pipe write, as fast as
+  it writes them (on this machine it is the slowest of the three).
 
-    .venv/bin/python bench/journal_bench.py --entries 100000 [--json out.json]
+The server runs `logtail serve journal --journal-directory DIR`; its CPU and its journalctl child's are read
+from /proc, as is the baseline journalctl's (which also follows DIR, from its start, in the same run).
+
+    .venv/bin/python bench/journal_bench.py --entries 100000 [--json out.json] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pyspy import recording
 from server_process import CLOCK_TICKS, ServerProcess
 
 from tests.journal_support import JournalWriter
+
+IDLE_SECONDS = 20.0
+DEADLINE = 600.0  # seconds to wait for one phase's entries
 
 
 def cpu_seconds(pid: int, children: bool = True) -> float:
@@ -49,6 +59,31 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def run_ns(pid: int) -> int:
+    """Nanoseconds on a CPU of every thread of a process and of its live children (the scheduler's own
+    count, /proc/PID/task/TID/schedstat: finer than the 10 ms ticks of /proc/PID/stat, which an idle
+    server's few milliseconds need)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total + sum(run_ns(child) for child in _children(pid))
+
+
+def settled_cpu(pid: int, deadline: float) -> float:
+    """The process's CPU seconds once they stop growing (the baseline has read all there is)."""
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 class Counter(threading.Thread):
@@ -74,44 +109,80 @@ class Counter(threading.Thread):
             self.last_at = time.monotonic()
 
 
-def entries(writer: JournalWriter, count: int) -> list[bytes]:
-    return [writer.entry(f"GET /api/items/{i} HTTP/1.1 200 in 12ms user=alice", SYSLOG_IDENTIFIER="app")
-            for i in range(count)]
+def entries(writer: JournalWriter, count: int, phase: str) -> bytes:
+    return b"".join(writer.entry(f"GET /api/{phase}/{i} HTTP/1.1 200 in 12ms user=alice", SYSLOG_IDENTIFIER="app")
+                    for i in range(count))
 
 
-def run(count: int, workdir: Path) -> dict[str, Any]:
+def prewritten(workdir: Path, count: int, after: JournalWriter) -> Path:
+    """A journal file of `count` entries, later than everything `after` wrote (time and boot-monotonic order,
+    which is how journalctl merges files)."""
+    staging = workdir / "staging"
+    with JournalWriter(staging, "bulk.journal") as writer:
+        writer.clock, writer.monotonic = after.clock, after.monotonic
+        writer.send(entries(writer, count, "file"))
+        after.clock, after.monotonic = writer.clock, writer.monotonic
+    return writer.path
+
+
+def phase(name: str, count: int, client: Counter, server: ServerProcess, baseline: subprocess.Popen[bytes],
+          write: Any, profile: Path | None) -> dict[str, Any]:
+    """Write `count` entries with `write()` and measure their delivery."""
+    info: dict[str, Any] = {}
+    expected = client.count + count
+    server_cpu, base_cpu = cpu_seconds(server.pid), cpu_seconds(baseline.pid)
+    with recording(server.pid, profile / f"journal-{name}.txt" if profile else None, info):
+        began = time.monotonic()
+        write()
+        deadline = began + DEADLINE
+        while client.count < expected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        elapsed = client.last_at - began
+        server_us = (cpu_seconds(server.pid) - server_cpu) / count * 1e6
+    base_us = (settled_cpu(baseline.pid, time.monotonic() + 120) - base_cpu) / count * 1e6
+    delivered = count - (expected - client.count)
+    return {"writer": name, "entries": count, "delivered": delivered, "seconds": round(elapsed, 3),
+            "entries_per_s": round(delivered / elapsed) if elapsed > 0 else None,
+            "server_cpu_us_per_entry": round(server_us, 2), "journalctl_cpu_us_per_entry": round(base_us, 2),
+            "cpu_ratio": round(server_us / base_us, 2) if base_us else None, **info}
+
+
+def read_rate(directory: Path, output: str, count: int) -> dict[str, float]:
+    """How fast journalctl alone reads the whole directory in this run (entries/s, CPU µs an entry): the
+    ceiling for anything that reads the journal through it."""
+    began, cpu = time.monotonic(), os.times()
+    subprocess.run(["journalctl", "--directory", str(directory), f"--output={output}"], stdout=subprocess.DEVNULL,
+                   check=True)
+    elapsed, after = time.monotonic() - began, os.times()
+    used = after.children_user + after.children_system - cpu.children_user - cpu.children_system
+    return {"entries_per_s": round(count / elapsed), "cpu_us_per_entry": round(used / count * 1e6, 2)}
+
+
+def run(count: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
     directory = workdir / "journal"
     writer = JournalWriter(directory).open()
     writer.write("start")
+    bulk = prewritten(workdir, count, writer)
     server = ServerProcess("logtail", ["journal", "--journal-directory", str(directory), "--window-lines", "1000"],
                            workdir / "server.log", None)
     server.start()
+    baseline = subprocess.Popen(["journalctl", "--directory", str(directory), "--follow", "--output=json",
+                                 "--lines=all"], stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        baseline = subprocess.Popen(["journalctl", "--directory", str(directory), "--follow", "--output=json",
-                                     "--lines=0"], stdout=subprocess.DEVNULL, start_new_session=True)
         client = Counter(server.port, "/api/logs/journal/stream?backlog=0")
         client.start()
-        time.sleep(1.0)  # the stream is open and journalctl is following before the writes
-        idle_start, idle_at = cpu_seconds(server.pid), time.monotonic()
-        time.sleep(10.0)
-        idle = (cpu_seconds(server.pid) - idle_start) / (time.monotonic() - idle_at)
-        server_cpu, base_cpu, began = cpu_seconds(server.pid), cpu_seconds(baseline.pid), time.monotonic()
-        writer.send(b"".join(entries(writer, count)))
-        deadline = time.monotonic() + 600
-        while client.count < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        elapsed = client.last_at - began
-        result = {
-            "entries": count, "delivered": client.count, "seconds": round(elapsed, 3),
-            "entries_per_s": round(client.count / elapsed) if elapsed > 0 else None,
-            "server_cpu_us_per_entry": round((cpu_seconds(server.pid) - server_cpu) / count * 1e6, 2),
-            "journalctl_cpu_us_per_entry": round((cpu_seconds(baseline.pid) - base_cpu) / count * 1e6, 2),
-            "idle_core_percent": round(idle * 100, 3),
-        }
-        baseline.kill()
-        baseline.wait()
-        return result
+        time.sleep(2.0)  # the stream is open and both journalctl are following before anything is written
+        idle_start, idle_at = run_ns(server.pid), time.monotonic()
+        time.sleep(IDLE_SECONDS)
+        idle = (run_ns(server.pid) - idle_start) / 1e9 / (time.monotonic() - idle_at)
+        rows = [phase("file", count, client, server, baseline, lambda: bulk.rename(directory / bulk.name), profile),
+                phase("pipe", count, client, server, baseline,
+                      lambda: writer.send(entries(writer, count, "pipe")), profile)]
+        return {"rows": rows, "idle_core_percent": round(idle * 100, 3), "idle_seconds": IDLE_SECONDS,
+                "journalctl_alone": {fmt: read_rate(directory, fmt, 2 * count + 1) for fmt in ("json", "export")}}
     finally:
+        os.killpg(baseline.pid, 9)
+        baseline.wait()
         server.stop()
         writer.close()
 
@@ -120,9 +191,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path, help="record the server with py-spy into this directory")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="logtail-journal-bench-") as tmp:
-        result = run(args.entries, Path(tmp))
+        result = run(args.entries, Path(tmp), args.profile)
+    result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                      cwd=Path(__file__).parent).stdout.strip()
     result["load_average"] = os.getloadavg()
     print(json.dumps(result, indent=2))
     if args.json:

@@ -357,8 +357,20 @@ async def test_a_read_back_is_bounded_by_resume_max_bytes(writer: JournalWriter)
     await until(lambda: len(writer_messages(writer)) == 30, "the entries in the file")
     source = JournalSource(settings(writer.directory, "journal", resume_max_bytes=1000), Hub(10, 1 << 20))
     got = await read_all(source, "journal", Cursor("journal", "000000000000", 0), None)
-    assert got[0] == Gap() and isinstance(got[-1], Gap) and "--resume-max-bytes" in got[-1].message
-    assert 0 < len(got) - 2 <= 11
+    # The newest entries that fit in 1000 bytes (91 bytes and a newline each: 10), after a gap saying so.
+    assert got[0] == Gap() and isinstance(got[1], Gap) and "--resume-max-bytes" in got[1].message
+    assert got[2:] == [f"entry {i:04d} " + "x" * 80 for i in range(20, 30)]
+    # From a position inside the journal, up to the hub's position: the newest up to that end.
+    whole = JournalSource(settings(writer.directory, "journal"), Hub(10, 1 << 20))
+    origin = Cursor("journal", "000000000000", 0)
+    first = await anext(line async for batch in whole.entries_after("journal", origin, None)
+                        if not isinstance(batch, Gap) for line in batch)
+    start, end = Cursor("journal", first.fid, first.end - 1), Cursor("journal", first.fid, first.end + 4)
+    got = await read_all(source, "journal", start, end)
+    assert got == [f"entry {i:04d} " + "x" * 80 for i in range(0, 5)]  # 5 entries fit: no gap
+    big = JournalSource(settings(writer.directory, "journal", resume_max_bytes=300), Hub(10, 1 << 20))
+    got = await read_all(big, "journal", start, end)
+    assert isinstance(got[0], Gap) and got[1:] == [f"entry {i:04d} " + "x" * 80 for i in range(2, 5)]
 
 
 async def test_read_after_reads_up_to_the_hubs_position(writer: JournalWriter) -> None:

@@ -15,7 +15,8 @@ from logtail.core.hub import Hub
 from logtail.core.subscription import Subscription
 from logtail.match.fields import FieldedText, parse_field_filters
 from logtail.match.filters import LineFilter
-from logtail.sources.journal.entry import entry_line, parse_lines
+from logtail.sources.journal.entry import entry_line, parse_entries
+from logtail.sources.journal.export import ExportReader
 from logtail.sources.journal.ids import parse_journal_cursor, partial_cursor
 
 SEQNUM_ID = "d44c71bafec04e33aca0883dd671372d"
@@ -54,7 +55,7 @@ def test_partial_cursor_round_trip() -> None:
 
 
 def test_binary_message_decoded_with_replacement() -> None:
-    raw = list(b"bin\xff\nary")
+    raw = b"bin\xff\nary"
     line = entry_line("j", entry(raw), 1000)
     assert line is not None and line.text == "bin\ufffd\nary" and not line.truncated
 
@@ -62,7 +63,7 @@ def test_binary_message_decoded_with_replacement() -> None:
 @pytest.mark.parametrize(("message", "text"), [
     ("a" * 20, "a" * 10),
     ("é" * 10, "é" * 5),  # 2 bytes each: cut on a character boundary
-    (list(("é" * 10).encode()), "é" * 5),
+    (("é" * 10).encode(), "é" * 5),
 ])
 def test_long_message_cut_and_flagged(message: Any, text: str) -> None:
     line = entry_line("j", entry(message), 10)
@@ -72,7 +73,7 @@ def test_long_message_cut_and_flagged(message: Any, text: str) -> None:
 
 def test_fields_are_the_entrys_own_without_cursor_timestamps_or_message() -> None:
     line = entry_line("j", entry("x", _SYSTEMD_UNIT="a.service", _PID="12", PRIORITY="6",
-                                 TAGS=["one", "two"], BLOB=None, BIN=list(b"\x00z")), 1000)
+                                 TAGS=["one", "two"], BIN=b"\x00z"), 1000)
     assert line is not None
     assert isinstance(line.text, FieldedText)
     assert line.text.fields == {"_SYSTEMD_UNIT": "a.service", "_PID": "12", "PRIORITY": "6", "TAGS": "one\ntwo",
@@ -89,8 +90,43 @@ def test_a_json_message_keeps_its_own_fields_and_the_entrys_win() -> None:
 
 
 def test_not_entries_are_left_out() -> None:
-    lines = parse_lines("j", [b"not json", b"[1]", b'{"MESSAGE": "no cursor"}', json.dumps(entry()).encode()], 100)
+    lines = parse_entries("j", [{"MESSAGE": "no cursor"}, {"__CURSOR": "s=zz;i=1"}, entry()], 100)
     assert [line.text for line in lines] == ["hello"]
+
+
+def export_entry(seqnum: int, *fields: bytes) -> bytes:
+    return b"".join([f"__CURSOR=s={SEQNUM_ID};i={seqnum:x};b=1\n".encode(), *fields, b"\n"])
+
+
+def binary(name: bytes, value: bytes) -> bytes:
+    return name + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
+
+
+EXPORT = (export_entry(1, b"MESSAGE=plain one\n", b"PRIORITY=3\n")
+          + export_entry(2, binary(b"MESSAGE", b"two\n\nlines \xff"), b"_PID=7\n")
+          + export_entry(3, b"MESSAGE=three\n", b"TAG=a\n", b"TAG=b\n", binary(b"TAG", b"c\n"))
+          + export_entry(4, b"MESSAGE=four=4\n"))
+PARSED = [("plain one", {"PRIORITY": "3"}), ("two\n\nlines \ufffd", {"_PID": "7"}),
+          ("three", {"TAG": "a\nb\nc\n"}), ("four=4", {"four": "4"})]  # logfmt: its own
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 10, 64, len(EXPORT)])
+def test_export_format_read_in_chunks_of_any_size(size: int) -> None:
+    """Binary values (a length, then bytes that may hold empty lines), repeated fields and `=` in values,
+    whatever the reads' boundaries."""
+    reader = ExportReader("j", 1 << 20)
+    entries = [e for i in range(0, len(EXPORT), size) for e in reader.feed(EXPORT[i:i + size])]
+    lines = parse_entries("j", entries, 1000)
+    assert [(line.text, line.text.fields) for line in lines] == PARSED  # type: ignore[attr-defined]
+    assert [line.end for line in lines] == [1, 2, 3, 4] and reader.pending == b""
+
+
+def test_an_export_entry_over_the_limit_is_skipped_whole() -> None:
+    reader = ExportReader("j", 100)
+    big = export_entry(5, b"MESSAGE=" + b"x" * 300 + b"\n")
+    got = [e for i in range(0, len(EXPORT + big + EXPORT), 64) for e in reader.feed((EXPORT + big + EXPORT)[i:i + 64])]
+    assert [line.text for line in parse_entries("j", got, 1000)] == [t for t, _ in PARSED] * 2
+    assert reader.skipped == 1
 
 
 def test_field_filters_see_journal_fields_not_a_cache_by_text() -> None:

@@ -95,3 +95,27 @@ async def test_since_search_and_download(start_server: StartServer, writer: Jour
     found = [json.loads(x) for x in answer.text.splitlines()]
     assert [f["text"] for f in found if "text" in f] == ["at 3", "at 1"]
     assert httpx.get(f"{base}/rotated", timeout=10).status_code == 404
+
+
+async def test_journal_forms_from_the_environment_and_a_config_file(start_server: StartServer, writer: JournalWriter,
+                                                                    tmp_path: Path) -> None:
+    """`journal:UNIT` and `NAME=journal:FIELD=VALUE,...` with the journal's directory from the environment
+    (LOGTAIL_SOURCES, LOGTAIL_JOURNAL_DIRECTORY) and from a TOML file (`sources`, `[logs]`,
+    `journal_directory`), each in a real `logtail serve` (the command line: the tests above)."""
+    writer.write("app info")
+    writer.write("app error", PRIORITY="3")
+    writer.write("b warning", _SYSTEMD_UNIT="b.service", PRIORITY="4")
+    in_file(writer, 3)
+    config = tmp_path / "logtail.toml"
+    config.write_text(f'journal_directory = "{writer.directory}"\nsources = ["journal:b.service"]\n'
+                      '[logs]\nbad = "journal:PRIORITY=3,PRIORITY=4"\n')
+    from_env = start_server(env={"LOGTAIL_SOURCES": "journal:b.service bad=journal:PRIORITY=3,PRIORITY=4",
+                                 "LOGTAIL_JOURNAL_DIRECTORY": str(writer.directory)})
+    from_file = start_server("--config", str(config))
+    for server in (from_env, from_file):
+        names = {log["name"] for log in httpx.get(f"{server.url}/api/logs", timeout=10).json()}
+        assert names == {"bad", "b.service"}
+        async with SSEClient(f"{server.url}/api/logs/bad/stream?backlog=10") as bad, \
+                SSEClient(f"{server.url}/api/logs/b.service/stream?backlog=10") as b:
+            assert await bad.wait_lines(2) == ["app error", "b warning"]
+            assert await b.wait_lines(1) == ["b warning"]

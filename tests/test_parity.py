@@ -1,10 +1,12 @@
-"""Every feature against every source: the same test bodies run for a local file and a shipped one.
+"""Every feature against every source: the same test bodies run for a local file, a shipped one, a journal
+unit and a shipped journal unit.
 
 Each test is one cell of the parity table in docs/architecture.md ("Sources and what each does"). The
 `log` fixture yields, for each source, a writer and the name a client uses: a file served by `serve`, or the
 same kind of file shipped by `logtail ship` as host `web1` through a real redis-server to a `serve --redis`
-node. Where the data is out of reach (another host's rotated files) the test pins what the client gets
-instead: a 4xx that says why, never an empty 200.
+node; a unit of a real journal file (systemd-journal-remote, tests/journal_support.py) served by `serve
+journal:app.service`, or shipped the same way. Where the data is out of reach (another host's rotated files,
+a journal's) the test pins what the client gets instead: a 4xx that says why, never an empty 200.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.journal_support import JournalWriter
 from tests.redis_support import RedisServer, Shipper
 from tests.support import LogtailServer, wait_for
 
@@ -30,16 +33,24 @@ NODE_ARGS = ("--window-lines", "20", "--backlog", "0")  # a small window: a resu
 
 @dataclass
 class LogUnderTest:
-    kind: str  # "file" or "redis"
+    kind: str  # "file", "redis" (a shipped file), "journal" or "journal-redis" (a shipped journal unit)
     name: str
     path: Path
     node: LogtailServer
+    journal: JournalWriter | None = None  # the journal kinds' writer (entries of unit app.service, now)
+
+    @property
+    def shipped(self) -> bool:
+        return self.kind.endswith("redis")
 
     @property
     def url(self) -> str:
         return f"{self.node.url}/api/logs/{self.name}"
 
     def write(self, *lines: str) -> None:
+        if self.journal is not None:
+            self.journal.send(b"".join(self.journal.entry(line, realtime=time.time()) for line in lines))
+            return
         with self.path.open("a") as f:
             f.write("".join(line + "\n" for line in lines))
 
@@ -51,20 +62,32 @@ class LogUnderTest:
         return wait_for(rows, 30, 0.2, f"{count} lines of {self.name} on the node")
 
 
-@pytest.fixture(params=["file", "redis"])
+@pytest.fixture(params=["file", "redis", "journal", "journal-redis"])
 def log(request: pytest.FixtureRequest, tmp_path: Path, start_server: StartServer,
         start_shipper: StartShipper) -> Iterator[LogUnderTest]:
     path = tmp_path / "app.log"
     path.write_text("")
-    if request.param == "file":
-        yield LogUnderTest("file", "app.log", path, start_server(str(path), *NODE_ARGS))
-        return
+    journal = JournalWriter(tmp_path / "journal").open() if request.param.startswith("journal") else None
+    try:
+        yield _log_under_test(request, path, journal, start_server, start_shipper)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def _log_under_test(request: pytest.FixtureRequest, path: Path, journal: JournalWriter | None,
+                    start_server: StartServer, start_shipper: StartShipper) -> LogUnderTest:
+    kind: str = request.param
+    source = _source_args(path, journal)
+    name = "app.log" if journal is None else "app.service"
+    if not kind.endswith("redis"):
+        return LogUnderTest(kind, name, path, start_server(*source, *NODE_ARGS), journal)
     redis: RedisServer = request.getfixturevalue("redis_server")
-    start_shipper(str(path), "--host-name", "web1", "--redis", redis.url)
+    start_shipper(*source, "--host-name", "web1", "--redis", redis.url)
     node = start_server("--redis", redis.url, *NODE_ARGS)
-    wait_for(lambda: any(x["name"] == "app.log@web1" for x in httpx.get(f"{node.url}/api/logs").json()),
+    wait_for(lambda: any(x["name"] == f"{name}@web1" for x in httpx.get(f"{node.url}/api/logs").json()),
              30, 0.1, "the shipped log listed")
-    yield LogUnderTest("redis", "app.log@web1", path, node)
+    return LogUnderTest(kind, f"{name}@web1", path, node, journal)
 
 
 def ndjson(url: str, count: int, within: float = 15, headers: dict[str, str] | None = None) -> list[dict[str, object]]:
@@ -125,7 +148,7 @@ def test_resume_max_bytes_bounds_a_read_back(log: LogUnderTest, start_server: St
     wait_for(lambda: texts(ndjson(f"{log.url}/stream?format=ndjson&backlog=1", 1, within=2)) == ["line 0999"],
              30, 0.2, "the last line on the node")
     node = start_server(*_args_of(log), "--resume-max-bytes", "1100")
-    if log.kind == "redis":
+    if log.shipped:
         wait_for(lambda: texts(ndjson(f"{node.url}/api/logs/{log.name}/stream?format=ndjson&backlog=1", 1,
                                       within=2)) == ["line 0999"], 30, 0.2, "the last line on the new node")
     rows = ndjson(f"{node.url}/api/logs/{log.name}/stream?format=ndjson&last_event_id={first[0]['id']}", 200,
@@ -137,14 +160,18 @@ def test_resume_max_bytes_bounds_a_read_back(log: LogUnderTest, start_server: St
 
 
 def _args_of(log: LogUnderTest) -> list[str]:
-    if log.kind == "file":
-        return [str(log.path), *NODE_ARGS]
-    return list(log.node.args[log.node.args.index("--redis"):])
+    if log.shipped:
+        return list(log.node.args[log.node.args.index("--redis"):])
+    return [*_source_args(log.path, log.journal), *NODE_ARGS]
+
+
+def _source_args(path: Path, journal: JournalWriter | None) -> list[str]:
+    return [str(path)] if journal is None else ["journal:app.service", "--journal-directory", str(journal.directory)]
 
 
 def test_since(log: LogUnderTest) -> None:
     """`since=` starts at the first line written at or after the moment (a file by the lines' times, a
-    shipped log by when Redis stored them), then goes on live."""
+    journal by its entries', a shipped log by when Redis stored them), then goes on live."""
     log.write("2020-01-01T00:00:00Z old 1", "2020-01-01T00:00:01Z old 2")
     log.read_all(2)
     time.sleep(1.1)  # the moment must fall between what Redis stored (ms ids) and what comes next
@@ -190,19 +217,20 @@ def test_download(log: LogUnderTest) -> None:
 
 
 def test_rotated_files(log: LogUnderTest) -> None:
-    """A file's rotated siblings are listed; a shipped log's stay on its host: a 404 that says so."""
+    """A file's rotated siblings are listed; a shipped log's stay on its host, and a journal has none (its
+    download and search cover all it retains): a 404 that says so."""
     log.write("current")
     log.read_all(1)
     (log.path.parent / "app.log.1").write_text("rotated\n")
     response = httpx.get(f"{log.url}/rotated", timeout=30)
+    download = httpx.get(f"{log.url}/download?rotated=1", timeout=30)
     if log.kind == "file":
         assert response.status_code == 200
         assert [x["name"] for x in response.json()] == ["app.log.1"]
-    else:
-        assert response.status_code == 404
-        assert "stay on host 'web1'" in response.json()["detail"]
-        download = httpx.get(f"{log.url}/download?rotated=1", timeout=30)
-        assert download.status_code == 404 and "stay on host" in download.json()["detail"]
+        return
+    why = "stay on host 'web1'" if log.shipped else "is a journal log: it has no rotated files"
+    assert response.status_code == 404 and why in response.json()["detail"]
+    assert download.status_code == 404 and why in download.json()["detail"]
 
 
 def test_size_and_liveness(log: LogUnderTest) -> None:
@@ -211,12 +239,17 @@ def test_size_and_liveness(log: LogUnderTest) -> None:
     info = httpx.get(log.url, timeout=30).json()
     assert info["name"] == log.name
     assert info["exists"] is True
-    assert info["size"] > 0
+    if log.kind == "journal":  # journalctl does not tell a unit's size: 0, and the time of its last entry
+        assert info["size"] == 0
+    else:
+        assert info["size"] > 0
     assert info["mtime"] is not None and abs(info["mtime"] - time.time()) < 60
 
 
+@pytest.mark.parametrize("log", ["file", "redis"], indirect=True)
 def test_notices(log: LogUnderTest) -> None:
-    """A truncation reaches a shipped log's readers as it reaches a file's."""
+    """A truncation reaches a shipped log's readers as it reaches a file's. (A journal is not truncated: a
+    position it vacuumed away is a `gap`, test_journal.py.)"""
     log.write(*(f"line {i}" for i in range(3)))
     log.read_all(3)
 

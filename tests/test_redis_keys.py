@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from logtail.config import ConfigError
@@ -55,3 +57,32 @@ def test_registry_records_that_are_not_url_safe_or_malformed_are_ignored() -> No
         b"w": b'{"host": 1}',
     }
     assert keys.parse_registry(raw) == [keys.KnownLog("web1", "app.log", "/var/log/app.log", 12.5)]
+
+
+def test_carried_levels_and_fields_round_trip() -> None:
+    carried: keys.Carried = [("error", {"_PID": "7", "PRIORITY": "3"}), (None, {})]
+    fields = keys.line_fields(["crash", "user=bob"], [], "abcdef012345", 2, carried)
+    entry = keys.decode_entry(b"1700000000123-5", fields)
+    assert entry.problem is None
+    one, two = entry.lines("u@web1")
+    assert (one.level, one.fields, json.loads(one.json)["fields"]) == ("error", carried[0][1], carried[0][1])
+    assert (two.level, two.fields, json.loads(two.json)["fields"]) == (None, {"user": "bob"}, {})
+
+
+def test_a_carried_line_with_newlines_is_one_line() -> None:
+    carried: keys.Carried = [("info", {}), ("warn", {"a": "b"}, "two\nlines"), (None, {})]
+    fields = keys.line_fields(["one", "two\nlines", "three"], [], "abcdef012345", 3, carried)
+    assert fields["lines"] == "one\ntwo lines\nthree"  # every reader counts lines by newlines
+    entry = keys.decode_entry(b"1700000000123-5", fields)
+    assert [(x.text, x.level) for x in entry.lines("u@web1")] == [("one", "info"), ("two\nlines", "warn"),
+                                                                  ("three", None)]
+    assert [x.text for x in entry.lines("u@web1", max_line_bytes=4)] == ["one", "two\n", "thre"]
+
+
+@pytest.mark.parametrize("carried", ["nope", "[]", '[["error", {}]]', '[["fatal", {}], [null, {}]]',
+                                     '[[null, {"a": 1}], [null, {}]]', '[[null, []], [null, {}]]',
+                                     '[[null, {"a": "' + "x" * 5000 + '"}], [null, {}]]', '[[null], [null, {}]]',
+                                     '[[null, {}, 1], [null, {}]]', '[[null, {}, "a", "b"], [null, {}]]'])
+def test_malformed_carried_is_a_problem_not_a_crash(carried: str) -> None:
+    entry = keys.decode_entry(b"1-1", {"fid": "ab", "end": "2", "lines": "a\nb", "carried": carried})
+    assert entry.problem == "carried is not a level and fields per line" and entry.lines("x") == []

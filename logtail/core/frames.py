@@ -14,7 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from logtail.core.cursor import cursor_text
 from logtail.core.terminal import terminal_safe
-from logtail.match.fields import Fields, parse_fields
+from logtail.match.fields import FieldedText, Fields, parse_fields
 from logtail.match.levels import LEVELS, Level, detect_level
 from logtail.match.parsers import Parser
 
@@ -69,8 +69,23 @@ def json_str(s: str) -> bytes:
     return encode_basestring(s).encode()
 
 
+def _compact_encoder() -> Callable[[Any, int], Any]:
+    """json.dumps(obj, ensure_ascii=False, separators=(",", ":")) without what dumps costs per call: it
+    builds a JSONEncoder and the C encoder each time, as much again as encoding a line's few fields. No
+    check for circular containers (nothing encoded here holds itself)."""
+    try:
+        from _json import make_encoder  # CPython's C accelerator, which json.dumps uses
+    except ImportError:
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+        return lambda obj, _level: (encoder.encode(obj),)
+    return make_encoder(None, json.JSONEncoder().default, encode_basestring, None, ":", ",", False, False, True)
+
+
+_ENCODE = _compact_encoder()
+
+
 def dump_json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return "".join(_ENCODE(obj, 0)).encode()
 
 
 def encode_retry(milliseconds: int) -> bytes:
@@ -170,6 +185,23 @@ class Line:
         if fmt == "raw":
             return self.text.encode() + b"\n"
         return terminal_safe(self.text.encode()) + b"\n"
+
+
+class CarriedLine(Line):
+    """A line whose fields came with it, and its level when its source gave one (a journal entry's fields
+    and PRIORITY, also once shipped through Redis): the fields are sent with it, and filters see them as a
+    JSON line's keys (`FieldedText`)."""
+
+    __slots__ = ()
+
+    def __init__(self, log: str, text: FieldedText, fid: str, end: int, truncated: bool,
+                 level: Level | Literal[""] | None) -> None:
+        super().__init__(log, text, fid, end, truncated)
+        self._level = level  # "": none given, detected from the text when asked
+
+    @property
+    def sent_fields(self) -> Fields:
+        return self.text.carried if isinstance(self.text, FieldedText) else {}
 
 
 def notice(log: str | None, kind: NoticeKind, message: str, **counts: Unpack[NoticeCounts]) -> Notice:

@@ -7,7 +7,8 @@ id prefix and sequence number, as a web node's ids): a starting shipper continue
 entry, exactly as a client resumes; if the journal no longer has it, after a `gap` notice with what it
 retains. A never-shipped log starts with its last entries, as serve's window does.
 
-Only the text is shipped: a web node reads the level off the text and has no journal fields.
+Each line's level (from PRIORITY) and the entry's fields travel with it (the stream entry's `carried`,
+sources/redis/keys.py), so that a web node filters, colours and shows them as this host would.
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ class ShipSink:
     def _add_entry(self, ship_log: ShipLog, batch: list[Line]) -> None:
         last = batch[-1]
         cut = [i for i, line in enumerate(batch) if line.truncated]
-        ship_log.pending.append(keys.line_fields([line.text for line in batch], cut, last.fid, last.end))
+        ship_log.pending.append(keys.line_fields([line.text for line in batch], cut, last.fid, last.end,
+                                                 keys.carried_of(batch)))
         ship_log.position = (last.fid, last.end)
 
     def notice(self, name: str, kind: NoticeKind, message: str) -> None:

@@ -1,4 +1,4 @@
-"""Following a journal log: a supervised `journalctl --follow --output=json` publishing into the hub.
+"""Following a journal log: a supervised `journalctl --follow --output=export` publishing into the hub.
 
 One child per journal log, with the log's matches, so journalctl does the filtering in C. The first run
 starts with the log's last `window_lines` entries (the window's backlog, as a file's last lines seed it);
@@ -18,20 +18,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Line
 from logtail.core.offloop import off_loop
 from logtail.core.sink import Sink
-from logtail.sources.journal.entry import JournalLine, parse_lines
+from logtail.sources.journal.entry import JournalLine, parse_entries
+from logtail.sources.journal.export import ExportReader
 from logtail.sources.journal.ids import SeqnumIds, fid_of, parse_journal_cursor, partial_cursor
 from logtail.sources.journal.process import Journalctl, run_journalctl
 
 log = logging.getLogger(__name__)
 
-OFF_LOOP_LINES = 256  # a batch with more entries is parsed in a worker thread
+OFF_LOOP_BYTES = 64 << 10  # a bigger read of journalctl's output is parsed in a worker thread
+# A longer entry is skipped: this allows binary messages of several MiB before their cut at --max-line-bytes.
+MAX_ENTRY_BYTES = 64 << 20
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 30.0
 HEALTHY_RUN = 10.0  # seconds a child must have run for its next restart to start from the first backoff
@@ -55,31 +58,35 @@ class Place:
         return line.seqnum_id != self.seqnum_id or line.end > self.seqnum
 
 
-async def to_lines(name: str, raw: list[bytes], cap: int) -> list[JournalLine]:
-    """Parse a batch of journalctl output, in a worker thread when it is big (JSON is ~7 µs an entry)."""
-    if len(raw) > OFF_LOOP_LINES:
-        return await off_loop(parse_lines, name, raw, cap)
-    return parse_lines(name, raw, cap)
+OUTPUT = ["--output=export"]  # journalctl's cheapest output that has every field (export.py says why)
+
+
+async def entry_batches(child: Journalctl, name: str, cap: int) -> AsyncIterator[list[JournalLine]]:
+    """The lines of journalctl's output, as many as each read brought; a big read is parsed in a worker
+    thread (~10 µs an entry)."""
+    reader = ExportReader(name, MAX_ENTRY_BYTES)
+    async for chunk in child.chunks():
+        if len(chunk) > OFF_LOOP_BYTES:
+            lines = await off_loop(_parse, reader, name, chunk, cap)
+        else:
+            lines = _parse(reader, name, chunk, cap)
+        if lines:
+            yield lines
+
+
+def _parse(reader: ExportReader, name: str, chunk: bytes, cap: int) -> list[JournalLine]:
+    return parse_entries(name, reader.feed(chunk), cap)
 
 
 async def last_entry(base: Sequence[str], matches: Sequence[str] = ()) -> Place | None:
     """The journal's last entry (of those matching `matches`), or None when there is none."""
-    out = await run_journalctl([*base, "--output=json", "--lines=1", *matches])
-    for piece in out.split(b"\n"):
-        place = _place_of(piece)
-        if place is not None:
-            return place
+    out = await run_journalctl([*base, *OUTPUT, "--lines=1", *matches])
+    for entry in ExportReader("journal", MAX_ENTRY_BYTES).feed(out):
+        cursor = entry.get("__CURSOR")
+        where = parse_journal_cursor(cursor) if isinstance(cursor, str) else None
+        if where is not None:
+            return Place(*where)
     return None
-
-
-def _place_of(piece: bytes) -> Place | None:
-    # The cursor is found without parsing the whole entry: it is the only value holding `;i=`.
-    start = piece.find(b'"__CURSOR":"')
-    if start < 0:
-        return None
-    start += len(b'"__CURSOR":"')
-    where = parse_journal_cursor(piece[start:piece.find(b'"', start)].decode(errors="replace"))
-    return Place(*where) if where is not None else None
 
 
 class JournalFollower:
@@ -98,6 +105,7 @@ class JournalFollower:
         self.started = False
         self.restarts = 0
         self.child: Journalctl | None = None  # the running journalctl (tests kill it)
+        self.last_write: float | None = None  # the time of the last entry published (seconds since the epoch)
         # Awaited after each publish (a shipper stores what was published): meanwhile nothing is read, so
         # journalctl blocks on its full pipe and the journal itself is the buffer.
         self.gate: Callable[[], Awaitable[None]] | None = None
@@ -113,7 +121,7 @@ class JournalFollower:
         # (`--merge`: on a journal with no entries, journalctl 252 --follow fails with "Data from the
         # specified boot (+0) is not available" unless told to merge journals, which has no boot to pick.)
         where = self.place.args() if self.place is not None else ["--lines=all", "--merge"]
-        return [*self.base, "--follow", "--output=json", "--all", *where, *self.matches]
+        return [*self.base, "--follow", *OUTPUT, *where, *self.matches]
 
     async def run(self, sink: Sink) -> None:
         """Follow until cancelled."""
@@ -154,8 +162,8 @@ class JournalFollower:
         async with Journalctl(args, self.name) as child:
             self.child = child
             try:
-                async for raw in child.lines():
-                    self._publish(sink, await to_lines(self.name, raw, self.max_line_bytes))
+                async for lines in entry_batches(child, self.name, self.max_line_bytes):
+                    self._publish(sink, lines)
                     if self.gate is not None:
                         await self.gate()
             finally:
@@ -172,6 +180,7 @@ class JournalFollower:
             self.ids.learn(seqnum_id)
         last = lines[-1]
         self.place = Place(last.seqnum_id, last.end)
+        self.last_write = last.realtime / 1e6 if last.realtime else time.time()
         sink.publish(self.name, list[Line](lines), self.place.cursor(self.name))
 
 
@@ -182,11 +191,10 @@ async def read_entries(base: Sequence[str], args: Sequence[str], name: str, cap:
     """The entries journalctl reads with `args` (a position and matches), without those up to `place`
     included, up to the first for which `stop` is true (included) or the journal's end. `on_child` is told
     of the journalctl, for a reader that must stop it without awaiting (`Journalctl.kill`)."""
-    async with Journalctl([*base, "--output=json", "--all", *args], name) as child:
+    async with Journalctl([*base, *OUTPUT, *args], name) as child:
         if on_child is not None:
             on_child(child)
-        async for raw in child.lines():
-            lines = await to_lines(name, raw, cap)
+        async for lines in entry_batches(child, name, cap):
             if place is not None:
                 lines = [line for line in lines if place.keeps(line)]
             if stop is not None:

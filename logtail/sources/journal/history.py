@@ -22,7 +22,7 @@ from logtail.core.rawresponse import Transfers
 from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
 from logtail.sources.hits import Matches
 from logtail.sources.journal.entry import JournalLine
-from logtail.sources.journal.follow import Place, to_lines
+from logtail.sources.journal.follow import OUTPUT, Place, entry_batches
 from logtail.sources.journal.process import Journalctl
 
 if TYPE_CHECKING:
@@ -92,9 +92,8 @@ async def _entries(source: JournalSource, name: str, order: list[str], start: Pl
     log = source.journal_logs[name]
     where = start.args() if start is not None else []
     newest = bool(order)
-    async with Journalctl([*source.base, "--output=json", "--all", *order, *where, *log.matches], name) as child:
-        async for raw in child.lines():
-            lines = await to_lines(name, raw, source.max_line_bytes)
+    async with Journalctl([*source.base, *OUTPUT, *order, *where, *log.matches], name) as child:
+        async for lines in entry_batches(child, name, source.max_line_bytes):
             if start is not None:
                 lines = [line for line in lines if _after_start(line, start, newest)]
             if beyond is not None:

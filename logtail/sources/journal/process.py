@@ -23,9 +23,6 @@ from collections.abc import AsyncIterator, Sequence
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20  # bytes per read of journalctl's output: one batch of entries at most
-# A longer JSON line (one entry) is skipped: a binary MESSAGE arrives as an array of numbers, about four
-# bytes per byte, so this allows messages of several MiB before their cut at --max-line-bytes.
-MAX_ENTRY_BYTES = 64 << 20
 STDERR_LINE = 2000  # characters of one stderr line logged
 
 
@@ -45,7 +42,6 @@ class Journalctl:
         self.what = what  # for log messages: which log this run serves
         self.proc: asyncio.subprocess.Process | None = None
         self._stderr: asyncio.Task[None] | None = None
-        self.skipped = 0  # entries skipped for being longer than MAX_ENTRY_BYTES
 
     async def __aenter__(self) -> Journalctl:
         self.proc = await asyncio.create_subprocess_exec(
@@ -61,33 +57,11 @@ class Journalctl:
     def returncode(self) -> int | None:
         return None if self.proc is None else self.proc.returncode
 
-    async def lines(self) -> AsyncIterator[list[bytes]]:
-        """Complete output lines, as many as one read brought; ends when journalctl closes its output."""
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """journalctl's output as it comes, as much as one read brings; ends when journalctl closes it."""
         assert self.proc is not None and self.proc.stdout is not None
-        pending = b""
-        while True:
-            chunk = await self.proc.stdout.read(READ_CHUNK)
-            if not chunk:
-                return
-            pieces = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-            pending = pieces.pop()
-            if len(pending) > MAX_ENTRY_BYTES:
-                # Not kept: read on to this entry's end and skip it whole (counted and logged once).
-                self.skipped += 1
-                log.warning("%s: skipping a journal entry longer than %d bytes of JSON", self.what, MAX_ENTRY_BYTES)
-                pending = await self._skip_line()
-            if pieces:
-                yield pieces
-
-    async def _skip_line(self) -> bytes:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            chunk = await self.proc.stdout.read(READ_CHUNK)
-            if not chunk:
-                return b""
-            nl = chunk.find(b"\n")
-            if nl >= 0:
-                return chunk[nl + 1:]
+        while chunk := await self.proc.stdout.read(READ_CHUNK):
+            yield chunk
 
     def kill(self) -> None:
         """Kill the process group now (asyncio's child watcher reaps the process whoever awaits it)."""
@@ -121,5 +95,5 @@ class Journalctl:
 async def run_journalctl(args: Sequence[str], what: str = "journal") -> bytes:
     """journalctl's whole output for a short query (e.g. `--header`); its stderr logged."""
     async with Journalctl(args, what) as child:
-        chunks = [b"\n".join(lines) + b"\n" async for lines in child.lines()]
+        chunks = [chunk async for chunk in child.chunks()]
     return b"".join(chunks)

@@ -95,20 +95,35 @@ class JournalSource:
         def reached(line: JournalLine) -> bool:
             return end is not None and line.fid == end.fid and line.end >= end.offset
 
-        budget = self.resume_max_bytes
+        cut = await self._bound(log, place, end)
+        if cut is not None:  # a read-back is bounded as a file's is: the newest entries are kept, and it is said
+            yield Gap(f"more than {self.resume_max_bytes} bytes to read back from the journal "
+                      "(--resume-max-bytes); continuing with the newest entries")
+            place, place_args = cut, cut.args()
         entries = read_entries(self.base, [*place_args, *log.matches], name, self.max_line_bytes, place, reached,
                                on_child)
         async with aclosing(entries):
             async for lines in entries:
-                for i, line in enumerate(lines):
-                    budget -= len(line.text) + 1
-                    if budget < 0:  # a read-back is bounded as a file's is: the rest is skipped, and said so
-                        if i:
-                            yield lines[:i]
-                        yield Gap(f"more than {self.resume_max_bytes} bytes to read back from the journal "
-                                  "(--resume-max-bytes); the entries after these are skipped")
-                        return
                 yield lines
+
+    async def _bound(self, log: JournalLog, place: Place | None, end: Cursor | None) -> Place | None:
+        """Where a read-back after `place` up to `end` must start to be at most `resume_max_bytes`: the entry
+        before the newest that fit (found reading backwards from `end`), or None when all of it fits."""
+        end_place = await self.place_of(end) if end is not None else None
+        budget = self.resume_max_bytes
+        newest = read_entries(self.base, ["--reverse", *(end_place.args() if end_place else []), *log.matches],
+                              log.name, self.max_line_bytes)
+        async with aclosing(newest):
+            async for lines in newest:
+                for line in lines:
+                    if end_place is not None and line.seqnum_id == end_place.seqnum_id and line.end > end_place.seqnum:
+                        continue  # after the end (the end's own entry is journalctl's first)
+                    if place is not None and not place.keeps(line):
+                        return None  # back at the start: everything after it fits
+                    budget -= len(line.text) + 1
+                    if budget < 0:
+                        return Place(line.seqnum_id, line.end)
+        return None
 
     async def place_of(self, cursor: Cursor) -> Place | None:
         """Where `cursor` is in the journal, or None when no journal file has its sequence-number id."""
@@ -151,8 +166,9 @@ class JournalSource:
 
     async def logs(self) -> list[LogInfo]:
         where = self.directory or "the system journal"
-        return [LogInfo(log.name, f"journal:{' '.join(log.matches) or '(all)'} in {where}", 0, True, None)
-                for log in self.journal_logs.values()]
+        # Size 0: journalctl does not tell how much of the journal one log's entries take.
+        return [LogInfo(log.name, f"journal:{' '.join(log.matches) or '(all)'} in {where}", 0, True,
+                        self.followers[log.name].last_write) for log in self.journal_logs.values()]
 
     async def close(self) -> None:
         pass  # every journalctl is ended by the task that started it

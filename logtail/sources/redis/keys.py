@@ -11,7 +11,11 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     `kind`, `message` (notice entries only: rotated, truncated, missing, gap, ...; `fid`/`end` are then
     the position of the last line shipped before the notice),
     `n`     the stream's count of lines up to and including this entry's (what --redis-maxlen trims by,
-    ship/retention.py; absent in entries of older shippers).
+    ship/retention.py; absent in entries of older shippers),
+    `carried` (optional) for lines that came with fields and a level of their own (a journal entry's fields
+    and PRIORITY): JSON, one `[level or null, {field: value}]` per line, so that field filters, levels and
+    the page's columns work on a web node as on the host; a line whose text has newlines (a journal
+    message may) is one line of `lines` with spaces for them, and its text is the item's third element.
 - `logtail:host:HOST`: a hash per shipping host, its heartbeat (sources/redis/hosts.py): `version`,
   `started`, `interval`, `last_seen` (Unix times; no TTL, so a host that stopped is still known), `stopped`
   (set by a clean stop), `logs` (JSON: per log its path, last write and lag in bytes).
@@ -33,7 +37,9 @@ from dataclasses import dataclass
 from typing import Any, cast, get_args
 
 from logtail.config import ConfigError
-from logtail.core.frames import Line, NoticeKind
+from logtail.core.frames import CarriedLine, Line, NoticeKind, dump_json
+from logtail.match.fields import FieldedText, Fields
+from logtail.match.levels import LEVELS, Level
 from logtail.match.parsers import Parser
 
 PREFIX = "logtail:"
@@ -46,6 +52,7 @@ INDEX_BITS = 20
 LAST_INDEX = (1 << INDEX_BITS) - 1  # a line index past any entry's last line
 MAX_LINE_BYTES = 65536  # a line's cap when the reader is given none (the default of --max-line-bytes)
 MAX_MESSAGE_CHARS = 4096
+MAX_FIELD_CHARS = 4096  # a carried field's value (the journal source keeps as much)
 # What a valid entry holds: ASCII digits only (a regex, never `str.isdigit()`), sizes bounded.
 _ENTRY_ID = re.compile(r"([0-9]{1,15})-([0-9]{1,19})")
 _FID = re.compile(r"[0-9a-f]{1,32}")
@@ -83,11 +90,29 @@ def shipped_name(host: str, name: str) -> str:
 # --- entries -------------------------------------------------------------------------------------------
 
 
-def line_fields(texts: list[str], cut: list[int], fid: str, end: int) -> dict[str, str]:
-    fields = {"fid": fid, "end": str(end), "lines": "\n".join(texts)}
+# Per line: the level and fields it came with, and its text when that has newlines (`lines` cannot hold them).
+Carried = list[tuple[Level | None, Fields] | tuple[Level | None, Fields, str]]
+
+
+def line_fields(texts: list[str], cut: list[int], fid: str, end: int, carried: Carried | None = None
+                ) -> dict[str, str]:
+    joined = "\n".join(texts)
+    if carried is not None and joined.count("\n") != len(texts) - 1:
+        joined = "\n".join(text.replace("\n", " ") for text in texts)
+    fields = {"fid": fid, "end": str(end), "lines": joined}
     if cut:
         fields["cut"] = ",".join(map(str, cut))
+    if carried is not None:
+        fields["carried"] = dump_json(carried).decode()
     return fields
+
+
+def carried_of(lines: list[Line]) -> Carried | None:
+    """What the lines of an entry carry (None when none of them is a `CarriedLine`)."""
+    if not any(isinstance(line, CarriedLine) for line in lines):
+        return None
+    return [(line.level, line.sent_fields or {}, line.text) if "\n" in line.text else
+            (line.level, line.sent_fields or {}) for line in lines]
 
 
 def notice_fields(kind: NoticeKind, message: str, fid: str, end: int) -> dict[str, str]:
@@ -106,6 +131,7 @@ class Entry:
     seq: int
     fields: dict[str, str]
     problem: str | None = None  # why the entry is malformed: it carries no lines, only a gap notice
+    carried: Carried | None = None  # its lines' own levels and fields (checked)
 
     @property
     def id(self) -> str:
@@ -141,11 +167,19 @@ class Entry:
         fid = f"{self.ms:012x}"
         base = self.seq << INDEX_BITS
         texts = self.fields["lines"].split("\n")
-        out = []
+        out: list[Line] = []
+        carried = self.carried
         for k, text in enumerate(texts, start=1):
             if k > after:
                 text, longer = _capped(text, max_line_bytes)
-                out.append(Line(log, text, fid, base + k, longer or (k - 1) in cut, parser))
+                if carried is None:
+                    out.append(Line(log, text, fid, base + k, longer or (k - 1) in cut, parser))
+                else:
+                    level, own, *whole = carried[k - 1]
+                    if whole:
+                        text, longer = _capped(whole[0], max_line_bytes)
+                    out.append(CarriedLine(log, FieldedText(text, own), fid, base + k, longer or (k - 1) in cut,
+                                           level))
         return out
 
 
@@ -165,7 +199,36 @@ def decode_entry(entry_id: Any, raw: Any) -> Entry:
     fields = {text_of(k): text_of(v) for k, v in (raw or {}).items()}
     # A line's id holds MS as 12 hex digits and SEQ above a 20-bit line index (module docstring).
     problem = None if m and ms < 1 << 48 and seq < 1 << 43 else "its id is out of range"
-    return Entry(ms, seq, fields, problem or _problem(fields))
+    problem = problem or _problem(fields)
+    carried = None
+    if problem is None and "carried" in fields:
+        carried = _carried(fields["carried"], fields["lines"].count("\n") + 1)
+        if carried is None:
+            problem = "carried is not a level and fields per line"
+    return Entry(ms, seq, fields, problem, carried)
+
+
+def _carried(raw: str, count: int) -> Carried | None:
+    """The `carried` field checked: one [level or null, {str: str}] or [level or null, {str: str}, text] per
+    line, values at most MAX_FIELD_CHARS."""
+    try:
+        items = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if type(items) is not list or len(items) != count:
+        return None
+    out: Carried = []
+    for item in items:
+        if type(item) is not list or len(item) not in (2, 3):
+            return None
+        level, own, *whole = item
+        if (level is not None and level not in LEVELS) or type(own) is not dict or any(type(t) is not str
+                                                                                      for t in whole):
+            return None
+        if not all(type(v) is str and len(v) <= MAX_FIELD_CHARS for v in own.values()):
+            return None
+        out.append((level, own, *whole))
+    return out
 
 
 def _problem(fields: dict[str, str]) -> str | None:
