@@ -19,7 +19,8 @@ __all__ = ["browser", "page", "serve"]  # fixtures used here by name
 pytestmark = pytest.mark.browser
 
 # The elements of the page that Tab stops at (tabIndex >= 0, rendered, not disabled), in a container.
-TAB_STOPS_JS = """(selector) => [...document.querySelectorAll(selector)].flatMap((root) => [root, ...root.querySelectorAll('*')])
+TAB_STOPS_JS = """(selector) => [...document.querySelectorAll(selector)]
+  .flatMap((root) => [root, ...root.querySelectorAll('*')])
   .filter((e) => e.tabIndex >= 0 && !e.disabled && e.checkVisibility({ visibilityProperty: true })).length"""
 FOCUSED_TEXT_JS = "() => document.activeElement.closest('.line')?.querySelector('.text')?.textContent ?? null"
 
@@ -138,7 +139,7 @@ def test_removing_a_field_chip_moves_the_focus_to_its_neighbour(
     chips.first.focus()
     page.keyboard.press("Enter")
     expect(chips).to_have_count(1)
-    expect(chips.first).to_have_text("b:2×")
+    expect(chips.first).to_contain_text("b:2")
     expect(chips.first).to_be_focused()
     page.keyboard.press("Enter")
     expect(chips).to_have_count(0)
