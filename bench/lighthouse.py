@@ -36,13 +36,14 @@ RUN_TIMEOUT_S = 300
 
 
 def install() -> None:
-    """Lighthouse from the lock file. `npm ci` refuses Lighthouse 12.8's lock (npm reports a dependency of it
-    missing from a lock it wrote itself), so `npm install`, which keeps the locked versions."""
+    """Lighthouse and its dependencies at the lock file's versions and integrity hashes. (The lock that a
+    first `npm install lighthouse@12.8.2` writes lacks `third-party-web`, and `npm ci` refuses it; the one
+    here was completed by a second `npm install`.)"""
     if LIGHTHOUSE.exists():
         return
     if shutil.which("npm") is None:
         sys.exit("bench/lighthouse.py: npm is missing: sudo apt-get install npm")
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOL, check=True)
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOL, check=True)
 
 
 def start_server(port: int, log_dir: Path) -> subprocess.Popen[bytes]:
