@@ -7,10 +7,13 @@
 //   render.js    the DOM of a line                   fields.js    a line's fields (JSON, logfmt)
 //   clipboard.js copying, and the toast              theme.js     the colour theme
 //   shortcuts.js the keyboard                        page.js      the server's configuration, helpers
+//   linenav.js   the keyboard in a pane              drawer.js    the Logs drawer of narrow windows
+//   menus.js     drop-down menus (Columns)
 // history.js (scroll-back, the search panel) hooks in through the "logtail:view" event.
 
 import { copyText } from "./clipboard.js";
 import { Controls } from "./controls.js";
+import { bindDrawer } from "./drawer.js";
 import { Feed } from "./feed.js";
 import { KeyTracker } from "./fields.js";
 import { LEVELS, config } from "./page.js";
@@ -175,12 +178,12 @@ function start() {
   });
   $("pause").addEventListener("click", () => feed.togglePause());
   $("copy-link").addEventListener("click", () => copyText(location.href, null, "Link copied"));
-  // Narrow screens: the sidebar and the toolbar's options fold away behind a button each.
-  for (const [button, cls] of [[$("toggle-sidebar"), "sidebar-open"], [$("toggle-options"), "options-open"]]) {
-    button.addEventListener("click", () => {
-      button.setAttribute("aria-expanded", String(document.body.classList.toggle(cls)));
-    });
-  }
+  // Narrow screens: the sidebar (a drawer) and the toolbar's options fold away behind a button each.
+  bindDrawer($("toggle-sidebar"), $("sidebar"), "sidebar-open");
+  const options = $("toggle-options");
+  options.addEventListener("click", () => {
+    options.setAttribute("aria-expanded", String(document.body.classList.toggle("options-open")));
+  });
   openStream("");
   sidebar.startRefreshing();
 }

@@ -3,6 +3,7 @@
 // state and changes it; what a change means (a new stream, panes laid out again) is the handlers' job.
 
 import { isFieldFilter } from "./fields.js";
+import { bindMenu } from "./menus.js";
 import { debounce } from "./page.js";
 import { clampLines } from "./state.js";
 
@@ -157,6 +158,7 @@ export class Controls {
     this.columns.addEventListener("toggle", () => {
       if (this.columns.open) renderColumnPicker(this.columnList, this.keys.keys, this.state.columns);
     });
+    bindMenu(this.columns, this.columnList); // after the picker is filled: it measures it
     this.columnList.addEventListener("change", () => {
       this.state.columns = [...this.columnList.querySelectorAll("input:checked")].map((box) => box.value);
       this.handlers.onLayout(); // lines already shown are drawn again with the new columns
@@ -177,6 +179,9 @@ export class Controls {
   removeField(index) {
     this.state.fields = this.state.fields.filter((_, i) => i !== index);
     renderChips(this.fieldChips, this.state.fields);
+    // The removed chip had the focus: give it to the chip now in its place, else the one before, else the box.
+    const chips = this.fieldChips.querySelectorAll(".field-chip");
+    (chips[index] ?? chips[index - 1] ?? this.fieldAdd).focus();
     this.handlers.onFilter("field filter removed");
   }
 }

@@ -24,6 +24,7 @@ function readConfig() {
     backlog: Number.isInteger(cfg.backlog) ? cfg.backlog : 0,
     heartbeat: cfg.heartbeat,
     version: cfg.version ?? "",
+    watches: cfg.watches === true, // the server has watches (static/watches.js)
   };
 }
 

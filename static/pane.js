@@ -6,6 +6,7 @@
 // Scroll-back (history.js) is told when the user wants older lines (`onOlderWanted`) and prepends them
 // through `prependItems`; the pane's own elements stay its own.
 
+import { LineNav, untab } from "./linenav.js";
 import { buildLine, buildMarker, buildNotice, fillJsonDetails } from "./render.js";
 
 const BOTTOM_SLACK_PX = 24;
@@ -66,6 +67,7 @@ export class Pane {
     this.body.append(this.droppedEl, this.list);
     this.el.append(head, this.body, this.jump);
     this.bindScrolling();
+    this.nav = new LineNav(this); // the keyboard: one Tab stop, arrow keys between lines
   }
 
   bindScrolling() {
@@ -111,6 +113,7 @@ export class Pane {
   /** Stop observing; the caller removes the element. */
   destroy() {
     this.resizer.disconnect();
+    this.nav.destroy();
     this.setQueue([]);
   }
 
@@ -215,6 +218,7 @@ export class Pane {
       chunk.append(el);
     }
     this.size += items.length - start;
+    untab(chunk);
     return chunk;
   }
 
@@ -239,6 +243,7 @@ export class Pane {
 
   /** Put `node` at the top of the scrolling body, above the lines (scroll-back's "load older" bar). */
   putAboveLines(node) {
+    untab(node); // the pane stays one Tab stop: ArrowUp from the first line reaches it (linenav.js)
     this.body.prepend(node);
   }
 

@@ -144,7 +144,8 @@ export class LogStream {
     if (gen !== this.gen) return;
     if (FATAL_STATUSES.has(answer.status)) {
       const text = answer.detail || `HTTP ${answer.status}`;
-      this.handlers.onStatus("error", `error: ${text}`);
+      // The message itself goes to onFatal (an alert); the status, a live region too, only says why it stopped.
+      this.handlers.onStatus("error", "stopped: error");
       this.handlers.onFatal(text, answer.status);
       return;
     }

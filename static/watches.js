@@ -1,6 +1,7 @@
 // The sidebar's Watches section: each watch with its state, its match count and a sparkline of its
 // matches per minute over the last hour (from /api/watches and /api/watches/NAME/counts), refreshed every
-// REFRESH_MS. A server without watches answers 404 and the section stays hidden.
+// REFRESH_MS. On a server without watches (config.watches false) the section stays hidden and nothing is
+// asked.
 import { config, el } from "./page.js";
 
 const REFRESH_MS = 15000;
@@ -75,7 +76,7 @@ async function refresh(section, list) {
 function start() {
   const section = document.getElementById("watches");
   const list = document.getElementById("watch-list");
-  if (!section || !list) return;
+  if (!section || !list || !config.watches) return;
   const tick = async () => {
     await refresh(section, list);
     setTimeout(tick, REFRESH_MS);

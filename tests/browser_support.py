@@ -2,13 +2,17 @@
 
 No tool downloads a browser: a missing /usr/bin/chromium is a skip on a developer's machine (with the command
 to install it) and a failure in CI. Test modules import the fixtures they use (`browser`, `page`, `serve`).
+`axe_violations` audits the page with axe-core (from npm, installed by scripts/setup), likewise a skip or a
+failure when it is missing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 TIMEOUT_MS = 10_000
+AXE = Path(__file__).parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
 
 TEXTS_JS = "() => [...document.querySelectorAll('#panes .line .text')].map((e) => e.textContent)"
 LAST_TEXT_IS_JS = """(want) => {
@@ -95,3 +101,31 @@ def stream_requests(pg: Page) -> list[str]:
     urls: list[str] = []
     pg.on("request", lambda req: urls.append(req.url) if req.resource_type == "eventsource" else None)
     return urls
+
+
+def axe_violations(pg: Page, impacts: tuple[str, ...] = SERIOUS) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.x A/AA violations of these impacts on the page as it is now, as
+    {id, impact, help, targets} (each target with axe's failure summary, e.g. the contrast measured).
+
+    The page's CSP allows no script but its own, and Chromium's Page.setBypassCSP only acts on the next
+    document: axe's script is evaluated through the DevTools protocol instead (as any `evaluate` is), which
+    the policy does not govern, so the page keeps its real CSP and is audited under it."""
+    if not AXE.exists():
+        message = "axe-core is not installed in node_modules: run scripts/setup (it needs npm)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    if not pg.evaluate("() => typeof window.axe === 'object'"):
+        pg.evaluate(AXE.read_text(encoding="utf-8"))
+    found = pg.evaluate("""async () => {
+      const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"];
+      const result = await axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) }));
+    }""")
+    return [v for v in found if v["impact"] in impacts]
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    """The violations, readable in an assertion message."""
+    return json.dumps(violations, indent=1)[:30000]

@@ -38,12 +38,19 @@ def re2_options(ignore_case: bool, max_mem: int = PATTERN_MAX_MEM) -> Any:
     return options
 
 
+def re2_message(exc: Exception) -> str:
+    """RE2's reason for refusing a pattern, as text: the wrapper gives it as bytes (str() of it read
+    `b'missing ): ('`)."""
+    reason = exc.args[0] if exc.args else exc
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+
 def compile_pattern(pattern: str, ignore_case: bool, context: str = "") -> Any:
     """`pattern` compiled; a bad one raises FilterError (`context` goes before the message)."""
     try:
         return re2.compile(pattern, re2_options(ignore_case))
     except re2.error as exc:
-        raise FilterError(f"{context}invalid regex: {exc}") from None
+        raise FilterError(f"{context}invalid regex: {re2_message(exc)}") from None
 
 
 def searcher(pattern: str, ignore_case: bool, context: str = "") -> Callable[[str], bool]:

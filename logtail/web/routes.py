@@ -72,6 +72,8 @@ def build_router() -> APIRouter:
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
                      "backlog": st.settings.backlog, "version": __version__,
                      "notice_kinds": get_args(NoticeKind),
+                     # Without watches the page asks for none (a 404 would be an error in its console).
+                     "watches": getattr(request.app.state, "watches", None) is not None,
                      "field_grammar": {"logfmtPair": LOGFMT_PAIR, "operators": OPERATORS}},
         })
 

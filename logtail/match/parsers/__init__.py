@@ -17,6 +17,7 @@ from logtail.match.levels import Level, detect_level
 from logtail.match.parsers.access import access_fields, status_level
 from logtail.match.parsers.base import Parser, ParserError
 from logtail.match.parsers.syslog import syslog_fields
+from logtail.match.patterns import re2_message
 
 __all__ = ["PARSER_NAMES", "Parser", "ParserError", "parser_for"]
 
@@ -62,7 +63,7 @@ def _pattern_fields(spec: str) -> Any:
         pattern = re2.compile(spec, options)
     except re2.error as exc:
         raise ParserError(f"{spec[:100]!r} is not one of {', '.join(PARSER_NAMES)} nor a valid RE2 pattern "
-                          f"({exc})") from None
+                          f"({re2_message(exc)})") from None
     names = tuple(pattern.groupindex)
     if not names:
         raise ParserError(f"{spec[:100]!r} is not one of {', '.join(PARSER_NAMES)} nor an RE2 pattern with "
