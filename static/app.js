@@ -10,6 +10,7 @@
 // history.js (scroll-back, the search panel) hooks in through the "logtail:view" event.
 
 import { copyText } from "./clipboard.js";
+import { setViewLogs } from "./colours.js";
 import { Controls } from "./controls.js";
 import { Feed } from "./feed.js";
 import { KeyTracker } from "./fields.js";
@@ -75,6 +76,8 @@ function activeLogs() {
 }
 
 function layOut() {
+  setViewLogs(activeLogs());
+  sidebar.recolour();
   panes.build(activeLogs(), state);
   document.dispatchEvent(new CustomEvent("logtail:view", { detail: viewInfo() }));
 }

@@ -3,7 +3,7 @@
 // under their host. The list is fetched again every few seconds, so a newly shipped log shows up.
 
 import { config, debounce, downloadLink, el, humanSize } from "./page.js";
-import { colourOf } from "./render.js";
+import { colourClass } from "./colours.js";
 
 const REFRESH_MS = 5000; // a log shipped for the first time shows up within seconds
 const SELECTION_DEBOUNCE_MS = 150;
@@ -99,11 +99,19 @@ export class Sidebar {
     const selected = this.state.logs.includes(item.dataset.name);
     item.querySelector("input").checked = selected;
     item.classList.toggle("selected", selected);
+    item.querySelector(".swatch").className = `swatch ${colourClass(item.dataset.name)}`;
     item.querySelector(".log-pick").title = log?.path ?? "not known to the server";
     item.querySelector(".log-size").textContent = humanSize(log?.size);
     const badge = item.querySelector(".badge");
     badge.textContent = !log ? "unknown" : log.exists === false ? "missing" : "";
     badge.hidden = !badge.textContent;
+  }
+
+  /** The swatches again, after the logs of the view (and so their colours) changed. */
+  recolour() {
+    for (const item of this.list.querySelectorAll("li.log-item")) {
+      item.querySelector(".swatch").className = `swatch ${colourClass(item.dataset.name)}`;
+    }
   }
 
   selectionChanged() {
@@ -120,7 +128,7 @@ function logItem(name) {
   const box = el("input");
   box.type = "checkbox";
   box.value = name;
-  label.append(box, el("span", `swatch c${colourOf(name)}`), el("span", "log-name", name));
+  label.append(box, el("span", `swatch ${colourClass(name)}`), el("span", "log-name", name));
   const meta = el("span", "log-meta");
   meta.append(el("span", "log-size"), el("span", "badge"));
   const clear = el("button", "icon-link log-clear", "⌫");
