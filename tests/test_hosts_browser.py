@@ -14,8 +14,8 @@ from playwright.sync_api import Page, expect
 
 from logtail.sources.redis import keys
 from logtail.sources.redis.hosts import heartbeat_fields
-from tests.browser_support import browser, open_dashboard, page, serve, wait_last
-from tests.redis_support import RedisServer, Shipper, listed
+from tests.browser_support import browser, open_dashboard, page, serve, texts, wait_last
+from tests.redis_support import RedisServer, Shipper, listed, wait_shipped
 from tests.streams import append
 from tests.support import LogtailServer
 
@@ -31,7 +31,7 @@ def state_of(pg: Page, host: str) -> str | None:
 
 
 def two_hosts(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper],
-              serve: Callable[..., LogtailServer]) -> tuple[dict[str, Shipper], LogtailServer]:
+              serve: Callable[..., LogtailServer], *node_args: str) -> tuple[dict[str, Shipper], LogtailServer]:
     shippers = {}
     for host in ("web1", "web2"):
         (tmp_path / host).mkdir()
@@ -39,13 +39,13 @@ def two_hosts(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., S
             (tmp_path / host / name).write_text("")
         shippers[host] = start_shipper(str(tmp_path / host / "app.log"), str(tmp_path / host / "db.log"),
                                        "--host-name", host, "--host-heartbeat", str(BEAT), "--redis", redis.url)
-    server = serve("--redis", redis.url)
+    server = serve("--redis", redis.url, *node_args)
     listed(server, "app.log@web1", "db.log@web1", "app.log@web2", "db.log@web2")
     return shippers, server
 
 
 def test_host_groups_show_each_hosts_state_and_a_stopped_shipper_is_visibly_stopped(
-        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,  # noqa: F811
+        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
         redis_server: RedisServer, start_shipper: Callable[..., Shipper]) -> None:
     shippers, server = two_hosts(tmp_path, redis_server, start_shipper, serve)
     open_dashboard(page, server, "log=app.log@web1&log=app.log@web2")
@@ -63,7 +63,7 @@ def test_host_groups_show_each_hosts_state_and_a_stopped_shipper_is_visibly_stop
 
 
 def test_groups_fold_and_the_filter_narrows_the_list_by_log_and_host(
-        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,  # noqa: F811
+        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
         redis_server: RedisServer, start_shipper: Callable[..., Shipper]) -> None:
     _, server = two_hosts(tmp_path, redis_server, start_shipper, serve)
     open_dashboard(page, server, "log=app.log@web1")
@@ -94,7 +94,7 @@ def test_groups_fold_and_the_filter_narrows_the_list_by_log_and_host(
 
 
 def test_the_badge_says_redis_unreachable_during_an_outage_and_live_after(
-        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,  # noqa: F811
+        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
         redis_server: RedisServer, start_shipper: Callable[..., Shipper]) -> None:
     log = tmp_path / "app.log"
     log.write_text("")
@@ -116,6 +116,27 @@ def test_the_badge_says_redis_unreachable_during_an_outage_and_live_after(
     expect(page.locator("#status-text")).to_have_text("live")
     append(log, ["after"])
     wait_last(page, "after", timeout=30_000)
+
+
+def test_the_merged_backlog_is_in_the_order_the_lines_were_written_not_log_after_log(
+        page: Page, serve: Callable[..., LogtailServer], tmp_path: Path,
+        redis_server: RedisServer, start_shipper: Callable[..., Shipper]) -> None:
+    local = tmp_path / "local.log"  # no Redis entry: ordered by the time at the start of its lines
+    local.write_text("")
+    _, server = two_hosts(tmp_path, redis_server, start_shipper, serve, str(local))
+    written: list[str] = []
+    for i in range(3):
+        for host in ("web2", "web1"):
+            line = f"{host} line {i}"
+            append(tmp_path / host / "app.log", [line])
+            wait_shipped(redis_server, host, "app.log", [f"{host} line {j}" for j in range(i + 1)])
+            written.append(line)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 60))
+    append(local, [f"{stamp}Z local, a minute ahead"])
+    open_dashboard(page, server, "log=app.log@web1&log=app.log@web2&log=local.log")
+    wait_last(page, f"{stamp}Z local, a minute ahead")
+    expect(page.locator("#panes .line")).to_have_count(len(written) + 1)
+    assert texts(page) == [*written, f"{stamp}Z local, a minute ahead"]
 
 
 HOSTS, LOGS_PER_HOST = 100, 10
@@ -155,7 +176,7 @@ def fill_many_hosts(redis: RedisServer) -> None:
 
 
 def test_a_sidebar_of_100_hosts_by_10_logs_paints_scrolls_and_filters(
-        page: Page, serve: Callable[..., LogtailServer], redis_server: RedisServer) -> None:  # noqa: F811
+        page: Page, serve: Callable[..., LogtailServer], redis_server: RedisServer) -> None:
     fill_many_hosts(redis_server)
     server = serve("--redis", redis_server.url)
     listed(server, "svc9.log@web099")
