@@ -179,7 +179,7 @@ def test_a_sidebar_of_100_hosts_by_10_logs_paints_scrolls_and_filters(
         page: Page, serve: Callable[..., LogtailServer], redis_server: RedisServer) -> None:
     fill_many_hosts(redis_server)
     server = serve("--redis", redis_server.url)
-    listed(server, "svc9.log@web099")
+    listed(server, *(f"svc{n}.log@web{h:03d}" for h in range(HOSTS) for n in range(LOGS_PER_HOST)))
     page.goto(f"{server.url}/#log=svc0.log@web000")
     expect(page.locator("#log-list li.log-item")).to_have_count(HOSTS * LOGS_PER_HOST)
     expect(page.locator("#log-list li.host-group")).to_have_count(HOSTS)
@@ -189,7 +189,7 @@ def test_a_sidebar_of_100_hosts_by_10_logs_paints_scrolls_and_filters(
     expect(page.locator('li.host-group[data-host="web050"] .host-state')).to_have_text("alive")
     scroll = page.evaluate(SCROLL_JS)
     assert scroll["bottom"] and scroll["steps"] > 10, scroll
-    assert scroll["longest"] < 500, f"a frame of {scroll['longest']:.0f} ms while scrolling the list"  # generous
+    assert scroll["longest"] < 750, f"a frame of {scroll['longest']:.0f} ms while scrolling the list"  # generous
     page.locator("#log-filter").fill("web042")
     expect(page.locator("#log-list li.log-item:visible")).to_have_count(LOGS_PER_HOST)
     page.locator("#log-filter").fill("svc3.log")
