@@ -62,14 +62,17 @@ export class Sidebar {
   render(list) {
     const seen = new Set();
     const selected = new Set(this.state.logs);
-    for (const log of list) {
-      if (!log || typeof log.name !== "string") continue;
+    // By name, so that a group's logs (and the logs first listed) are in order; later ones go at the end.
+    const named = list.filter((log) => log && typeof log.name === "string");
+    named.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const log of named) {
       seen.add(log.name);
       this.logs.set(log.name, log);
       let item = this.items.get(log.name);
       if (!item) {
         item = this.add(log.name);
         this.listFor(log.host).append(item);
+        shortenUnderHost(item, log.host);
       }
       this.update(item, log, selected);
     }
@@ -137,6 +140,16 @@ export class Sidebar {
     for (const item of this.items.values()) item.classList.toggle("selected", picked.has(item.dataset.name));
     this.handlers.onSelect(ticked);
   }
+}
+
+// Under its host's heading a shipped log is named without its "@HOST" (the whole name is its title).
+function shortenUnderHost(item, host) {
+  const suffix = `@${host}`;
+  const name = item.dataset.name;
+  if (typeof host !== "string" || !host || !name.endsWith(suffix) || name === suffix) return;
+  const label = item.querySelector(".log-name");
+  label.textContent = name.slice(0, -suffix.length);
+  label.title = name;
 }
 
 function setText(node, text) {

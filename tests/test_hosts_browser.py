@@ -69,6 +69,8 @@ def test_groups_fold_and_the_filter_narrows_the_list_by_log_and_host(
     open_dashboard(page, server, "log=app.log@web1")
     items = page.locator("#log-list li.log-item:visible")
     expect(items).to_have_count(4)
+    # In order, and without the "@HOST" their heading already says.
+    expect(page.locator('li.host-group[data-host="web2"] .log-name')).to_have_text(["app.log", "db.log"])
     toggle = page.locator('li.host-group[data-host="web1"] .host-toggle')
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "false")
