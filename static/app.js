@@ -12,11 +12,13 @@
 // history.js (scroll-back, the search panel) hooks in through the "logtail:view" event.
 
 import { copyText } from "./clipboard.js";
+import { setViewLogs } from "./colours.js";
 import { Controls } from "./controls.js";
 import { bindDrawer } from "./drawer.js";
 import { Feed } from "./feed.js";
 import { KeyTracker } from "./fields.js";
 import { LEVELS, config } from "./page.js";
+import { OutageBadge } from "./outage.js";
 import { Panes } from "./panes.js";
 import { streamUrl } from "./query.js";
 import { lineText, makeMatcher } from "./render.js";
@@ -36,9 +38,14 @@ const ctx = { matcher: null, columns: state.columns }; // shared with the panes
 const keys = new KeyTracker(); // field keys seen, offered as columns
 const panes = new Panes(logs, ctx);
 const feed = new Feed(panes, keys, updateTitle);
+const badge = new OutageBadge(showStatus);
 const stream = new LogStream({
   onLine: (data) => feed.receive({ kind: "line", data }),
-  onNotice: (data) => feed.receive({ kind: "notice", data }),
+  onNotice: (data) => {
+    badge.notice(data);
+    sidebar.notice(data);
+    feed.receive({ kind: "notice", data });
+  },
   onStatus: setStatus,
   onFatal: showStreamError,
 });
@@ -78,6 +85,8 @@ function activeLogs() {
 }
 
 function layOut() {
+  setViewLogs(activeLogs());
+  sidebar.recolour();
   panes.build(activeLogs(), state);
   document.dispatchEvent(new CustomEvent("logtail:view", { detail: viewInfo() }));
 }
@@ -114,6 +123,10 @@ function openStream(reason) {
 }
 
 function setStatus(kind, text) {
+  badge.status(kind, text);
+}
+
+function showStatus(kind, text) {
   ui.status.dataset.state = kind;
   ui.statusText.textContent = text;
 }
@@ -174,6 +187,7 @@ function start() {
   bindShortcuts($("filter"), {
     togglePause: () => feed.togglePause(),
     focusFilter: () => controls.focusFilter(),
+    focusLogs: () => sidebar.filter.focus(),
     jumpToBottom: () => panes.jumpToBottom(),
   });
   $("pause").addEventListener("click", () => feed.togglePause());

@@ -211,7 +211,7 @@ export class Pane {
     chunk.className = className;
     for (let i = start; i < items.length; i++) {
       const item = items[i];
-      const el = item.kind === "line" ? buildLine(item.data, this.ctx.matcher, this.ctx.columns)
+      const el = item.kind === "line" ? buildLine(item.data, this.ctx.matcher, this.ctx.columns, this.ctx.widths)
         : item.kind === "notice" ? buildNotice(item.data) : buildMarker(item.message);
       this.itemOf.set(el, item);
       if (item.kind === "line") this.lines++;

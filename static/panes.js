@@ -2,19 +2,22 @@
 // each under a header (the logs, their sizes and download links, "Clear view"). The items received lately
 // are kept, so that the panes can be laid out again (view mode, columns) without a new stream.
 
+import { colourClass } from "./colours.js";
+import { ColumnWidths, columnsHeader } from "./columns.js";
 import { downloadLink, el, humanSize } from "./page.js";
 import { Pane } from "./pane.js";
-import { colourOf } from "./render.js";
 
 export class Panes {
   /**
    * @param {Map<string, object>} logs  the logs the server lists, by name (for their sizes)
-   * @param {{matcher: Function|null, columns: string[]}} ctx  shared rendering context of the panes
+   * @param {{matcher: Function|null, columns: string[], widths?: ColumnWidths}} ctx  shared rendering
+   *   context of the panes (the column widths are set here)
    */
   constructor(logs, ctx) {
     this.logs = logs;
     this.ctx = ctx;
     this.container = document.getElementById("panes");
+    ctx.widths = new ColumnWidths(this.container);
     this.empty = document.getElementById("empty");
     this.panes = [];
     this.paneOf = new Map(); // log name -> Pane, side-by-side view
@@ -35,6 +38,8 @@ export class Panes {
     this.maxLines = maxLines;
     this.container.dataset.view = view;
     this.container.classList.toggle("nowrap", !wrap);
+    this.container.classList.toggle("with-columns", this.ctx.columns.length > 0);
+    this.ctx.widths.reset(this.ctx.columns, names);
     this.empty.hidden = names.length > 0;
     if (names.length === 0) return;
     const cap = this.cap(view === "split" ? names.length : 1);
@@ -47,7 +52,10 @@ export class Panes {
     } else {
       this.panes.push(new Pane(this.head(names, false), this.ctx, cap));
     }
-    for (const pane of this.panes) this.container.append(pane.el);
+    for (const pane of this.panes) {
+      if (this.ctx.columns.length) pane.body.prepend(columnsHeader(this.ctx.columns));
+      this.container.append(pane.el);
+    }
     for (const item of this.recent) this.route(item);
   }
 
@@ -60,7 +68,7 @@ export class Panes {
     const title = el("div", "pane-title");
     for (const name of names) {
       const chip = el("span", "pane-log");
-      chip.append(el("span", `swatch c${colourOf(name)}`), el("span", "log-name", name));
+      chip.append(el("span", `swatch ${colourClass(name)}`), el("span", "log-name", name));
       const size = el("span", "log-size muted", humanSize(this.logs.get(name)?.size));
       size.dataset.sizeOf = name;
       chip.append(size, downloadLink(name));
@@ -102,6 +110,7 @@ export class Panes {
   /** Render what the panes have queued (once per animation frame). */
   flush() {
     for (const pane of this.panes) pane.flush();
+    this.ctx.widths.apply();
   }
 
   /** Forget the recent items (a new stream starts from its backlog). */

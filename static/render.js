@@ -1,11 +1,12 @@
 // Building the DOM for one log line (with its field columns) or notice. Every log text is untrusted: it only
 // ever reaches the page through text nodes (textContent / Text), never through innerHTML or insertAdjacentHTML.
 
+import { colourClass } from "./colours.js";
 import { isScalar, lineFields, tryJson } from "./fields.js";
+import { severityOf } from "./notices.js";
 import { LEVELS, config } from "./page.js";
 
 const NOTICE_KINDS = new Set(config.noticeKinds);
-const LOG_COLOURS = 10;
 const MAX_MARKS = 200;
 const MAX_CELL_CHARS = 200;
 
@@ -16,13 +17,6 @@ const CONTROLS = /[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f]/g;
 const NEEDS_ANSI = /[\x00-\x08\x0b-\x1f\x7f]/;
 
 const textOf = new WeakMap(); // line element -> the line's raw text (for copy and lazy JSON)
-
-/** Colour slot (0..9) for a log name: stable across reloads and list changes. */
-export function colourOf(name) {
-  let h = 0;
-  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) | 0;
-  return Math.abs(h) % LOG_COLOURS;
-}
 
 // ---- ANSI SGR -------------------------------------------------------------------------------------------
 
@@ -224,26 +218,26 @@ export function fillJsonDetails(details, matcher) {
 
 // ---- field columns --------------------------------------------------------------------------------------
 
-/** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter). */
-function buildCells(text, columns, sent) {
+/** The column cells of a line: one per picked key, its value clickable (adds key:value as a filter); a key
+ * the line lacks is a blank cell. `widths.note(i, chars)` hears each value's length (columns.js). */
+function buildCells(text, columns, sent, widths) {
   const fields = lineFields(text, sent);
   const box = document.createElement("span");
   box.className = "cells";
-  for (const key of columns) {
+  columns.forEach((key, i) => {
     const value = fields && Object.hasOwn(fields, key) ? String(fields[key]) : null;
     const cell = document.createElement(value === null ? "span" : "button");
-    cell.className = value === null ? "cell empty" : "cell";
+    cell.className = value === null ? "cell cell-missing" : "cell";
     cell.dataset.key = key;
-    if (value === null) {
-      cell.textContent = "–";
-    } else {
+    if (value !== null) {
+      widths?.note(i, Math.min(value.length, MAX_CELL_CHARS));
       cell.type = "button";
       cell.dataset.value = value;
       cell.title = `${key}: ${value.slice(0, 500)} (click to filter on it)`;
       cell.textContent = value.length > MAX_CELL_CHARS ? `${value.slice(0, MAX_CELL_CHARS)}…` : value;
     }
     box.append(cell);
-  }
+  });
   return box;
 }
 
@@ -286,7 +280,7 @@ function buildEvent(text, nl, matcher) {
 
 function buildTag(log) {
   const tag = document.createElement("span");
-  tag.className = `tag c${colourOf(log)}`;
+  tag.className = `tag ${colourClass(log)}`;
   // A log shipped from another host is NAME@HOST: the host gets its own part of the tag.
   const at = log.lastIndexOf("@");
   if (at > 0) {
@@ -302,8 +296,8 @@ function buildTag(log) {
 }
 
 /** The element for one `line` event: {log, text, id, level, truncated?, fields?}; `columns`: field keys shown
- * as cells. */
-export function buildLine(data, matcher, columns) {
+ * as cells, `widths` hears their values' lengths. */
+export function buildLine(data, matcher, columns, widths) {
   const text = typeof data.text === "string" ? data.text : String(data.text ?? "");
   const log = String(data.log ?? "");
   const el = document.createElement("div");
@@ -312,7 +306,10 @@ export function buildLine(data, matcher, columns) {
   if (typeof data.id === "string") el.dataset.id = data.id; // the cursor to page back from (history.js)
   textOf.set(el, text);
   el.append(buildTag(log));
-  if (columns?.length) el.append(buildCells(text, columns, data.fields));
+  if (columns?.length) {
+    el.classList.add("has-cells");
+    el.append(buildCells(text, columns, data.fields, widths));
+  }
   const obj = tryJson(text);
   const nl = obj ? -1 : text.indexOf("\n");
   if (nl >= 0) el.append(...buildEvent(text, nl, matcher));
@@ -330,7 +327,7 @@ export function buildLine(data, matcher, columns) {
 export function buildNotice(data) {
   const kind = NOTICE_KINDS.has(data.kind) ? data.kind : "other";
   const el = document.createElement("div");
-  el.className = `notice notice-${kind}`;
+  el.className = `notice notice-${kind} sev-${severityOf(kind)}`;
   el.setAttribute("role", "note");
   if (data.log) {
     el.dataset.log = String(data.log);

@@ -359,7 +359,8 @@ def test_notices_are_shown_inline_in_order(page: Page, serve: Callable[..., Logt
 
     entries = page.evaluate("""() => [...document.querySelectorAll('#panes .line, #panes .notice')]
       .map((e) => e.classList.contains('notice') ? e.className : e.querySelector('.text').textContent)""")
-    assert entries == ["old file 1", "notice notice-missing", "notice notice-appeared", "new file 1"]
+    assert entries == ["old file 1", "notice notice-missing sev-warning", "notice notice-appeared sev-info",
+                       "new file 1"]
 
 
 @pytest.mark.slow

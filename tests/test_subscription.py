@@ -71,7 +71,7 @@ def test_position_mark_is_counted_and_in_order() -> None:
     publish(hub, lines(3))
     ch = hub.channel("a")
     s = sub()
-    s.begin({"a": ch.tail(2, s.filter)}, {"a": ch.position}, {})
+    s.begin([("a", ch.tail(2, s.filter))], {"a": ch.position}, {})
     hub.subscribe(["a"], s)
     assert s.size > 0
     publish(hub, lines(1, start=3))
@@ -101,7 +101,7 @@ def test_multi_log_mark_does_not_move_another_logs_cursor_back() -> None:
     hub = Hub(100, 1 << 20)
     s = sub(["a", "b"], multi=True)
     hub.subscribe(["a", "b"], s)
-    s.begin({}, {"a": None, "b": None}, {"b": Cursor("b", "0123456789ab", 0)})
+    s.begin([], {"a": None, "b": None}, {"b": Cursor("b", "0123456789ab", 0)})
     publish(hub, lines(1, log="a"), "a")
     chb = hub.channel("b")
     hub.publish("b", [Line("b", "b0", "0123456789ab", 10)], Cursor("b", "0123456789ab", 10))

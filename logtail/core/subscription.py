@@ -18,7 +18,7 @@ What happens to a live log's lines when the queue is full (`overflow`):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,12 +137,12 @@ class Subscription(Sender):
         if not self.chunks:
             self._append(frame)
 
-    def begin(self, backlogs: dict[str, list[Line]], positions: dict[str, Cursor | None],
+    def begin(self, backlog: Iterable[tuple[str, list[Line]]], positions: dict[str, Cursor | None],
               resume: dict[str, Cursor]) -> None:
-        """The stream's start, in the same step of the event loop as subscribing: each log's backlog and
-        its position (a reconnect never replays the backlog), or, for logs resumed from a cursor, a
-        catch-up from there."""
-        for log, lines in backlogs.items():
+        """The stream's start, in the same step of the event loop as subscribing: the backlog (runs of one
+        log's lines, in the order to send them) and each log's position (a reconnect never replays the
+        backlog), or, for logs resumed from a cursor, a catch-up from there."""
+        for log, lines in backlog:
             if lines:
                 self._append_lines(log, lines)
         live = {log: str(pos) for log, pos in positions.items() if pos is not None and log not in resume}

@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format, NoticeKind
+from logtail.core.frames import Format, Line, NoticeKind
 from logtail.core.hub import Channel
 from logtail.core.rawresponse import Transfers
 from logtail.match.filters import LineFilter
@@ -129,6 +129,10 @@ class Source(Protocol):
     def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
         """What a client that opens a stream of `name` must hear at once (e.g. the source is unreachable)."""
 
+    def entry_time(self, line: Line) -> float | None:
+        """When the source stored `line` (seconds since the epoch), if it records that: a shipped line's Redis
+        entry time. None: only the line's own text can tell (the multi-log backlog's order, web/interleave.py)."""
+
     async def hosts(self) -> list[dict[str, Any]]:
         """The hosts this source's logs come from, with their state (/api/hosts); Unavailable if unknown now."""
 
@@ -172,3 +176,7 @@ class Sources:
 
     async def hosts(self) -> list[dict[str, Any]]:
         return [host for source in self.sources for host in await source.hosts()]
+
+    def entry_time(self, line: Line) -> float | None:
+        source = self.find(line.log)
+        return None if source is None else source.entry_time(line)

@@ -16,6 +16,7 @@ Subscribing happens inside `__call__`, where the `finally` that unsubscribes is 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from logtail.core.rawresponse import ClientGone, RawResponse
 from logtail.core.subscription import Overflow, Subscription, start_of_any_file
 from logtail.match.filters import LineFilter
 from logtail.sources.base import Sources
+from logtail.web.interleave import interleave
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,8 @@ class LogStream(RawResponse):
                 backlogs[name] = self.hub.channel(name).tail(opts.backlog if not opts.cursors else 0, opts.filter)
             else:
                 resume[name] = cursor
-        sub.begin(backlogs, {name: self.hub.channel(name).position for name in self.logs}, resume)
+        runs = interleave(backlogs, self.sources.entry_time, time.time())
+        sub.begin(runs, {name: self.hub.channel(name).position for name in self.logs}, resume)
         self.hub.subscribe(self.logs, sub)
         self._notice_outage(sub)
 

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from logtail.config import Settings
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format, NoticeKind
+from logtail.core.frames import Format, Line, NoticeKind
 from logtail.core.hub import Channel, Hub
 from logtail.core.offloop import off_loop
 from logtail.core.rawresponse import Transfers
@@ -93,6 +93,9 @@ class FileSource:
 
     def unready(self) -> str | None:
         return None
+
+    def entry_time(self, line: Line) -> float | None:
+        return None  # a file records no time per line: the line's own timestamp orders it
 
     def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
         return None  # a missing or unreadable file was noticed when it became so; the window says the rest

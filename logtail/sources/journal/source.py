@@ -216,6 +216,9 @@ class JournalSource:
     def unready(self) -> str | None:
         return None  # a journalctl that died is restarted; its log's clients are told (notices)
 
+    def entry_time(self, line: Line) -> float | None:
+        return None  # the hub's lines carry no entry time: the line's own timestamp orders it
+
     def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
         return None
 

@@ -260,6 +260,11 @@ def text_of(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
+def entry_time(fid: str) -> float | None:
+    """When Redis stored the entry a shipped line's `fid` names (seconds since the epoch), or None."""
+    return int(fid, 16) / 1000 if _CURSOR_FID.fullmatch(fid) else None
+
+
 def entry_of_cursor(fid: str, offset: int) -> tuple[str, int] | None:
     """The entry id and line index a shipped line's cursor names, or None for "before everything" (and for
     a cursor that cannot name an entry: its fid is not the 12 hex digits of a millisecond time)."""

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from logtail.config import Settings
 from logtail.core.catchup import Reading
 from logtail.core.cursor import Cursor
-from logtail.core.frames import Format, NoticeKind
+from logtail.core.frames import Format, Line, NoticeKind
 from logtail.core.hub import Channel, Hub
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import DownloadRequest, LogInfo, RotatedFile, SearchRequest, Start, Unavailable
@@ -123,6 +123,9 @@ class RedisSource:
 
     def unready(self) -> str | None:
         return None if self.shipped.outage.connected else "redis unreachable"
+
+    def entry_time(self, line: Line) -> float | None:
+        return keys.entry_time(line.fid)
 
     def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
         # A client arriving while Redis is away hears of it now: the reader only notices when an outage starts.
