@@ -233,9 +233,9 @@ def register(client: redis.Redis, names: list[str]) -> None:
     client.hset(keys.LOGS_KEY, mapping=mapping)
 
 
-def clients_connected(base: str) -> float:
-    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
-        if line.startswith("logtail_clients "):
+def gauge(base: str, name: str = "logtail_clients", timeout: float = 5) -> float:
+    for line in httpx.get(f"{base}/metrics", timeout=timeout).text.splitlines():
+        if line.startswith(f"{name} "):
             return float(line.split()[1])
     return 0.0
 
@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if not p.poll(60):
                     raise SystemExit("a reader process did not start")
                 p.recv()
-            wait(lambda: clients_connected(base) >= args.clients, 30, "every client connected")
+            wait(lambda: gauge(base) >= args.clients, 30, "every client connected")
             time.sleep(args.settle)  # the node's idle state, before the measured window
             writer_pipe, theirs = ctx.Pipe()
             writer = ctx.Process(target=writer_main, args=(port, names, args.rate, args.seconds, theirs), daemon=True)
@@ -287,6 +287,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             report["node_cpu_percent_of_a_core"] = round(100 * (cpu_seconds(node.pid) - cpu0) / elapsed, 2)
             report["redis_cpu_percent_of_a_core"] = round(100 * (servers.cpu()[port] - redis_cpu0) / elapsed, 2)
             report["load_after"] = load_average()
+            # Clients whose queue overflowed and who now read back from Redis on their own (overflow=catchup).
+            try:  # a node far behind may take long to answer (the answer is then a finding too)
+                report["clients_catching_up_at_window_end"] = gauge(base, "logtail_clients_catching_up", 60)
+            except httpx.HTTPError as exc:
+                report["clients_catching_up_at_window_end"] = f"/metrics did not answer: {exc!r}"
             sent = report["writer"]["rounds"]
             for p in pipes.values():
                 p.send(sent)
