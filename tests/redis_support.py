@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from redis.cluster import ClusterNode
 
 from logtail.sources.redis import keys
 from tests.streams import append, counter
@@ -157,10 +158,14 @@ __all__ = ["LogtailServer", "RedisServer", "Shipper"]
 
 
 class RedisClusterServers:
-    """Three redis-server masters on loopback joined by `redis-cli --cluster create` (no replicas)."""
+    """Three redis-server masters on loopback joined by `redis-cli --cluster create`, each with `replicas`
+    replicas. `node_timeout_ms` is the cluster's `cluster-node-timeout`: how long a silent master takes to be
+    judged failed and replaced by its replica (small in tests, so a failover takes a second or two)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.nodes = [RedisServer(directory / f"node{i}") for i in range(3)]
+    def __init__(self, directory: Path, replicas: int = 0, node_timeout_ms: int = 15000) -> None:
+        self.nodes = [RedisServer(directory / f"node{i}") for i in range(3 * (1 + replicas))]
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
 
     @property
     def url(self) -> str:
@@ -169,24 +174,85 @@ class RedisClusterServers:
     def start(self) -> RedisClusterServers:
         for node in self.nodes:
             node.port = cluster_port()
-            node.cluster_args = ["--cluster-enabled", "yes", "--cluster-config-file", str(node.dir / "nodes.conf")]
+            node.cluster_args = ["--cluster-enabled", "yes", "--cluster-config-file", str(node.dir / "nodes.conf"),
+                                 "--cluster-node-timeout", str(self.node_timeout_ms),
+                                 # a replica of a SIGKILLed master takes over however stale its data is
+                                 "--cluster-replica-validity-factor", "0"]
             node.start()
         cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
         subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
         wait_for(self._ok, 20, 0.1, "the cluster state ok")
+        wait_for(self._replicas_linked, 20, 0.1, "every replica in sync with its master")
         return self
 
+    def live(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+
     def _ok(self) -> bool:
-        info = self.nodes[0].client().execute_command("CLUSTER", "INFO")
-        return b"cluster_state:ok" in (info if isinstance(info, bytes) else str(info).encode())
+        return all(b"cluster_state:ok" in info(n, "CLUSTER", "INFO") for n in self.live())
+
+    def _replicas_linked(self) -> bool:
+        return all(b"master_link_status:up" in info(n, "INFO", "replication") for n in self.live()
+                   if n not in self.masters())
+
+    def masters(self) -> list[RedisServer]:
+        return [n for n in self.live() if b"role:master" in info(n, "INFO", "replication")]
+
+    def master_of(self, key: str) -> RedisServer:
+        port = self.client().get_node_from_key(key).port
+        return next(n for n in self.nodes if n.port == port)
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        ports = {int(r[b"port"] if isinstance(r, dict) else r[1])
+                 for r in master.client().execute_command("ROLE")[2]}
+        return next(n for n in self.nodes if n.port in ports)
+
+    def kill(self, node: RedisServer) -> None:
+        """SIGKILL, by PID: no chance to pass anything more to its replica."""
+        assert node.proc is not None
+        os.kill(node.proc.pid, signal.SIGKILL)
+        node.proc.wait(10)
+
+    def cut_off(self, replica: RedisServer, master: RedisServer) -> None:
+        """Stop `replica` (SIGSTOP) and have its master drop the link: what the master acknowledges from now
+        on is not passed on until `resume` lets the replica reconnect (a replica falls behind, for certain)."""
+        assert replica.proc is not None
+        os.kill(replica.proc.pid, signal.SIGSTOP)
+        master.client().client_kill_filter(_type="replica")
+
+    def resume(self, node: RedisServer) -> None:
+        assert node.proc is not None
+        os.kill(node.proc.pid, signal.SIGCONT)
+
+    def promoted(self, replica: RedisServer, within: float) -> str:
+        """Wait for `replica` to be a master and the cluster ok again: by the cluster's own failover, or, if
+        that is not done within `within` seconds, by `CLUSTER FAILOVER TAKEOVER` on the replica. Says which."""
+        def master() -> bool:
+            return b"role:master" in info(replica, "INFO", "replication") and self._ok()
+        try:
+            wait_for(master, within, 0.05, f"the automatic failover to port {replica.port}")
+            return "automatic"
+        except AssertionError:
+            replica.client().execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+            wait_for(master, 20, 0.05, f"CLUSTER FAILOVER TAKEOVER on port {replica.port}")
+            return "takeover"
 
     def client(self) -> redis.RedisCluster:
-        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)
+        nodes = [ClusterNode("127.0.0.1", n.port) for n in self.live()]
+        return redis.RedisCluster(startup_nodes=nodes, socket_timeout=5)
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def info(node: RedisServer, *command: str) -> bytes:
+    reply = node.client().execute_command(*command)
+    if isinstance(reply, dict):  # redis-py parses INFO into a dict
+        return "\n".join(f"{k}:{v}" for k, v in reply.items()).encode()
+    return reply if isinstance(reply, bytes) else str(reply).encode()
 
 
 def cluster_port() -> int:

@@ -22,7 +22,7 @@ def test_redis_bench_smoke_run_reports_no_loss(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=170, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
-    result = report["throughput"]
+    result = report["redis"]["shipped"]
     assert (result["lines_written"], result["lines_stored"], result["loss"], result["duplicates"]) == (4000, 4000, 0, 0)
     assert result["seconds"] > 0 and result["lines_per_s"] > 0
     assert 1 <= result["entries"] <= 4000  # an entry carries one line or a batch of them
@@ -31,8 +31,22 @@ def test_redis_bench_smoke_run_reports_no_loss(tmp_path: Path) -> None:
     # CPU time comes in clock ticks (10 ms): a tiny run's shippers may not reach one; a millisecond a line is
     # far beyond any real cost (bench/RESULTS.md: seconds per million).
     assert 0 <= result["shipper_cpu_s_per_million"] < 1000, result["shipper_cpu_s_per_million"]
-    latency = report["latency"]
-    assert latency["lines"] == 400  # --smoke: 200 lines/s for 2 s, every one received on both streams
-    for log in ("shipped_ms", "local_ms"):
-        p50, p99 = latency[log]["p50"], latency[log]["p99"]
-        assert isinstance(p50, float) and 0 < p50 <= p99, latency
+    assert [server["lines"] for server in result["servers"]] == [4000]  # one Redis: every line on it
+
+
+@pytest.mark.timeout(180)
+def test_redis_fleet_smoke_run_delivers_every_line_once(tmp_path: Path) -> None:
+    """bench/redis_fleet.py: writer, node, clients and the bare-client baseline in their own processes."""
+    redis_binary()
+    out = tmp_path / "fleet.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "redis_fleet.py"), "--smoke", "--json", str(out)],
+                          capture_output=True, text=True, timeout=170, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    clients, baseline = report["clients"], report["baseline"]
+    # --smoke: 10 logs at 10 lines/s for 3 s; 2 clients of 5 logs each, the baseline on all 10.
+    assert (clients["lines_expected"], clients["lines"], clients["missing"], clients["repeated"]) == (300, 300, 0, 0)
+    assert (baseline["lines"], baseline["missing"], baseline["repeated"]) == (300, 0, 0)
+    p50, p99 = clients["ship_to_client_ms"]["p50"], clients["ship_to_client_ms"]["p99"]
+    assert 0 < p50 <= p99, clients
+    assert report["node_cpu_percent_of_a_core"] >= 0
