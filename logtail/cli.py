@@ -1,7 +1,7 @@
 """Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hosts`, `logtail watches`,
 `logtail hash-password`.
 
-The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
+The CLI only turns flags into `Settings` (see config/load.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
 """
 
