@@ -1,7 +1,7 @@
 """Command line: `logtail serve`, `logtail ship`, `logtail demo`, `logtail hosts`, `logtail watches`,
 `logtail hash-password`.
 
-The CLI only turns flags into `Settings` (see config.py for precedence) and runs the server; a bad
+The CLI only turns flags into `Settings` (see config/load.py for precedence) and runs the server; a bad
 configuration is one line on stderr and exit status 2.
 """
 
@@ -16,8 +16,6 @@ from pathlib import Path
 
 from logtail import __version__
 from logtail.config import OPTIONS, SHIP_ONLY, SHIP_OPTIONS, ConfigError, Settings, default_of, help_text, resolve
-from logtail.server import serve
-from logtail.web.middleware.auth import hash_password
 
 EPILOG = """\
 SOURCE is PATH, GLOB or NAME=PATH; a log is named after its file unless named explicitly. The systemd journal:
@@ -87,15 +85,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # Each command imports what it runs, once its settings are good: a bad one fails fast, and `hosts`,
+        # `watches` and `hash-password` do not load the server's stack (FastAPI, uvicorn).
         if args.command == "serve":
             settings = settings_from_args(args)
             _configure_logging(settings.log_level)
+            from logtail.server import serve
+
             serve(settings)
         elif args.command == "ship":
-            from logtail.ship.shipper import ship
-
             settings = settings_from_args(args)
             _configure_logging(settings.log_level)
+            from logtail.ship.shipper import ship
+
             ship(settings)
         elif args.command == "demo":
             _configure_logging("info")
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_watches(args)
         elif args.command == "hash-password":
+            from logtail.web.middleware.auth import hash_password
+
             password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
             if not password:
                 raise ConfigError("empty password")

@@ -16,20 +16,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
+from tests.support import require_tool
 
-JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT_ID = "0123456789abcdef0123456789abcdef"  # the export format needs one for a well-formed entry
 
 
 def journal_remote() -> str:
-    if os.access(JOURNAL_REMOTE, os.X_OK):
-        return JOURNAL_REMOTE
-    message = ("systemd-journal-remote not found: install it with `scripts/setup --system` "
-               "(or `sudo apt-get install systemd-journal-remote`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_tool("systemd-journal-remote", "systemd-journal-remote", directories=("/lib/systemd",))
 
 
 def export_field(name: str, value: str | bytes) -> bytes:

@@ -20,25 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 from redis.cluster import ClusterNode
 
 from logtail.sources.redis import keys
 from tests.streams import append, counter
-from tests.support import LogtailServer, free_port, wait_for
+from tests.support import LogtailServer, free_port, require_tool, wait_for
 
 
 def redis_binary() -> str:
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK)
-                                             else None)
-    if found:
-        return found
-    message = ("redis-server not found: install it with `scripts/setup --system` "
-               "(or `sudo apt-get install redis-server`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_tool("redis-server", "redis-server")
 
 
 class RedisServer:
@@ -297,6 +288,16 @@ def paced_writer(path: Path, lines: list[str], chunk: int = 500) -> threading.Th
     thread = threading.Thread(target=write)
     thread.start()
     return thread
+
+
+def shipping_a_and_b(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper]) -> tuple[Path, Shipper]:
+    """app.log shipped as host web1 by a shipper that has stored its first lines, `a` and `b`."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+    append(log, ["a", "b"])
+    wait_shipped(redis, "web1", "app.log", ["a", "b"])
+    return log, shipper
 
 
 def one_host(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper],

@@ -268,6 +268,16 @@ def counter(base_url: str, name: str, log: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
+# A Python traceback as a service logs it: one multi-line event (`multiline = "python"`) of five lines.
+TRACEBACK = [
+    "2026-10-10 13:55:36,123 ERROR request failed",
+    "Traceback (most recent call last):",
+    '  File "/srv/app/handlers.py", line 42, in handle',
+    "    user = users[user_id]",
+    "KeyError: 'u-17'",
+]
+
+
 def append(path: Path, data: str | bytes | Iterable[str]) -> None:
     """Append to a log as a writer would: text or bytes as they are, or lines (each ended with a newline)."""
     if isinstance(data, str):

@@ -36,10 +36,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def require_tool(name: str, package: str) -> str:
-    """The path of a system tool; when it is missing, fail in CI and skip elsewhere."""
+def require_tool(name: str, package: str, directories: Sequence[str] = ("/usr/sbin", "/usr/bin")) -> str:
+    """The path of a system tool, on PATH or in one of `directories`; when it is missing, fail in CI and skip
+    elsewhere."""
     found = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
+        (p for p in (f"{d}/{name}" for d in directories) if os.access(p, os.X_OK)), None)
     if found:
         return found
     message = (f"{name} not found: install it with `scripts/setup --system` "

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -46,10 +45,17 @@ async def healthz_during(server: LogtailServer, attack: Callable[[httpx.AsyncCli
     return worst
 
 
-@pytest.fixture
-def server(tmp_path: Path, start_server: Callable[..., LogtailServer]) -> LogtailServer:
-    append(tmp_path / "a.log", ['{"k": "x"}'])
-    return start_server(str(tmp_path / "a.log"))
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogtailServer]:
+    """One server for the attacks: nothing compiled is kept from one request to the next, so each test meets
+    the same server a fresh one would be."""
+    logs = tmp_path_factory.mktemp("hostile-cost")
+    append(logs / "a.log", ['{"k": "x"}'])
+    server = LogtailServer([str(logs / "a.log")]).start(logs)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("path", ["/api/logs/a.log/stream", "/api/logs/a.log/search"])

@@ -1,5 +1,5 @@
 """A journal entry as a line (sources/journal/entry.py), its id (ids.py), and the journal source forms in the
-configuration (config.py): pure functions, tested from tables."""
+configuration (config/sources.py): pure functions, tested from tables."""
 
 from __future__ import annotations
 

@@ -14,23 +14,10 @@ from pathlib import Path
 import pytest
 
 from logtail.config import ConfigError, resolve
-from tests.streams import SSEClient
+from tests.streams import TRACEBACK, SSEClient, append
 from tests.support import LogtailServer
 
 Start = Callable[..., LogtailServer]
-
-TRACEBACK = [
-    "2026-10-10 13:55:36,123 ERROR request failed",
-    "Traceback (most recent call last):",
-    '  File "/srv/app/handlers.py", line 42, in handle',
-    "    user = users[user_id]",
-    "KeyError: 'u-17'",
-]
-
-
-def append(path: Path, lines: list[str]) -> None:
-    with path.open("a") as f:
-        f.write("".join(line + "\n" for line in lines))
 
 
 def config(tmp_path: Path, log: Path, wait: str = "300ms", extra: str = "") -> Path:

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser_support import browser, open_dashboard, page, serve, texts, wait_last
-from tests.streams import append
+from tests.streams import TRACEBACK, append
 from tests.support import LogtailServer
 
 __all__ = ["browser", "page", "serve"]  # fixtures used here by name
@@ -49,15 +49,6 @@ def test_access_log_columns_and_chips(page: Page, serve: Callable[..., LogtailSe
     expect(page.locator("#field-chips .field-chip")).to_have_text(["status:503" + X])
     wait_last(page, LINES[1])
     assert texts(page) == [LINES[1]]
-
-
-TRACEBACK = [
-    "2026-10-10 13:55:36,123 ERROR request failed",
-    "Traceback (most recent call last):",
-    '  File "/srv/app/handlers.py", line 42, in handle',
-    "    user = users[user_id]",
-    "KeyError: 'u-17'",
-]
 
 
 def test_a_traceback_is_collapsed_to_its_first_line(page: Page, serve: Callable[..., LogtailServer],

@@ -14,7 +14,7 @@ import pytest
 from logtail.core.cursor import file_id
 from logtail.ship.shipper import shipped_position_in as locate
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper, wait_shipped
+from tests.redis_support import RedisServer, Shipper, shipping_a_and_b, wait_shipped
 from tests.streams import append
 from tests.support import wait_for
 
@@ -66,11 +66,7 @@ def restart_idle(shipper: Shipper, start_shipper: StartShipper, redis: RedisServ
 @pytest.mark.slow
 def test_an_idle_restart_resends_nothing(tmp_path: Path, redis_server: RedisServer,
                                          start_shipper: StartShipper) -> None:
-    log = tmp_path / "app.log"
-    log.write_text("")
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    append(log, ["a", "b"])
-    wait_shipped(redis_server, "web1", "app.log", ["a", "b"])
+    log, shipper = shipping_a_and_b(tmp_path, redis_server, start_shipper)
     shipper = restart_idle(shipper, start_shipper, redis_server, log)
     shipper = restart_idle(shipper, start_shipper, redis_server, log)
     append(log, ["c"])
@@ -83,11 +79,7 @@ def test_an_idle_restart_at_the_end_of_name_1_resends_nothing(tmp_path: Path, re
                                                                start_shipper: StartShipper) -> None:
     """The log was rotated while the shipper ran, nothing written since: its last entry is the `rotated`
     notice at the end of what is now NAME.1. A restart reports neither a second rotation nor a gap."""
-    log = tmp_path / "app.log"
-    log.write_text("")
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    append(log, ["a", "b"])
-    wait_shipped(redis_server, "web1", "app.log", ["a", "b"])
+    log, shipper = shipping_a_and_b(tmp_path, redis_server, start_shipper)
     log.rename(tmp_path / "app.log.1")
     log.write_text("")
     wait_for(lambda: "rotated" in kinds(redis_server), 20, 0.05, "the rotated notice")
@@ -101,11 +93,7 @@ def test_an_idle_restart_at_the_end_of_name_1_resends_nothing(tmp_path: Path, re
 @pytest.mark.slow
 def test_an_idle_restart_after_a_rotation_while_stopped_reports_it_once(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
-    log = tmp_path / "app.log"
-    log.write_text("")
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    append(log, ["a", "b"])
-    wait_shipped(redis_server, "web1", "app.log", ["a", "b"])
+    log, shipper = shipping_a_and_b(tmp_path, redis_server, start_shipper)
     shipper.kill(signal.SIGTERM)
     log.rename(tmp_path / "app.log.1")
     log.write_text("")

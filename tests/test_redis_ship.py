@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
-from tests.redis_support import RedisServer, Shipper, paced_writer, wait_shipped
+from tests.redis_support import RedisServer, Shipper, paced_writer, shipping_a_and_b, wait_shipped
 from tests.streams import append
 from tests.support import free_port, wait_for
 
@@ -71,11 +71,7 @@ def test_sigkill_mid_burst_then_restart_ships_every_line_exactly_once(
 def test_a_restart_after_rotation_finishes_the_rotated_file_first(
         tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
     """The stored position is in NAME.1 now: its rest is shipped, then the new file from its start."""
-    log = tmp_path / "app.log"
-    log.write_text("")
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url)
-    append(log, ["a", "b"])
-    wait_shipped(redis_server, "web1", "app.log", ["a", "b"])
+    log, shipper = shipping_a_and_b(tmp_path, redis_server, start_shipper)
     shipper.kill(signal.SIGKILL)
     append(log, ["c", "d"])
     log.rename(tmp_path / "app.log.1")

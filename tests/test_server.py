@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,11 +21,33 @@ from tests.support import EventReader, LogtailServer, wait_for
 Start = Callable[..., LogtailServer]
 
 
+OLD_LINES = "".join(f"old {i}\n" for i in range(30))
+
+
 @pytest.fixture
 def app_log(tmp_path: Path) -> Path:
     path = tmp_path / "app.log"
-    path.write_text("".join(f"old {i}\n" for i in range(30)))
+    path.write_text(OLD_LINES)
     return path
+
+
+@pytest.fixture(scope="module")
+def shared_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    logs = tmp_path_factory.mktemp("shared")
+    (logs / "app.log").write_text(OLD_LINES)
+    (logs / "f.log").write_text("")
+    return logs
+
+
+@pytest.fixture(scope="module")
+def server(shared_logs: Path) -> Iterator[LogtailServer]:
+    """One server for the tests that only read app.log (written as `app_log` writes it) or read f.log from its
+    end (backlog=0) while appending to it: a server of their own would cost more than the tests."""
+    server = LogtailServer([str(shared_logs / "app.log"), str(shared_logs / "f.log")]).start(shared_logs)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 async def test_health_and_log_list(start_server: Start, app_log: Path, tmp_path: Path) -> None:
@@ -59,8 +81,7 @@ async def test_stream_sends_backlog_then_live_lines_with_sse_headers(start_serve
         assert events[0]["id"] == data["id"] and data["id"].startswith("app.log=")
 
 
-async def test_default_backlog_is_10(start_server: Start, app_log: Path) -> None:
-    server = start_server(str(app_log))
+async def test_default_backlog_is_10(server: LogtailServer) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
             client.stream("GET", "/api/logs/app.log/stream") as resp:
         reader = EventReader(resp)
@@ -117,11 +138,9 @@ async def test_multi_log_stream_on_one_connection(start_server: Start, tmp_path:
         ("level=info,error&q=four", ["info four"]),
     ],
 )
-async def test_filters_apply_on_the_server(start_server: Start, tmp_path: Path, query: str,
+async def test_filters_apply_on_the_server(server: LogtailServer, shared_logs: Path, query: str,
                                            expected: list[str]) -> None:
-    log = tmp_path / "f.log"
-    log.write_text("")
-    server = start_server(str(log))
+    log = shared_logs / "f.log"
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
             client.stream("GET", f"/api/logs/f.log/stream?backlog=0&format=ndjson&{query}") as resp:
         lines = resp.aiter_lines()
@@ -167,9 +186,7 @@ async def test_text_and_ndjson_formats(start_server: Start, app_log: Path) -> No
         ("/api/stream", 422, "log"),
     ],
 )
-async def test_bad_input_gets_a_clear_error(start_server: Start, app_log: Path, url: str, status: int,
-                                            needle: str) -> None:
-    server = start_server(str(app_log))
+async def test_bad_input_gets_a_clear_error(server: LogtailServer, url: str, status: int, needle: str) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         resp = await client.get(url)
     assert resp.status_code == status
@@ -306,8 +323,7 @@ async def test_metrics(start_server: Start, app_log: Path) -> None:
         wait_for(gauge_zero, 5, what="gauge back to 0 after disconnect")
 
 
-async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) -> None:
-    server = start_server(str(app_log))
+async def test_dashboard_page_and_openapi(server: LogtailServer) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         page = await client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -324,9 +340,8 @@ async def test_dashboard_page_and_openapi(start_server: Start, app_log: Path) ->
         assert "gap" in overflow["description"]
 
 
-async def test_unusual_but_valid_parameters_still_stream(start_server: Start, app_log: Path) -> None:
+async def test_unusual_but_valid_parameters_still_stream(server: LogtailServer) -> None:
     """Other spellings FastAPI always accepted, e.g. `ignore_case=yes`, still stream."""
-    server = start_server(str(app_log))
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client, \
             client.stream("GET", "/api/logs/app.log/stream?backlog=2&ignore_case=yes&q=OLD%202") as resp:
         assert resp.status_code == 200

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -140,22 +140,39 @@ def test_a_file_without_timestamps_starts_at_its_end(tmp_path: Path) -> None:
 
 # --- end to end -----------------------------------------------------------------------------------------
 
-def url(server: LogtailServer, since: str, extra: str = "") -> str:
-    return f"{server.url}/api/logs/app.log/stream?since={quote(since)}{extra}"
+def url(server: LogtailServer, since: str, extra: str = "", log: str = "app.log") -> str:
+    return f"{server.url}/api/logs/{log}/stream?since={quote(since)}{extra}"
+
+
+def format_lines(fmt: str) -> list[str]:
+    return [FORMATS[fmt](T0 + 60 * i, i) for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def formats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LogtailServer, Path]]:
+    """One server following a log per time format, each named after it: FMT/app.log with lines 5-9 and
+    FMT/app.log.1 with lines 0-4 (a server of its own per format cost more than the tests)."""
+    root = tmp_path_factory.mktemp("since-formats")
+    for fmt in FORMATS:
+        (root / fmt).mkdir()
+        write(root / fmt / "app.log.1", format_lines(fmt)[:5], mtime=T0 + 240)
+        write(root / fmt / "app.log", format_lines(fmt)[5:])
+    server = LogtailServer([f"{fmt}={root / fmt / 'app.log'}" for fmt in FORMATS]).start(root)
+    try:
+        yield server, root
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-async def test_since_across_name_1_and_the_current_file_then_live(start_server: Start, tmp_path: Path,
+async def test_since_across_name_1_and_the_current_file_then_live(formats_server: tuple[LogtailServer, Path],
                                                                   fmt: str) -> None:
-    make = FORMATS[fmt]
-    lines = [make(T0 + 60 * i, i) for i in range(10)]
-    write(tmp_path / "app.log.1", lines[:5], mtime=T0 + 240)
-    write(tmp_path / "app.log", lines[5:])
-    server = start_server(str(tmp_path / "app.log"))
-    async with SSEClient(url(server, iso(T0 + 180))) as client:  # from line 3, in NAME.1
+    server, root = formats_server
+    make, lines = FORMATS[fmt], format_lines(fmt)
+    async with SSEClient(url(server, iso(T0 + 180), log=fmt)) as client:  # from line 3, in NAME.1
         assert await client.wait_lines(7) == lines[3:]
         live = make(T0 + 600, 10)
-        with (tmp_path / "app.log").open("a") as f:
+        with (root / fmt / "app.log").open("a") as f:
             f.write(live + "\n")
         assert await client.wait_lines(8) == [*lines[3:], live]  # no gap, no duplicate at the seam
         assert client.notices("gap") == []

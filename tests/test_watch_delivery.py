@@ -4,7 +4,6 @@ next alert carries, retried until the destination is back; a slow destination de
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +13,7 @@ from logtail.watches.counter import Alert
 from logtail.watches.delivery import Destination, Outcome
 from logtail.watches.spec import DestinationSpec
 from tests.receiver import Receiver
+from tests.streams import async_wait_for
 
 
 @pytest.fixture
@@ -27,13 +27,6 @@ def alert(i: int, count: int = 1) -> Alert:
     return Alert(f"w-{i}", "w", 0.0, count, 1, 60.0, [])
 
 
-async def wait_until(check: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_full_queue_folds_the_oldest_into_the_next_alert(receiver: Receiver) -> None:
     receiver.stop()  # down: refused
     outcomes: list[Outcome] = []
@@ -42,14 +35,14 @@ async def test_a_full_queue_folds_the_oldest_into_the_next_alert(receiver: Recei
         task = asyncio.create_task(dest.run())
         try:
             dest.put(alert(0))
-            await wait_until(lambda: not dest.queue)  # alert 0 is in flight, retrying
+            await async_wait_for(lambda: not dest.queue, 20, "alert 0 in flight")  # retrying
             for i in range(1, 6):
                 dest.put(alert(i, count=10))
             assert [a.id for a in dest.queue] == ["w-4", "w-5"]
             assert [(o.alert.id, o.outcome) for o in outcomes] == [("w-1", "summarised"), ("w-2", "summarised"),
                                                                    ("w-3", "summarised")]
             receiver.start()
-            await wait_until(lambda: len(receiver.requests) == 3)
+            await async_wait_for(lambda: len(receiver.requests) == 3, 20, "three alerts")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -70,7 +63,7 @@ async def test_a_slow_destination_does_not_delay_another(receiver: Receiver) -> 
             try:
                 for d in dests:
                     d.put(alert(1))
-                await wait_until(lambda: receiver.requests, timeout=2.5)
+                await async_wait_for(lambda: receiver.requests, 2.5, "the fast destination's alert")
                 assert not slow.requests
             finally:
                 for t in tasks:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.receiver import Receiver
+from tests.streams import append
 from tests.support import LogtailServer, wait_for
 
 
@@ -42,10 +43,6 @@ notify = ["hook"]
 """)
     return log, config
 
-
-def append(path: Path, *lines: str) -> None:
-    with path.open("a") as f:
-        f.write("".join(line + "\n" for line in lines))
 
 
 def saved(tmp_path: Path) -> dict[str, object]:
@@ -84,10 +81,10 @@ def test_a_burst_split_by_a_restart_alerts_once(
     sends nothing again."""
     log, config = setup(tmp_path, receiver)
     server = start_server("--config", str(config))
-    append(log, "ERROR 1", "ERROR 2", "ERROR 3")
+    append(log, ["ERROR 1", "ERROR 2", "ERROR 3"])
     wait_for(lambda: saved_offset(tmp_path) == log.stat().st_size, what="the position saved")
     kill(server, how)
-    append(log, "ERROR 4", "INFO x", "ERROR 5", "ERROR 6", "ERROR 7")
+    append(log, ["ERROR 4", "INFO x", "ERROR 5", "ERROR 6", "ERROR 7"])
     assert receiver.requests == []
     server = start_server("--config", str(config))
     wait_for(lambda: receiver.requests, what="the alert for the burst")
@@ -99,7 +96,7 @@ def test_a_burst_split_by_a_restart_alerts_once(
     kill(server, how)
     server = start_server("--config", str(config))
     wait_for(lambda: caught_up(server), what="the catch-up")
-    append(log, "INFO after")
+    append(log, ["INFO after"])
     wait_for(lambda: saved_offset(tmp_path) == log.stat().st_size, what="live again")
     assert matches(server) == 0 and len(receiver.requests) == 1
 
@@ -109,7 +106,7 @@ def test_an_alert_not_delivered_before_a_crash_is_sent_after_it(
     log, config = setup(tmp_path, receiver)
     receiver.stop()  # the destination is down when the alert fires
     server = start_server("--config", str(config))
-    append(log, *(f"ERROR {i}" for i in range(5)))
+    append(log, [f"ERROR {i}" for i in range(5)])
     wait_for(lambda: saved(tmp_path).get("outbox"), what="the alert saved, undelivered")
     kill(server, signal.SIGKILL)
     receiver.start()
@@ -125,11 +122,11 @@ def test_lines_rotated_away_while_down_are_reported(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     log, config = setup(tmp_path, receiver)
     server = start_server("--config", str(config))
-    append(log, "ERROR 1")
+    append(log, ["ERROR 1"])
     wait_for(lambda: saved_offset(tmp_path) == log.stat().st_size, what="the position saved")
     kill(server, signal.SIGTERM)
     log.write_text("")  # truncated while down: the position is gone
-    append(log, *(f"ERROR again {i}" for i in range(5)))
+    append(log, [f"ERROR again {i}" for i in range(5)])
     start_server("--config", str(config))
     wait_for(lambda: receiver.requests, what="the alert")
     (alert,) = receiver.alerts()

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.receiver import Receiver
+from tests.streams import append
 from tests.support import LogtailServer, wait_for
 
 
@@ -41,10 +42,6 @@ notify = ["hook"]
     return path
 
 
-def append(path: Path, *lines: str) -> None:
-    with path.open("a") as f:
-        f.write("".join(line + "\n" for line in lines))
-
 
 def watches(server: LogtailServer) -> dict[str, object]:
     (watch,) = httpx.get(f"{server.url}/api/watches", timeout=5).json()
@@ -60,11 +57,11 @@ def test_a_burst_above_threshold_alerts_once_below_does_not(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     server = start_server("--config", str(config(tmp_path, receiver)))
     log = tmp_path / "app.log"
-    append(log, "ERROR one", "INFO fine", "ERROR two")
-    append(tmp_path / "other.log", "ERROR not watched")
+    append(log, ["ERROR one", "INFO fine", "ERROR two"])
+    append(tmp_path / "other.log", ["ERROR not watched"])
     wait_for(lambda: matches(server, 2), what="two matches")
     assert receiver.requests == []  # below the threshold: nothing sent
-    append(log, "ERROR three", "ERROR four")
+    append(log, ["ERROR three", "ERROR four"])
     wait_for(lambda: receiver.requests, what="an alert")
     (alert,) = receiver.alerts()
     # The batch that crossed the threshold is counted whole: every match since the last alert.
@@ -88,7 +85,7 @@ def test_a_4xx_is_not_retried_and_is_the_last_error(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     receiver.status = 400
     server = start_server("--config", str(config(tmp_path, receiver, 'threshold = 1\ncooldown = "0s"')))
-    append(tmp_path / "app.log", "ERROR refused")
+    append(tmp_path / "app.log", ["ERROR refused"])
     wait_for(lambda: watches(server)["last_error"], what="a last error")
     assert watches(server)["last_error"] == "hook: HTTP 400: refused with 400"
     assert receiver.attempts == 1
@@ -100,10 +97,10 @@ def test_5xx_and_a_destination_down_are_retried_until_it_is_back(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     receiver.status = 500
     server = start_server("--config", str(config(tmp_path, receiver, 'threshold = 1\ncooldown = "0s"')))
-    append(tmp_path / "app.log", "ERROR first")
+    append(tmp_path / "app.log", ["ERROR first"])
     wait_for(lambda: receiver.attempts >= 2, what="a retry after a 500")
     receiver.stop()  # now down: connections refused
-    append(tmp_path / "app.log", "ERROR second")
+    append(tmp_path / "app.log", ["ERROR second"])
     wait_for(lambda: watches(server)["matches"] == 2 and "ConnectError" in str(watches(server)["last_error"]),
              timeout=20, what="the refused connection as last error")
     receiver.status = 200
@@ -128,7 +125,7 @@ def test_hostile_line_content_in_a_template_stays_json(
     dest = """format = "template"\ntemplate = '{"text": "{{ lines[-1].text }}", "n": {{ count }}}'\n"""
     server = start_server("--config", str(config(tmp_path, receiver, "threshold = 1", dest)))
     hostile = 'ERROR "},"admin":true,"x":{"\\u0000 \x1b[31m </script>'
-    append(tmp_path / "app.log", hostile)
+    append(tmp_path / "app.log", [hostile])
     wait_for(lambda: receiver.requests, what="the alert")
     assert receiver.alerts() == [{"text": hostile, "n": 1}]
     assert watches(server)["matches"] == 1
@@ -137,8 +134,8 @@ def test_hostile_line_content_in_a_template_stays_json(
 def test_the_watch_stream_is_its_filter_over_its_logs(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     server = start_server("--config", str(config(tmp_path, receiver, "threshold = 100")))
-    append(tmp_path / "app.log", "INFO a", "ERROR b", "ERROR c")
-    append(tmp_path / "other.log", "ERROR elsewhere")
+    append(tmp_path / "app.log", ["INFO a", "ERROR b", "ERROR c"])
+    append(tmp_path / "other.log", ["ERROR elsewhere"])
     wait_for(lambda: matches(server, 2), what="matches")
     # The client's own stream parameters apply; its filter parameters cannot widen the watch's.
     with httpx.stream("GET", f"{server.url}/api/watches/errors/stream",
@@ -159,9 +156,9 @@ def test_lines_already_in_a_file_at_start_are_not_news(
         tmp_path: Path, receiver: Receiver, start_server: Callable[..., LogtailServer]) -> None:
     """The window is seeded from the files' last lines at start: those must not alert as if just written."""
     path = config(tmp_path, receiver, "threshold = 1")
-    append(tmp_path / "app.log", "ERROR from yesterday", "ERROR also old")
+    append(tmp_path / "app.log", ["ERROR from yesterday", "ERROR also old"])
     server = start_server("--config", str(path))
-    append(tmp_path / "app.log", "ERROR new")
+    append(tmp_path / "app.log", ["ERROR new"])
     wait_for(lambda: receiver.requests, what="the alert for the new line")
     assert [a["lines"][-1]["text"] for a in receiver.alerts()] == ["ERROR new"]
     assert watches(server)["matches"] == 1
@@ -173,7 +170,7 @@ def test_cli_lists_and_tests_watches_of_a_running_server(
     import sys
 
     server = start_server("--config", str(config(tmp_path, receiver)))
-    append(tmp_path / "app.log", "ERROR one")
+    append(tmp_path / "app.log", ["ERROR one"])
     wait_for(lambda: matches(server, 1), what="a match")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -23,13 +23,11 @@ The policy, in order of checks:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +40,7 @@ from logtail.core.sink import Sink
 from logtail.match.parsers import Parser
 from logtail.sources.files.generation import Generation, open_generation, seed_offset
 from logtail.sources.files.multiline import EventStage
-from logtail.sources.files.pacing import Pace
+from logtail.sources.files.stepper import Stepper
 
 log = logging.getLogger(__name__)
 
@@ -61,25 +59,21 @@ ROTATED_KEPT = 4  # files let go that are remembered, for a reader that lost its
 FollowerState = Literal["new", "ok", "missing", "unreadable", "reopen"]
 
 
-class FileFollower:
+class FileFollower(Stepper):
     def __init__(self, name: str, path: Path, sink: Sink, *, max_line_bytes: int, seed_lines: int,
                  from_start: bool, flush_window: float = 0.0, missing_grace: float = 0.5,
                  rotate_wait: float = 5.0,
                  on_draining: Callable[[FileFollower, bool], None] | None = None,
                  parser: Parser | None = None, multiline: Rule | None = None,
                  multiline_wait: float = 1.0) -> None:
-        self.name = name
+        super().__init__(name, path, sink, flush_window)
         self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
         # The log's `multiline`: lines are joined into events (multiline.py) before they are published, and
         # the published position stays at the start of the event still being written.
         self.multiline = multiline
         self.events = EventStage(multiline, multiline_wait, self.wake) if multiline is not None else None
-        self.path = path
-        self.sink = sink
-        self.lines_published = 0  # counted for the pace
         self.seed_lines = seed_lines
         self.from_start = from_start  # False only for files present at startup: those start at the tail
-        self.pace = Pace(flush_window)  # when a busy log is read next (pacing.py)
         # How long a vanished path may stay away and still count as a rotation (rename, then create).
         self.missing_grace = missing_grace
         self.vanished_at: float | None = None
@@ -95,100 +89,12 @@ class FileFollower:
         # place knows whether `NAME.1` comes after it (resume.py).
         self.rotated: deque[tuple[Generation, int]] = deque(maxlen=ROTATED_KEPT)
         self.state: FollowerState = "new"
-        self.wakeup = asyncio.Event()
-        self.parked = False  # the task waits for `wakeup` with nothing else due: `wake` may step at once
-        self.more = False  # the last step stopped at its byte budget: read on without waiting
-        self.failing = False  # the last step failed (reported once)
-        self.backoff = 0.1  # seconds before retrying a failed step, doubled up to 10 s
-        self.wake_at: float | None = None  # monotonic time to step again unprompted (a drained file's deadline)
-        # Hooks for the Redis shipper: awaited before each step (the next read waits until what the last one
-        # published is stored: the file is the buffer), and where to start in the first file.
-        self.gate: Callable[[], Awaitable[None]] | None = None
+        # Where to start in the first file: set by the Redis shipper (what it stored last), else the tail.
         self.resume_at: int | None = None
-
-    # --- notifications -------------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Something changed. A follower parked with its read due steps right here, in the watcher's
-        callback: no task wake-up, a good part of what a read of a busy log costs. Otherwise its task does."""
-        if self.parked and self.gate is None and self.wake_at is None and not self.pace.delay(time.monotonic()):
-            self.parked = False  # a wake-up from within this step goes to the task
-            if not self._step_once() or self.more or self.wake_at is not None:
-                # the task reads on in bounded steps, retries (then backs off), or waits for a deadline
-                self.wakeup.set()
-            elif not self.wakeup.is_set():
-                self.parked = True
-            return
-        self.wakeup.set()
 
     @property
     def draining(self) -> bool:
         return self.gen is not None and self.gen.detached_at is not None
-
-    async def run(self) -> None:
-        """Step whenever woken; failures are reported once and retried with backoff, never propagated.
-
-        The position is kept across failures, so a transient error (EIO, a directory briefly in the file's
-        place) neither repeats nor loses lines.
-        """
-        while True:
-            await self._wait()
-            if self.failing:  # the last step failed (here or in `wake`): back off before trying again
-                await asyncio.sleep(self.backoff)
-                self.backoff = min(self.backoff * 2, 10.0)
-            elif not self.more:  # a file read in bounded steps is read on without waiting
-                await self._keep_pace()
-            if self.gate is not None:
-                await self.gate()
-            # Cleared only now: the step reads whatever a wake-up during those waits was about (the watcher's
-            # own read, due at the same moment as the pace, would otherwise cost a second step), and nothing
-            # can wake the follower during the step but the step itself.
-            self.wakeup.clear()
-            if not self._step_once():
-                self.wakeup.set()  # to retry, after the backoff
-            elif self.more:
-                self.wakeup.set()
-                await asyncio.sleep(0)  # let clients and other followers run between bounded reads
-
-    def _step_once(self) -> bool:
-        """One step, and the pace it sets; False when it failed (reported once until a step succeeds)."""
-        before = self.lines_published
-        # The pace counts from the start of the read: a fan-out to a thousand clients takes a good part of the
-        # interval, which would otherwise be added to it.
-        started = time.monotonic()
-        try:
-            self.more = self.step()
-        except Exception as exc:
-            log.warning("%s: %s", self.name, exc, exc_info=not isinstance(exc, OSError))
-            if not self.failing:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.sink.notice(self.name, "unreadable", f"error reading {self.path}: {reason}; retrying")
-                self.failing = True
-            self.more = False
-            return False
-        self.backoff, self.failing = 0.1, False
-        if self.lines_published > before:
-            self.pace.read(started, self.lines_published - before, self.sink.readers(self.name))
-        return True
-
-    async def _wait(self) -> None:
-        if self.wake_at is None:
-            self.parked = not self.wakeup.is_set()
-            try:
-                await self.wakeup.wait()
-            finally:
-                self.parked = False
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, self.wake_at - time.monotonic())):
-                await self.wakeup.wait()
-
-    async def _keep_pace(self) -> None:
-        # Woken before the log's next read is due (the rescan, another watcher backend, a change let through
-        # for another log): wait for it, so that the lines in between go out together.
-        delay = self.pace.delay(time.monotonic())
-        if delay:
-            await asyncio.sleep(delay)
 
     # --- one step ------------------------------------------------------------------------------------
 

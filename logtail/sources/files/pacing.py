@@ -17,7 +17,7 @@ arrive close together are therefore read together, within a latency budget:
   would not bring the lines sooner, only more fan-outs), and never beyond the budget.
 
 The watcher keeps the change descriptor set aside until then (watch.py), so the writes in between cost no
-wake-up at all; the follower waits for the same moment when something else woke it (follow.py).
+wake-up at all; the follower waits for the same moment when something else woke it (stepper.py).
 """
 
 from __future__ import annotations

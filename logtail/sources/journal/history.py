@@ -9,18 +9,15 @@ is the log's entries as text (each MESSAGE, cut like a followed line), oldest fi
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
-from starlette.types import Scope
-
-from logtail.core.fileresponse import FileStreamResponse, TextDownload
-from logtail.core.frames import dump_json
+from logtail.core.fileresponse import TextDownload
+from logtail.core.frames import Line
 from logtail.core.rawresponse import Transfers
-from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
-from logtail.sources.hits import Matches
+from logtail.sources.base import SearchRequest
+from logtail.sources.hits import InOrderSearch
 from logtail.sources.journal.entry import JournalLine
 from logtail.sources.journal.follow import OUTPUT, Place, entry_batches
 from logtail.sources.journal.process import Journalctl
@@ -40,41 +37,27 @@ class JournalDownload(TextDownload):
                 yield [line.text for line in lines]
 
 
-class JournalSearch(FileStreamResponse):
+class JournalSearch(InOrderSearch):
     def __init__(self, source: JournalSource, name: str, req: SearchRequest, transfers: Transfers) -> None:
-        super().__init__(transfers)
+        super().__init__(req, transfers)
         self.source = source
         self.name = name
-        self.req = req
-
-    async def respond(self, scope: Scope) -> None:
-        req = self.req
         newest = req.order == "newest"
-        start, stop = (req.before, req.after) if newest else (req.after, req.before)
-        start_place = await self.source.place_of(start) if start is not None else None
-        stop_place = await self.source.place_of(stop) if stop is not None else None
-        await self.send_start(200, [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache"),
-                                    (b"x-accel-buffering", b"no")])
-        matcher = Matches(req)
-        scanned, last_progress = 0, time.monotonic()
-        entries = _entries(self.source, self.name, ["--reverse"] if newest else [], start_place,
-                           _beyond(stop_place, newest))
-        async with aclosing(entries):  # stops journalctl when the search ends early
+        self.start, self.stop = (req.before, req.after) if newest else (req.after, req.before)
+        self.start_place: Place | None = None  # the journal's positions of those cursors (`prepare`)
+        self.stop_place: Place | None = None
+
+    async def prepare(self) -> None:
+        self.start_place = await self.source.place_of(self.start) if self.start is not None else None
+        self.stop_place = await self.source.place_of(self.stop) if self.stop is not None else None
+
+    async def batches(self) -> AsyncGenerator[tuple[int, list[Line]], None]:
+        newest = self.req.order == "newest"
+        entries = _entries(self.source, self.name, ["--reverse"] if newest else [], self.start_place,
+                           _beyond(self.stop_place, newest))
+        async with aclosing(entries):
             async for lines in entries:
-                self.check_client()
-                scanned += len(lines)
-                data = b"".join(dump_json(obj) + b"\n" for obj in matcher.feed(list(lines)))
-                if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
-                    last_progress = time.monotonic()
-                    data += dump_json({"event": "progress", "scanned": scanned, "total": None}) + b"\n"
-                if data:
-                    await self.send_body(data)
-                if matcher.full:
-                    break
-        tail = b"".join(dump_json(obj) + b"\n" for obj in matcher.finish())
-        done = {"event": "done", "matches": matcher.matches, "scanned": scanned, "total": None,
-                "truncated": matcher.full}
-        await self.send_body(tail + dump_json(done) + b"\n", more=False)
+                yield len(lines), list(lines)
 
 
 def _beyond(place: Place | None, newest: bool) -> Callable[[JournalLine], bool] | None:

@@ -8,17 +8,14 @@ count stream entries instead of bytes. Download is the retained lines as text, o
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-
-from starlette.types import Scope
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from logtail.core.cursor import Cursor
-from logtail.core.fileresponse import FileStreamResponse, TextDownload
-from logtail.core.frames import Line, dump_json
+from logtail.core.fileresponse import TextDownload
+from logtail.core.frames import Line
 from logtail.core.rawresponse import Transfers
-from logtail.sources.base import PROGRESS_INTERVAL, SearchRequest
-from logtail.sources.hits import Matches
+from logtail.sources.base import SearchRequest
+from logtail.sources.hits import InOrderSearch
 from logtail.sources.redis import keys
 from logtail.sources.redis.client import read_range, read_reverse
 from logtail.sources.redis.discovery import ShippedLog, ShippedLogs
@@ -37,40 +34,23 @@ class ShippedDownload(TextDownload):
             yield [line.text for e in entries for line in e.lines(self.log.name)]
 
 
-class ShippedSearch(FileStreamResponse):
+class ShippedSearch(InOrderSearch):
     def __init__(self, shipped: ShippedLogs, log: ShippedLog, req: SearchRequest, transfers: Transfers) -> None:
-        super().__init__(transfers)
+        super().__init__(req, transfers)
         self.shipped = shipped
         self.log = log
-        self.req = req
 
-    async def respond(self, scope: Scope) -> None:
-        req = self.req
-        total = int(await self.shipped.client.xlen(self.log.key))
+    async def prepare(self) -> None:
+        self.total = int(await self.shipped.client.xlen(self.log.key))
+
+    async def batches(self) -> AsyncGenerator[tuple[int, list[Line]], None]:
+        req, newest = self.req, self.req.order == "newest"
         # Both ends inclusive: the entry of a cursor may hold lines on either side of it (see _in_range).
         low, high = _bound(req.after, "-"), _bound(req.before, "+")
-        await self.send_start(200, [(b"content-type", b"application/x-ndjson"), (b"cache-control", b"no-cache"),
-                                    (b"x-accel-buffering", b"no")])
-        matcher = Matches(req)
-        scanned, last_progress, newest = 0, time.monotonic(), req.order == "newest"
         async for entries in _entries(self.shipped, self.log.key, low, high, newest):
-            self.check_client()
-            scanned += len(entries)
             # Entries come in search order; so must the lines inside each entry.
-            lines = [line for e in entries for line in (reversed if newest else iter)(_in_range(e, self.log, req))]
-            objects = matcher.feed(lines)
-            data = b"".join(dump_json(obj) + b"\n" for obj in objects)
-            if time.monotonic() - last_progress >= PROGRESS_INTERVAL:
-                last_progress = time.monotonic()
-                data += dump_json({"event": "progress", "scanned": scanned, "total": total}) + b"\n"
-            if data:
-                await self.send_body(data)
-            if matcher.full:
-                break
-        tail = b"".join(dump_json(obj) + b"\n" for obj in matcher.finish())
-        done = {"event": "done", "matches": matcher.matches, "scanned": scanned, "total": total,
-                "truncated": matcher.full and scanned < total}
-        await self.send_body(tail + dump_json(done) + b"\n", more=False)
+            yield len(entries), [line for e in entries
+                                 for line in (reversed if newest else iter)(_in_range(e, self.log, req))]
 
 
 def _bound(cursor: Cursor | None, default: str) -> str:
