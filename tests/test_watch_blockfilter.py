@@ -28,6 +28,10 @@ TEXTS = [
     "x",
     "tail a",  # with the next line, "a\nb" for a pattern that takes a newline: a match in neither line
     "b head",
+    "  status=500 indented=yes",
+    " {not json} status=501",
+    "{broken json status=502",
+    "id=1 status=503 then words",
 ]
 PATTERNS = ["ERROR", "^ERROR", "ERROR$", r"\bok\b", r"a\sb", r"a[^z]b", r"ERROR\s*$", r"[^z]*", "x*",
             r"took=[0-9]{4,}ms", r"\AERROR", r"ERROR\z", "(?i)error", "(?m)^x$", "(?-m)^x", "é", r"\d+$", "^$"]
@@ -73,6 +77,13 @@ def test_each_pattern_over_a_block_of_bytes(pattern: str) -> None:
     block = block_of(TEXTS * 2, True)
     flt = LineFilter(regex=pattern)
     assert Batch(block).hits(flt) == expected(flt, block_of(TEXTS * 2, True))
+
+
+@pytest.mark.parametrize("field", ["status>=500", "status!:200", "indented:yes", "level:error", "id~^1$"])
+def test_each_field_filter_over_a_block_of_bytes(field: str) -> None:
+    """Lines without fields skipped before parsing: indented pairs, JSON and broken JSON still parsed."""
+    flt = LineFilter(fields=parse_field_filters([field]))
+    assert Batch(block_of(TEXTS, True)).hits(flt) == expected(flt, block_of(TEXTS, True))
 
 
 def test_the_lines_of_hits_are_the_blocks_lines() -> None:

@@ -31,6 +31,9 @@ from logtail.match.patterns import compile_pattern, searcher
 # (\A, \z) and a flag group that could turn multi-line mode off. Such a pattern is searched line by line.
 _LINE_BOUND = re.compile(r"\\[Az]|\(\?[a-zA-Z-]*m")
 
+# What a line with fields starts with (match.fields.parse_fields): "{" (JSON), or a logfmt pair's key and "=".
+_MAY_HAVE_FIELDS = re.compile(r'\{|\s*[^\s="]+=')
+
 
 class Batch:
     """One published block as the watches' filters see it: texts, levels and (clean bytes) the bytes."""
@@ -86,6 +89,11 @@ class Batch:
                 found = [i for i in found if i not in passed]
             else:
                 found = text_hits
+        if flt.fields and found and self.block.data and self.block.parser is None:
+            # A plain text line has no fields, and a field filter passes no line without: only a line that
+            # starts like JSON or a logfmt pair is parsed.
+            texts = self.texts
+            found = list(compress(found, map(_MAY_HAVE_FIELDS.match, map(texts.__getitem__, found))))
         if flt.fields:
             fields_only = _fields_only(flt)
             texts, parsed = self.texts, self.parsed

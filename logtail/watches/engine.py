@@ -36,7 +36,7 @@ from logtail.sources.base import Sources
 from logtail.sources.redis.client import Client
 from logtail.watches.blockfilter import Batch
 from logtail.watches.coordination import AlertClaims, node_identity
-from logtail.watches.counter import SAMPLE, Alert, WatchCounter
+from logtail.watches.counter import SAMPLE, Alert, Sampled, WatchCounter
 from logtail.watches.delivery import BACKOFF_CAP, Destination, Outcome, describe, send_once
 from logtail.watches.spec import WatchSpec
 from logtail.watches.statefile import StateFile
@@ -149,9 +149,9 @@ class WatchEngine:
             hits = batch.hits(flt)
             if not hits:
                 continue
-            records = [dict(line.record()) for line in batch.lines(hits[-SAMPLE:])]
+            sample: list[Sampled] = list(batch.lines(hits[-SAMPLE:]))
             for spec in specs:
-                alert = self.counters[spec.name].add(now, len(hits), records)
+                alert = self.counters[spec.name].add(now, len(hits), sample)
                 if alert is not None:
                     self._fired(alert)
 
