@@ -105,7 +105,13 @@ def receive(port: int, out: Path) -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a server stopped between runs drops its kept-alive connection: not news
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
 
 
 def run(directory: Path, watches: bool, seconds: float, markers: float,

@@ -20,7 +20,7 @@ import glob
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 SAVE_INTERVAL = 1.0  # positions alone are saved at most this often; a new alert is saved at once
 TICK = 1.0  # how often ended cooldowns are checked for the alert they owe
 POSITION_WAIT = 0.1
+RECENT = 5  # alerts per watch kept for the page (their lines are marked in the watch's live view)
 # A shipped log found in Redis within this long of the start is seeded with lines shipped before it: not news.
 # One found later is a host that began shipping meanwhile: its first lines are evaluated.
 SHIPPED_SEED_GRACE = 15.0  # a watched log's first position (the follower opening its file) is polled this often
@@ -69,6 +70,7 @@ class WatchEngine:
         self.outcomes: Counter[tuple[str, str, str]] = Counter()  # (watch, destination, outcome)
         self.last_error: dict[str, str | None] = dict.fromkeys(self.specs)
         self.last_alert: dict[str, Alert] = {}
+        self.recent_alerts: dict[str, deque[Alert]] = {name: deque(maxlen=RECENT) for name in self.specs}
         self._covering: dict[str, list[tuple[LineFilter, list[WatchSpec]]]] = {}
         self.positions: dict[str, Cursor] = {}  # each watched log evaluated up to here
         self.catching_up: dict[str, Cursor] = {}  # logs evaluated from a saved position, not live yet
@@ -158,6 +160,7 @@ class WatchEngine:
     def _fired(self, alert: Alert) -> None:
         log.info("watch %s: alert %s (%d matches)", alert.watch, alert.id, alert.count)
         self.last_alert[alert.watch] = alert
+        self.recent_alerts[alert.watch].appendleft(alert)
         notify = set(self.specs[alert.watch].notify)
         if notify:
             self.outbox[alert.id] = (alert, notify)
