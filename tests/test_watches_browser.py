@@ -138,7 +138,8 @@ def test_the_volume_bars_arithmetic(page: Page, tmp_path: Path, start_server: Ca
         return { r, b, ids: [...ids] };
     }""")
     assert result["r"] == {"error": 2, "warn": 1, "info": 0, "debug": 0, "none": 0}
-    first = [(x["level"], round(x["height"], 2)) for x in result["b"] if x["x"] < 110]
-    assert first == [("error", 10.67), ("warn", 5.33)]  # the busiest sample fills the height, stacked by level
-    assert [(x["level"], round(x["height"], 2)) for x in result["b"] if x["x"] >= 110] == [("info", 10.67)]
+    # Newest on the right (24 slots of 5 units); the busiest sample (4 lines/s) fills the height.
+    first = [(x["level"], x["x"], round(x["height"], 2)) for x in result["b"] if x["x"] < 115]
+    assert first == [("error", 110, 8.0), ("warn", 110, 4.0)]
+    assert [(x["level"], x["x"], round(x["height"], 2)) for x in result["b"] if x["x"] >= 115] == [("info", 115, 16.0)]
     assert result["ids"] == ["a", "b", "c"]
