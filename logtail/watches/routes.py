@@ -8,6 +8,8 @@ request is answered by the streams' own `open_stream`, with every stream paramet
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -41,9 +43,16 @@ def _watch(request: Request, name: str) -> WatchEngine:
     return engine
 
 
-def describe(engine: WatchEngine, name: str, now: float) -> dict[str, Any]:
+def describe(engine: WatchEngine, name: str, now: float,
+             visible: Callable[[str], bool] = lambda log: True) -> dict[str, Any]:
+    """A watch as /api/watches shows it; an alert's lines only of the logs `visible` (the user may read)."""
     spec, counter = engine.specs[name], engine.counters[name]
     last = engine.last_alert.get(name)
+
+    def _summary(alert: Alert) -> dict[str, Any]:
+        lines = [line for line in alert.lines if visible(str(line.get("log", "")))]
+        return {"id": alert.id, "at": alert.at, "count": alert.count, "lines": lines}
+
     return {
         "name": name, "logs": list(spec.logs), "filter": dict(_pairs(spec.query)),
         "threshold": spec.threshold, "window": spec.window, "cooldown": spec.cooldown, "notify": list(spec.notify),
@@ -53,9 +62,6 @@ def describe(engine: WatchEngine, name: str, now: float) -> dict[str, Any]:
         "last_error": engine.error_of(name),
     }
 
-
-def _summary(alert: Alert) -> dict[str, Any]:
-    return {"id": alert.id, "at": alert.at, "count": alert.count, "lines": alert.lines}
 
 
 def _pairs(query: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -85,7 +91,8 @@ def build_watch_router() -> APIRouter:
     async def list_watches(request: Request) -> list[dict[str, Any]]:
         engine: WatchEngine | None = getattr(request.app.state, "watches", None)
         now = time.time()
-        return [] if engine is None else [describe(engine, name, now) for name in engine.specs]
+        visible = partial(readable, request)
+        return [] if engine is None else [describe(engine, name, now, visible) for name in engine.specs]
 
     @router.get("/api/levels", summary="Lines published per log and level since start (the page's volume bars)",
                 responses={404: {"description": "No watches are configured (lines are counted only with them)"}})
@@ -97,7 +104,7 @@ def build_watch_router() -> APIRouter:
 
     @router.get("/api/watches/{name}", summary="One watch", responses={404: {"description": "Unknown watch"}})
     async def get_watch(request: Request, name: Annotated[str, WATCH_PATH]) -> dict[str, Any]:
-        return describe(_watch(request, name), name, time.time())
+        return describe(_watch(request, name), name, time.time(), partial(readable, request))
 
     @router.get("/api/watches/{name}/counts", summary="Matches per step (the series behind the sparkline)",
                 responses={404: {"description": "Unknown watch"}})
