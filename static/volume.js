@@ -1,6 +1,6 @@
 // Line rates by level above each log's pane: a small stacked bar chart of lines per second over the last
 // minutes, by level (like the volume bar of Loki or Kibana), from the counts the server keeps per log and
-// level (/api/levels, only with watches configured: without them the bars stay away).
+// level (/api/levels, only with watches configured: watches.js starts them when the server lists some).
 import { config, el } from "./page.js";
 
 const POLL_MS = 5000;
@@ -109,9 +109,13 @@ class Volume {
   }
 }
 
-function start() {
+let started = false;
+
+/** Start the bars (watches.js, once the server shows it has watches: without them nothing is counted). */
+export function startVolume() {
   const panes = document.getElementById("panes");
-  if (!panes) return;
+  if (!panes || started) return;
+  started = true;
   const volume = new Volume();
   new MutationObserver(() => {
     if (panes.querySelector(".pane-head:not(:has(.volumes))")) volume.draw();
@@ -121,5 +125,3 @@ function start() {
   };
   tick();
 }
-
-start();

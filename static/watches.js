@@ -4,7 +4,7 @@
 // live view (watchview.js); the line rates above the panes are volume.js's.
 import { config, el } from "./page.js";
 import { openWatchView } from "./watchview.js";
-import "./volume.js";
+import { startVolume } from "./volume.js";
 
 const REFRESH_MS = 15000;
 const SVG = "http://www.w3.org/2000/svg";
@@ -78,6 +78,7 @@ async function refresh(section, list) {
   }));
   list.replaceChildren(...rows);
   section.hidden = watches.length === 0;
+  if (watches.length) startVolume();
   return true;
 }
 

@@ -65,9 +65,13 @@ def test_a_server_without_watches_hides_the_section(page: Page, tmp_path: Path,
     log = tmp_path / "app.log"
     log.touch()
     server = start_server(str(log))
-    page.goto(f"{server.url}/")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{server.url}/#log=app.log")
     page.wait_for_load_state("networkidle")
     assert page.locator("#watches").is_hidden()
+    assert not [url for url in asked if "/api/levels" in url]  # nothing counted by level: no volume bars
+    assert page.locator(".volumes").count() == 0
 
 
 def test_a_watch_opens_its_live_view_with_the_lines_that_fired_marked(
