@@ -1,8 +1,10 @@
 // The sidebar's Watches section: each watch with its state, its match count and a sparkline of its
 // matches per minute over the last hour (from /api/watches and /api/watches/NAME/counts), refreshed every
 // REFRESH_MS. On a server without watches (config.watches false) the section stays hidden and nothing is
-// asked.
+// asked. Clicking a watch opens its live view (watchview.js); the line rates above the panes are volume.js's.
 import { config, el } from "./page.js";
+import { openWatchView } from "./watchview.js";
+import { startVolume } from "./volume.js";
 
 const REFRESH_MS = 15000;
 const SVG = "http://www.w3.org/2000/svg";
@@ -40,7 +42,13 @@ function row(watch, counts) {
   const item = el("li", "watch");
   item.dataset.watch = watch.name;
   const link = el("a", "", watch.name);
-  // The live view: the watch's filter over its logs, as plain text in a new tab.
+  // The live view: the watch's filter over its logs, in a dialog (the link itself, opened in a new tab, is
+  // the same stream as plain text).
+  link.addEventListener("click", (event) => {
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    openWatchView(watch);
+  });
   link.href = `${config.root}/api/watches/${encodeURIComponent(watch.name)}/stream?format=text&backlog=100`;
   link.target = "_blank";
   link.rel = "noopener";
@@ -70,6 +78,7 @@ async function refresh(section, list) {
   }));
   list.replaceChildren(...rows);
   section.hidden = watches.length === 0;
+  if (watches.length) startVolume();
   return true;
 }
 

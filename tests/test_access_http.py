@@ -205,3 +205,27 @@ def _reload_both(server: LogtailServer, logs: Path, password_hash: str) -> None:
     wait_for(lambda: server.output().count("reload: 2 users") == 2, 20, what="a reload in each worker")
     assert server.proc.poll() is None
     assert get(server, "bob", "/api/logs")[0] == 200
+
+
+def test_watches_show_only_the_lines_and_levels_of_readable_logs(
+        logs: Path, password_hash: str, start_server: Callable[..., LogtailServer]) -> None:
+    """An alert's lines and the lines counted by level: of the logs the user may read only."""
+    (logs / "users").write_text(users_text(password_hash, {"alice": "web", "bob": "dba"}))
+    config = logs / "logtail.toml"
+    config.write_text(f'users = "{logs / "users"}"\nsources = ["app.log", "db.log"]\n{RULES}'
+                      '[watches.all]\nlogs = ["*.log"]\nq = "secret"\nthreshold = 2\n')
+    server = start_server("--config", str(config))
+    for name in ("app.log", "db.log"):
+        with (logs / name).open("a") as f:
+            f.write(f"{name} secret\n")
+
+    def watch(user: str) -> dict[str, object]:
+        (found,) = httpx.get(f"{server.url}/api/watches", auth=(user, PASSWORD), timeout=10).json()
+        return dict(found)
+
+    wait_for(lambda: watch("alice")["last_alert"], what="the alert")
+    assert [line["log"] for line in watch("alice")["recent_alerts"][0]["lines"]] == ["app.log", "db.log"]  # type: ignore[index]
+    assert [line["log"] for line in watch("bob")["recent_alerts"][0]["lines"]] == ["db.log"]  # type: ignore[index]
+    assert [line["log"] for line in watch("bob")["last_alert"]["lines"]] == ["db.log"]  # type: ignore[index]
+    levels = httpx.get(f"{server.url}/api/levels", auth=("bob", PASSWORD), timeout=10).json()["logs"]
+    assert set(levels) == {"db.log"}

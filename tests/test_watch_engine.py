@@ -15,6 +15,7 @@ from logtail.core.frames import Line
 from logtail.core.hub import Hub
 from logtail.match.filters import LineFilter
 from logtail.sources.catalog import build_sources
+from logtail.watches.blockfilter import Batch
 from logtail.watches.engine import WatchEngine
 
 
@@ -52,20 +53,19 @@ def test_every_line_is_evaluated_without_any_subscriber(tmp_path: Path) -> None:
     assert dict(engine.lines_by_level["app.log"]) == {"error": 2, "info": 1}
 
 
-def test_a_shared_filter_is_evaluated_once_per_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shared_filter_is_evaluated_once_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = make(tmp_path, "".join(f'[watches.w{i}]\nlogs = ["app.log"]\nq = "ERROR"\nthreshold = 100\n'
                                     for i in range(5)))
-    calls = 0
-    original = LineFilter.matches
+    asked: list[LineFilter] = []
+    original = Batch.hits
 
-    def counting(self: LineFilter, *args: object, **kwargs: object) -> bool:
-        nonlocal calls
-        calls += 1
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counting(self: Batch, flt: LineFilter) -> list[int]:
+        asked.append(flt)
+        return original(self, flt)
 
-    monkeypatch.setattr(LineFilter, "matches", counting)
+    monkeypatch.setattr(Batch, "hits", counting)
     publish(engine, "app.log", lines("app.log", "ERROR 1", "ok", "ERROR 2"))
-    assert calls == 3  # five watches, one filter: three lines, three evaluations
+    assert asked == [LineFilter(q="ERROR")]  # five watches, one filter: one evaluation of the batch
     assert [c.total for c in engine.counters.values()] == [2] * 5
 
 

@@ -71,6 +71,9 @@ def test_a_burst_above_threshold_alerts_once_below_does_not(
     info = watches(server)
     assert info["state"] == "firing" and info["last_error"] is None
     assert info["last_alert"]["id"] == alert["id"]  # type: ignore[index]
+    assert [a["id"] for a in info["recent_alerts"]] == [alert["id"]]  # type: ignore[attr-defined]
+    levels = httpx.get(f"{server.url}/api/levels").json()["logs"]
+    assert levels == {"app.log": {"error": 4, "info": 1}, "other.log": {"error": 1}}
     counts = httpx.get(f"{server.url}/api/watches/errors/counts", params={"since": "10m", "step": "1m"}).json()
     assert len(counts["counts"]) == 10 and sum(p["count"] for p in counts["counts"]) == 4
     metrics = httpx.get(f"{server.url}/metrics").text

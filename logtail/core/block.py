@@ -69,6 +69,13 @@ class LineBlock:
         """The position just after the block's last line."""
         return position_of(self.log, self.last)
 
+    def texts(self) -> tuple[list[str], str]:
+        """Each line's text and the block's (lines and newlines), without building the lines."""
+        if self._lines is not None:
+            texts = [line.text for line in self._lines]
+            return texts, "".join(text + "\n" for text in texts)
+        return self._texts()
+
     def index_of(self, fid: str, end: int) -> int | None:
         """The index of the line of this block that ends at (`fid`, `end`), or None."""
         if self._lines is not None and not self.data:

@@ -16,11 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from logtail.core.frames import Line
 from logtail.watches.spec import WatchSpec
 
 State = Literal["ok", "firing", "cooldown"]
 MINUTES = 1440  # per-minute buckets kept: one day
 SAMPLE = 5  # lines an alert carries (the last ones that matched)
+Sampled = Line | dict[str, Any]  # a matched line, or its record (from the state file)
 
 
 @dataclass
@@ -50,15 +52,17 @@ class WatchCounter:
     seq: int = 0  # alerts fired so far (persisted: part of each alert's id)
     recent: deque[float] = field(default_factory=deque)  # times of the unspent matches, at most `threshold`
     pending: int = 0  # matches since the last alert
-    sample: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=SAMPLE))
+    # The last matched lines, as lines until an alert or the state file needs them as records (most never do).
+    sample: deque[Sampled] = field(default_factory=lambda: deque(maxlen=SAMPLE))
     cooldown_until: float = 0.0
     suppressed: bool = False  # the threshold was crossed during the cooldown
     last_alert: float | None = None
     notes: list[str] = field(default_factory=list)
     buckets: deque[list[int]] = field(default_factory=deque)  # [minute since the epoch, matches]
 
-    def add(self, now: float, n: int, records: list[dict[str, Any]]) -> Alert | None:
-        """Count `n` matched lines at `now`, the last of which are `records`; the alert they complete, if any."""
+    def add(self, now: float, n: int, records: list[Sampled]) -> Alert | None:
+        """Count `n` matched lines at `now`, the last of which are `records` (lines or their records); the
+        alert they complete, if any."""
         if not n:
             return None
         self.total += n
@@ -122,7 +126,7 @@ class WatchCounter:
         self.seq += 1
         spec = self.spec
         alert = Alert(f"{spec.name}-{int(now)}-{self.seq}", spec.name, now, self.pending, spec.threshold,
-                      spec.window, list(self.sample), "; ".join(self.notes))
+                      spec.window, self._records(), "; ".join(self.notes))
         self.pending = 0
         self.sample.clear()
         self.notes.clear()
@@ -135,8 +139,11 @@ class WatchCounter:
 
     def dump(self) -> dict[str, Any]:
         return {"total": self.total, "seq": self.seq, "recent": list(self.recent), "pending": self.pending,
-                "sample": list(self.sample), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
+                "sample": self._records(), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
                 "last_alert": self.last_alert, "notes": self.notes, "buckets": list(self.buckets)}
+
+    def _records(self) -> list[dict[str, Any]]:
+        return [item if isinstance(item, dict) else dict(item.record()) for item in self.sample]
 
     def load(self, data: dict[str, Any]) -> None:
         self.seq = int(data.get("seq", 0))

@@ -20,7 +20,7 @@ import glob
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,14 +30,13 @@ import httpx
 from logtail.config import Settings
 from logtail.core.block import LineBlock, lines_of
 from logtail.core.cursor import Cursor, parse_cursors
-from logtail.core.frames import Line
 from logtail.core.hub import Hub
-from logtail.match.fields import FieldCache
 from logtail.match.filters import LineFilter
 from logtail.sources.base import Sources
 from logtail.sources.redis.client import Client
+from logtail.watches.blockfilter import Batch
 from logtail.watches.coordination import AlertClaims, node_identity
-from logtail.watches.counter import SAMPLE, Alert, WatchCounter
+from logtail.watches.counter import SAMPLE, Alert, Sampled, WatchCounter
 from logtail.watches.delivery import BACKOFF_CAP, Destination, Outcome, describe, send_once
 from logtail.watches.spec import WatchSpec
 from logtail.watches.statefile import StateFile
@@ -50,6 +49,7 @@ log = logging.getLogger(__name__)
 SAVE_INTERVAL = 1.0  # positions alone are saved at most this often; a new alert is saved at once
 TICK = 1.0  # how often ended cooldowns are checked for the alert they owe
 POSITION_WAIT = 0.1
+RECENT = 5  # alerts per watch kept for the page (their lines are marked in the watch's live view)
 # A shipped log found in Redis within this long of the start is seeded with lines shipped before it: not news.
 # One found later is a host that began shipping meanwhile: its first lines are evaluated.
 SHIPPED_SEED_GRACE = 15.0  # a watched log's first position (the follower opening its file) is polled this often
@@ -70,6 +70,7 @@ class WatchEngine:
         self.outcomes: Counter[tuple[str, str, str]] = Counter()  # (watch, destination, outcome)
         self.last_error: dict[str, str | None] = dict.fromkeys(self.specs)
         self.last_alert: dict[str, Alert] = {}
+        self.recent_alerts: dict[str, deque[Alert]] = {name: deque(maxlen=RECENT) for name in self.specs}
         self._covering: dict[str, list[tuple[LineFilter, list[WatchSpec]]]] = {}
         self.positions: dict[str, Cursor] = {}  # each watched log evaluated up to here
         self.catching_up: dict[str, Cursor] = {}  # logs evaluated from a saved position, not live yet
@@ -106,24 +107,22 @@ class WatchEngine:
             if groups and name not in self.catching_up and name not in self.seeds:
                 self.positions[name] = position
             return
+        batch = Batch(block)
         by_level = self.lines_by_level.get(name)
         if by_level is None:
             by_level = self.lines_by_level[name] = Counter()
-        lines = block.lines if groups else None
-        by_level.update(line.level for line in lines or block.lines)
-        if lines is None:
-            return
-        if self._shipped_seed(name):
+        by_level.update(batch.levels)
+        if not groups or self._shipped_seed(name):
             return
         seed = self.seeds.get(name)
         if seed is not None:
             # Lines that were in the file at start (the window's seed) are not news: never evaluated as new.
-            lines = [line for line in lines if line.end > seed]
+            batch = Batch(LineBlock.of_lines(name, [line for line in block.lines if line.end > seed]))
             if position.offset >= seed:
                 del self.seeds[name]
         if name in self.catching_up:
             return  # these lines are in the window: the catch-up evaluates them in order
-        self._evaluate(groups, lines, time.time(), block.data)
+        self._evaluate(groups, batch, time.time())
         self.positions[name] = position
         self._dirty.set()
 
@@ -146,25 +145,22 @@ class WatchEngine:
             groups = self._covering[name] = list(by_filter.items())
         return groups
 
-    def _evaluate(self, groups: list[tuple[LineFilter, list[WatchSpec]]], lines: list[Line], now: float,
-                  data: bytes = b"") -> None:
-        parsed = FieldCache()  # a line's fields parsed once for all filters
+    def _evaluate(self, groups: list[tuple[LineFilter, list[WatchSpec]]], batch: Batch, now: float) -> None:
+        # Each distinct filter once per batch; its count and its last lines go to every watch that shares it.
         for flt, specs in groups:
-            if data and flt.q and not (flt.invert or flt.ignore_case) and flt.q.encode() not in data:
-                continue  # a block of clean bytes without the substring: no line of it can match
-            hits = lines if flt.is_empty else [
-                line for line in lines if flt.matches(line.text, line.level, None, parsed)]
+            hits = batch.hits(flt)
             if not hits:
                 continue
-            records = [dict(line.record()) for line in hits[-SAMPLE:]]
+            sample: list[Sampled] = list(batch.lines(hits[-SAMPLE:]))
             for spec in specs:
-                alert = self.counters[spec.name].add(now, len(hits), records)
+                alert = self.counters[spec.name].add(now, len(hits), sample)
                 if alert is not None:
                     self._fired(alert)
 
     def _fired(self, alert: Alert) -> None:
         log.info("watch %s: alert %s (%d matches)", alert.watch, alert.id, alert.count)
         self.last_alert[alert.watch] = alert
+        self.recent_alerts[alert.watch].appendleft(alert)
         notify = set(self.specs[alert.watch].notify)
         if notify:
             self.outbox[alert.id] = (alert, notify)
@@ -295,7 +291,7 @@ class WatchEngine:
             # No await between reading the window and going live: every later line is observed live.
             after = [] if cursor == ch.position else ch.lines_after(cursor)
             if after is not None:
-                self._evaluate(groups, after, time.time())
+                self._evaluate(groups, Batch(LineBlock.of_lines(name, after)), time.time())
                 self.positions[name] = ch.position
                 del self.catching_up[name]
                 self._dirty.set()
@@ -320,8 +316,9 @@ class WatchEngine:
             async for batch in reading.blocks or _nothing():
                 if isinstance(batch, bytes):
                     continue  # a notice: the lines are what a watch counts
+                block = batch if isinstance(batch, LineBlock) else LineBlock.of_lines(name, batch)
+                self._evaluate(groups, Batch(block), time.time())
                 lines = lines_of(batch)
-                self._evaluate(groups, lines, time.time())
                 if lines:
                     self.positions[name] = Cursor(name, lines[-1].fid, lines[-1].end)
                     self._dirty.set()

@@ -1,4 +1,5 @@
-"""HTTP routes of the watches: the list, a watch's per-minute counts, a test alert, and its live view.
+"""HTTP routes of the watches: the list, a watch's per-minute counts, a test alert, its live view, and the
+lines per log and level the engine counts (the page's volume bars).
 
 A watch's live view is `/api/stream` with the watch's logs and filter: the query is built here and the
 request is answered by the streams' own `open_stream`, with every stream parameter the client adds.
@@ -7,6 +8,8 @@ request is answered by the streams' own `open_stream`, with every stream paramet
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -14,8 +17,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from logtail.config import ConfigError
+from logtail.watches.counter import Alert
 from logtail.watches.engine import WatchEngine
 from logtail.watches.spec import MAX_WINDOW, parse_duration
+from logtail.web.access import readable
 from logtail.web.query import PARAMETERS
 from logtail.web.routes import open_stream
 from logtail.web.state import AppState, state_of
@@ -38,17 +43,25 @@ def _watch(request: Request, name: str) -> WatchEngine:
     return engine
 
 
-def describe(engine: WatchEngine, name: str, now: float) -> dict[str, Any]:
+def describe(engine: WatchEngine, name: str, now: float,
+             visible: Callable[[str], bool] = lambda log: True) -> dict[str, Any]:
+    """A watch as /api/watches shows it; an alert's lines only of the logs `visible` (the user may read)."""
     spec, counter = engine.specs[name], engine.counters[name]
     last = engine.last_alert.get(name)
+
+    def _summary(alert: Alert) -> dict[str, Any]:
+        lines = [line for line in alert.lines if visible(str(line.get("log", "")))]
+        return {"id": alert.id, "at": alert.at, "count": alert.count, "lines": lines}
+
     return {
         "name": name, "logs": list(spec.logs), "filter": dict(_pairs(spec.query)),
         "threshold": spec.threshold, "window": spec.window, "cooldown": spec.cooldown, "notify": list(spec.notify),
         "matches": counter.total, "state": counter.state(now),
-        "last_alert": None if last is None else {"id": last.id, "at": last.at, "count": last.count,
-                                                 "lines": last.lines},
+        "last_alert": None if last is None else _summary(last),
+        "recent_alerts": [_summary(alert) for alert in engine.recent_alerts[name]],
         "last_error": engine.error_of(name),
     }
+
 
 
 def _pairs(query: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -78,11 +91,20 @@ def build_watch_router() -> APIRouter:
     async def list_watches(request: Request) -> list[dict[str, Any]]:
         engine: WatchEngine | None = getattr(request.app.state, "watches", None)
         now = time.time()
-        return [] if engine is None else [describe(engine, name, now) for name in engine.specs]
+        visible = partial(readable, request)
+        return [] if engine is None else [describe(engine, name, now, visible) for name in engine.specs]
+
+    @router.get("/api/levels", summary="Lines published per log and level since start (the page's volume bars)",
+                responses={404: {"description": "No watches are configured (lines are counted only with them)"}})
+    async def levels(request: Request) -> dict[str, Any]:
+        engine = _engine(request)
+        return {"at": time.time(),
+                "logs": {name: {level or "none": count for level, count in list(by_level.items())}
+                         for name, by_level in list(engine.lines_by_level.items()) if readable(request, name)}}
 
     @router.get("/api/watches/{name}", summary="One watch", responses={404: {"description": "Unknown watch"}})
     async def get_watch(request: Request, name: Annotated[str, WATCH_PATH]) -> dict[str, Any]:
-        return describe(_watch(request, name), name, time.time())
+        return describe(_watch(request, name), name, time.time(), partial(readable, request))
 
     @router.get("/api/watches/{name}/counts", summary="Matches per step (the series behind the sparkline)",
                 responses={404: {"description": "Unknown watch"}})
