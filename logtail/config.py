@@ -8,7 +8,6 @@ problem; the CLI prints it and exits with status 2.
 from __future__ import annotations
 
 import glob
-import os
 import re
 import shlex
 import tomllib
@@ -20,35 +19,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from logtail.watches.spec import DestinationSpec, WatchSpec
 
-from logtail.core.events import rule_for
-from logtail.match.parsers import ParserError, parser_for
+# A log's own configuration (SOURCE strings, [logs] tables) is parsed in sourcespec.py; its names are
+# re-exported here, where the rest of the package looks for them.
+from logtail.sourcespec import NAME_RE as NAME_RE
+from logtail.sourcespec import ConfigError as ConfigError
+from logtail.sourcespec import LogSource as LogSource
+from logtail.sourcespec import check_name as check_name
+from logtail.sourcespec import check_sources, duration, file_sources
+from logtail.sourcespec import parse_source as parse_source
 
-NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
-JOURNAL = "journal"  # a source `journal`, `journal:UNIT` or `NAME=journal:FIELD=VALUE[,FIELD=VALUE]`
-JOURNAL_FIELD_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # journal field names: upper case, digits, underscores
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
 MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
-
-
-class ConfigError(Exception):
-    """A configuration problem, reported to the operator as one line."""
-
-
-@dataclass(frozen=True)
-class LogSource:
-    """A configured source: one named file, a glob whose matches become logs as they appear, or the journal."""
-
-    name: str | None  # None for globs: each match is named after its file
-    path: Path
-    is_glob: bool = False
-    parse: str = "auto"  # the parser of its lines (match/parsers/): a name or an RE2 pattern
-    # Multi-line events (core/events.py): `python`, `java`, `indent`, or a pattern of event starts.
-    multiline: str | None = None
-    multiline_start: str | None = None
-    multiline_wait: float = 1.0  # seconds an event still being written is held before it is sent as it is
-    # A journal log: journalctl's match arguments (`--unit=UNIT`, `FIELD=VALUE` ...; none: the whole journal).
-    journal: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +51,7 @@ class Settings:
     watcher: str = "auto"
     poll_interval: float = 1.0
     rotate_wait: float = 5.0
+    multiline_wait: float = 1.0  # a log's with `multiline` unless its own says
     auth: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
@@ -128,6 +111,8 @@ OPTIONS: dict[str, tuple[type, str]] = {
     "retry_ms": (int, f"reconnect delay announced to EventSource clients, at most {MAX_RETRY_MS}"),
     "watcher": (str, "change notification: auto, inotify, watchfiles or poll"),
     "poll_interval": (float, "seconds between rescans of files and globs, a safety net"),
+    "multiline_wait": (str, "seconds (or \"500ms\", \"2s\") an event of a log with multiline that is still being "
+                            "written is held before it is sent as it is; a log's own multiline_wait wins"),
     "rotate_wait": (float, f"seconds a renamed file is still read after its last write, at most {MAX_ROTATE_WAIT}"),
     "auth": (str, "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>"),
     "forwarded_allow_ips": (str, "proxies trusted for X-Forwarded-* headers"),
@@ -159,7 +144,7 @@ OPTIONS: dict[str, tuple[type, str]] = {
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
-                "watcher", "poll_interval", "log_level", "host_heartbeat", "journal_directory")
+                "watcher", "poll_interval", "log_level", "host_heartbeat", "journal_directory", "multiline_wait")
 SHIP_ONLY = ("host_name", "metrics_port", "host_heartbeat")
 LIST_OPTIONS = ("cors_origins", "metrics_users")
 HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
@@ -187,108 +172,6 @@ def help_text(name: str) -> str:
     return f"{OPTIONS[name][1]} (default {shown})"
 
 
-# Where a SOURCE's options start: `NAME=PATH:parse=SPEC`. Everything after it is the parser (a pattern may hold
-# any character), and a path is everything before: only a path containing ":parse=" cannot be written so.
-PARSE_OPTION = ":parse="
-
-
-def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = "") -> LogSource:
-    """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by `:parse=SPEC`, relative paths taken from
-    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors. Or a journal
-    source (`journal_source`)."""
-    journal = journal_source(spec)
-    if journal is not None:
-        return journal
-    parse_key = parse_key or f"source {spec[:200]!r}: parse"
-    at = spec.find(PARSE_OPTION)
-    if at >= 0:
-        spec, parse = spec[:at], spec[at + len(PARSE_OPTION):]
-    check_parse(parse, parse_key)
-    name: str | None = None
-    if "=" in spec and not spec.startswith(("/", ".")):
-        name, _, spec = spec.partition("=")
-        check_name(name)
-    if not spec:
-        raise ConfigError(f"source {name + '=' if name else ''}{spec!r}: empty path")
-    path = Path(spec).expanduser()
-    path = path if path.is_absolute() else base / path
-    if glob.has_magic(spec):
-        if name:
-            raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
-        return LogSource(None, path, is_glob=True, parse=parse)
-    return LogSource(name or path.name, path, parse=parse)
-
-
-def check_parse(spec: str, origin: str) -> str:
-    """A parser's name or pattern, checked by building the parser (ConfigError naming `origin`)."""
-    try:
-        parser_for(spec)
-    except ParserError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
-    return spec
-
-
-def journal_source(spec: str) -> LogSource | None:
-    """`journal` (the whole journal, named `journal`), `journal:UNIT` (one unit, named after it) or
-    `NAME=journal[:UNIT | :FIELD=VALUE[,FIELD=VALUE...]]`; None for any other spec (a file: `./journal` is
-    the file named journal). Matches combine as in journalctl: different fields must all match, the same
-    field given twice matches either value."""
-    name: str | None = None
-    rest = spec
-    if "=" in spec and not spec.startswith(("/", ".", f"{JOURNAL}:")):
-        name, _, rest = spec.partition("=")
-    if rest != JOURNAL and not rest.startswith(f"{JOURNAL}:"):
-        return None
-    what = rest[len(JOURNAL) + 1:]
-    if rest == JOURNAL:
-        matches: tuple[str, ...] = ()
-        name = name or JOURNAL
-    elif not what:
-        raise ConfigError(f"source {spec!r}: name a unit (journal:UNIT) or matches (NAME=journal:FIELD=VALUE)")
-    elif "=" not in what:
-        matches, name = (f"--unit={what}",), name or what
-    else:
-        matches = tuple(_journal_match(spec, m) for m in what.split(","))
-        if name is None:
-            raise ConfigError(f"source {spec!r}: name a journal match, e.g. NAME={rest}")
-    if not NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise ConfigError(f"source {spec!r}: log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -); "
-                          "name it with NAME=journal:...")
-    return LogSource(name, Path(rest), journal=matches)
-
-
-def _journal_match(spec: str, match: str) -> str:
-    field, eq, _ = match.partition("=")
-    if not eq or not JOURNAL_FIELD_RE.fullmatch(field):
-        raise ConfigError(f"source {spec!r}: {match!r} is not a journal match FIELD=VALUE (FIELD in upper case, "
-                          "e.g. _SYSTEMD_UNIT=nginx.service, PRIORITY=3)")
-    return match
-
-
-def check_name(name: str) -> str:
-    if not NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise ConfigError(f"log name {name!r} is not URL-safe (use 1-128 of A-Z a-z 0-9 . _ -)")
-    return name
-
-
-def check_sources(sources: tuple[LogSource, ...]) -> None:
-    seen: dict[str, Path] = {}
-    for src in sources:
-        if src.is_glob:
-            continue
-        assert src.name is not None
-        if src.name in seen:
-            raise ConfigError(f"duplicate log name {src.name!r} ({seen[src.name]} and {src.path}); "
-                              f"name one with NAME=PATH")
-        seen[src.name] = src.path
-        if src.journal is not None:
-            continue
-        if src.path.exists() and not os.access(src.path, os.R_OK):
-            raise ConfigError(f"log {src.name!r}: {src.path} is not readable by this user")
-        if src.path.is_dir():
-            raise ConfigError(f"log {src.name!r}: {src.path} is a directory (use a glob like {src.path}/*.log)")
-
-
 def load_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
@@ -304,68 +187,10 @@ def load_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
-    specs = data.get("sources", [])
-    if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
-        raise ConfigError("config key 'sources' must be a list of strings")
-    logs = data.get("logs", {})
-    if not isinstance(logs, dict):
-        raise ConfigError("config table [logs] must map names to path strings or tables")
-    return [parse_source(s, base) for s in specs] + [_file_log(n, v, base) for n, v in logs.items()]
-
-
-LOG_KEYS = ("path", "parse", "multiline", "multiline_wait")
-MAX_MULTILINE_WAIT = 60.0
-_WAIT = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
-
-
-def _file_log(name: str, value: Any, base: Path) -> LogSource:
-    """`[logs] NAME = "PATH"`, or a table `[logs.NAME] path = ... parse = ...`."""
-    if isinstance(value, str):
-        return parse_source(f"{name}={value}", base, parse_key=f"logs.{name}: parse")
-    if not isinstance(value, dict):
-        raise ConfigError(f"logs.{name} must be a path string or a table with path and parse")
-    for key in value:
-        if key not in LOG_KEYS:
-            raise ConfigError(f"logs.{name}: unknown key {key!r} (use {', '.join(LOG_KEYS)})")
-    path, parse = value.get("path"), value.get("parse", "auto")
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"logs.{name}.path must be a path string")
-    if not isinstance(parse, str):
-        raise ConfigError(f"logs.{name}.parse must be a string (a parser's name or an RE2 pattern)")
-    if PARSE_OPTION in path:
-        raise ConfigError(f"logs.{name}.path: give the parser as logs.{name}.parse")
-    src = parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
-    if "multiline" not in value:
-        if "multiline_wait" in value:
-            raise ConfigError(f"logs.{name}.multiline_wait needs logs.{name}.multiline")
-        return src
-    multiline = value["multiline"]
-    try:
-        rule_for(multiline)
-    except ValueError as exc:
-        raise ConfigError(f"logs.{name}.multiline: {exc}") from None
-    wait = _wait(value.get("multiline_wait", 1.0), f"logs.{name}.multiline_wait")
-    if isinstance(multiline, dict):
-        return replace(src, multiline_start=multiline["start"], multiline_wait=wait)
-    return replace(src, multiline=multiline, multiline_wait=wait)
-
-
-def _wait(value: Any, key: str) -> float:
-    """Seconds, as a number or a string like "1s" or "500ms"."""
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _WAIT.fullmatch(value.strip())):
-        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
-    if seconds is None or not 0 < seconds <= MAX_MULTILINE_WAIT:
-        raise ConfigError(f"{key} must be a duration above 0 and at most {MAX_MULTILINE_WAIT:g}s "
-                          f"(e.g. \"1s\", \"500ms\" or 0.5), got {value!r}")
-    return seconds
-
-
 def convert(name: str, value: Any, origin: str) -> Any:
     kind = OPTIONS[name][0]
+    if name == "multiline_wait":
+        return duration(value, f"{origin}: multiline_wait")
     if name in LIST_OPTIONS:
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(v).strip() for v in items if str(v).strip())
@@ -495,6 +320,9 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
         srcs = [parse_source(s, cwd) for s in shlex.split(environ["LOGTAIL_SOURCES"])]
     else:
         srcs = file_sources(data, config_file.parent if config_file else cwd)
+    wait = values.get("multiline_wait", default_of("multiline_wait"))
+    srcs = [replace(src, multiline_wait=wait) if src.multiline_spec and src.multiline_wait is None else src
+            for src in srcs]
     check_sources(tuple(srcs))
     if data.get("watches") or data.get("destinations"):
         from logtail.watches.spec import parse_watch_config  # imports the filters: only when there are watches

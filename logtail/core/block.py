@@ -10,6 +10,7 @@ is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Bot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
@@ -126,7 +127,7 @@ class LineBlock:
         jsons = pieces if plain else list(map(str.encode, map(encode_basestring, texts)))
         if self.parser is None:
             levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
-            extras = repeat(b"")
+            extras: Iterable[bytes] = repeat(b"")
         else:
             levels, extras = _parsed(self.parser, texts)
         if fmt == "sse":

@@ -345,10 +345,6 @@ def ship(settings: Settings) -> None:
     host = keys.check_host(settings.host_name or socket.gethostname())
     if not settings.sources:
         raise ConfigError("ship needs at least one SOURCE (PATH, GLOB or NAME=PATH)")
-    for src in settings.sources:
-        if src.multiline is not None or src.multiline_start is not None:
-            raise ConfigError(f"logs.{src.name}.multiline: not supported by ship yet (entries join lines with "
-                              "newlines); serve the log where it is written")
     asyncio.run(_main(settings, host))
 
 
