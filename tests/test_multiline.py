@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from logtail.config import ConfigError, resolve
-from tests.streams import SSEClient
+from tests.streams import SSEClient, append
 from tests.support import LogtailServer
 
 Start = Callable[..., LogtailServer]
@@ -27,11 +27,6 @@ TRACEBACK = [
     "    user = users[user_id]",
     "KeyError: 'u-17'",
 ]
-
-
-def append(path: Path, lines: list[str]) -> None:
-    with path.open("a") as f:
-        f.write("".join(line + "\n" for line in lines))
 
 
 def config(tmp_path: Path, log: Path, wait: str = "300ms", extra: str = "") -> Path:

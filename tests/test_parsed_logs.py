@@ -21,7 +21,7 @@ import pytest
 
 from logtail.config import ConfigError, resolve
 from tests.redis_support import RedisServer, Shipper
-from tests.streams import SSEClient
+from tests.streams import SSEClient, append
 from tests.support import LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
@@ -31,11 +31,6 @@ def access(status: int, path: str = "/", seconds: float = 0.0, when: float | Non
     stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC).strftime("%d/%b/%Y:%H:%M:%S")
     return (f'2001:db8::7 - - [{stamp} +0000] "GET {path} HTTP/1.1" {status} 512 "-" '
             f'"Mozilla/5.0 \\x22x\\x22" request_time={seconds}')
-
-
-def append(path: Path, lines: list[str]) -> None:
-    with path.open("a") as f:
-        f.write("".join(line + "\n" for line in lines))
 
 
 # --- configuration ---------------------------------------------------------------------------------------
