@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from logtail.core.block import LineBlock
 from logtail.core.frames import Line
 from logtail.core.lines import LineSplitter, is_clean
+from logtail.match.parsers import parser_for
 from tests.hub_support import FORMATS, PIECES
 
 FID = "0123456789ab"
@@ -67,6 +68,28 @@ def test_clean_text_lines_frame_as_line_frame_does(texts: list[str]) -> None:
     assert [line.text for line in lines] == texts
     for fmt in FORMATS:
         assert block.frames(fmt) == b"".join(line.frame(fmt) for line in lines)
+
+
+ACCESS_PIECES = [
+    '203.0.113.9 - alice [10/Oct/2026:13:55:36 +0000] "GET /a?b=1 HTTP/1.1" 503 12 "-" "curl/8"',
+    '2001:db8::1 - - [10/Oct/2026:13:55:36 +0000] "POST /x\\x22y HTTP/2.0" 404 - "-" "Mo\\"zilla" rt=0.5',
+    '10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "-" 400 0 "-" "-"',
+    '10.0.0.1 - b\u00e9 [x] "GET / HTTP/1.1" 200 5 "\x01" "\u2028" extra words',
+    "not an access line ERROR here",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(ACCESS_PIECES), min_size=1, max_size=20),
+       st.sampled_from(["nginx", "syslog", "(?P<status>\\d+)"]))
+def test_a_parsed_logs_block_frames_as_its_lines_do(texts: list[str], spec: str) -> None:
+    """A parsed log's clean read is encoded for the whole block (levels and fields as each line's own)."""
+    parser = parser_for(spec)
+    data = "".join(t + "\n" for t in texts).encode()
+    block = LineBlock.of_bytes("a", FID, 300, data, parser)
+    lines = [Line("a", t, FID, line.end, False, parser) for t, line in zip(texts, block.lines, strict=True)]
+    for fmt in FORMATS:
+        assert block.frames(fmt) == b"".join(line.frame(fmt) for line in lines), fmt
 
 
 def test_clean_reads_go_out_as_the_bytes_read() -> None:

@@ -56,6 +56,10 @@ def join(spec: str | dict[str, str], lines: list[str], **caps: int) -> list[list
     ("java", JAVA, [7, 1, 1]),
     ("indent", ["a", "  b", "\tc", "d", "e", " f"], [3, 1, 2]),
     ({"start": r"^\d{4}-\d\d-\d\d "}, JAVA, [7, 2]),
+    # auto joins only what no logger writes as a record: Java's exception line stays an event of its own.
+    ("auto", PYTHON, [1, 12, 1, 1]),
+    ("auto", JAVA, [1, 6, 1, 1]),
+    ("auto", ["a", "  indented, outside a traceback", "b: not after a frame", "Caused by: x", "\tat y"], [1, 1, 3]),
 ])
 def test_events_by_rule(spec: str | dict[str, str], lines: list[str], sizes: list[int]) -> None:
     events = join(spec, lines)
@@ -110,3 +114,18 @@ def test_a_cut_line_flags_its_event() -> None:
 def test_bad_multiline_values(spec: str | dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         rule_for(spec)
+
+
+def test_a_million_continuation_lines_are_capped_with_memory_bounded() -> None:
+    """Hostile input: an event that never ends. Each event holds at most the cap, nothing is dropped, and
+    what is pending never grows past the cap."""
+    joiner = EventJoiner(rule_for("indent"))
+    sizes: list[int] = []
+    lines = ["2026-10-10 13:55:36 ERROR start"] + ["  frame"] * 1_000_000
+    for at in range(0, len(lines), 10_000):
+        events = joiner.feed(raws(lines[at:at + 10_000]))
+        sizes += [e.text.count("\n") + 1 for e in events]
+        assert all(e.truncated for e in events)
+        assert len(joiner._lines) <= joiner.max_lines  # what is held stays bounded
+    sizes += [e.text.count("\n") + 1 for e in joiner.flush()]
+    assert sum(sizes) == len(lines) and max(sizes) == joiner.max_lines

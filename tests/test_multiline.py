@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -47,11 +48,41 @@ def test_multiline_configuration(tmp_path: Path) -> None:
             resolve({}, None, cfg, {})
 
 
-def test_ship_refuses_multiline_with_exit_2(tmp_path: Path) -> None:
-    cfg = config(tmp_path, tmp_path / "app.log")
-    result = subprocess.run([sys.executable, "-m", "logtail", "ship", "--config", str(cfg), "--redis",
-                             "redis://127.0.0.1:1"], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "logs.app.multiline: not supported by ship" in result.stderr
+def test_multiline_on_the_command_line_and_in_logtail_sources(tmp_path: Path) -> None:
+    """A SOURCE's `:multiline=` and `:multiline_wait=` (any order, after `:parse=` or not), the top-level
+    `multiline_wait` as the default of every log that has none of its own."""
+    specs = ["app=/var/log/app.log:multiline=python", "/var/log/j.log:parse=json:multiline=java:multiline_wait=250ms",
+             r"s=/var/log/s.log:multiline=start:^\d{4}-:parse=(?P<level>[A-Z]+)", "plain=/var/log/p.log"]
+    for sources, environ in [(specs, {}), (None, {"LOGTAIL_SOURCES": " ".join(f"'{s}'" for s in specs)})]:
+        app, j, s, plain = resolve({"multiline_wait": "2s"}, sources, None, environ).sources
+        assert (app.name, app.multiline, app.multiline_wait) == ("app", "python", 2.0)
+        assert (j.name, j.parse, j.multiline, j.multiline_wait) == ("j.log", "json", "java", 0.25)
+        assert (s.multiline_start, s.parse, s.multiline_wait) == (r"^\d{4}-", "(?P<level>[A-Z]+)", 2.0)
+        assert (plain.multiline_spec, plain.multiline_wait) == (None, None)
+    assert resolve({}, ["a=/a.log:multiline=auto"], None, {"LOGTAIL_MULTILINE_WAIT": "500ms"}).sources[0] \
+        .multiline_wait == 0.5
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('multiline_wait = "3s"\n[logs.a]\npath = "a.log"\nmultiline = "indent"\n')
+    assert resolve({}, None, cfg, {}).sources[0].multiline_wait == 3.0
+    for spec, flags, message in [
+        ("a=/a.log:multiline=ruby", {}, "source 'a=/a.log:multiline=ruby': multiline: 'ruby' is not one of"),
+        ("a=/a.log:multiline=start:(?=x)", {}, "multiline: start: invalid regex"),
+        ("a=/a.log:multiline_wait=1s", {}, "multiline_wait needs :multiline="),
+        ("a=/a.log:multiline=java:multiline_wait=soon", {}, "multiline_wait must be a duration"),
+        ("a=/a.log:multiline=java:multiline=python", {}, ":multiline= given twice"),
+        ("a=/a.log", {"multiline_wait": "0"}, "--multiline-wait: multiline_wait must be a duration"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            resolve(flags, [spec], None, {})
+
+
+def test_serve_and_ship_take_multiline_wait_and_refuse_a_bad_one_with_exit_2(tmp_path: Path) -> None:
+    for command in ("serve", "ship"):
+        result = subprocess.run([sys.executable, "-m", "logtail", command, "--multiline-wait", "2 minutes",
+                                 "--redis", "redis://127.0.0.1:1", f"a={tmp_path}/a.log:multiline=python"],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert "--multiline-wait: multiline_wait must be a duration" in result.stderr
 
 
 async def test_a_traceback_is_one_event_with_the_level_of_its_first_line(start_server: Start,

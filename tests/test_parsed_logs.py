@@ -118,6 +118,23 @@ async def test_an_auto_log_sends_no_fields_key(start_server: Start, tmp_path: Pa
         assert "fields" not in records[0]
 
 
+async def test_since_on_an_access_log_reads_each_lines_time_in_its_zone(start_server: Start, tmp_path: Path) -> None:
+    """An access log's time is in brackets after the client, with its own zone: `since=` reads it there."""
+    now = time.time()
+
+    def line(minutes_ago: int) -> str:
+        # Written in UTC+02:00, as a server in that zone would: the zone decides what the time means.
+        stamp = datetime.fromtimestamp(now - minutes_ago * 60 + 7200, UTC).strftime("%d/%b/%Y:%H:%M:%S")
+        return f'203.0.113.9 - - [{stamp} +0200] "GET /{minutes_ago} HTTP/1.1" 200 5 "-" "curl/8"'
+
+    lines = [line(m) for m in (90, 50, 20, 5)]
+    log = tmp_path / "access.log"
+    append(log, lines)
+    server = start_server(f"web={log}:parse=nginx")
+    async with SSEClient(f"{server.url}/api/logs/web/stream?since=30m") as client:
+        assert await client.wait_lines(2) == lines[2:]
+
+
 async def test_since_reads_the_parsed_time_of_rfc5424_lines(start_server: Start, tmp_path: Path) -> None:
     """An RFC 5424 line's time is not at its start, where a log without a parser looks for it."""
     now = time.time()

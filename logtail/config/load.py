@@ -9,11 +9,12 @@ import glob
 import shlex
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from logtail.config.access import access_table, users_table
-from logtail.config.options import OPTIONS, convert
+from logtail.config.options import OPTIONS, convert, default_of
 from logtail.config.settings import ConfigError, LogSource, Settings
 from logtail.config.sources import check_sources, file_sources, parse_source
 from logtail.config.validate import validate
@@ -63,6 +64,9 @@ def resolve(flags: dict[str, Any], sources: list[str] | None, config_file: Path 
         srcs = [parse_source(s, cwd) for s in shlex.split(environ["LOGTAIL_SOURCES"])]
     else:
         srcs = file_sources(data, config_file.parent if config_file else cwd)
+    wait = values.get("multiline_wait", default_of("multiline_wait"))
+    srcs = [replace(src, multiline_wait=wait) if src.multiline_spec and src.multiline_wait is None else src
+            for src in srcs]
     check_sources(tuple(srcs))
     if data.get("watches") or data.get("destinations"):
         from logtail.watches.spec import parse_watch_config  # imports the filters: only when there are watches

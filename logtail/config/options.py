@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any, get_args, get_origin, get_type_hints
 
-from logtail.config.settings import MAX_RETRY_MS, MAX_ROTATE_WAIT, ConfigError, Settings
+from logtail.config.settings import MAX_RETRY_MS, MAX_ROTATE_WAIT, ConfigError, Settings, duration
 
 # Setting name -> help. The CLI builds its flags from these and docs/configuration.md documents them; a setting's
 # type and default are its field's in `Settings` (see `OPTIONS` and `help_text`).
@@ -27,6 +27,8 @@ HELP: dict[str, str] = {
     "watcher": "change notification: auto, inotify, watchfiles or poll",
     "poll_interval": "seconds between rescans of files and globs, a safety net",
     "rotate_wait": f"seconds a renamed file is still read after its last write, at most {MAX_ROTATE_WAIT}",
+    "multiline_wait": "seconds (or \"500ms\", \"2s\") an event of a log with multiline that is still being "
+                      "written is held before it is sent as it is; a log's own multiline_wait wins",
     "auth": "HTTP Basic credentials USER:PASSWORD or USER:<hash from `logtail hash-password`>",
     "forwarded_allow_ips": "proxies trusted for X-Forwarded-* headers",
     "cors_origins": "comma-separated origins allowed to read the API cross-origin",
@@ -57,9 +59,11 @@ HELP: dict[str, str] = {
 }
 # The settings `logtail ship` takes (the rest only concern the HTTP server), and those only it takes.
 SHIP_OPTIONS = ("host", "redis", "redis_maxlen", "host_name", "metrics_port", "max_line_bytes", "window_lines",
-                         "watcher", "poll_interval", "log_level", "host_heartbeat", "journal_directory")
+                         "watcher", "poll_interval", "log_level", "host_heartbeat", "journal_directory",
+                "multiline_wait")
 SHIP_ONLY = ("host_name", "metrics_port", "host_heartbeat")
 LIST_OPTIONS = ("cors_origins", "metrics_users")
+DURATION_OPTIONS = ("multiline_wait",)  # seconds, or a string like "500ms": given as text, converted by `duration`
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 # The field types, with the watches' specs (imported only for type checking) standing as Any.
 _HINTS = get_type_hints(Settings, localns={"WatchSpec": Any, "DestinationSpec": Any})
@@ -75,7 +79,8 @@ def _kind(hint: Any) -> type:
 
 
 # Setting name -> (type, help).
-OPTIONS: dict[str, tuple[type, str]] = {name: (_kind(_HINTS[name]), text) for name, text in HELP.items()}
+OPTIONS: dict[str, tuple[type, str]] = {name: (str if name in DURATION_OPTIONS else _kind(_HINTS[name]), text)
+                                        for name, text in HELP.items()}
 
 
 def default_of(name: str) -> Any:
@@ -101,6 +106,8 @@ def help_text(name: str) -> str:
 
 def convert(name: str, value: Any, origin: str) -> Any:
     kind = OPTIONS[name][0]
+    if name in DURATION_OPTIONS:
+        return duration(value, f"{origin}: {name}")
     if name in LIST_OPTIONS:
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(v).strip() for v in items if str(v).strip())

@@ -15,10 +15,30 @@ NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 WATCHERS = ("auto", "inotify", "watchfiles", "poll")
 MAX_RETRY_MS = 86_400_000  # a day: EventSource takes any integer, but a longer wait is surely a typo
 MAX_ROTATE_WAIT = 3600  # an hour: longer would hold a rotated file's descriptor (and disk space) for nothing
+MAX_MULTILINE_WAIT = 60.0
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
 
 
 class ConfigError(Exception):
     """A configuration problem, reported to the operator as one line."""
+
+
+def duration(value: Any, key: str) -> float:
+    """Seconds, as a number or a string like "1s" or "500ms", above 0 and at most a minute."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.fullmatch(value.strip())):
+        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value)  # an environment variable or flag: "0.5"
+        except ValueError:
+            seconds = None
+    if seconds is None or not 0 < seconds <= MAX_MULTILINE_WAIT:
+        raise ConfigError(f"{key} must be a duration above 0 and at most {MAX_MULTILINE_WAIT:g}s "
+                          f"(e.g. \"1s\", \"500ms\" or 0.5), got {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -29,12 +49,21 @@ class LogSource:
     path: Path
     is_glob: bool = False
     parse: str = "auto"  # the parser of its lines (match/parsers/): a name or an RE2 pattern
-    # Multi-line events (core/events.py): `python`, `java`, `indent`, or a pattern of event starts.
+    # Multi-line events (core/events.py): `python`, `java`, `indent`, `auto`, or a pattern of event starts.
     multiline: str | None = None
     multiline_start: str | None = None
-    multiline_wait: float = 1.0  # seconds an event still being written is held before it is sent as it is
+    # Seconds an event still being written is held before it is sent as it is; None: the top-level
+    # `multiline_wait` (config.resolve fills it in).
+    multiline_wait: float | None = None
     # A journal log: journalctl's match arguments (`--unit=UNIT`, `FIELD=VALUE` ...; none: the whole journal).
     journal: tuple[str, ...] | None = None
+
+    @property
+    def multiline_spec(self) -> str | dict[str, str] | None:
+        """What `core.events.rule_for` takes, or None for a log of single lines."""
+        if self.multiline_start is not None:
+            return {"start": self.multiline_start}
+        return self.multiline
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,7 @@ class Settings:
     watcher: str = "auto"
     poll_interval: float = 1.0
     rotate_wait: float = 5.0
+    multiline_wait: float = 1.0  # a log's with `multiline` unless its own says
     auth: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()

@@ -1,5 +1,5 @@
-"""The logs to follow: a SOURCE spec (`PATH`, `GLOB`, `NAME=PATH`, `journal:...`, each with `:parse=`), the
-config file's `sources` list and `[logs]` tables, and the checks across them (one name, one log)."""
+"""Which logs: a SOURCE string (`NAME=PATH:parse=nginx:multiline=python`), a `[logs.NAME]` table, or a
+journal source, each turned into one `LogSource`."""
 
 from __future__ import annotations
 
@@ -10,30 +10,52 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from logtail.config.settings import NAME_RE, ConfigError, LogSource
+from logtail.config.settings import NAME_RE, ConfigError, LogSource, duration
 from logtail.core.events import rule_for
 from logtail.match.parsers import ParserError, parser_for
 
 JOURNAL = "journal"  # a source `journal`, `journal:UNIT` or `NAME=journal:FIELD=VALUE[,FIELD=VALUE]`
 JOURNAL_FIELD_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # journal field names: upper case, digits, underscores
 
-# Where a SOURCE's options start: `NAME=PATH:parse=SPEC`. Everything after it is the parser (a pattern may hold
-# any character), and a path is everything before: only a path containing ":parse=" cannot be written so.
-PARSE_OPTION = ":parse="
+
+# A SOURCE's options: `PATH:parse=SPEC:multiline=RULE:multiline_wait=DURATION`, in any order. A value runs to
+# the next option, so an RE2 pattern may hold any other character; a path is everything before the first.
+_OPTION = re.compile(r":(parse|multiline|multiline_wait)=")
+START_PREFIX = "start:"  # `multiline=start:RE2`, the command line's form of {start = "RE2"}
 
 
-def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = "") -> LogSource:
-    """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by `:parse=SPEC`, relative paths taken from
-    `base`. `parse` is the parser when the spec names none; `parse_key` names it in errors. Or a journal
-    source (`journal_source`)."""
+def parse_source(spec: str, base: Path) -> LogSource:
+    """`PATH`, `GLOB` or `NAME=PATH`, each optionally followed by options (`:parse=nginx`, `:multiline=python`,
+    `:multiline_wait=500ms`), relative paths taken from `base`. Or a journal source (`journal_source`)."""
     journal = journal_source(spec)
     if journal is not None:
         return journal
-    parse_key = parse_key or f"source {spec[:200]!r}: parse"
-    at = spec.find(PARSE_OPTION)
-    if at >= 0:
-        spec, parse = spec[:at], spec[at + len(PARSE_OPTION):]
-    check_parse(parse, parse_key)
+    first = _OPTION.search(spec)
+    path_part = spec if first is None else spec[:first.start()]
+    options = _options(spec, spec[len(path_part):])
+    origin = f"source {spec[:200]!r}"
+    src = _path_source(path_part, base, check_parse(options.get("parse", "auto"), f"{origin}: parse"))
+    if "multiline" in options:
+        rule = options["multiline"]
+        table: str | dict[str, Any] = ({"start": rule[len(START_PREFIX):]} if rule.startswith(START_PREFIX)
+                                       else rule)
+        return with_multiline(src, table, options.get("multiline_wait"), origin, ": ")
+    if "multiline_wait" in options:
+        raise ConfigError(f"{origin}: multiline_wait needs :multiline=")
+    return src
+
+
+def _options(spec: str, text: str) -> dict[str, str]:
+    parts = _OPTION.split(text)[1:]  # name, value, name, value ...
+    options: dict[str, str] = {}
+    for name, value in zip(parts[::2], parts[1::2], strict=True):
+        if name in options:
+            raise ConfigError(f"source {spec[:200]!r}: :{name}= given twice")
+        options[name] = value
+    return options
+
+
+def _path_source(spec: str, base: Path, parse: str) -> LogSource:
     name: str | None = None
     if "=" in spec and not spec.startswith(("/", ".")):
         name, _, spec = spec.partition("=")
@@ -47,6 +69,18 @@ def parse_source(spec: str, base: Path, parse: str = "auto", parse_key: str = ""
             raise ConfigError(f"source {name}={spec}: a glob cannot be given a name (matches are named by file)")
         return LogSource(None, path, is_glob=True, parse=parse)
     return LogSource(name or path.name, path, parse=parse)
+
+
+def with_multiline(src: LogSource, multiline: Any, wait: Any, origin: str, sep: str = ".") -> LogSource:
+    """`src` with its multi-line rule and wait, checked (ConfigError naming `origin`: `logs.NAME` or a SOURCE)."""
+    try:
+        rule_for(multiline)
+    except ValueError as exc:
+        raise ConfigError(f"{origin}{sep}multiline: {exc}") from None
+    seconds = None if wait is None else duration(wait, f"{origin}{sep}multiline_wait")
+    if isinstance(multiline, dict):
+        return replace(src, multiline_start=multiline["start"], multiline_wait=seconds)
+    return replace(src, multiline=multiline, multiline_wait=seconds)
 
 
 def check_parse(spec: str, origin: str) -> str:
@@ -120,6 +154,7 @@ def check_sources(sources: tuple[LogSource, ...]) -> None:
 
 
 def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
+    """The config file's `sources = [...]` and `[logs]` tables."""
     specs = data.get("sources", [])
     if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
         raise ConfigError("config key 'sources' must be a list of strings")
@@ -130,14 +165,12 @@ def file_sources(data: dict[str, Any], base: Path) -> list[LogSource]:
 
 
 LOG_KEYS = ("path", "parse", "multiline", "multiline_wait")
-MAX_MULTILINE_WAIT = 60.0
-_WAIT = re.compile(r"(\d+(?:\.\d+)?)(ms|s)")
 
 
 def _file_log(name: str, value: Any, base: Path) -> LogSource:
     """`[logs] NAME = "PATH"`, or a table `[logs.NAME] path = ... parse = ...`."""
     if isinstance(value, str):
-        return parse_source(f"{name}={value}", base, parse_key=f"logs.{name}: parse")
+        return parse_source(f"{name}={value}", base)
     if not isinstance(value, dict):
         raise ConfigError(f"logs.{name} must be a path string or a table with path and parse")
     for key in value:
@@ -148,32 +181,11 @@ def _file_log(name: str, value: Any, base: Path) -> LogSource:
         raise ConfigError(f"logs.{name}.path must be a path string")
     if not isinstance(parse, str):
         raise ConfigError(f"logs.{name}.parse must be a string (a parser's name or an RE2 pattern)")
-    if PARSE_OPTION in path:
-        raise ConfigError(f"logs.{name}.path: give the parser as logs.{name}.parse")
-    src = parse_source(f"{name}={path}", base, parse, f"logs.{name}.parse")
+    if _OPTION.search(path):
+        raise ConfigError(f"logs.{name}.path: give the options as keys of logs.{name} (parse, multiline, ...)")
+    src = _path_source(f"{name}={path}", base, check_parse(parse, f"logs.{name}.parse"))
     if "multiline" not in value:
         if "multiline_wait" in value:
             raise ConfigError(f"logs.{name}.multiline_wait needs logs.{name}.multiline")
         return src
-    multiline = value["multiline"]
-    try:
-        rule_for(multiline)
-    except ValueError as exc:
-        raise ConfigError(f"logs.{name}.multiline: {exc}") from None
-    wait = _wait(value.get("multiline_wait", 1.0), f"logs.{name}.multiline_wait")
-    if isinstance(multiline, dict):
-        return replace(src, multiline_start=multiline["start"], multiline_wait=wait)
-    return replace(src, multiline=multiline, multiline_wait=wait)
-
-
-def _wait(value: Any, key: str) -> float:
-    """Seconds, as a number or a string like "1s" or "500ms"."""
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _WAIT.fullmatch(value.strip())):
-        seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
-    if seconds is None or not 0 < seconds <= MAX_MULTILINE_WAIT:
-        raise ConfigError(f"{key} must be a duration above 0 and at most {MAX_MULTILINE_WAIT:g}s "
-                          f"(e.g. \"1s\", \"500ms\" or 0.5), got {value!r}")
-    return seconds
+    return with_multiline(src, value["multiline"], value.get("multiline_wait"), f"logs.{name}")

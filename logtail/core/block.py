@@ -10,13 +10,14 @@ is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Bot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
 from logtail.core.cursor import Cursor, cursor_text
-from logtail.core.frames import LEVEL_JSON, Format, Line, json_str
+from logtail.core.frames import LEVEL_JSON, Format, Line, fields_json, json_str
 from logtail.core.terminal import terminal_safe
-from logtail.match.levels import detect_levels
+from logtail.match.levels import detect_level, detect_levels
 from logtail.match.parsers import Parser
 
 # What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
@@ -94,7 +95,7 @@ class LineBlock:
             return self.data
         if self.data and self.parser is None and fmt == "text":
             return terminal_safe(self.data)  # the bytes themselves unless they hold a control character
-        if self.data and self.parser is None:  # a parsed log's lines carry their fields: built line by line
+        if self.data and fmt != "text":
             return self._encode(fmt)
         return b"".join(line.frame(fmt) for line in self.lines)
 
@@ -119,7 +120,8 @@ class LineBlock:
 
     def _encode(self, fmt: Format) -> bytes:
         """The frames `Line.frame` would build for each line, from one bytes template per block: the same
-        bytes. Template fields: the line's end, its text's JSON, its end again, its level's JSON."""
+        bytes. Template fields: the line's end, its text's JSON, its end again, its level's JSON, and for a
+        parsed log its fields (each line parsed once, here, with no `Line` made)."""
         texts, joined = self._texts()
         pieces = self._pieces()
         prefix = cursor_text(self.log, self.fid, 0)[:-1].encode()  # the id without its offset
@@ -127,14 +129,34 @@ class LineBlock:
         # once). The id's JSON is its prefix's JSON with the digits added.
         plain = len(self.data.translate(None, _JSON_ESCAPED)) == len(self.data) - self.count
         record = (b'{"log":' + _literal(json_str(self.log)) + b',"text":' + (b'"%s"' if plain else b"%s")
-                  + b',"id":' + _literal(json_str(prefix.decode())[:-1]) + b'%d","level":%s}')
+                  + b',"id":' + _literal(json_str(prefix.decode())[:-1]) + b'%d","level":%s%s}')
         ends = self._ends(pieces)
         jsons = pieces if plain else list(map(str.encode, map(encode_basestring, texts)))
-        levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
+        if self.parser is None:
+            levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
+            extras: Iterable[bytes] = repeat(b"")
+        else:
+            levels, extras = _parsed(self.parser, texts)
         if fmt == "sse":
             template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
-            return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, strict=True)))
-        return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, strict=True)))
+            return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, extras, strict=False)))
+        return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, extras, strict=False)))
+
+
+def _parsed(parser: Parser, texts: list[str]) -> tuple[list[bytes], list[bytes]]:
+    """Each line's level JSON and its `,"fields":{...}` (empty for a line the parser does not recognise)."""
+    levels: list[bytes] = []
+    extras: list[bytes] = []
+    level, parse = parser.level, parser.parse
+    for text in texts:
+        fields = parse(text)
+        if fields is None:
+            levels.append(LEVEL_JSON[detect_level(text)])
+            extras.append(b"")
+        else:
+            levels.append(LEVEL_JSON[level(text, fields)])
+            extras.append(b',"fields":' + fields_json(fields))
+    return levels, extras
 
 
 def position_of(log: str, where: Line | Cursor) -> Cursor:

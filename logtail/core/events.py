@@ -11,7 +11,8 @@ whatever the file holds.
 
 Rules (`rule_for`): `indent` (a line starting with a space or tab continues), `python` (a traceback and its
 chained tracebacks), `java` (the exception line right after the logged line, `at ...`, `Caused by: ...`,
-`Suppressed: ...`, `... N more`), or an RE2 pattern found in the lines that start events.
+`Suppressed: ...`, `... N more`), `auto` (only lines that cannot begin a record: see AutoRule), or an RE2
+pattern found in the lines that start events.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from logtail.match.patterns import FilterError, searcher
 
 MAX_EVENT_LINES = 1000
 MAX_EVENT_CHARS = 1 << 20
-MULTILINE_NAMES = ("python", "java", "indent")
+MULTILINE_NAMES = ("python", "java", "indent", "auto")
 
 
 class Rule:
@@ -81,6 +82,19 @@ class JavaRule(Rule):
         return len(lines) == 1 and _JAVA_EXCEPTION.fullmatch(text) is not None
 
 
+class AutoRule(Rule):
+    """`auto`, safe on any log: a line continues the event only when no logger writes such a line as a record
+    of its own: a Java frame (`at ...`, `... N more`, indented), `Caused by: ` or `Suppressed: `, a Python
+    `Traceback (most recent call last):` and, inside a traceback, what `python` joins. So it never joins two
+    records; it may leave a continuation it cannot be sure of as an event of its own (an indented line
+    outside a traceback, Java's exception line after the logged line)."""
+
+    def continues(self, text: str, lines: list[str]) -> bool:
+        if _JAVA_FRAME.match(text) or text.startswith(("Caused by: ", "Suppressed: ", _PY_TRACEBACK)):
+            return True
+        return _in_traceback(lines) and _PYTHON.continues(text, lines)
+
+
 class StartRule(Rule):
     """A line continues the event unless the pattern is found in it (the pattern marks event starts)."""
 
@@ -91,7 +105,8 @@ class StartRule(Rule):
         return not self.starts(text)
 
 
-_RULES: dict[str, Rule] = {"python": PythonRule(), "java": JavaRule(), "indent": IndentRule()}
+_PYTHON = PythonRule()
+_RULES: dict[str, Rule] = {"python": _PYTHON, "java": JavaRule(), "indent": IndentRule(), "auto": AutoRule()}
 
 
 def rule_for(spec: str | dict[str, Any]) -> Rule:

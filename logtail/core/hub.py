@@ -216,16 +216,18 @@ class Hub:
         # A line's fields are parsed when a filter first asks, once for all filters, by the log's parser if any.
         parsed = FieldCache(None if block.parser is None else block.parser.fields)
         for flt, subs, slot in plan.steps:
+            # A line's level is found only for a filter of levels (on a parsed log it is found from its fields).
             if flt.is_empty:
                 self._deliver(ch, subs, block)  # the block as it is: its shared frames, lines only if asked
                 continue
             if slot is None:
-                hits = [line for line in block.lines if flt.matches(line.text, line.level, None, parsed)]
+                hits = [line for line in block.lines
+                        if flt.matches(line.text, line.level if flt.levels else None, None, parsed)]
             elif flt.regex_only:
                 hits = by_slot.get(slot, [])
             else:
                 hits = [line for line, f in zip(block.lines, found, strict=True)
-                        if flt.matches(line.text, line.level, slot in f, parsed)]
+                        if flt.matches(line.text, line.level if flt.levels else None, slot in f, parsed)]
             if hits:
                 self._deliver(ch, subs, LineBlock.of_lines(ch.name, hits))
 

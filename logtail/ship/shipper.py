@@ -33,7 +33,9 @@ from logtail import __version__
 from logtail.config import ConfigError, Settings
 from logtail.core.block import LineBlock, lines_of, position_of
 from logtail.core.cursor import Cursor, file_id
+from logtail.core.events import EventJoiner
 from logtail.core.frames import Line, NoticeKind
+from logtail.core.lines import RawLine
 from logtail.core.offloop import off_loop
 from logtail.match.parsers import Parser
 from logtail.ship.journal import JournalShipping
@@ -186,16 +188,28 @@ class Shipper:
                                                    "current file")
 
     async def _ship_rotated(self, ship_log: ShipLog, rb: ReadBack) -> None:
-        """The rest of `NAME.1` after the stored position, a block at a time."""
+        """The rest of `NAME.1` after the stored position, a block at a time (joined into events for a log
+        with `multiline`, the last one ended by the rotation, as the follower would have)."""
+        follower = self.table.entries[ship_log.name].follower
+        joiner = EventJoiner(follower.multiline, rb.start) if follower.multiline is not None else None
+        fid = ""
         try:
             async for lines in read_lines(ship_log.name, rb, self.settings.max_line_bytes):
                 batch = lines_of(lines)
-                if batch:
-                    self.sink.publish(ship_log.name, batch, position_of(ship_log.name, batch[-1]))
-                    await self._flush(ship_log)
+                if joiner is not None and batch:
+                    fid = batch[0].fid  # one file: one id
+                    batch = as_lines(ship_log.name, fid, follower.parser, joiner.feed(to_raw(batch)))
+                await self._ship(ship_log, batch)
+            if joiner is not None:
+                await self._ship(ship_log, as_lines(ship_log.name, fid, follower.parser, joiner.flush()))
         finally:
             os.close(rb.fd)
         self.sink.notice(ship_log.name, "rotated", f"{ship_log.path} was rotated; following the new file")
+
+    async def _ship(self, ship_log: ShipLog, batch: list[Line]) -> None:
+        if batch:
+            self.sink.publish(ship_log.name, batch, position_of(ship_log.name, batch[-1]))
+            await self._flush(ship_log)
 
     async def _last_entry(self, key: str) -> keys.Entry | None:
         found = await read_last(self.client, key, 1)
@@ -319,6 +333,14 @@ class Shipper:
                 group.create_task(self.journal.run(), name="journal")
 
 
+def to_raw(lines: list[Line]) -> list[RawLine]:
+    return [RawLine(line.text, line.end, line.truncated) for line in lines]
+
+
+def as_lines(log: str, fid: str, parser: Parser | None, events: list[RawLine]) -> list[Line]:
+    return [Line(log, e.text, fid, e.end, e.truncated, parser) for e in events]
+
+
 def shipped_position_in(path: Path, fid: str, end: int) -> tuple[str, ReadBack | None]:
     """Where the position (`fid`, `end`) is: "current" file, "rotated" NAME.1 (with the rest to ship), or "gone"."""
     def holds(rb: ReadBack) -> bool:
@@ -346,10 +368,6 @@ def ship(settings: Settings) -> None:
     host = keys.check_host(settings.host_name or socket.gethostname())
     if not settings.sources:
         raise ConfigError("ship needs at least one SOURCE (PATH, GLOB or NAME=PATH)")
-    for src in settings.sources:
-        if src.multiline is not None or src.multiline_start is not None:
-            raise ConfigError(f"logs.{src.name}.multiline: not supported by ship yet (entries join lines with "
-                              "newlines); serve the log where it is written")
     asyncio.run(_main(settings, host))
 
 

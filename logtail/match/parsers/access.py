@@ -36,20 +36,18 @@ def access_fields(text: str) -> Fields | None:
     if m is None:
         return None
     values = m.groups()
-    fields: Fields = {}
-    for name, value in zip(_NAMES, values, strict=False):
-        if value is not None and value != "-" and value != "":
-            fields[name] = _unescape(value) if "\\" in value else value
+    # Every line of a parsed access log comes here (bench/parsed_bench.py): one comprehension, escapes looked
+    # for only in a line that has a backslash.
+    fields: Fields = {name: value for name, value in zip(_NAMES, values, strict=False) if value and value != "-"}
+    if "\\" in text:
+        for name, value in fields.items():
+            if "\\" in value:
+                fields[name] = _unescape(value)
     request = fields.get("request")
     if request is not None:
-        r = _REQUEST.fullmatch(request)
-        if r is not None:
-            fields["method"], fields["path"] = r.group(1), r.group(2)
-            if r.group(3):
-                fields["protocol"] = r.group(3)
+        _split_request(request, fields)
     rest = values[-1]
-    rest = rest.rstrip() if rest else rest
-    if rest:
+    if rest and (rest := rest.rstrip()):
         pairs = logfmt_fields(rest)
         if pairs:
             for key, value in pairs.items():
@@ -57,6 +55,15 @@ def access_fields(text: str) -> Fields | None:
         else:
             fields["extra"] = rest
     return fields
+
+
+def _split_request(request: str, fields: Fields) -> None:
+    """`method`, `path` and `protocol` of `METHOD PATH[ HTTP/x.y]` (nothing for any other request line)."""
+    r = _REQUEST.fullmatch(request)
+    if r is not None:
+        fields["method"], fields["path"] = r.group(1), r.group(2)
+        if r.group(3):
+            fields["protocol"] = r.group(3)
 
 
 def _unescape(value: str) -> str:

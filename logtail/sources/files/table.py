@@ -98,7 +98,7 @@ class FileTable:
         follower = FileFollower(name, path, self.sink, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
                                 rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser,
-                                **_multiline_of(src))
+                                **_multiline_of(src, s.multiline_wait))
         entry = FileLog(name, path, follower)
         self.entries[name] = entry
         self._by_path[path] = name
@@ -172,9 +172,10 @@ class FileTable:
         self.expand_globs()
 
 
-def _multiline_of(src: LogSource | None) -> dict[str, Any]:
+def _multiline_of(src: LogSource | None, default_wait: float) -> dict[str, Any]:
     """The follower's multi-line arguments for a configured source (checked with the configuration)."""
-    if src is None or (src.multiline is None and src.multiline_start is None):
+    spec = None if src is None else src.multiline_spec
+    if src is None or spec is None:
         return {}
-    spec: str | dict[str, Any] = src.multiline if src.multiline is not None else {"start": src.multiline_start}
-    return {"multiline": rule_for(spec), "multiline_wait": src.multiline_wait}
+    wait = src.multiline_wait if src.multiline_wait is not None else default_wait
+    return {"multiline": rule_for(spec), "multiline_wait": wait}

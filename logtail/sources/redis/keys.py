@@ -8,6 +8,9 @@ Keys (host and log names are URL-safe, so they can never contain `:` or reach an
     `end`   byte offset just after the entry's last line (where a restarted shipper continues),
     `lines` the lines' text joined with "\\n" (a line never contains "\\n"),
     `cut`   (optional) comma-separated indexes of lines cut at max_line_bytes,
+    `sizes` (optional, a log with `multiline`) comma-separated counts of the lines of each event: the
+    entry's lines are then that many events, each its lines joined with "\\n", and the indexes of `cut`
+    and of ids count events (so a resume never splits one); absent when every event is one line,
     `kind`, `message` (notice entries only: rotated, truncated, missing, gap, ...; `fid`/`end` are then
     the position of the last line shipped before the notice),
     `n`     the stream's count of lines up to and including this entry's (what --redis-maxlen trims by,
@@ -96,14 +99,19 @@ Carried = list[tuple[Level | None, Fields] | tuple[Level | None, Fields, str]]
 
 def line_fields(texts: list[str], cut: list[int], fid: str, end: int, carried: Carried | None = None
                 ) -> dict[str, str]:
+    """An entry of lines, of lines with what they carry (a journal's), or of multi-line events (texts holding
+    newlines: see `sizes` above). A log is never both: a journal source has no `multiline`."""
     joined = "\n".join(texts)
-    if carried is not None and joined.count("\n") != len(texts) - 1:
+    many = joined.count("\n") != len(texts) - 1  # some text holds newlines of its own
+    if carried is not None and many:
         joined = "\n".join(text.replace("\n", " ") for text in texts)
     fields = {"fid": fid, "end": str(end), "lines": joined}
     if cut:
         fields["cut"] = ",".join(map(str, cut))
     if carried is not None:
         fields["carried"] = dump_json(carried).decode()
+    elif many:
+        fields["sizes"] = ",".join(str(text.count("\n") + 1) for text in texts)
     return fields
 
 
@@ -166,24 +174,40 @@ class Entry:
         cut = {int(i) for i in self.fields["cut"].split(",")} if self.fields.get("cut") else set()
         fid = f"{self.ms:012x}"
         base = self.seq << INDEX_BITS
-        texts = self.fields["lines"].split("\n")
         out: list[Line] = []
         carried = self.carried
-        for k, text in enumerate(texts, start=1):
+        for k, text in enumerate(self.texts(), start=1):
             if k > after:
                 text, longer = _capped(text, max_line_bytes)
                 if carried is None:
                     out.append(Line(log, text, fid, base + k, longer or (k - 1) in cut, parser))
                 else:
                     level, own, *whole = carried[k - 1]
-                    if whole:
-                        text, longer = _capped(whole[0], max_line_bytes)
+                    if whole:  # one journal message with newlines: capped as one line, as the journal source caps it
+                        text, longer = _capped(whole[0], max_line_bytes, event=False)
                     out.append(CarriedLine(log, FieldedText(text, own), fid, base + k, longer or (k - 1) in cut,
                                            level))
         return out
 
+    def texts(self) -> list[str]:
+        """The text of each of the entry's lines, or of each event (`sizes`); none for a notice."""
+        if self.notice is not None or "lines" not in self.fields:
+            return []
+        texts = self.fields["lines"].split("\n")
+        sizes = self.fields.get("sizes")
+        if not sizes:
+            return texts
+        events, at = [], 0
+        for size in map(int, sizes.split(",")):  # checked by decode_entry: they add up to the lines
+            events.append("\n".join(texts[at:at + size]))
+            at += size
+        return events
 
-def _capped(text: str, max_bytes: int) -> tuple[str, bool]:
+
+def _capped(text: str, max_bytes: int, event: bool = True) -> tuple[str, bool]:
+    if event and "\n" in text:  # an event: each of its lines is capped, as the shipper's follower capped them
+        parts = [_capped(part, max_bytes) for part in text.split("\n")]
+        return "\n".join(p for p, _ in parts), any(longer for _, longer in parts)
     if len(text) <= max_bytes // 4:  # no UTF-8 character is longer than 4 bytes: surely short enough
         return text, False
     raw = text.encode()
@@ -250,6 +274,14 @@ def _problem(fields: dict[str, str]) -> str | None:
     count = fields["lines"].count("\n") + 1
     if count >= 1 << INDEX_BITS:
         return "too many lines"
+    sizes = fields.get("sizes")
+    if sizes is not None and "carried" in fields:
+        return "sizes and carried together (events carry nothing)"
+    if sizes is not None:
+        counts = [int(n) for n in sizes.split(",")] if _CUT.fullmatch(sizes) else [0]
+        if min(counts) < 1 or sum(counts) != count:
+            return "sizes is not a list of line counts adding up to the lines"
+        count = sizes.count(",") + 1  # what `cut` indexes: events
     cut = fields.get("cut")
     if cut is not None and not (_CUT.fullmatch(cut) and all(int(i) < count for i in cut.split(","))):
         return "cut is not a list of line indexes"

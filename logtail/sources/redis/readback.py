@@ -95,7 +95,7 @@ async def _cut_at(shipped: ShippedLogs, key: str, low: str, stop: str, max_bytes
     while True:
         entries = await read_reverse(shipped.client, key, high, low, READ_COUNT)
         for entry in entries:
-            texts = entry.fields.get("lines", "").split("\n") if "lines" in entry.fields else []
+            texts = entry.texts()
             for k in range(len(texts), 0, -1):  # the entry's lines, newest first
                 total += len(texts[k - 1]) + 1
                 if total > max_bytes:
