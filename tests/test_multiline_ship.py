@@ -13,19 +13,10 @@ import pytest
 
 from logtail.sources.redis import keys
 from tests.redis_support import RedisServer, Shipper, body_lines, listed
-from tests.streams import SSEClient, append
+from tests.streams import TRACEBACK, SSEClient, append
 from tests.support import LogtailServer, wait_for
 
 Start = Callable[..., LogtailServer]
-
-TRACEBACK = [
-    "2026-10-10 13:55:36,123 ERROR request failed",
-    "Traceback (most recent call last):",
-    '  File "/srv/app/handlers.py", line 42, in handle',
-    "    user = users[user_id]",
-    "KeyError: 'u-17'",
-]
-
 
 def events_in_redis(redis: RedisServer, name: str) -> list[str]:
     return redis.lines("web1", name)  # Entry.lines: one per event

@@ -118,6 +118,18 @@ async def test_an_auto_log_sends_no_fields_key(start_server: Start, tmp_path: Pa
         assert "fields" not in records[0]
 
 
+async def _since_30m_sends_the_last_two(start_server: Start, tmp_path: Path, name: str, parse: str,
+                                        line: Callable[[int], str]) -> tuple[LogtailServer, list[str]]:
+    """A log of lines 90, 50, 20 and 5 minutes old: `since=30m` sends the last two. The server and lines."""
+    lines = [line(m) for m in (90, 50, 20, 5)]
+    log = tmp_path / f"{name}.log"
+    append(log, lines)
+    server = start_server(f"{name}={log}:parse={parse}")
+    async with SSEClient(f"{server.url}/api/logs/{name}/stream?since=30m") as client:
+        assert await client.wait_lines(2) == lines[2:]
+    return server, lines
+
+
 async def test_since_on_an_access_log_reads_each_lines_time_in_its_zone(start_server: Start, tmp_path: Path) -> None:
     """An access log's time is in brackets after the client, with its own zone: `since=` reads it there."""
     now = time.time()
@@ -127,12 +139,7 @@ async def test_since_on_an_access_log_reads_each_lines_time_in_its_zone(start_se
         stamp = datetime.fromtimestamp(now - minutes_ago * 60 + 7200, UTC).strftime("%d/%b/%Y:%H:%M:%S")
         return f'203.0.113.9 - - [{stamp} +0200] "GET /{minutes_ago} HTTP/1.1" 200 5 "-" "curl/8"'
 
-    lines = [line(m) for m in (90, 50, 20, 5)]
-    log = tmp_path / "access.log"
-    append(log, lines)
-    server = start_server(f"web={log}:parse=nginx")
-    async with SSEClient(f"{server.url}/api/logs/web/stream?since=30m") as client:
-        assert await client.wait_lines(2) == lines[2:]
+    await _since_30m_sends_the_last_two(start_server, tmp_path, "web", "nginx", line)
 
 
 async def test_since_reads_the_parsed_time_of_rfc5424_lines(start_server: Start, tmp_path: Path) -> None:
@@ -143,12 +150,7 @@ async def test_since_reads_the_parsed_time_of_rfc5424_lines(start_server: Start,
         stamp = datetime.fromtimestamp(now - minutes_ago * 60, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return f"<14>1 {stamp} web1 app 42 - - minutes ago: {minutes_ago}"
 
-    lines = [line(m) for m in (90, 50, 20, 5)]
-    log = tmp_path / "sys.log"
-    append(log, lines)
-    server = start_server(f"sys={log}:parse=syslog")
-    async with SSEClient(f"{server.url}/api/logs/sys/stream?since=30m") as client:
-        assert await client.wait_lines(2) == lines[2:]
+    server, lines = await _since_30m_sends_the_last_two(start_server, tmp_path, "sys", "syslog", line)
     async with SSEClient(f"{server.url}/api/logs/sys/stream?backlog=10&field=app:app&level=info") as client:
         assert await client.wait_lines(4) == lines  # severity 6: info
 

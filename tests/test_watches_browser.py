@@ -25,8 +25,9 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-def test_watches_section_shows_state_count_and_sparkline(
-        tmp_path: Path, receiver: Receiver, page: Page, start_server: Callable[..., LogtailServer]) -> None:
+def _errors_watch(tmp_path: Path, receiver: Receiver,
+                  start_server: Callable[..., LogtailServer]) -> tuple[Path, LogtailServer]:
+    """A server with one watch, `errors` (two ERROR lines of app.log alert the receiver), and its log."""
     log = tmp_path / "app.log"
     log.touch()
     config = tmp_path / "logtail.toml"
@@ -40,7 +41,12 @@ q = "ERROR"
 threshold = 2
 notify = ["hook"]
 """)
-    server = start_server("--config", str(config))
+    return log, start_server("--config", str(config))
+
+
+def test_watches_section_shows_state_count_and_sparkline(
+        tmp_path: Path, receiver: Receiver, page: Page, start_server: Callable[..., LogtailServer]) -> None:
+    log, server = _errors_watch(tmp_path, receiver, start_server)
     with log.open("a") as f:
         f.write("ERROR a\nERROR b\nINFO c\n")
     page.goto(f"{server.url}/")
@@ -77,20 +83,7 @@ def test_a_server_without_watches_hides_the_section(page: Page, tmp_path: Path,
 
 def test_a_watch_opens_its_live_view_with_the_lines_that_fired_marked(
         tmp_path: Path, receiver: Receiver, page: Page, start_server: Callable[..., LogtailServer]) -> None:
-    log = tmp_path / "app.log"
-    log.touch()
-    config = tmp_path / "logtail.toml"
-    config.write_text(f"""
-sources = ["app.log"]
-[destinations.hook]
-url = "{receiver.url}"
-[watches.errors]
-logs = ["app.log"]
-q = "ERROR"
-threshold = 2
-notify = ["hook"]
-""")
-    server = start_server("--config", str(config))
+    log, server = _errors_watch(tmp_path, receiver, start_server)
     with log.open("a") as f:
         f.write("ERROR a\nERROR b\nINFO c\n")
     wait_for(lambda: receiver.alerts(), what="the alert of ERROR a and ERROR b")
