@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from logtail.core.fileresponse import FileStreamResponse
 from logtail.core.offloop import off_loop
-from logtail.core.ranges import RangeNotSatisfiable, Validators, parse_range
+from logtail.core.ranges import NumberTooLong, RangeNotSatisfiable, Validators, parse_range
 from logtail.core.rawresponse import Transfers
 from logtail.sources.files.siblings import LogFile, open_file
 
@@ -61,6 +61,9 @@ class DownloadResponse(FileStreamResponse):
         if self.d.range_header is not None and validators.if_range_holds(self.d.if_range):
             try:
                 span = parse_range(self.d.range_header, f.size)
+            except NumberTooLong as exc:  # the route refuses these first; a direct caller gets the same
+                await self.error(400, str(exc))
+                return
             except RangeNotSatisfiable:
                 await self.error(416, f"range not satisfiable: the file has {f.size} bytes",
                                  [(b"content-range", f"bytes */{f.size}".encode())])
