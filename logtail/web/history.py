@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from logtail.core.cursor import Cursor, parse_cursors
 from logtail.core.ranges import NumberTooLong, refuse_long_number
+from logtail.match.filters import LineFilter
 from logtail.sources.base import (
     DEFAULT_LIMIT,
     MAX_CONTEXT,
@@ -24,7 +25,7 @@ from logtail.sources.base import (
 )
 from logtail.web.access import require_readable
 from logtail.web.query import FILTER_PARAMETERS, QueryError, refuse_long_numbers
-from logtail.web.routes import NAME_PATH, FilterQuery, require_source
+from logtail.web.routes import NAME_PATH, filter_query, require_source
 from logtail.web.state import state_of
 
 
@@ -57,7 +58,7 @@ class SearchQuery:
     def __init__(
         self,
         name: Annotated[str, NAME_PATH],
-        filters: Annotated[FilterQuery, Depends()],
+        line_filter: Annotated[LineFilter, Depends(filter_query)],
         order: Annotated[Literal["newest", "oldest"], Query(description="newest first (default) or oldest")]
         = "newest",
         limit: Annotated[int, Query(description=f"Most matches to send (1-{MAX_LIMIT})")] = DEFAULT_LIMIT,
@@ -67,7 +68,6 @@ class SearchQuery:
         rotated: Annotated[bool, Query(description="Also search the rotated files NAME.1, NAME.2.gz, ...")]
         = False,
     ) -> None:
-        line_filter = filters.filter
         if not 1 <= limit <= MAX_LIMIT:
             raise HTTPException(422, detail=f"limit: must be between 1 and {MAX_LIMIT} (page with before/after)")
         if not 0 <= context <= MAX_CONTEXT:

@@ -170,8 +170,10 @@ class StreamRequest:
     since: float | None
     overflow: Overflow
 
-    def build(self) -> StreamParams:
-        return StreamParams(self.names, self.spec.build(), self.fmt, self.backlog, self.cursors, self.multi,
+    def build(self, line_filter: LineFilter | None = None) -> StreamParams:
+        """The parameters, with `line_filter` if it was compiled elsewhere (the heavy pool), else compiled here."""
+        line_filter = self.spec.build() if line_filter is None else line_filter
+        return StreamParams(self.names, line_filter, self.fmt, self.backlog, self.cursors, self.multi,
                             self.since, self.overflow)
 
 
