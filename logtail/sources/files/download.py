@@ -31,6 +31,7 @@ class Download:
     filename: str  # as the client saves it
     range_header: str | None
     if_range: str | None
+    inside: Path | None = None  # a glob match's directory: the live file must be in it (opening.py)
 
 
 class DownloadResponse(FileStreamResponse):
@@ -42,7 +43,7 @@ class DownloadResponse(FileStreamResponse):
 
     async def respond(self, scope: Scope) -> None:
         try:
-            f = await off_loop(open_file, self.d.path, self.d.rotated, self.d.compressed, False)
+            f = await off_loop(open_file, self.d.path, self.d.rotated, self.d.compressed, False, self.d.inside)
         except FileNotFoundError:
             await self.error(404, f"log {self.d.log_name!r} has no file at the moment (missing or rotated away)")
             return

@@ -80,13 +80,14 @@ class FileSource:
                 raise Unavailable(404, f"log {name!r} has no rotated file {number}")
             path, compressed = sibling.path, sibling.compressed
         filename = name if number is None else f"{name}.{number}{'.gz' if compressed else ''}"
-        download = Download(name, path, number or 0, compressed, filename, request.range, request.if_range)
+        download = Download(name, path, number or 0, compressed, filename, request.range, request.if_range,
+                            entry.follower.inside)
         return DownloadResponse(download, transfers)
 
     def search(self, name: str, request: SearchRequest, transfers: Transfers) -> Response:
         entry = self._entry(name)
         return SearchResponse(name, entry.path, request, self.settings.max_line_bytes, transfers,
-                              entry.follower.parser)
+                              entry.follower.parser, entry.follower.inside)
 
     def collectors(self) -> list[Collector]:
         return []
