@@ -444,6 +444,14 @@ def test_basic_auth_through_nginx(start_proxied: Callable[..., Proxied], tmp_pat
     with (proxied.client() as anonymous, proxied.client(AUTH) as alice,
           proxied.client((AUTH[0], "wrong")) as wrong_password,
           proxied.client(("nobody", AUTH[1])) as wrong_user):
+        user, password = AUTH
+        near_misses = [(user, ""), (user, password[:-1]), (user, password + "x"), (user, password.swapcase()),
+                       ("", password), (user.upper(), password)]
+        # Issue 21: a weak comparison (prefix, case, empty) must show here too. First, while the address has
+        # failures left: past the limit a near miss would get 429 without being compared at all.
+        for miss in near_misses:
+            with proxied.client(miss) as near:
+                assert near.get(f"{proxied.base}/api/logs").status_code == 401, miss
         page = alice.get(f"{proxied.base}/")
         assert page.status_code == 200, proxied.diagnostics()
         scripts = re.findall(r"""\ssrc=["']([^"']+\.js[^"']*)["']""", page.text)
@@ -458,12 +466,6 @@ def test_basic_auth_through_nginx(start_proxied: Callable[..., Proxied], tmp_pat
 
         assert alice.get(f"{proxied.base}/api/logs").status_code == 200
         assert anonymous.get(f"{proxied.base}/healthz").status_code == 200
-        user, password = AUTH
-        near_misses = [(user, ""), (user, password[:-1]), (user, password + "x"), (user, password.swapcase()),
-                       ("", password), (user.upper(), password)]
-        for miss in near_misses:  # issue 21: a weak comparison (prefix, case, empty) must show here too
-            with proxied.client(miss) as near:
-                assert near.get(f"{proxied.base}/api/logs").status_code in (401, 429), miss  # 429: limited
 
         assert_line_arrives(alice, proxied, "for alice", "line for the authenticated client")
 
