@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
+from logtail.web.middleware.auth import AuthLimits
 from tests.support import Certificate, LogtailServer, free_port, wait_for
 
 pytestmark = pytest.mark.nginx
@@ -468,6 +469,22 @@ def test_basic_auth_through_nginx(start_proxied: Callable[..., Proxied], tmp_pat
         assert anonymous.get(f"{proxied.base}/healthz").status_code == 200
 
         assert_line_arrives(alice, proxied, "for alice", "line for the authenticated client")
+
+
+def test_a_forged_forwarded_for_through_nginx_does_not_escape_the_limit(
+        start_proxied: Callable[..., Proxied]) -> None:
+    """Issue 21, finding 6: a client-chosen X-Forwarded-For must not give each wrong password a new address.
+    nginx (the shipped site) appends the peer's address to whatever the client sent, and logtail believes the
+    last address that is not a trusted proxy: the client's own (127.0.0.2 here: not in --forwarded-allow-ips)."""
+    proxied = start_proxied("--auth", ":".join(AUTH))
+    limit = AuthLimits().failures
+    transport = httpx.HTTPTransport(local_address="127.0.0.2", verify=proxied.certificate.client_context())
+    with httpx.Client(transport=transport, auth=(AUTH[0], "not-it"), timeout=10) as client:
+        statuses = [client.get(f"{proxied.base}/api/logs", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                    for i in range(limit + 1)]
+    assert statuses == [401] * limit + [429], proxied.diagnostics()
+    with proxied.client(AUTH) as alice:  # another address is not refused
+        assert alice.get(f"{proxied.base}/api/logs").status_code == 200
 
 
 def test_nginx_auth_basic_alternative(start_proxied: Callable[..., Proxied], tmp_path: Path) -> None:
