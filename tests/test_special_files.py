@@ -180,3 +180,24 @@ async def test_a_glob_link_repointed_outside_stops_being_read(
                 await async_wait_for(lambda s=stream: ("app.log", "inside three") in s.received,  # type: ignore[misc]
                                      what="the link back inside")
                 assert SECRET not in stream.raw.decode(errors="replace")
+
+
+async def test_since_and_resume_do_not_follow_a_symlinked_sibling(
+        tmp_path: Path, start_server: Callable[..., LogtailServer]) -> None:
+    """`since=` and resume followed a symlinked `NAME.1` (to a 0600 file elsewhere) that history skips: the
+    stream from a moment before the secret's lines, and a resume from a position in no file, both start at
+    the current file."""
+    log, secret = tmp_path / "logs" / "app.log", tmp_path / "secret"
+    log.parent.mkdir()
+    append(log, ["2026-01-01T00:00:05Z current"])
+    secret.write_text(f"2026-01-01T00:00:01Z {SECRET}\n")
+    secret.chmod(0o600)
+    (tmp_path / "logs" / "app.log.1").symlink_to(secret)
+    server = start_server(str(log), "--window-lines", "1")
+    url = f"{server.url}/api/logs/app.log/stream"
+    async with SSEClient(f"{url}?since=2025-12-31T00:00:00Z") as since, \
+            SSEClient(url, headers={"Last-Event-ID": "app.log=000000000000:5"}) as resumed:
+        for stream in (since, resumed):
+            await async_wait_for(lambda s=stream: ("app.log", "2026-01-01T00:00:05Z current") in s.received,  # type: ignore[misc]
+                                 what="the current file's line")
+            assert SECRET not in stream.raw.decode(errors="replace")
