@@ -8,15 +8,19 @@ Measured as `/healthz` latency on a real server while the attack runs, with a ge
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from starlette.requests import Request
 
+from logtail.core import offloop
 from logtail.match.fields import parse_field_filters
 from logtail.match.patterns import CompileBudget, FilterError
 from logtail.web.query import QueryError, check_stream
+from logtail.web.routes import filter_query
 from tests.streams import append
 from tests.support import LogtailServer
 
@@ -89,6 +93,32 @@ async def test_distinct_costly_patterns_stay_within_the_budget(server: LogtailSe
 
     worst = await healthz_during(server, attack)
     assert worst < HEALTHZ_BOUND, f"/healthz took {worst:.2f}s during the attack"
+
+
+def search_request(client: str, query: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/api/logs/a.log/search", "headers": [],
+                    "query_string": query.encode(), "client": (client, 40000)})
+
+
+async def test_a_search_compiles_its_patterns_in_the_heavy_pool() -> None:
+    """A search compiled its patterns in anyio's default pool (a FastAPI sync dependency), outside the bound
+    and the per-client limit of the heavy pool that streams compile in. Now, while a client's turn in the
+    heavy pool is taken, its search with a pattern waits for it; one without a pattern, and another client's,
+    do not."""
+    gate = threading.Event()
+    busy = asyncio.ensure_future(offloop.HEAVY.run("192.0.2.1", gate.wait))
+    mine = asyncio.ensure_future(filter_query(search_request("192.0.2.1", "regex=err.r&field=k~v.")))
+    try:
+        plain = await asyncio.wait_for(filter_query(search_request("192.0.2.1", "q=error")), 10)
+        other = await asyncio.wait_for(filter_query(search_request("192.0.2.2", "regex=err.r")), 10)
+        assert (plain.q, other.regex) == ("error", "err.r")
+        done, _ = await asyncio.wait([mine], timeout=0.5)
+        assert not done, "the search compiled outside the heavy pool"
+    finally:
+        gate.set()
+    await busy
+    line_filter = await asyncio.wait_for(mine, 10)
+    assert line_filter.regex == "err.r" and line_filter.matches('{"k": "vv", "m": "an error"}', None)
 
 
 def test_repeats_are_dropped_before_the_count_is_checked_or_anything_compiled() -> None:

@@ -385,7 +385,8 @@ async def test_read_after_reads_up_to_the_hubs_position(writer: JournalWriter) -
     hub.publish("journal", list(first), Cursor("journal", first[-1].fid, first[-1].end))
     writer.write("after the hub's position")
     await until(lambda: len(writer_messages(writer)) == 4, "the last entry in the file")
-    reading = source.read_after(hub.channel("journal"), Cursor("journal", first[0].fid, first[0].end), "sse", False)
+    cursor = Cursor("journal", first[0].fid, first[0].end)
+    reading = await source.read_after(hub.channel("journal"), cursor, "sse", False)
     assert reading.blocks is not None
     got = [line.text for batch in [b async for b in reading.blocks] for line in batch]  # type: ignore[union-attr]
     assert got == ["entry 1", "entry 2"]

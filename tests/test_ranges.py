@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 import pytest
 
-from logtail.core.ranges import RangeNotSatisfiable, Validators, parse_range
+from logtail.core.ranges import NumberTooLong, RangeNotSatisfiable, Validators, parse_range
 
 
 @pytest.mark.parametrize(("header", "size", "expected"), [
@@ -43,6 +43,14 @@ def test_parse_range_unsatisfiable(header: str, size: int) -> None:
     with pytest.raises(RangeNotSatisfiable):
         parse_range(header, size)
 
+
+
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 19 + "-", "bytes=0-" + "1" * 5000, "bytes=-" + "9" * 19,
+                                    "bytes=0-1," + "9" * 19 + "-"])
+def test_parse_range_refuses_over_long_numbers(header: str) -> None:
+    """Past 18 digits a number is no file's position: a bad request (400), not 416 or the whole file."""
+    with pytest.raises(NumberTooLong, match=r"^Range: a number of more than 18 digits$"):
+        parse_range(header, 100)
 
 
 def test_etag_changes_with_size_inode_and_mtime() -> None:

@@ -4,11 +4,14 @@ range of a file off the event loop, safely against the caller closing it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +19,15 @@ from logtail.core.block import LineBlock, lines_of
 from logtail.core.cursor import HEAD_BYTES, Cursor, file_id
 from logtail.core.hub import Hub
 from logtail.sources.files.follow import FileFollower
-from logtail.sources.files.readback import Plan, ReadBack, notice_frames, plan_lines, read_back, read_lines
+from logtail.sources.files.readback import (
+    Plan,
+    ReadBack,
+    notice_frames,
+    plan_lines,
+    plan_read_back,
+    read_back,
+    read_lines,
+)
 
 
 async def test_cancelled_read_back_does_not_close_under_a_running_read(tmp_path: Path) -> None:
@@ -158,3 +169,49 @@ async def test_read_back_is_capped_at_resume_max_bytes_with_a_gap_saying_how_muc
     frame = json.loads(notice_frames(p, "ndjson"))
     assert frame["kind"] == "gap" and frame["skipped_bytes"] == 114 and frame["log"] == "app.log"
     assert await texts(p) == ["line 18", "line 19", "line 20"]  # the partial first line is dropped
+
+
+# --- where the files are opened: never on the event loop -----------------------------------------------------
+
+_recording: list[tuple[threading.Thread, str, list[str]]] = []  # (thread, directory, paths opened there)
+
+
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _recording:
+        thread, directory, opened = _recording[-1]
+        if threading.current_thread() is thread and str(args[0]).startswith(directory):
+            opened.append(str(args[0]))
+
+
+sys.addaudithook(_on_audit)  # for the whole process (a hook cannot be removed): it records only when asked
+
+
+@contextlib.contextmanager
+def opens_on_this_thread(directory: Path) -> Iterator[list[str]]:
+    """The files under `directory` that this thread opens meanwhile (`os.open` raises the `open` audit event)."""
+    opened: list[str] = []
+    _recording.append((threading.current_thread(), str(directory), opened))
+    try:
+        yield opened
+    finally:
+        _recording.pop()
+
+
+async def test_planning_a_read_back_opens_no_file_on_the_event_loop(log: Log, tmp_path: Path) -> None:
+    """Resume and catch-up opened `NAME.1`, `NAME.2`, ... and `fstat`-ed them on the event loop (without
+    blocking, but system calls that serve one request): now the plan is made in a worker thread."""
+    cursor = log.cursor_after(10)
+    log.path.rename(tmp_path / "app.log.1")
+    log.path.write_text("new 1\n")
+    while log.follower.step():
+        pass
+    ch = log.hub.channel("app.log")
+    with opens_on_this_thread(tmp_path) as on_loop:
+        p = await plan_read_back(ch, log.follower, cursor, 1 << 20)
+        lost = await plan_read_back(ch, log.follower, Cursor("app.log", "0123456789ab", 10), 1 << 20)
+    assert on_loop == []
+    assert await texts(p) == [f"line {i:02d}" for i in range(11, 21)] + ["new 1"]
+    assert lost.lost and await texts(lost) == ["new 1"]  # app.log.1 is walked, and not known to come after
+    with opens_on_this_thread(tmp_path) as here:  # the recorder sees the same plan made in this thread
+        read_back(ch, log.follower, cursor, 1 << 20).close()
+    assert here == [str(tmp_path / "app.log.1")]

@@ -5,6 +5,7 @@ The unit tests call the locator on real files; the end-to-end tests run a real s
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -283,3 +284,33 @@ def test_a_file_without_timestamps_is_not_read_whole(tmp_path: Path, monkeypatch
         os.close(fd)
     assert found.offset is None
     assert read < 2 * 1024 * 1024  # log2(16 MB / 256 KB) probes of 64 KB, then 256 KB: not 16 MB
+
+
+@pytest.mark.slow
+async def test_since_on_a_large_file_without_timestamps_starves_nothing(start_server: Start, tmp_path: Path) -> None:
+    """Issue 21, finding 5: `since=` read a whole file without timestamps (4.4 s of CPU for 317 MB) in the
+    shared worker pool, so 8 at once made an unrelated request wait 54.6 s. Now the scan is bounded and runs
+    in the heavy pool: while 8 such requests run, `/healthz` and the log list (a worker-pool call) answer
+    within a generous bound, and every stream opens."""
+    log = tmp_path / "app.log"
+    with log.open("wb") as f:
+        block = (b"x" * 99 + b"\n") * 10_000  # 1 MB of lines with no time in them
+        for _ in range(120):
+            f.write(block)
+    server = start_server(str(log))
+    url = f"{server.url}/api/logs/app.log/stream"
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=None)) as client:
+        async def open_since() -> int:
+            async with client.stream("GET", url, params={"since": "1d", "format": "ndjson"}) as response:
+                return response.status_code
+
+        flood = asyncio.gather(*(open_since() for _ in range(8)))
+        worst = 0.0
+        while not flood.done():
+            for path in ("/healthz", "/api/logs"):
+                t0 = time.monotonic()
+                assert (await client.get(f"{server.url}{path}", timeout=30)).status_code == 200
+                worst = max(worst, time.monotonic() - t0)
+            await asyncio.sleep(0.05)
+        assert await flood == [200] * 8
+    assert worst < 2.0, f"an unrelated request waited {worst:.2f}s"

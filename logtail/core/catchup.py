@@ -50,7 +50,7 @@ class Reading:
 class Backfill(Protocol):
     """What a log's source does for a lagging client: read the log back from where the source keeps it."""
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading: ...
+    async def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading: ...
 
 
 class CatchUp:
@@ -73,19 +73,20 @@ class CatchUp:
         self._turn += 1
         reading = self.readings.get(log)
         if reading is None and log in self.sibling_starts:
-            self._start_reading(log, self.sub.lagging[log])
+            await self._start_reading(log, self.sub.lagging[log])
         elif reading is None:
-            self._from_window(log)
+            await self._from_window(log)
         else:
             await self._read(log, reading)
 
-    def _from_window(self, log: str) -> None:
-        # No await in here: the window, the hub's position and the rejoin are one consistent step.
+    async def _from_window(self, log: str) -> None:
+        # No await before the rejoin: the window, the hub's position and the rejoin are one consistent step
+        # (a read-back takes the hub's position before its first await too).
         sub, ch = self.sub, self.hub.channel(log)
         cursor = sub.lagging[log]
         after = [] if ch.position is None or cursor == ch.position else ch.lines_after(cursor)
         if after is None:
-            self._start_reading(log, cursor)
+            await self._start_reading(log, cursor)
             return
         room, count = sub.room(), 0
         for line in after:
@@ -99,7 +100,7 @@ class CatchUp:
             last = after[count - 1]
             sub.catch_up(log, after[:count], position_of(log, last), ch.stats)
 
-    def _start_reading(self, log: str, cursor: Cursor) -> None:
+    async def _start_reading(self, log: str, cursor: Cursor) -> None:
         sub, ch = self.sub, self.hub.channel(log)
         sibling_start = log in self.sibling_starts
         self.sibling_starts.discard(log)
@@ -107,7 +108,10 @@ class CatchUp:
         if source is None:  # no source has the log any more: what the hub holds is all there is
             sub.catch_up(log, [], ch.position or cursor, ch.stats)
             return
-        r = source.read_after(ch, cursor, sub.fmt, sibling_start)
+        r = await source.read_after(ch, cursor, sub.fmt, sibling_start)
+        if sub.closed:  # the stream ended while the source planned the reading
+            r.close()
+            return
         if r.after_hole:  # notices that happened in the hole explain it; those in what is read back wait for it
             sub.flush_deferred(log, keep=r.reads_past)
         if r.notices:

@@ -51,6 +51,7 @@ class Channel:
         self.subscribers: set[Subscription] = set()
         self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
         self._dispatch: Dispatch | None = None  # how to evaluate the groups; rebuilt when they change
+        self._regex_set: RegexSet | None = None  # the last one built: its chunks are reused (RegexSet)
         self.position: Cursor | None = None  # just after the last published line (or start of the file)
         self.stats = LogStats()
         self.parser: Parser | None = None  # the log's `parse` (None: auto), set by its source: for read-backs
@@ -72,8 +73,11 @@ class Channel:
                 self._dispatch = None
 
     def dispatch(self) -> Dispatch:
-        if self._dispatch is None:
-            self._dispatch = Dispatch(self.name, self.groups)
+        # Rebuilt when the groups changed, and at each batch while patterns wait for a chunk of the set: each
+        # build adds at most one bounded chunk (RegexSet), and a batch is evaluated by one plan throughout.
+        if self._dispatch is None or self._dispatch.pending:
+            self._dispatch = Dispatch(self.name, self.groups, self._regex_set)
+            self._regex_set = self._dispatch.regex_set
         return self._dispatch
 
     def extend(self, block: LineBlock) -> None:
@@ -139,17 +143,20 @@ class Channel:
 class Dispatch:
     """How a log's filter groups are evaluated for a batch, worked out once per change of the groups.
 
-    With REGEX_SET_MIN or more distinct patterns they are matched as one RE2 set per line (RegexSet).
+    With REGEX_SET_MIN or more distinct patterns they are matched as RE2 sets per line (RegexSet); those
+    not in a set yet (`pending`) pattern by pattern.
     """
 
-    def __init__(self, name: str, groups: dict[LineFilter, set[Subscription]]) -> None:
+    def __init__(self, name: str, groups: dict[LineFilter, set[Subscription]],
+                 previous: RegexSet | None = None) -> None:
         self.regex_set: RegexSet | None = None
         patterns = [flt for flt in groups if flt.regex]
         if len(patterns) >= REGEX_SET_MIN:
             try:
-                self.regex_set = RegexSet(patterns)
+                self.regex_set = RegexSet(patterns, previous)
             except FilterError as exc:
                 log.warning("%s: %s; matching pattern by pattern", name, exc)
+        self.pending = self.regex_set is not None and self.regex_set.pending
         slots = self.regex_set.slots if self.regex_set else {}
         self.steps = [(flt, subs, slots.get(flt)) for flt, subs in groups.items()]
         self.needs_sets = any(slot is not None and not flt.regex_only for flt, _, slot in self.steps)

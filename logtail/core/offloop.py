@@ -21,19 +21,21 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-async def off_loop(fn: Callable[..., T], *args: Any, executor: Executor | None = None) -> T:
+async def off_loop(fn: Callable[..., T], *args: Any, executor: Executor | None = None,
+                   discard: Callable[[T], None] | None = None) -> T:
     """`fn(*args)` in a worker thread (of `executor`, else the loop's default pool).
 
     If the caller is cancelled meanwhile, the call is still awaited before the cancellation goes on: it may
-    be reading a descriptor that the caller's `finally` is about to close.
+    be reading a descriptor that the caller's `finally` is about to close; what it returned then goes to
+    `discard` (a result that holds open files, say), since nobody else will have it.
     """
     future = asyncio.get_running_loop().run_in_executor(executor, functools.partial(fn, *args))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         await asyncio.wait([future])
-        if not future.cancelled():
-            future.exception()  # retrieved, so asyncio does not log it
+        if not future.cancelled() and future.exception() is None and discard is not None:
+            discard(future.result())
         raise
 
 

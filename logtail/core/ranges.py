@@ -12,17 +12,32 @@ class RangeNotSatisfiable(Exception):
     """Every range in a well-formed Range header starts at or after the end of the file: answer 416."""
 
 
+class NumberTooLong(ValueError):
+    """A number of more than `MAX_DIGITS` digits: answer 400 naming where it was."""
+
+
 _RANGE_SPEC = re.compile(r"([0-9]*)-([0-9]*)")
-BEYOND_ANY_FILE = 10**18
+# Any file's size has at most 18 digits; `int()` of thousands of digits is refused by Python itself (and
+# costs quadratic time below that), so a longer number is a bad request, said before anything is parsed.
+MAX_DIGITS = 18
+_LONG_NUMBER = re.compile(f"[0-9]{{{MAX_DIGITS + 1}}}")
+
+
+def refuse_long_number(name: str, value: str | None) -> None:
+    """Raise `NumberTooLong` naming `name` when `value` holds a run of more than `MAX_DIGITS` digits."""
+    if value is not None and _LONG_NUMBER.search(value):
+        raise NumberTooLong(f"{name}: a number of more than {MAX_DIGITS} digits")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The byte span `(start, stop)` (stop exclusive) a `Range` header asks for, or None to send it all.
 
     None for no header, a malformed one, another unit, several ranges (served whole: allowed by RFC 9110,
-    and simpler than multipart/byteranges) and any range of an empty file. Example:
+    and simpler than multipart/byteranges) and any range of an empty file; `NumberTooLong` for a number of
+    more than `MAX_DIGITS` digits, whatever the rest says. Example:
     `parse_range("bytes=-500", 1000) == (500, 1000)`.
     """
+    refuse_long_number("Range", header)
     if not header or size == 0:
         return None
     unit, sep, ranges = header.partition("=")
@@ -46,11 +61,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _number(digits: str) -> int | None:
-    """A range bound; thousands of digits mean "past any file" (Python refuses `int()` of 4,300 digits, and
-    would spend quadratic time on fewer)."""
-    if not digits:
-        return None
-    return int(digits) if len(digits) <= 18 else BEYOND_ANY_FILE
+    """A range bound (at most MAX_DIGITS digits: `parse_range` refused longer ones first)."""
+    return int(digits) if digits else None
 
 
 

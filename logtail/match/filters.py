@@ -6,6 +6,7 @@ many clients share it. User patterns run on RE2: linear time, so `(a+)+$` cannot
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -95,34 +96,80 @@ class LineFilter:
 
 
 class RegexSet:
-    """Every distinct regex among a log's filters, matched in one RE2 pass per line (`re2.Set`).
+    """Every distinct regex among a log's filters, matched in a few RE2 passes per line (`re2.Set`).
 
     With a thousand clients each following its own pattern, searching pattern by pattern costs about a
     microsecond or more per pattern per line; one set match costs about the same as a single search.
-    Patterns that ignore case go in a second set (RE2 options are per set).
+
+    Building a set runs on the event loop (the hub never awaits) and RE2's wrapper holds the GIL while it
+    compiles one, so a worker thread would not spare the loop: instead no build is ever large. Patterns go
+    into chunks of at most CHUNK_PATTERNS patterns and CHUNK_CHARS characters, and adding stops when
+    CHUNK_BUDGET of CPU is spent. A new set keeps the chunks of the one before it that are still mostly in
+    use and builds at most one new chunk; patterns left out (`pending`) are matched one by one until a later
+    set takes them (the hub builds one at its next batch). Measured by bench/regexset.py: a build of 200
+    patterns of 1,000 characters at once took 50-60 ms of CPU, a chunk at most a few ms; a line against
+    1,000 short patterns costs 2-3 times one set's match (two chunks).
     """
 
-    SPLIT = 1 << 20  # slot numbers at or above this are in the case-insensitive set
-
-    def __init__(self, filters: list[LineFilter]) -> None:
+    def __init__(self, filters: list[LineFilter], previous: RegexSet | None = None) -> None:
+        wanted = {flt for flt in filters if flt.regex}
+        chunks: list[_Chunk] = [chunk for chunk in (previous.chunks if previous else [])
+                  if 2 * len(wanted.intersection(chunk.slots)) >= len(chunk.slots)]
+        held = {flt for chunk in chunks for flt in chunk.slots}
+        missing = [flt for flt in dict.fromkeys(filters) if flt.regex and flt not in held]
+        if missing:
+            chunks.append(_Chunk(missing))
+        self.chunks: list[_Chunk] = chunks
         self.slots: dict[LineFilter, int] = {}
-        self._sets: list[Any] = []
-        for ignore_case, base in ((False, 0), (True, self.SPLIT)):
-            rset = re2.Set.SearchSet(re2_options(ignore_case, SET_MAX_MEM))
-            for flt in filters:
-                if flt.regex and flt.ignore_case == ignore_case and flt not in self.slots:
-                    self.slots[flt] = base + rset.Add(flt.regex)
-            try:
-                rset.Compile()
-            except Exception as exc:  # the wrapper raises plain errors (e.g. out of memory)
-                raise FilterError(f"cannot build one RE2 set of these patterns: {exc}") from None
-            self._sets.append(rset)
+        for number, chunk in enumerate(chunks):
+            for flt, slot in chunk.slots.items():
+                if flt in wanted:
+                    self.slots.setdefault(flt, (number << _CHUNK_SHIFT) | slot)
+        self.pending = len(self.slots) < len(wanted)
 
     def match(self, text: str) -> list[int]:
         """The slots of the patterns found in `text`."""
         raw = text.encode()
-        hits: list[int] = self._sets[0].Match(raw) or []  # an empty set answers None
-        more = self._sets[1].Match(raw)
-        if more:
-            hits = hits + [self.SPLIT + i for i in more]
+        hits: list[int] = []
+        for number, chunk in enumerate(self.chunks):
+            base = number << _CHUNK_SHIFT
+            for split, rset in chunk.sets:
+                found = rset.Match(raw)  # an empty set answers None
+                if found:
+                    hits.extend(base | split | i for i in found)
         return hits
+
+
+CHUNK_PATTERNS = 1024  # patterns in one RE2 set
+CHUNK_CHARS = 16384  # characters of pattern in one RE2 set
+CHUNK_BUDGET = 0.002  # seconds of CPU spent adding patterns to one set, checked between patterns
+_SPLIT = 1 << 20  # slot numbers with this bit are in a chunk's case-insensitive set
+_CHUNK_SHIFT = 21  # a slot is its chunk's number, then the bit above, then its index in the set
+
+
+class _Chunk:
+    """One bounded pair of RE2 sets (case-sensitive, case-insensitive) and each pattern's slot in them."""
+
+    def __init__(self, filters: list[LineFilter]) -> None:
+        self.slots: dict[LineFilter, int] = {}
+        self.sets: list[tuple[int, Any]] = []
+        deadline, chars = time.thread_time() + CHUNK_BUDGET, 0
+        for ignore_case, split in ((False, 0), (True, _SPLIT)):
+            rset = re2.Set.SearchSet(re2_options(ignore_case, SET_MAX_MEM))
+            added = 0
+            for flt in filters:
+                if flt.ignore_case != ignore_case or flt in self.slots:
+                    continue
+                if (len(self.slots) >= CHUNK_PATTERNS or chars + len(flt.regex) > CHUNK_CHARS
+                        or time.thread_time() > deadline):
+                    break
+                self.slots[flt] = split | rset.Add(flt.regex)
+                chars += len(flt.regex)
+                added += 1
+            if not added:
+                continue
+            try:
+                rset.Compile()
+            except Exception as exc:  # the wrapper raises plain errors (e.g. out of memory)
+                raise FilterError(f"cannot build one RE2 set of these patterns: {exc}") from None
+            self.sets.append((split, rset))

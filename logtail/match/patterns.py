@@ -27,7 +27,7 @@ class FilterError(ValueError):
 # thread a compile stalls the event loop. `\p{Han}{1000}` takes 55-80 ms of CPU to compile under 2 MiB or
 # more, and fails in 1.6 ms under 256 KiB, where `.{1000}`, `\p{Han}{100}` and ordinary patterns compile.
 PATTERN_MAX_MEM = 256 << 10
-SET_MAX_MEM = 8 << 20  # RE2's default, for the hub's set of every client's patterns (filters.RegexSet)
+SET_MAX_MEM = 8 << 20  # RE2's default, for one chunk of the hub's sets of every client's pattern (filters.RegexSet)
 
 
 def re2_options(ignore_case: bool, max_mem: int = PATTERN_MAX_MEM) -> Any:

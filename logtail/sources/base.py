@@ -104,8 +104,9 @@ class Source(Protocol):
     async def close(self) -> None:
         """Free what the source holds (descriptors, connections); called once, after `run` ended."""
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
-        """The lines of `ch` after `cursor`, up to the hub's position now (resume and catch-up)."""
+    async def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+        """The lines of `ch` after `cursor`, up to the hub's position at the call, taken before any await
+        (resume and catch-up); files are opened off the event loop."""
 
     async def since(self, ch: Channel, moment: float, client: str = "") -> Start | None:
         """Where a stream from `moment` starts, or None to start live; heavy work is `client`'s, bounded per

@@ -306,7 +306,7 @@ class WatchEngine:
         source = self.sources.find(name)
         if source is None:
             return end
-        reading = source.read_after(ch, cursor, "ndjson", False)
+        reading = await source.read_after(ch, cursor, "ndjson", False)
         try:
             if reading.after_hole:
                 message = f"{name}: lines written while the server was down are gone (rotated away or truncated)"

@@ -13,6 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from logtail.core.cursor import Cursor, parse_cursors
+from logtail.core.ranges import NumberTooLong, refuse_long_number
+from logtail.match.filters import LineFilter
 from logtail.sources.base import (
     DEFAULT_LIMIT,
     MAX_CONTEXT,
@@ -22,8 +24,8 @@ from logtail.sources.base import (
     Unavailable,
 )
 from logtail.web.access import require_readable
-from logtail.web.query import FILTER_PARAMETERS
-from logtail.web.routes import NAME_PATH, FilterQuery, require_source
+from logtail.web.query import FILTER_PARAMETERS, QueryError, refuse_long_numbers
+from logtail.web.routes import NAME_PATH, filter_query, require_source
 from logtail.web.state import state_of
 
 
@@ -56,7 +58,7 @@ class SearchQuery:
     def __init__(
         self,
         name: Annotated[str, NAME_PATH],
-        filters: Annotated[FilterQuery, Depends()],
+        line_filter: Annotated[LineFilter, Depends(filter_query)],
         order: Annotated[Literal["newest", "oldest"], Query(description="newest first (default) or oldest")]
         = "newest",
         limit: Annotated[int, Query(description=f"Most matches to send (1-{MAX_LIMIT})")] = DEFAULT_LIMIT,
@@ -66,7 +68,6 @@ class SearchQuery:
         rotated: Annotated[bool, Query(description="Also search the rotated files NAME.1, NAME.2.gz, ...")]
         = False,
     ) -> None:
-        line_filter = filters.filter
         if not 1 <= limit <= MAX_LIMIT:
             raise HTTPException(422, detail=f"limit: must be between 1 and {MAX_LIMIT} (page with before/after)")
         if not 0 <= context <= MAX_CONTEXT:
@@ -75,8 +76,22 @@ class SearchQuery:
                                      _cursor("after", after, name), rotated)
 
 
+NUMERIC_HISTORY = ("limit", "context", "rotated", "before", "after")
+
+
+async def _no_long_numbers(request: Request) -> None:
+    """Over-long numbers are a 400 naming the parameter (or `Range`), before FastAPI reads any as an int."""
+    try:
+        refuse_long_numbers(request.query_params.multi_items(), NUMERIC_HISTORY)
+        refuse_long_number("Range", request.headers.get("range"))
+    except QueryError as exc:
+        raise HTTPException(exc.status, detail=exc.detail) from None
+    except NumberTooLong as exc:
+        raise HTTPException(400, detail=str(exc)) from None
+
+
 def build_history_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(_no_long_numbers)])
 
     @router.get("/api/logs/{name}/download", response_class=Response, response_model=None,
                 summary="Download a log file (Range requests supported)", responses=_DOWNLOAD_RESPONSES)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from logtail.config import Settings
 from logtail.core.cursor import Cursor, parse_cursors
 from logtail.core.frames import Format
+from logtail.core.ranges import NumberTooLong, refuse_long_number
 from logtail.core.subscription import OVERFLOWS, Overflow
 from logtail.match.fields import FIELD_HELP, MAX_FIELD_FILTERS, parse_field_filters, split_field
 from logtail.match.filters import MAX_PATTERN_CHARS, FilterError, LineFilter
@@ -35,6 +36,10 @@ _DIGITS = re.compile(r"[0-9]{1,9}")
 # The spellings of a boolean that FastAPI (pydantic) accepts, which links in the wild already use.
 _BOOLS = {"1": True, "true": True, "t": True, "yes": True, "y": True, "on": True,
           "0": False, "false": False, "f": False, "no": False, "n": False, "off": False}
+
+
+# The parameters that hold numbers (a cursor holds an offset): over-long ones are refused first, with 400.
+NUMERIC_STREAM = ("backlog", "since", "last_event_id")
 
 
 class QueryError(Exception):
@@ -104,6 +109,7 @@ def check_stream(query_string: bytes, last_event_id_header: str | None, path_nam
     """Every parameter checked, and nothing compiled yet: the first half of `parse_stream`, cheap enough for
     the event loop (counts and sizes are known before any pattern is compiled)."""
     single, many = _split(query_string, {"level", "field", "log"} if path_name is None else {"level", "field"})
+    refuse_long_numbers(single.items(), NUMERIC_STREAM)
     spec = filter_spec(single, many.get("level", []), many.get("field", []))
     fmt = single.get("format", "sse")
     if fmt not in FORMATS:
@@ -164,8 +170,10 @@ class StreamRequest:
     since: float | None
     overflow: Overflow
 
-    def build(self) -> StreamParams:
-        return StreamParams(self.names, self.spec.build(), self.fmt, self.backlog, self.cursors, self.multi,
+    def build(self, line_filter: LineFilter | None = None) -> StreamParams:
+        """The parameters, with `line_filter` if it was compiled elsewhere (the heavy pool), else compiled here."""
+        line_filter = self.spec.build() if line_filter is None else line_filter
+        return StreamParams(self.names, line_filter, self.fmt, self.backlog, self.cursors, self.multi,
                             self.since, self.overflow)
 
 
@@ -211,6 +219,17 @@ def _split(query_string: bytes, repeated: set[str]) -> tuple[dict[str, str], dic
         elif key in _SINGLE:
             single[key] = value
     return single, many
+
+
+def refuse_long_numbers(params: Iterable[tuple[str, str]], names: Iterable[str]) -> None:
+    """400 naming the parameter for a number of more than `ranges.MAX_DIGITS` digits in any of `names`."""
+    wanted = set(names)
+    try:
+        for name, value in params:
+            if name in wanted:
+                refuse_long_number(name, value)
+    except NumberTooLong as exc:
+        raise QueryError(400, str(exc)) from None
 
 
 def _names(values: list[str]) -> list[str]:

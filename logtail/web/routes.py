@@ -19,11 +19,12 @@ from logtail import __version__
 from logtail.core.frames import NoticeKind
 from logtail.core.offloop import HEAVY
 from logtail.match.fields import LOGFMT_PAIR, OPERATORS
+from logtail.match.filters import LineFilter
 from logtail.match.levels import LEVELS
 from logtail.sources.base import Source, Start, Unavailable
 from logtail.web.access import first_unreadable, identity, readable, require_readable, unknown_log
 from logtail.web.metrics import render
-from logtail.web.query import LOG_PARAMETER, MAX_FIELDS, PARAMETERS, QueryError, check_stream, parse_filter
+from logtail.web.query import LOG_PARAMETER, MAX_FIELDS, PARAMETERS, FilterSpec, QueryError, check_stream, filter_spec
 from logtail.web.state import AppState, state_of
 from logtail.web.stream import LogStream, StreamOptions
 
@@ -40,19 +41,23 @@ class LogInfo(BaseModel):
     host: str | None = None  # the shipping host of a log NAME@HOST read from Redis; None for a local file
 
 
-class FilterQuery:
-    """The filter parameters of a search, by the streams' rules (`streamquery.parse_filter`); document them
-    with `openapi_extra={"parameters": FILTER_PARAMETERS}` on the route."""
+async def filter_query(request: Request) -> LineFilter:
+    """The filter parameters of a search, by the streams' rules and at their cost: checked on the loop,
+    compiled as `compiled` says. Document them with `openapi_extra={"parameters": FILTER_PARAMETERS}`."""
+    query = request.query_params
+    if len(query.multi_items()) > MAX_FIELDS:  # as for streams: refused, not truncated
+        raise HTTPException(422, detail=f"query: more than {MAX_FIELDS} parameters")
+    single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
+    try:
+        return await compiled(filter_spec(single, query.getlist("level"), query.getlist("field")), request.scope)
+    except QueryError as exc:
+        raise HTTPException(exc.status, detail=exc.detail) from None
 
-    def __init__(self, request: Request) -> None:
-        query = request.query_params
-        if len(query.multi_items()) > MAX_FIELDS:  # as for streams: refused, not truncated
-            raise HTTPException(422, detail=f"query: more than {MAX_FIELDS} parameters")
-        single = {name: query[name] for name in ("q", "regex", "ignore_case", "invert") if name in query}
-        try:
-            self.filter = parse_filter(single, query.getlist("level"), query.getlist("field"))
-        except QueryError as exc:
-            raise HTTPException(exc.status, detail=exc.detail) from None
+
+async def compiled(spec: FilterSpec, scope: Scope) -> LineFilter:
+    """`spec`'s filter. Compiling user patterns can cost milliseconds each: never on the loop, within a
+    budget per request (`FilterSpec.build`), in the heavy pool, one request at a time per client."""
+    return await HEAVY.run(client_key(scope), spec.build) if spec.has_patterns else spec.build()
 
 
 def build_router() -> APIRouter:
@@ -148,9 +153,7 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
     try:
         request = check_stream(scope["query_string"], header.decode("latin-1") if header else None, path_name,
                                st.settings, time.time())
-        # Compiling user patterns can cost milliseconds each: never on the loop, within a budget per request,
-        # at most one request per client at a time.
-        params = await HEAVY.run(client_key(scope), request.build) if request.spec.has_patterns else request.build()
+        params = request.build(await compiled(request.spec, scope))
     except QueryError as exc:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
     unknown = next((name for name in params.names if not st.has_log(name)), None)

@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from logtail.core.fileresponse import FileStreamResponse
 from logtail.core.offloop import off_loop
-from logtail.core.ranges import RangeNotSatisfiable, Validators, parse_range
+from logtail.core.ranges import NumberTooLong, RangeNotSatisfiable, Validators, parse_range
 from logtail.core.rawresponse import Transfers
 from logtail.sources.files.siblings import LogFile, open_file
 
@@ -31,6 +31,7 @@ class Download:
     filename: str  # as the client saves it
     range_header: str | None
     if_range: str | None
+    inside: Path | None = None  # a glob match's directory: the live file must be in it (opening.py)
 
 
 class DownloadResponse(FileStreamResponse):
@@ -42,7 +43,7 @@ class DownloadResponse(FileStreamResponse):
 
     async def respond(self, scope: Scope) -> None:
         try:
-            f = await off_loop(open_file, self.d.path, self.d.rotated, self.d.compressed, False)
+            f = await off_loop(open_file, self.d.path, self.d.rotated, self.d.compressed, False, self.d.inside)
         except FileNotFoundError:
             await self.error(404, f"log {self.d.log_name!r} has no file at the moment (missing or rotated away)")
             return
@@ -61,6 +62,9 @@ class DownloadResponse(FileStreamResponse):
         if self.d.range_header is not None and validators.if_range_holds(self.d.if_range):
             try:
                 span = parse_range(self.d.range_header, f.size)
+            except NumberTooLong as exc:  # the route refuses these first; a direct caller gets the same
+                await self.error(400, str(exc))
+                return
             except RangeNotSatisfiable:
                 await self.error(416, f"range not satisfiable: the file has {f.size} bytes",
                                  [(b"content-range", f"bytes */{f.size}".encode())])

@@ -65,8 +65,11 @@ class FileFollower(Stepper):
                  rotate_wait: float = 5.0,
                  on_draining: Callable[[FileFollower, bool], None] | None = None,
                  parser: Parser | None = None, multiline: Rule | None = None,
-                 multiline_wait: float = 1.0) -> None:
+                 multiline_wait: float = 1.0, inside: Path | None = None) -> None:
         super().__init__(name, path, sink, flush_window)
+        # A glob match's directory: the file the name links to must stay in it, at every open by every
+        # reader (opening.py); None for a configured path, followed wherever it points.
+        self.inside = inside
         self.parser = parser  # the log's `parse`: its lines carry it (None: auto)
         # The log's `multiline`: lines are joined into events (multiline.py) before they are published, and
         # the published position stays at the start of the event still being written.
@@ -144,7 +147,7 @@ class FileFollower(Stepper):
 
     def _open(self) -> bool:
         try:
-            gen = open_generation(self.path)
+            gen = open_generation(self.path, self.inside)
         except PermissionError:
             self._on_unreadable()
             return False
@@ -277,7 +280,7 @@ class FileFollower(Stepper):
                         self.name, len(self.queue))
             return
         try:
-            gen = open_generation(self.path)
+            gen = open_generation(self.path, self.inside)
         except OSError as exc:  # gone again, or unreadable: the next step looks at the name again
             log.debug("%s: cannot open the new %s yet: %s", self.name, self.path, exc)
             return

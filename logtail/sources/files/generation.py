@@ -51,8 +51,9 @@ class Generation:
         os.close(self.fd)
 
 
-def open_generation(path: Path) -> Generation:
-    fd, st = open_regular(path)  # the one rule of which files are read (opening.py)
+def open_generation(path: Path, inside: Path | None = None) -> Generation:
+    """The file at `path`, open (a glob match: confined to its directory `inside`, opening.py)."""
+    fd, st = open_regular(path, inside=inside)  # the one rule of which files are read (opening.py)
     try:
         gen = Generation(fd, st.st_dev, st.st_ino)
         gen.refresh_head()

@@ -9,6 +9,10 @@ with `NotRegularFile`, an `OSError` like every other reason a file cannot be rea
 
 Rotated siblings (`NAME.1`, `NAME.2.gz`) are opened with `O_NOFOLLOW`: a symlink there is somebody's link to
 another file, never a rotation, so it is skipped by every reader alike.
+
+A glob match is opened confined to its directory (`inside`), at every open and by every reader (follow,
+download, search; resume and `since=` read what the follower opened): a link that was listed while it
+pointed inside and is re-pointed at a file elsewhere is refused from then on, as `PermissionError`.
 """
 
 from __future__ import annotations
@@ -29,18 +33,32 @@ class NotRegularFile(OSError):
     """The path names a FIFO, socket, device or directory: not a file a reader will open."""
 
 
-def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> tuple[int, os.stat_result]:
+def open_regular(path: Path | str, *, follow_symlinks: bool = True,
+                 inside: Path | None = None) -> tuple[int, os.stat_result]:
     """An open read-only descriptor on the regular file at `path`, and its stat; `OSError` otherwise (a
-    symlink with `follow_symlinks` false raises `OSError(ELOOP)`)."""
+    symlink with `follow_symlinks` false raises `OSError(ELOOP)`; with `inside`, one that resolves outside
+    that directory raises `PermissionError`)."""
     flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
-    if not follow_symlinks:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if inside is not None:
+        # Opened without following links, and a link's target only once it is checked: re-pointing the link
+        # (or replacing the file by one) between the check and the open cannot lead the open elsewhere.
+        try:
+            return _open_regular(path, flags | nofollow)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+        return _open_regular(confined(Path(path), inside), flags | nofollow)
     try:
-        fd = os.open(path, flags)
+        return _open_regular(path, flags if follow_symlinks else flags | nofollow)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             _refused(path, "a symbolic link where a rotated file was expected")
         raise
+
+
+def _open_regular(path: Path | str, flags: int) -> tuple[int, os.stat_result]:
+    fd = os.open(path, flags)
     try:
         st = os.fstat(fd)
     except BaseException:
@@ -67,12 +85,22 @@ def link_stays_inside(path: Path) -> bool:
     if not path.is_symlink():
         return True
     try:
-        directory = path.parent.resolve(strict=True)
-        target = path.resolve(strict=True)
-    except (OSError, RuntimeError):  # dangling, or a loop of links
-        _refused(path, "a symbolic link that resolves to nothing")
+        confined(path, path.parent)
+    except OSError:
         return False
-    if target.parent == directory or directory in target.parents:
-        return True
-    _refused(path, f"a symbolic link to {target}, outside {directory}")
-    return False
+    return True
+
+
+def confined(link: Path, directory: Path) -> Path:
+    """The file the symlink `link` resolves to, if it is inside `directory`; `PermissionError` if it is
+    elsewhere, `FileNotFoundError` if it resolves to nothing (dangling, or a loop of links)."""
+    try:
+        root = directory.resolve(strict=True)
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        _refused(link, "a symbolic link that resolves to nothing")
+        raise FileNotFoundError(errno.ENOENT, f"{link.name} resolves to nothing") from None
+    if target.parent == root or root in target.parents:
+        return target
+    _refused(link, f"a symbolic link to {target}, outside {root}")
+    raise PermissionError(errno.EACCES, f"{link.name} links to a file outside {root}")

@@ -1,7 +1,8 @@
 """Reading a log back from its files, after a position that is no longer in the hub's window.
 
-`read_back()` runs on the event loop and plans what to read up to the hub's position at that moment (the
-plan's `end`): the current file from the position (read with a duplicated descriptor, so a rotation
+`plan_read_back()` takes, on the event loop, the hub's position (the plan's `end`) and what the follower
+knows at that one moment, then plans in a worker thread, where every file is opened, what to read up to
+`end`: the current file from the position (read with a duplicated descriptor, so a rotation
 meanwhile does not matter), or the rest of the rotated sibling `NAME.k` that holds it, then `NAME.(k-1)` ...
 `NAME.1` wholly and the current file. Siblings are walked from `NAME.1` back to the first missing one, at most
 `MAX_SIBLINGS`; a compressed `NAME.k.gz` is out of reach and ends the walk. Only when the position is in none
@@ -65,11 +66,55 @@ class Plan:
         self.readbacks.clear()
 
 
+@dataclass(frozen=True)
+class _Follower:
+    """What a plan needs of the follower, taken on the event loop with the hub's position."""
+
+    path: Path
+    publishing: tuple[int, int] | None  # (device, inode) of the file the follower reads
+    rotated: list[tuple[Generation, int]]  # the files it let go, oldest first, with the size read from each
+
+
+async def plan_read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int,
+                         sibling_start: bool = False) -> Plan:
+    """What to read back after `cursor`, planned in a worker thread: opening `NAME.1` ... and their `fstat`
+    are system calls that serve one request, and stay off the loop like the reads (`sibling_start`: the
+    cursor is the start of a rotated sibling, since=, never of the current file)."""
+    return await off_loop(_plan, *_begin(ch, follower), cursor, resume_max_bytes, sibling_start,
+                          discard=Plan.close)
+
+
 def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume_max_bytes: int,
               sibling_start: bool = False) -> Plan:
-    """`sibling_start`: the cursor is the start of a rotated sibling (since=), never of the current file."""
+    """`plan_read_back` in the calling thread (for tests)."""
+    return _plan(*_begin(ch, follower), cursor, resume_max_bytes, sibling_start)
+
+
+def _begin(ch: Channel, follower: FileFollower | None) -> tuple[Plan, ReadBack | None, _Follower | None]:
+    # On the loop, with no await: the hub's position and the follower's files are of one moment.
     p = Plan(ch.name, ch.position, parser=ch.parser, multiline=follower.multiline if follower else None)
-    current = current_range(ch, follower)
+    if follower is None:
+        return p, None, None
+    gen = follower.gen
+    known = _Follower(follower.path, None if gen is None else (gen.dev, gen.ino), list(follower.rotated))
+    return p, current_range(ch, follower), known
+
+
+def _plan(p: Plan, current: ReadBack | None, follower: _Follower | None, cursor: Cursor, resume_max_bytes: int,
+          sibling_start: bool) -> Plan:
+    try:
+        _fill(p, current, follower, cursor, sibling_start)
+    except BaseException:
+        if current is not None and current not in p.readbacks:
+            os.close(current.fd)
+        p.close()
+        raise
+    _bound(p, resume_max_bytes)
+    return p
+
+
+def _fill(p: Plan, current: ReadBack | None, follower: _Follower | None, cursor: Cursor,
+          sibling_start: bool) -> None:
     if current is not None and not sibling_start and _same_file(current, cursor) and cursor.offset <= current.stop:
         current.start = cursor.offset
         p.readbacks.append(current)
@@ -89,14 +134,12 @@ def read_back(ch: Channel, follower: FileFollower | None, cursor: Cursor, resume
             for rb in siblings[(oldest + 1) if oldest is not None else 0:]:
                 os.close(rb.fd)
             siblings = siblings[:oldest + 1] if oldest is not None else []
-        siblings, draining = _up_to_publishing(ch, follower, siblings[::-1])
+        siblings, draining = _up_to_publishing(p.end, follower, siblings[::-1])
         p.readbacks.extend(siblings)
         if current is not None and not draining:
             p.readbacks.append(current)
         elif current is not None:
             os.close(current.fd)  # the walk ended in the file the follower is draining: the rest comes live
-    _bound(p, resume_max_bytes)
-    return p
 
 
 def _same_file(rb: ReadBack, cursor: Cursor) -> bool:
@@ -143,7 +186,7 @@ def open_sibling(path: Path, k: int) -> ReadBack | None:
     return open_whole(Path(f"{path}.{k}"), f"{path.name}.{k}", follow_symlinks=False)
 
 
-def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack]:
+def _siblings_to(follower: _Follower | None, cursor: Cursor) -> list[ReadBack]:
     """`NAME.1`, `NAME.2`, ... open, newest first, up to the first that holds the position, else up to the
     first missing one (a compressed `NAME.k.gz` is out of reach and ends the walk too)."""
     found: list[ReadBack] = []
@@ -159,23 +202,23 @@ def _siblings_to(follower: FileFollower | None, cursor: Cursor) -> list[ReadBack
     return found
 
 
-def _up_to_publishing(ch: Channel, follower: FileFollower | None,
+def _up_to_publishing(end: Cursor | None, follower: _Follower | None,
                       oldest_first: list[ReadBack]) -> tuple[list[ReadBack], bool]:
     """The siblings to read, oldest first, and whether the follower is still draining the last of them: what
     it has not published yet reaches the client live, so the read-back stops where publishing is (no newer
     sibling, no current file)."""
-    gen = follower.gen if follower is not None else None
+    publishing = follower.publishing if follower is not None else None
     for i, rb in enumerate(oldest_first):
         st = os.fstat(rb.fd)
-        if gen is not None and (st.st_dev, st.st_ino) == (gen.dev, gen.ino) and ch.position is not None:
-            rb.stop = min(rb.stop, ch.position.offset)
+        if publishing is not None and (st.st_dev, st.st_ino) == publishing and end is not None:
+            rb.stop = min(rb.stop, end.offset)
             for newer in oldest_first[i + 1:]:
                 os.close(newer.fd)
             return oldest_first[:i + 1], True
     return oldest_first, False
 
 
-def _after_lost(follower: FileFollower | None, cursor: Cursor,
+def _after_lost(follower: _Follower | None, cursor: Cursor,
                 siblings: list[ReadBack]) -> tuple[int | None, int | None]:
     """For a position in a file out of reach: the bytes lost (when the follower read that file and those
     after it), and which of `siblings` (newest first) to read from its start: the oldest that is a file the
@@ -185,7 +228,7 @@ def _after_lost(follower: FileFollower | None, cursor: Cursor,
     read when it is known to come after the position."""
     if follower is None:
         return None, None
-    rotated = list(follower.rotated)
+    rotated = follower.rotated
     found = [i for i, (gen, size) in enumerate(rotated)
              if cursor.offset <= size and file_id(gen.head, cursor.offset) == cursor.fid]
     if not found:

@@ -281,9 +281,10 @@ class SearchResponse(FileStreamResponse):
     """NDJSON: matches as they are found, progress at most every `PROGRESS_INTERVAL`, then `done`."""
 
     def __init__(self, log_name: str, path: Path, req: SearchRequest, max_line_bytes: int,
-                 transfers: Transfers, parser: Parser | None = None) -> None:
+                 transfers: Transfers, parser: Parser | None = None, inside: Path | None = None) -> None:
         super().__init__(transfers)
         self.parser = parser
+        self.inside = inside  # a glob match's directory: the live file must be in it (opening.py)
         self.log_name = log_name
         self.path = path
         self.req = req
@@ -293,7 +294,7 @@ class SearchResponse(FileStreamResponse):
         req = self.req
         with_siblings = req.rotated or req.before is not None or req.after is not None
         try:
-            files = await off_loop(open_chain, self.path, with_siblings)
+            files = await off_loop(open_chain, self.path, with_siblings, self.inside)
         except OSError as exc:
             await self.error(403 if isinstance(exc, PermissionError) else 500,
                              f"log {self.log_name!r}: cannot read the file ({exc.strerror or exc})")

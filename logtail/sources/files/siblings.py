@@ -70,8 +70,11 @@ class LogFile:
         return os.pread(self.fd, size, pos)
 
 
-def open_file(path: Path, rotated: int = 0, compressed: bool = False, with_head: bool = True) -> LogFile:
-    fd, st = open_regular(path, follow_symlinks=not rotated)  # the one rule of which files are read
+def open_file(path: Path, rotated: int = 0, compressed: bool = False, with_head: bool = True,
+              inside: Path | None = None) -> LogFile:
+    """A log's file, open: a rotated one never through a symlink, the live one of a glob match confined to
+    its directory `inside` (opening.py)."""
+    fd, st = open_regular(path, follow_symlinks=not rotated, inside=None if rotated else inside)
     try:
         f = LogFile(path.name, rotated, compressed, fd, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino))
         if with_head:
@@ -90,8 +93,9 @@ def _gzip_head(fd: int) -> bytes:
         return b""
 
 
-def open_chain(log_path: Path, siblings: bool) -> list[LogFile]:
-    """The live file and, with `siblings`, the rotated ones: oldest first, the live file (if any) last."""
+def open_chain(log_path: Path, siblings: bool, inside: Path | None = None) -> list[LogFile]:
+    """The live file and, with `siblings`, the rotated ones: oldest first, the live file (if any) last
+    (`inside`: as for `open_file`)."""
     files: list[LogFile] = []
     try:
         if siblings:
@@ -101,7 +105,7 @@ def open_chain(log_path: Path, siblings: bool) -> list[LogFile]:
                 except OSError:
                     continue  # rotated away or unreadable meanwhile
         try:
-            live = open_file(log_path)
+            live = open_file(log_path, inside=inside)
         except FileNotFoundError:
             return files
         if any(f.identity == live.identity for f in files):  # renamed between listing and opening

@@ -19,7 +19,7 @@ from logtail.core.offloop import off_loop
 from logtail.core.rawresponse import Transfers
 from logtail.sources.base import DownloadRequest, LogInfo, RotatedFile, SearchRequest, Start, Unavailable
 from logtail.sources.files.download import Download, DownloadResponse
-from logtail.sources.files.readback import notice_frames, plan_lines, read_back
+from logtail.sources.files.readback import notice_frames, plan_lines, plan_read_back
 from logtail.sources.files.search import SearchResponse
 from logtail.sources.files.siblings import rotated_siblings
 from logtail.sources.files.since import since_start
@@ -56,9 +56,10 @@ class FileSource:
     async def close(self) -> None:
         self.table.close()
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+    async def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
         entry = self.table.get(ch.name)
-        p = read_back(ch, entry.follower if entry else None, cursor, self.settings.resume_max_bytes, sibling_start)
+        p = await plan_read_back(ch, entry.follower if entry else None, cursor, self.settings.resume_max_bytes,
+                                 sibling_start)
         assert p.end is not None  # a lagging log with no position rejoins at once (CatchUp._from_window)
         blocks = plan_lines(p, self.settings.max_line_bytes) if p.readbacks else None
         return Reading(p.end, blocks, notice_frames(p, fmt) if p.notices else b"", after_hole=p.lost,
@@ -80,13 +81,14 @@ class FileSource:
                 raise Unavailable(404, f"log {name!r} has no rotated file {number}")
             path, compressed = sibling.path, sibling.compressed
         filename = name if number is None else f"{name}.{number}{'.gz' if compressed else ''}"
-        download = Download(name, path, number or 0, compressed, filename, request.range, request.if_range)
+        download = Download(name, path, number or 0, compressed, filename, request.range, request.if_range,
+                            entry.follower.inside)
         return DownloadResponse(download, transfers)
 
     def search(self, name: str, request: SearchRequest, transfers: Transfers) -> Response:
         entry = self._entry(name)
         return SearchResponse(name, entry.path, request, self.settings.max_line_bytes, transfers,
-                              entry.follower.parser)
+                              entry.follower.parser, entry.follower.inside)
 
     def collectors(self) -> list[Collector]:
         return []

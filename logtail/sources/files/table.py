@@ -98,6 +98,7 @@ class FileTable:
         follower = FileFollower(name, path, self.sink, max_line_bytes=s.max_line_bytes,
                                 seed_lines=s.window_lines, from_start=from_start, flush_window=s.flush_window,
                                 rotate_wait=s.rotate_wait, on_draining=self._set_draining, parser=parser,
+                                inside=path.parent if src is not None and src.is_glob else None,
                                 **_multiline_of(src, s.multiline_wait))
         entry = FileLog(name, path, follower)
         self.entries[name] = entry

@@ -173,7 +173,7 @@ class JournalSource:
     async def close(self) -> None:
         pass  # every journalctl is ended by the task that started it
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+    async def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
         if ch.position is None:
             return Reading(cursor)
         children: list[Journalctl] = []

@@ -81,7 +81,7 @@ class RedisSource:
     async def close(self) -> None:
         await self.shipped.client.aclose()
 
-    def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
+    async def read_after(self, ch: Channel, cursor: Cursor, fmt: Format, sibling_start: bool) -> Reading:
         # A lagging client's lines beyond the window are in the Redis stream, up to the hub's position.
         blocks = self.shipped.read_after(ch, cursor, fmt, self.settings.resume_max_bytes)
         if blocks is None or ch.position is None:
