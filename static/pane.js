@@ -339,6 +339,9 @@ export class Pane {
     this.dropped = 0;
     this.skipped = 0;
     this.follow = true;
+    // A key or wheel turn just before "Clear view" is not a wish for older lines: without this, the empty,
+    // scrolled-to-top pane had scroll-back load back everything just cleared.
+    this.intentAt = -Infinity;
     if (message) this.enqueue({ kind: "marker", message });
     this.updateDropped();
     this.updateJump();
