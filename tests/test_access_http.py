@@ -207,25 +207,31 @@ def _reload_both(server: LogtailServer, logs: Path, password_hash: str) -> None:
     assert get(server, "bob", "/api/logs")[0] == 200
 
 
-def test_watches_show_only_the_lines_and_levels_of_readable_logs(
+def test_watches_and_their_lines_and_levels_are_of_readable_logs_only(
         logs: Path, password_hash: str, start_server: Callable[..., LogtailServer]) -> None:
-    """An alert's lines and the lines counted by level: of the logs the user may read only."""
+    """A watch over a log the user may not read is not listed and answers 404 like an unknown watch (its view
+    would be refused whole, as a multi-log stream is); lines counted by level: of readable logs only."""
     (logs / "users").write_text(users_text(password_hash, {"alice": "web", "bob": "dba"}))
     config = logs / "logtail.toml"
     config.write_text(f'users = "{logs / "users"}"\nsources = ["app.log", "db.log"]\n{RULES}'
-                      '[watches.all]\nlogs = ["*.log"]\nq = "secret"\nthreshold = 2\n')
+                      '[watches.all]\nlogs = ["*.log"]\nq = "secret"\nthreshold = 2\n'
+                      '[watches.db]\nlogs = ["db.log"]\nq = "secret"\n')
     server = start_server("--config", str(config))
     for name in ("app.log", "db.log"):
         with (logs / name).open("a") as f:
             f.write(f"{name} secret\n")
 
-    def watch(user: str) -> dict[str, object]:
-        (found,) = httpx.get(f"{server.url}/api/watches", auth=(user, PASSWORD), timeout=10).json()
-        return dict(found)
+    def watches(user: str) -> dict[str, dict[str, object]]:
+        listed = httpx.get(f"{server.url}/api/watches", auth=(user, PASSWORD), timeout=10).json()
+        return {found["name"]: found for found in listed}
 
-    wait_for(lambda: watch("alice")["last_alert"], what="the alert")
-    assert [line["log"] for line in watch("alice")["recent_alerts"][0]["lines"]] == ["app.log", "db.log"]  # type: ignore[index]
-    assert [line["log"] for line in watch("bob")["recent_alerts"][0]["lines"]] == ["db.log"]  # type: ignore[index]
-    assert [line["log"] for line in watch("bob")["last_alert"]["lines"]] == ["db.log"]  # type: ignore[index]
+    wait_for(lambda: watches("alice")["all"]["last_alert"], what="the alert")
+    assert [line["log"] for line in watches("alice")["all"]["recent_alerts"][0]["lines"]] == [  # type: ignore[index]
+        "app.log", "db.log"]
+    assert set(watches("bob")) == {"db"}
+    for path in ("/api/watches/all", "/api/watches/all/counts", "/api/watches/all/stream?format=text"):
+        assert get(server, "bob", path) == (404, b'{"detail":"unknown watch \'all\'"}'), path
+    assert httpx.post(f"{server.url}/api/watches/all/test", auth=("bob", PASSWORD), timeout=10).status_code == 404
+    assert get(server, "bob", "/api/watches/db")[0] == 200
     levels = httpx.get(f"{server.url}/api/levels", auth=("bob", PASSWORD), timeout=10).json()["logs"]
     assert set(levels) == {"db.log"}

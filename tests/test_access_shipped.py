@@ -50,3 +50,10 @@ def test_a_shipped_log_is_shown_and_refused_by_the_rules(
         assert status("bob", path) == (404, b'{"detail":"unknown log \'app.log@web1\'"}'), path
         allowed = status("alice", path)
         assert allowed[0] == 200 and allowed[1], path
+
+    def hosts(user: str) -> dict[str, list[str]]:
+        response = httpx.get(f"{server.url}/api/hosts", auth=(user, PASSWORD), timeout=10)
+        return {host["host"]: sorted(host["logs"]) for host in response.json()}
+
+    wait_for(lambda: hosts("alice") == {"web1": ["app.log"]}, 20, what="web1's heartbeat naming app.log")
+    assert hosts("bob") == {}  # a host none of whose logs bob may read is not his to know of

@@ -37,10 +37,19 @@ def _engine(request: Request) -> WatchEngine:
 
 
 def _watch(request: Request, name: str) -> WatchEngine:
+    """The engine, if `name` is a watch the request's user may see; else 404, as for an unknown watch."""
     engine = _engine(request)
-    if name not in engine.specs:
+    if name not in engine.specs or not _may_see(request, engine, name):
         raise HTTPException(404, detail=f"unknown watch {name[:200]!r}")
     return engine
+
+
+def _may_see(request: Request, engine: WatchEngine, name: str) -> bool:
+    """A watch is the user's to see when they may read every log it covers now: like a multi-log stream, its
+    live view is refused whole for one log they may not read, and its name, filter and counts tell of those
+    logs too."""
+    spec = engine.specs[name]
+    return all(readable(request, log) for log in _log_names(state_of(request)) if spec.covers(log))
 
 
 def describe(engine: WatchEngine, name: str, now: float,
@@ -92,7 +101,8 @@ def build_watch_router() -> APIRouter:
         engine: WatchEngine | None = getattr(request.app.state, "watches", None)
         now = time.time()
         visible = partial(readable, request)
-        return [] if engine is None else [describe(engine, name, now, visible) for name in engine.specs]
+        return [] if engine is None else [describe(engine, name, now, visible) for name in engine.specs
+                                           if _may_see(request, engine, name)]
 
     @router.get("/api/levels", summary="Lines published per log and level since start (the page's volume bars)",
                 responses={404: {"description": "No watches are configured (lines are counted only with them)"}})
