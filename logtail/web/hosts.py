@@ -26,7 +26,7 @@ def build_hosts_router() -> APIRouter:
             hosts = await state_of(request).sources.hosts()
         except Unavailable as exc:
             raise HTTPException(exc.status, exc.detail) from None
-        return [host for host in map(lambda h: _readable_part(request, h), hosts) if host is not None]
+        return [part for host in hosts if (part := _readable_part(request, host)) is not None]
 
     return router
 
