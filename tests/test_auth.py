@@ -204,6 +204,17 @@ async def test_password_checks_run_off_the_loop_a_few_at_a_time(hashed: str,
     assert most == 2
 
 
+def test_first_logins_are_checked_two_at_a_time_where_there_are_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of first logins (a team opening the page at once) waits for half as many scrypt rounds on two
+    cores; a single core keeps one check at a time, beside the event loop."""
+    monkeypatch.setattr(auth.os, "cpu_count", lambda: 2)
+    assert AuthLimits().concurrent_checks == 2
+    monkeypatch.setattr(auth.os, "cpu_count", lambda: 16)
+    assert AuthLimits().concurrent_checks == 2
+    monkeypatch.setattr(auth.os, "cpu_count", lambda: None)
+    assert AuthLimits().concurrent_checks == 1
+
+
 async def test_too_many_waiting_checks_get_503(hashed: str) -> None:
     middleware = BasicAuth(app, f"{USER}:{hashed}", limits=AuthLimits(concurrent_checks=1, queued_checks=2))
     answers = await asyncio.gather(*(call(middleware, WRONG, client=f"198.51.100.{i}") for i in range(6)))

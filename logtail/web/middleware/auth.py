@@ -22,10 +22,11 @@ import hmac
 import ipaddress
 import logging
 import math
+import os
 import secrets
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -67,7 +68,10 @@ class AuthLimits:
     failures: int = 10  # wrong credentials allowed per address and window; the next are answered 429
     window: float = 60.0  # seconds
     addresses: int = 10_000  # addresses remembered; the longest-unseen is forgotten first
-    concurrent_checks: int = 1  # checks at once, in worker threads: scrypt holds a core, the loop keeps the other
+    # Checks at once, in worker threads (scrypt releases the GIL): two, where there are two cores, so that a
+    # burst of first logins (a team opening the page after a restart) waits half as long; the event loop
+    # still gets its share of the cores beside them, and a third check waits.
+    concurrent_checks: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     queued_checks: int = 16  # checks waiting for their turn; beyond that, 503 at once
     remembered: int = 16  # valid credentials remembered
     remember_for: float = 900.0  # seconds since their last use
