@@ -15,15 +15,13 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from server_process import free_port
+from server_process import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -46,33 +44,16 @@ def install() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=TOOL, check=True)
 
 
-def start_server(port: int, log_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(log_dir: Path) -> ServerProcess:
     samples = REPO / "sample_logs"
-    out = (log_dir / "lighthouse-server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "logtail", "serve", "--port", str(port),
-                             str(samples / "app.log"), str(samples / "jobs.jsonl"), str(samples / "access.log")],
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"logtail exited with {proc.returncode}: see {out.name}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    stop(proc)
-    sys.exit(f"logtail did not answer /healthz within {START_TIMEOUT_S:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    server = ServerProcess("logtail", [str(samples / name) for name in ("app.log", "jobs.jsonl", "access.log")],
+                           log_dir / "lighthouse-server.log", None)
+    try:
+        server.start(START_TIMEOUT_S)
+    except RuntimeError as exc:
+        server.stop()
+        sys.exit(f"bench/lighthouse.py: logtail did not start: {exc}")
+    return server
 
 
 def run_once(url: str, report: Path, desktop: bool) -> dict[str, float]:
@@ -103,16 +84,15 @@ def main() -> None:
     install()
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    server = start_server(port, results)
+    server = start_server(results)
     scores: list[dict[str, float]] = []
     try:
         for i in range(opts.runs):
             report = results / f"lighthouse-{time.strftime('%Y%m%d-%H%M%S')}-{i}.json"
-            scores.append(run_once(f"http://127.0.0.1:{port}/#{opts.fragment}", report, opts.desktop))
+            scores.append(run_once(f"http://127.0.0.1:{server.port}/#{opts.fragment}", report, opts.desktop))
             print(f"run {i + 1}: {json.dumps(scores[-1])}  ({report.relative_to(REPO)})")
     finally:
-        stop(server)
+        server.stop()
     median = {key: statistics.median(s[key] for s in scores) for key in CATEGORIES}
     print(f"median of {len(scores)} ({'desktop' if opts.desktop else 'mobile'}): {json.dumps(median)}")
 
