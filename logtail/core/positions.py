@@ -117,8 +117,7 @@ def _spans(block: LineBlock) -> dict[str, Span]:
     if block.data:  # one file, clean lines: the first ends after `start`, the last at the end of the bytes
         return {block.fid: Span(block.start + 1, block.start + len(block.data))}
     spans: dict[str, Span] = {}
-    for line in block.lines:
-        span = spans.get(line.fid)
-        spans[line.fid] = (Span(line.end, line.end) if span is None
-                           else Span(span.first, line.end, span.ordered and line.end > span.last))
+    for fid, end in block.ends():
+        span = spans.get(fid)
+        spans[fid] = Span(end, end) if span is None else Span(span.first, end, span.ordered and end > span.last)
     return spans
