@@ -115,8 +115,15 @@ class JournalBlock(LineBlock):
         self.lines  # noqa: B018  # made, then looked up as any block of lines
         return super().index_of(fid, end)
 
+    def fids(self) -> list[str]:
+        """Each line's file id (a batch holds few seqnum ids: each is cut once)."""
+        ids = self.seqnum_ids
+        if ids[0] == ids[-1] and ids.count(ids[0]) == len(ids):
+            return [fid_of(ids[0])] * len(ids)
+        return list(map({seqnum_id: fid_of(seqnum_id) for seqnum_id in set(ids)}.__getitem__, ids))
+
     def ends(self) -> Iterable[tuple[str, int]]:
-        return zip(map(fid_of, self.seqnum_ids), self.seqnums, strict=True)
+        return zip(self.fids(), self.seqnums, strict=True)
 
     def frames(self, fmt: Format) -> bytes:
         if not self.texts_ or fmt not in ("sse", "ndjson"):
@@ -130,7 +137,7 @@ def _encode(block: JournalBlock, sse: bool) -> bytes:
     for SSE's `id:` line)."""
     log = encode_basestring(block.log).replace("%", "%%")  # JSON, with its quotes
     record = '{"log":' + log + ',"text":%s,"id":' + log[:-1] + '=%s:%d","level":%s,"fields":%s}'
-    fids = list(map(fid_of, block.seqnum_ids))
+    fids = block.fids()
     columns = [map(encode_basestring, block.texts_), fids, block.seqnums, _level_texts(block),
                _fields_texts(block.fields)]
     if sse:
