@@ -66,7 +66,7 @@ OUTPUT = ["--output=export"]  # journalctl's cheapest output that has every fiel
 
 async def entry_blocks(child: Journalctl, name: str, cap: int) -> AsyncIterator[JournalBlock]:
     """The lines of journalctl's output, as many as each read brought; a big read is parsed in a worker
-    thread (~5 µs an entry)."""
+    thread (~6 µs an entry, bench/RESULTS.md)."""
     reader = ExportReader(name, MAX_ENTRY_BYTES)
     async for chunk in child.chunks():
         if len(chunk) > OFF_LOOP_BYTES:

@@ -43,7 +43,7 @@ def journal_command(directory: str | None) -> list[str]:
 
 
 class Journalctl:
-    """One run of journalctl: ``async with Journalctl(args) as child: async for lines in child.lines(): ...``
+    """One run of journalctl: ``async with Journalctl(args, what) as child: async for chunk in child.chunks(): ...``
 
     Leaving the block kills the process group (if still running) and reaps the process.
     """
