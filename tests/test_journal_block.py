@@ -86,11 +86,13 @@ PLAIN = [("MESSAGE", "GET /api 200"), ("PRIORITY", "6"), ("_PID", "7")]
 
 
 @pytest.mark.parametrize(("special", "cap", "columns"), [
-    ([("MESSAGE", "x" * 40)], 16, False),  # over the cap: cut and flagged
+    ([("MESSAGE", "x" * 40)], 16, True),  # over the cap: cut and flagged
     ([("MESSAGE", "x" * 40)], 1024, True),  # every entry within a quarter of the cap
     ([("MESSAGE", "é" * 40)], 1024, True),
-    ([("MESSAGE", "y" * (MAX_FIELD_CHARS + 1))], 1 << 16, False),  # a value over MAX_FIELD_CHARS
-    ([("MESSAGE", "m"), ("TAG", "z" * (MAX_FIELD_CHARS + 1))], 1 << 16, False),
+    ([("MESSAGE", "é" * 40)], 16, True),  # cut on a character boundary
+    ([("MESSAGE", "y" * (MAX_FIELD_CHARS + 1))], 1 << 16, True),  # a value over MAX_FIELD_CHARS
+    ([("MESSAGE", "m"), ("TAG", "z" * (MAX_FIELD_CHARS + 1))], 1 << 16, True),
+    ([("MESSAGE", "m"), ("TAG", "z" * (MAX_FIELD_CHARS - 200))], 1 << 16, True),  # a long entry, no value cut
     ([("MESSAGE", "two\nlines")], 1 << 16, False),  # binary
     ([("MESSAGE", "a"), ("TAG", "1"), ("TAG", "2")], 1 << 16, False),  # a field twice
     ([("MESSAGE", 'say "hi"'), ("TAG", 'a "b"')], 1 << 16, True),  # JSON-escaped

@@ -5,7 +5,8 @@ its frames for each one cost about two thirds of the source's Python time per en
 neither: their values are plain text, given once, none over the caps (`ExportBatch.plain_chars` says so),
 and they go to clients without a filter. Such a batch is kept as columns (each entry's seqnum, MESSAGE,
 level, fields), taken out of the entries with `map` over C functions, and its SSE and NDJSON frames are
-built from one %-template (as a file's clean bytes are, core/block.py). Its `JournalLine`s are made only when
+built from one %-template (as a file's clean bytes are, core/block.py); an entry of it long enough that a
+value may be over a cap has its MESSAGE and fields cut as entry.py cuts them. Its `JournalLine`s are made only when
 something asks for them (a filter, the multi-log stream, a backlog, a shipper): the same lines, the same
 bytes (tests/test_journal_block.py). Any other batch is made entry by entry (entry.py) and encoded line by
 line.
@@ -31,11 +32,14 @@ from logtail.sources.journal.entry import (
     NOT_FIELDS,
     PRIORITY_LEVELS,
     JournalLine,
+    capped_fields,
+    message_of,
     parse_entries,
 )
 from logtail.sources.journal.export import Entry, ExportBatch
 from logtail.sources.journal.ids import fid_of
 
+_TRUNCATED = {False: "", True: ',"truncated":true'}
 _LEVEL_TEXT: dict[Level | Literal[""] | None, str] = {level: json.decode() for level, json in LEVEL_JSON.items()}
 # Functions of C that `map` calls, typed for what they are given here (every value of a plain entry is a str).
 _group: Callable[[re.Match[str] | None, int], str] = re.Match.group  # type: ignore[assignment]  # no None
@@ -48,7 +52,7 @@ _level_text: Callable[[Level | Literal[""]], str | None] = _LEVEL_TEXT.get
 class JournalBlock(LineBlock):
     """The lines of one batch of entries: as columns (`of_batch`) or as `JournalLine`s (`of_lines`)."""
 
-    __slots__ = ("fields", "levels", "realtimes", "seqnum_ids", "seqnums", "texts_")
+    __slots__ = ("fields", "levels", "realtimes", "seqnum_ids", "seqnums", "texts_", "truncated")
 
     def __init__(self, log: str, lines: list[JournalLine] | None, seqnum_ids: list[str], seqnums: list[int]) -> None:
         super().__init__(log, list[Line](lines) if lines is not None else None, b"", "", 0)
@@ -61,6 +65,7 @@ class JournalBlock(LineBlock):
         self.levels: list[Level | Literal[""]] = []  # "": none given (detected from the text when asked)
         self.fields: list[Fields] = []
         self.realtimes: list[str] = []
+        self.truncated: list[bool] = []  # whether each MESSAGE was cut; empty: none was
 
     @classmethod
     def of_lines(cls, log: str, lines: list[JournalLine]) -> JournalBlock:  # type: ignore[override]
@@ -68,11 +73,10 @@ class JournalBlock(LineBlock):
 
     @classmethod
     def of_batch(cls, log: str, batch: ExportBatch, cap: int) -> JournalBlock:
-        """The lines of a batch of entries (consumed): in columns when it is plain and within the caps."""
-        entries = batch.entries
-        within = batch.plain_chars is not None and batch.plain_chars <= min(MAX_FIELD_CHARS, cap // 4)
-        found = list(map(CURSOR.match, map(_get, entries, repeat("__CURSOR"), repeat("")))) if within else []
-        if not within or None in found:  # not plain, too long, or something that is not an entry
+        """The lines of a batch of entries (consumed): in columns when every value is plain text."""
+        entries, sizes = batch
+        found = list(map(CURSOR.match, map(_get, entries, repeat("__CURSOR"), repeat("")))) if sizes else []
+        if not sizes or None in found:  # not plain, or something that is not an entry
             return cls.of_lines(log, parse_entries(log, entries, cap))
         block = cls(log, None, list(map(_group, found, repeat(1))),
                     list(map(int, map(_group, found, repeat(2)), repeat(16))))
@@ -82,13 +86,25 @@ class JournalBlock(LineBlock):
             deque(map(_pop, entries, repeat(key), repeat(None)), maxlen=0)
         block.fields = entries  # type: ignore[assignment]  # every value is a str (plain)
         block.levels = list(map(_level_of, map(_get, entries, repeat("PRIORITY"), repeat("")), repeat("")))
+        # An entry of at most `bound` characters has no value over either cap (MESSAGE's in UTF-8 bytes).
+        bound = min(MAX_FIELD_CHARS, cap // 4)
+        if max(sizes) > bound:
+            block._cut([i for i, size in enumerate(sizes) if size > bound], cap)
         return block
+
+    def _cut(self, long: list[int], cap: int) -> None:
+        """Cut the MESSAGE and the fields of the entries at `long` as entry_line does."""
+        self.truncated = [False] * self.count
+        for i in long:
+            self.texts_[i], self.truncated[i] = message_of(self.texts_[i], cap)
+            if max(map(len, self.fields[i].values()), default=0) > MAX_FIELD_CHARS:
+                self.fields[i] = capped_fields(self.fields[i])  # type: ignore[arg-type]  # str values
 
     @property
     def lines(self) -> list[Line]:
         if self._lines is None:
             self._lines = list(map(JournalLine, repeat(self.log), map(FieldedText, self.texts_, self.fields),
-                                   self.seqnum_ids, self.seqnums, self.levels, repeat(False),
+                                   self.seqnum_ids, self.seqnums, self.levels, self.truncated or repeat(False),
                                    map(_realtime, self.realtimes)))
         return self._lines
 
@@ -133,12 +149,13 @@ class JournalBlock(LineBlock):
 
 def _encode(block: JournalBlock, sse: bool) -> bytes:
     """What `Line.frame` makes of each line, from one template: the same bytes. Template fields: MESSAGE's
-    JSON, the id's file id and seqnum, the level's JSON and the fields' (after the id's file id and seqnum
-    for SSE's `id:` line)."""
+    JSON, the id's file id and seqnum, the level's JSON, `,"truncated":true` or nothing, the fields' JSON
+    (after the id's file id and seqnum for SSE's `id:` line)."""
     log = encode_basestring(block.log).replace("%", "%%")  # JSON, with its quotes
-    record = '{"log":' + log + ',"text":%s,"id":' + log[:-1] + '=%s:%d","level":%s,"fields":%s}'
+    record = '{"log":' + log + ',"text":%s,"id":' + log[:-1] + '=%s:%d","level":%s%s,"fields":%s}'
     fids = block.fids()
-    columns = [map(encode_basestring, block.texts_), fids, block.seqnums, _level_texts(block),
+    cut = map(_TRUNCATED.__getitem__, block.truncated) if block.truncated else repeat("", block.count)
+    columns = [map(encode_basestring, block.texts_), fids, block.seqnums, _level_texts(block), cut,
                _fields_texts(block.fields)]
     if sse:
         template = "id: " + block.log.replace("%", "%%") + "=%s:%d\nevent: line\ndata: " + record + "\n\n"

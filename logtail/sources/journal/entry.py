@@ -81,13 +81,14 @@ def entry_line(log: str, entry: Entry, cap: int) -> JournalLine | None:
     if all(map(str.__instancecheck__, values)) and (not values or max(map(len, values)) <= MAX_FIELD_CHARS):
         fields = cast(Fields, entry)
     else:
-        fields = _fields_of(entry)
+        fields = capped_fields(entry)
     level: Level | Literal[""] = PRIORITY_LEVELS.get(fields.get("PRIORITY", ""), "")
     return JournalLine(log, FieldedText(text, fields), where.group(1), int(where.group(2), 16), level,
                        truncated, int(realtime) if type(realtime) is str and realtime.isdigit() else 0)
 
 
-def _fields_of(entry: Entry) -> Fields:
+def capped_fields(entry: Entry) -> Fields:
+    """An entry's values as text, each cut at MAX_FIELD_CHARS."""
     fields: Fields = {}
     for key, value in entry.items():
         shown = value_text(value)

@@ -30,11 +30,11 @@ _LENGTH = struct.Struct("<Q")
 
 
 class ExportBatch(NamedTuple):
-    """The complete entries of one read. `plain_chars`: when every value is plain text given once, the
-    characters of the longest entry (a bound on every value's length); None otherwise."""
+    """The complete entries of one read. `sizes`: when every value is plain text given once, each entry's
+    characters (a bound on the length of each of its values); None otherwise."""
 
     entries: list[Entry]
-    plain_chars: int | None = None
+    sizes: list[int] | None = None
 
 
 class ExportReader:
@@ -92,7 +92,7 @@ def parse(buf: bytes, cut: int) -> tuple[ExportBatch, bytes]:
             if len(entry) != len(fields):
                 raise ValueError("a field given twice")
             entries.append(entry)  # type: ignore[arg-type]  # each item is a [name, value] pair
-        return ExportBatch(entries, max(map(len, texts))), buf[cut + 2:]
+        return ExportBatch(entries, list(map(len, texts))), buf[cut + 2:]
     except (UnicodeDecodeError, ValueError):
         entries, rest = parse_fields(buf)
         return ExportBatch(entries), rest
