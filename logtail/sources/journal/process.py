@@ -82,13 +82,14 @@ class Journalctl:
     def returncode(self) -> int | None:
         return None if self.proc is None else self.proc.returncode
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """journalctl's output as it comes, as much as one read brings; ends when journalctl closes it."""
+    async def chunks(self, interval: float = READ_INTERVAL) -> AsyncIterator[bytes]:
+        """journalctl's output as it comes, as much as one read brings, reads at least `interval` seconds
+        apart; ends when journalctl closes it."""
         assert self._stdout is not None
         fd, loop = self._stdout, asyncio.get_running_loop()
-        last = -READ_INTERVAL
+        last = -interval
         while True:
-            wait = last + READ_INTERVAL - loop.time()
+            wait = last + interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -146,5 +147,5 @@ async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
 async def run_journalctl(args: Sequence[str], what: str = "journal") -> bytes:
     """journalctl's whole output for a short query (e.g. `--header`); its stderr logged."""
     async with Journalctl(args, what) as child:
-        chunks = [chunk async for chunk in child.chunks()]
+        chunks = [chunk async for chunk in child.chunks(0.0)]  # a short answer: no wait before its end
     return b"".join(chunks)
