@@ -9,8 +9,15 @@ Two ways of writing, each a row:
 - `pipe`: `systemd-journal-remote` appends the entries to the followed file from one pipe write, as fast as
   it writes them (on this machine it is the slowest of the three).
 
-The server runs `logtail serve journal --journal-directory DIR`; its CPU and its journalctl child's are read
-from /proc, as is the baseline journalctl's (which also follows DIR, from its start, in the same run).
+The server runs `logtail serve journal --journal-directory DIR`; its CPU is read from /proc, split into the
+server's Python process and its journalctl child, beside the CPU of the bench's SSE client (a thread of this
+process) and of the baseline journalctl, which also follows DIR from its start in the same run. In the
+`file` row the baseline is stopped (SIGSTOP) while logtail delivers and continued once it has (`--baseline
+after`, the default): the machine has 2 cores, and journalctl writing JSON at 50,000 entries/s takes most of
+one, so running it alongside would measure how logtail shares a core with it; the whole file appears at
+once, so it reads the entries in bulk either way. In the `pipe` row it always runs alongside: entries come
+at the writer's pace, and a reader that keeps up wakes more often per entry than one that finds a backlog,
+so the baseline must meet the same trickle. `--baseline concurrent` runs it alongside in both rows.
 
     .venv/bin/python bench/journal_bench.py --entries 100000 [--json out.json] [--profile DIR]
 """
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +46,7 @@ from server_process import CLOCK_TICKS, ServerProcess
 from tests.journal_support import JournalWriter
 
 IDLE_SECONDS = 20.0
+READ_BYTES = 1 << 20  # the client's socket reads
 DEADLINE = 600.0  # seconds to wait for one phase's entries
 
 
@@ -59,6 +68,11 @@ def _children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def thread_cpu_seconds(tid: int) -> float:
+    """CPU seconds of one thread of this process (the client's)."""
+    return int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[0]) / 1e9
 
 
 def run_ns(pid: int) -> int:
@@ -99,7 +113,7 @@ class Counter(threading.Thread):
     def run(self) -> None:
         tail = b""
         while True:
-            data = self.sock.recv(1 << 20)
+            data = self.sock.recv(READ_BYTES)
             if not data:
                 return
             chunk = tail + data
@@ -126,11 +140,16 @@ def prewritten(workdir: Path, count: int, after: JournalWriter) -> Path:
 
 
 def phase(name: str, count: int, client: Counter, server: ServerProcess, baseline: subprocess.Popen[bytes],
-          write: Any, profile: Path | None) -> dict[str, Any]:
-    """Write `count` entries with `write()` and measure their delivery."""
+          write: Any, profile: Path | None, alongside: bool) -> dict[str, Any]:
+    """Write `count` entries with `write()` and measure their delivery (the baseline stopped meanwhile unless
+    `alongside`)."""
     info: dict[str, Any] = {}
     expected = client.count + count
-    server_cpu, base_cpu = cpu_seconds(server.pid), cpu_seconds(baseline.pid)
+    if not alongside:
+        os.kill(baseline.pid, signal.SIGSTOP)
+    server_cpu, python_cpu = cpu_seconds(server.pid), cpu_seconds(server.pid, False)
+    base_cpu = cpu_seconds(baseline.pid)
+    client_cpu = thread_cpu_seconds(client.native_id or 0)
     with recording(server.pid, profile / f"journal-{name}.txt" if profile else None, info):
         began = time.monotonic()
         write()
@@ -139,12 +158,21 @@ def phase(name: str, count: int, client: Counter, server: ServerProcess, baselin
             time.sleep(0.02)
         elapsed = client.last_at - began
         server_us = (cpu_seconds(server.pid) - server_cpu) / count * 1e6
+        python_us = (cpu_seconds(server.pid, False) - python_cpu) / count * 1e6
+        client_us = (thread_cpu_seconds(client.native_id or 0) - client_cpu) / count * 1e6
+        load = os.getloadavg()[0]
+    if not alongside:
+        os.kill(baseline.pid, signal.SIGCONT)
     base_us = (settled_cpu(baseline.pid, time.monotonic() + 120) - base_cpu) / count * 1e6
     delivered = count - (expected - client.count)
     return {"writer": name, "entries": count, "delivered": delivered, "seconds": round(elapsed, 3),
             "entries_per_s": round(delivered / elapsed) if elapsed > 0 else None,
             "server_cpu_us_per_entry": round(server_us, 2), "journalctl_cpu_us_per_entry": round(base_us, 2),
-            "cpu_ratio": round(server_us / base_us, 2) if base_us else None, **info}
+            "cpu_ratio": round(server_us / base_us, 2) if base_us else None,
+            # The server's share split: its Python process, and its journalctl child (the rest).
+            "server_python_us_per_entry": round(python_us, 2),
+            "server_journalctl_us_per_entry": round(server_us - python_us, 2),
+            "client_us_per_entry": round(client_us, 2), "load_average_1m": round(load, 2), **info}
 
 
 def read_rate(directory: Path, output: str, count: int) -> dict[str, float]:
@@ -158,7 +186,7 @@ def read_rate(directory: Path, output: str, count: int) -> dict[str, float]:
     return {"entries_per_s": round(count / elapsed), "cpu_us_per_entry": round(used / count * 1e6, 2)}
 
 
-def run(count: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
+def run(count: int, workdir: Path, profile: Path | None, alongside: bool, idle_seconds: float) -> dict[str, Any]:
     directory = workdir / "journal"
     writer = JournalWriter(directory).open()
     writer.write("start")
@@ -173,12 +201,14 @@ def run(count: int, workdir: Path, profile: Path | None) -> dict[str, Any]:
         client.start()
         time.sleep(2.0)  # the stream is open and both journalctl are following before anything is written
         idle_start, idle_at = run_ns(server.pid), time.monotonic()
-        time.sleep(IDLE_SECONDS)
+        time.sleep(idle_seconds)
         idle = (run_ns(server.pid) - idle_start) / 1e9 / (time.monotonic() - idle_at)
-        rows = [phase("file", count, client, server, baseline, lambda: bulk.rename(directory / bulk.name), profile),
+        rows = [phase("file", count, client, server, baseline, lambda: bulk.rename(directory / bulk.name), profile,
+                      alongside),
                 phase("pipe", count, client, server, baseline,
-                      lambda: writer.send(entries(writer, count, "pipe")), profile)]
-        return {"rows": rows, "idle_core_percent": round(idle * 100, 3), "idle_seconds": IDLE_SECONDS,
+                      lambda: writer.send(entries(writer, count, "pipe")), profile, True)]
+        return {"rows": rows, "baseline": "concurrent" if alongside else "after",
+                "idle_core_percent": round(idle * 100, 3), "idle_seconds": idle_seconds,
                 "journalctl_alone": {fmt: read_rate(directory, fmt, 2 * count + 1) for fmt in ("json", "export")}}
     finally:
         os.killpg(baseline.pid, 9)
@@ -192,11 +222,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", type=Path, help="record the server with py-spy into this directory")
+    parser.add_argument("--idle", type=float, default=IDLE_SECONDS, help="seconds of the idle measurement")
+    parser.add_argument("--baseline", choices=("after", "concurrent"), default="after",
+                        help="run the baseline journalctl after the file row's delivery (default) or alongside it")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="logtail-journal-bench-") as tmp:
-        result = run(args.entries, Path(tmp), args.profile)
+        result = run(args.entries, Path(tmp), args.profile, args.baseline == "concurrent", args.idle)
     result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                       cwd=Path(__file__).parent).stdout.strip()
     result["load_average"] = os.getloadavg()

@@ -88,6 +88,10 @@ class LineBlock:
             return None
         return self.data.count(b"\n", 0, at) - 1
 
+    def ends(self) -> Iterable[tuple[str, int]]:
+        """Each line's file id and end, in order (a block of another form may know them without its lines)."""
+        return ((line.fid, line.end) for line in self.lines)
+
     def frames(self, fmt: Format) -> bytes:
         """Every line of the block in `fmt`. Not kept: the hub builds them once per format for a batch's
         clients, and a block in the window holds no more than its bytes (and its lines once asked for)."""

@@ -116,9 +116,14 @@ def _spans(block: LineBlock) -> dict[str, Span]:
     """Each file id's lines in `block`."""
     if block.data:  # one file, clean lines: the first ends after `start`, the last at the end of the bytes
         return {block.fid: Span(block.start + 1, block.start + len(block.data))}
-    spans: dict[str, Span] = {}
-    for line in block.lines:
-        span = spans.get(line.fid)
-        spans[line.fid] = (Span(line.end, line.end) if span is None
-                           else Span(span.first, line.end, span.ordered and line.end > span.last))
-    return spans
+    firsts: dict[str, int] = {}
+    lasts: dict[str, int] = {}
+    unordered: set[str] = set()
+    for fid, end in block.ends():
+        last = lasts.get(fid)
+        if last is None:
+            firsts[fid] = end
+        elif end <= last:
+            unordered.add(fid)
+        lasts[fid] = end
+    return {fid: Span(firsts[fid], last, fid not in unordered) for fid, last in lasts.items()}

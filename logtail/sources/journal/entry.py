@@ -25,8 +25,8 @@ PRIORITY_LEVELS: dict[str, Level] = {"0": "error", "1": "error", "2": "error", "
                                      "5": "info", "6": "info", "7": "debug"}
 MAX_FIELD_CHARS = 4096  # a field's value kept for filters and the page (a core dump's is megabytes)
 # journalctl's own fields (address and timestamps), not the entry's. `__SEQNUM*` are newer systemd's.
-_NOT_FIELDS = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
-_CURSOR = re.compile(r"s=([0-9a-f]{32});i=([0-9a-f]{1,16})(?:;|$)")
+NOT_FIELDS = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
+CURSOR = re.compile(r"s=([0-9a-f]{32});i=([0-9a-f]{1,16})(?:;|$)")
 
 
 class JournalLine(CarriedLine):
@@ -69,25 +69,26 @@ def entry_line(log: str, entry: Entry, cap: int) -> JournalLine | None:
     """The line of one entry, or None for an object that is not an entry (no usable `__CURSOR`). The entry
     becomes the line's fields (its cursor, timestamps and message are taken out of it)."""
     cursor = entry.pop("__CURSOR", None)
-    where = _CURSOR.match(cursor) if type(cursor) is str else None
+    where = CURSOR.match(cursor) if type(cursor) is str else None
     if where is None:
         return None
     text, truncated = message_of(entry.pop("MESSAGE", None), cap)
     realtime = entry.pop("__REALTIME_TIMESTAMP", "0")
-    for key in _NOT_FIELDS:
+    for key in NOT_FIELDS:
         entry.pop(key, None)
     values = entry.values()
     # Usually every value is a short string, and the entry is its fields as it is (checked in C).
     if all(map(str.__instancecheck__, values)) and (not values or max(map(len, values)) <= MAX_FIELD_CHARS):
         fields = cast(Fields, entry)
     else:
-        fields = _fields_of(entry)
+        fields = capped_fields(entry)
     level: Level | Literal[""] = PRIORITY_LEVELS.get(fields.get("PRIORITY", ""), "")
     return JournalLine(log, FieldedText(text, fields), where.group(1), int(where.group(2), 16), level,
                        truncated, int(realtime) if type(realtime) is str and realtime.isdigit() else 0)
 
 
-def _fields_of(entry: Entry) -> Fields:
+def capped_fields(entry: Entry) -> Fields:
+    """An entry's values as text, each cut at MAX_FIELD_CHARS."""
     fields: Fields = {}
     for key, value in entry.items():
         shown = value_text(value)

@@ -12,19 +12,29 @@ times is several lines. Each entry starts with journalctl's own `__CURSOR`, `__R
 `__MONOTONIC_TIMESTAMP`.
 
 The usual batch (every value plain, every field once) is read by splitting the text, mostly in C; any
-other (a binary value, a repeated field) is read field by field.
+other (a binary value, a repeated field) is read field by field. A batch says which it was (`ExportBatch`):
+the lines of a plain one are made a column at a time (block.py).
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
 Value = str | bytes | list[str | bytes]  # plain, binary, or a field given several times
 Entry = dict[str, Value]
 _LENGTH = struct.Struct("<Q")
+
+
+class ExportBatch(NamedTuple):
+    """The complete entries of one read. `sizes`: when every value is plain text given once, each entry's
+    characters (a bound on the length of each of its values); None otherwise."""
+
+    entries: list[Entry]
+    sizes: list[int] | None = None
 
 
 class ExportReader:
@@ -42,23 +52,27 @@ class ExportReader:
         self.skipped = 0  # entries skipped for being longer than max_entry_bytes
 
     def feed(self, chunk: bytes) -> list[Entry]:
+        return self.read(chunk).entries
+
+    def read(self, chunk: bytes) -> ExportBatch:
+        """The entries `chunk` completes."""
         buf = self.pending + chunk if self.pending else chunk
         if self.skipping:  # inside an over-long entry: drop up to its end
             end = buf.find(b"\n\n")
             if end < 0:
                 self.pending = buf[-1:]
-                return []
+                return ExportBatch([])
             buf, self.skipping = buf[end + 2:], False
         cut = buf.rfind(b"\n\n")
         if cut < 0:
             self.pending = buf
             if len(buf) > self.max_entry_bytes:
                 self._skip()
-            return []
-        entries, self.pending = parse(buf, cut)
+            return ExportBatch([])
+        batch, self.pending = parse(buf, cut)
         if len(self.pending) > self.max_entry_bytes:
             self._skip()
-        return entries
+        return batch
 
     def _skip(self) -> None:
         self.skipped += 1
@@ -67,19 +81,21 @@ class ExportReader:
         log.warning("%s: skipping a journal entry longer than %d bytes", self.what, self.max_entry_bytes)
 
 
-def parse(buf: bytes, cut: int) -> tuple[list[Entry], bytes]:
+def parse(buf: bytes, cut: int) -> tuple[ExportBatch, bytes]:
     """The entries in `buf` (which has an entry's end at `cut`) and what follows the last complete one."""
     try:
+        texts = buf[:cut].decode().split("\n\n")
         entries: list[Entry] = []
-        for text in buf[:cut].decode().split("\n\n"):
+        for text in texts:
             fields = text.split("\n")
             entry = dict([field.split("=", 1) for field in fields])  # a binary value's name has no "="
             if len(entry) != len(fields):
                 raise ValueError("a field given twice")
             entries.append(entry)  # type: ignore[arg-type]  # each item is a [name, value] pair
-        return entries, buf[cut + 2:]
+        return ExportBatch(entries, list(map(len, texts))), buf[cut + 2:]
     except (UnicodeDecodeError, ValueError):
-        return parse_fields(buf)
+        entries, rest = parse_fields(buf)
+        return ExportBatch(entries), rest
 
 
 def parse_fields(buf: bytes) -> tuple[list[Entry], bytes]:
