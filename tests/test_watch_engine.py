@@ -40,7 +40,9 @@ def lines(log: str, *texts: str, start: int = 0) -> list[Line]:
 
 
 def publish(engine: WatchEngine, log: str, batch: list[Line]) -> None:
+    """Published and evaluated at once (a server evaluates what waits within EVALUATE_DELAY)."""
     engine.hub.publish(log, batch, Cursor(log, "000000000000", batch[-1].end if batch else 0))
+    engine.evaluate_waiting()
 
 
 def test_every_line_is_evaluated_without_any_subscriber(tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ def test_a_shared_filter_is_evaluated_once_per_batch(tmp_path: Path, monkeypatch
 
 def test_a_log_no_watch_covers_is_only_counted_by_level(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = make(tmp_path, '[watches.a]\nlogs = ["app.log"]\nq = "ERROR"\n')
-    monkeypatch.setattr(engine, "_evaluate", lambda *a: pytest.fail("evaluated a log no watch covers"))
+    monkeypatch.setattr(Batch, "hits", lambda *a: pytest.fail("evaluated a log no watch covers"))
     publish(engine, "quiet.log", lines("quiet.log", "ERROR not watched"))
     assert dict(engine.lines_by_level["quiet.log"]) == {"error": 1}
 
