@@ -12,6 +12,7 @@ Rules (docs/watches.md):
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from logtail.core.frames import Line
 from logtail.watches.spec import WatchSpec
 
 State = Literal["ok", "firing", "cooldown"]
+# A match's time counts to within this share of the window, rounded later (so it may count up to that much
+# longer, never shorter): the unspent matches are then at most this many entries, whatever the threshold,
+# and the state file saved every second stays small. Its arrival time is itself later than its line's write.
+STEPS = 1000
 MINUTES = 1440  # per-minute buckets kept: one day
 SAMPLE = 5  # lines an alert carries (the last ones that matched)
 Sampled = Line | dict[str, Any]  # a matched line, or its record (from the state file)
@@ -58,8 +63,8 @@ class WatchCounter:
     spec: WatchSpec
     total: int = 0
     seq: int = 0  # alerts fired so far (persisted: part of each alert's id)
-    # The unspent matches, at most `threshold`, as (arrival time, how many arrived then): a few entries even
-    # for a threshold of a million (saved with every state file).
+    # The unspent matches, at most `threshold`, as (time, how many then), a time per window / STEPS: at most
+    # STEPS + 1 entries even for a threshold of a million.
     recent: deque[tuple[float, int]] = field(default_factory=deque)
     unspent: int = 0  # the sum of `recent`'s counts
     pending: int = 0  # matches since the last alert
@@ -115,7 +120,12 @@ class WatchCounter:
         """`n` unspent matches at `at`; of all, the last `threshold` only are kept (older ones cannot count)."""
         threshold, recent = self.spec.threshold, self.recent
         kept = min(n, threshold)
-        recent.append((at, kept))
+        step = self.spec.window / STEPS
+        at = math.ceil(at / step) * step
+        if recent and recent[-1][0] == at:
+            recent[-1] = (at, recent[-1][1] + kept)
+        else:
+            recent.append((at, kept))
         self.unspent += kept
         while self.unspent > threshold:
             first, count = recent[0]
@@ -192,7 +202,7 @@ class WatchCounter:
     # --- the state file (statefile.py) ------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
-        return {"total": self.total, "seq": self.seq, "recent": [list(r) for r in self.recent], "pending": self.pending,
+        return {"total": self.total, "seq": self.seq, "recent": list(self.recent), "pending": self.pending,
                 "sample": self._records(), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
                 "last_alert": self.last_alert, "notes": self.notes, "buckets": list(self.buckets)}
 
