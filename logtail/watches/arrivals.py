@@ -24,7 +24,7 @@ from logtail.watches.counter import Run, Sampled
 
 # How long a published block may wait to be evaluated: the alert latency it adds at most (the budget
 # is 1 s), against the number of evaluations per second (one per log with lines per delay).
-EVALUATE_DELAY = 0.05
+EVALUATE_DELAY = 0.1
 
 
 @dataclass(slots=True)
