@@ -201,3 +201,21 @@ async def test_close_evaluates_what_waits_so_no_alert_is_missed_across_a_restart
     assert saved["positions"] == {"app.log": "app.log=000000000000:14"}
     assert [(item["alert"]["count"], item["pending"]) for item in saved["outbox"]] == [(1, ["hook"])]
     assert engine._timer is None  # nothing left to run after the loop
+
+
+async def test_a_cancelled_run_still_leaves_what_waited_saved(tmp_path: Path) -> None:
+    """The server's shutdown: `run` is cancelled (and says so: the cancellation is not swallowed), then
+    `close` saves the state, with what was published last evaluated."""
+    engine = make(tmp_path, '[watches.a]\nlogs = ["app.log"]\nq = "ERROR"\nthreshold = 1\nnotify = ["hook"]\n',
+                  state=True)
+    engine.seeds.clear()
+    task = asyncio.create_task(engine.run())
+    await asyncio.sleep(0)
+    engine.hub.publish("app.log", lines("app.log", "ERROR at the end"), Cursor("app.log", "000000000000", 17))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await engine.close()
+    saved = json.loads((tmp_path / "state" / "watches.json").read_text())
+    assert saved["positions"] == {"app.log": "app.log=000000000000:17"}
+    assert [item["alert"]["lines"][0]["text"] for item in saved["outbox"]] == ["ERROR at the end"]
