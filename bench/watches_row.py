@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pyspy
 from server_process import ServerProcess, free_port
 
 LOGS = [f"app{i}.log" for i in range(10)]
@@ -114,9 +115,10 @@ def receive(port: int, out: Path) -> None:
     Server(("127.0.0.1", port), Handler).serve_forever()
 
 
-def run(directory: Path, watches: bool, seconds: float, markers: float,
-        port: int) -> tuple[float, list[tuple[int, float]]]:
-    """One server's run: its CPU in % of a core over the steady part, and the markers written."""
+def run(directory: Path, watches: bool, seconds: float, markers: float, port: int,
+        profile: Path | None = None) -> tuple[float, list[tuple[int, float]]]:
+    """One server's run: its CPU in % of a core over the steady part, and the markers written; with
+    `profile`, the steady part recorded by py-spy into that file (its summary printed)."""
     for log in LOGS:
         (directory / log).write_bytes(b"")
     shutil.rmtree(directory / "state", ignore_errors=True)  # each run starts afresh
@@ -128,9 +130,13 @@ def run(directory: Path, watches: bool, seconds: float, markers: float,
         writer = threading.Thread(target=write, args=(directory, seconds + WARMUP, markers, written))
         writer.start()
         time.sleep(WARMUP)  # the writer's schedule, not a wait for a condition: the CPU window starts here
-        cpu0, t0 = server.cpu_seconds(), time.monotonic()
-        writer.join()
-        cpu = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0) * 100
+        info: dict[str, object] = {}
+        with pyspy.recording(server.pid, profile, info):
+            cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            writer.join()
+            cpu = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0) * 100
+        if profile is not None:
+            print(json.dumps(info.get("profile"), indent=1))
         time.sleep(1.5)  # alerts of the last markers are still on their way (their p99 target is 1 s)
     finally:
         server.stop()
@@ -162,6 +168,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of steady writing per run")
     parser.add_argument("--markers", type=float, default=1.0, help="marker lines (so alerts) a second")
+    parser.add_argument("--profile", metavar="FILE", help="record the servers by py-spy into FILE (with "
+                        "watches) and FILE-without (their CPU is then not comparable)")
     parser.add_argument("--receive", nargs=2, metavar=("PORT", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receive:
@@ -175,9 +183,11 @@ def main() -> None:
         try:
             plain, watched, lat, fired, missing = [], [], [], [], 0
             for _ in range(args.rounds):
-                plain.append(run(directory, False, args.duration, args.markers, port)[0])
+                profile = Path(args.profile) if args.profile else None
+                plain.append(run(directory, False, args.duration, args.markers, port,
+                                 profile and profile.with_stem(profile.stem + "-without"))[0])
                 out.write_text("")
-                cpu, written = run(directory, True, args.duration, args.markers, port)
+                cpu, written = run(directory, True, args.duration, args.markers, port, profile)
                 watched.append(cpu)
                 found, fire, lost = latencies(out, written)
                 lat += found

@@ -133,7 +133,7 @@ def test_levels_of_a_block_where_every_line_has_a_key(key: str, parts: list[tupl
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["", "2026-01-02 ", "[", "<", "x" * 75 + " ", "x" * 79, "t"]),
+@given(st.lists(st.tuples(st.sampled_from(["", "2026-01-02 ", "[", "<", "x" * 75 + " ", "x" * 79, "t", "é ", "İ"]),
                           st.sampled_from([*TEXT_WORDS, "tarn", "Information", "INFO", "Warn", "errors"]),
                           st.sampled_from(["", " msg", "] ok", ">", "x", " error"])),
                 min_size=1, max_size=6))

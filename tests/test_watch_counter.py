@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from logtail.match.filters import LineFilter
-from logtail.watches.counter import WatchCounter
+from logtail.watches.counter import STEPS, WatchCounter
 from logtail.watches.spec import WatchSpec
 
 T0 = 1_800_000_000.0  # a whole minute
@@ -89,3 +91,25 @@ def test_state_survives_dump_and_load() -> None:
     again.load(c.dump())
     alert = again.add(T0 + 1, 1, [rec(3)])  # a burst split by a restart still crosses
     assert alert is not None and alert.count == 3
+
+
+def test_unspent_matches_take_at_most_a_time_per_step_of_the_window() -> None:
+    """A threshold of a million over a minute of matches arriving every few ms keeps (and saves) at most
+    STEPS + 1 entries; each match counts at its time rounded later to a step: longer, never shorter."""
+    c = counter(1_000_000, 60)
+    for i in range(20_000):
+        c.add(T0 + i * 0.003, 2, [rec(i)])
+    assert c.unspent == 40_000 and len(c.recent) <= STEPS + 1
+    again = counter(1_000_000, 60)
+    again.load(json.loads(json.dumps(c.dump())))
+    assert (again.unspent, list(again.recent)) == (c.unspent, list(c.recent))
+    step = 10 / STEPS
+    c = counter(2, 10)
+    c.add(T0 + step / 4, 1, [rec(1)])
+    assert c.add(T0 + 10 + step / 2, 1, [rec(2)]) is not None  # 10 + step/4 apart: within a step of the window
+
+
+def test_a_state_saved_with_a_time_per_match_is_read() -> None:
+    c = counter(3, 60)
+    c.load({"recent": [T0, T0 + 1], "pending": 2})
+    assert c.unspent == 2 and c.add(T0 + 2, 1, [rec(3)]) is not None

@@ -76,6 +76,7 @@ def _trie(words: set[str]) -> str:
 # matches), so a match is looked up and the search goes on past one that is not a level word.
 _FIRST = "".join(sorted({word[0] for word in TEXT_WORDS}))
 _LEVEL_WORD = re.compile(rf"(?i)[{_FIRST}](?<=\b[{_FIRST}]){_trie({word[1:] for word in TEXT_WORDS})}\b")
+_LOWER_WORD = re.compile(_LEVEL_WORD.pattern.removeprefix("(?i)"))  # the same, in lowered ASCII text
 
 
 def detect_level(text: str) -> Level | None:
@@ -105,7 +106,10 @@ def detect_levels(texts: list[str], joined: str) -> list[Level | None]:
         return list(map(detect_level, texts))
     present = [key for key in _LOGFMT_KEYS if key in joined]
     if not present:
-        words = list(map(_LEVEL_WORD.search, texts, repeat(0), repeat(LEVEL_SCAN)))
+        if joined.isascii():  # lowered, the same characters at the same places: a case-sensitive search is cheaper
+            words = list(map(_LOWER_WORD.search, map(str.lower, texts), repeat(0), repeat(LEVEL_SCAN)))
+        else:
+            words = list(map(_LEVEL_WORD.search, texts, repeat(0), repeat(LEVEL_SCAN)))
         if None not in words:
             # Every line has a candidate where its level would be: when each first one is a level word, the
             # levels are looked up with no Python per line (None: a near miss, "tarn", see _LEVEL_WORD).

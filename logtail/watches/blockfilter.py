@@ -122,21 +122,24 @@ class Batch:
     def _searched(self, whole: Any, one: Callable[[str], bool]) -> list[int]:
         """The lines in which `whole` (the pattern in multi-line mode) is found, searching the block's
         bytes from each line after a match: one search per matching line, not one per line."""
-        data, starts, count = self.block.data, self.starts, self.count
-        found, pos = [], 0
-        while pos < len(data):
-            m = whole.search(data, pos)
-            if m is None:
-                break
+        data, count = self.block.data, self.count
+        found: list[int] = []
+        m = whole.search(data)
+        if m is None:
+            return found  # most batches: no line starts need finding
+        starts = self.starts
+        while True:
             i = bisect_right(starts, m.start()) - 1
             if i >= count:
-                break
+                return found
             # A match that ends inside line i is a match in line i alone (^, $ and \b see the newline as
             # a line's edge); one that runs on past it (\s, [^x] take a newline) is checked on the line.
             if m.end() < starts[i + 1] or one(self.texts[i]):
                 found.append(i)
             pos = starts[i + 1]
-        return found
+            m = whole.search(data, pos) if pos < len(data) else None
+            if m is None:
+                return found
 
 
 @cache

@@ -12,14 +12,20 @@ Rules (docs/watches.md):
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from logtail.core.frames import Line
 from logtail.watches.spec import WatchSpec
 
 State = Literal["ok", "firing", "cooldown"]
+# A match's time counts to within this share of the window, rounded later (so it may count up to that much
+# longer, never shorter): the unspent matches are then at most this many entries, whatever the threshold,
+# and the state file saved every second stays small. Its arrival time is itself later than its line's write.
+STEPS = 1000
 MINUTES = 1440  # per-minute buckets kept: one day
 SAMPLE = 5  # lines an alert carries (the last ones that matched)
 Sampled = Line | dict[str, Any]  # a matched line, or its record (from the state file)
@@ -45,12 +51,22 @@ class Alert:
         return cls(**data)
 
 
+class Run(NamedTuple):
+    """`n` matched lines that arrived together at `at`; `records(k)` gives the last k of them (k <= n)."""
+    at: float
+    n: int
+    records: Callable[[int], list[Sampled]]
+
+
 @dataclass
 class WatchCounter:
     spec: WatchSpec
     total: int = 0
     seq: int = 0  # alerts fired so far (persisted: part of each alert's id)
-    recent: deque[float] = field(default_factory=deque)  # times of the unspent matches, at most `threshold`
+    # The unspent matches, at most `threshold`, as (time, how many then), a time per window / STEPS: at most
+    # STEPS + 1 entries even for a threshold of a million.
+    recent: deque[tuple[float, int]] = field(default_factory=deque)
+    unspent: int = 0  # the sum of `recent`'s counts
     pending: int = 0  # matches since the last alert
     # The last matched lines, as lines until an alert or the state file needs them as records (most never do).
     sample: deque[Sampled] = field(default_factory=lambda: deque(maxlen=SAMPLE))
@@ -63,25 +79,73 @@ class WatchCounter:
     def add(self, now: float, n: int, records: list[Sampled]) -> Alert | None:
         """Count `n` matched lines at `now`, the last of which are `records` (lines or their records); the
         alert they complete, if any."""
-        if not n:
-            return None
+        alerts = self.add_runs([Run(now, n, lambda k: records[-k:])])
+        return alerts[0][1] if alerts else None
+
+    def add_runs(self, runs: Sequence[Run]) -> list[tuple[int, Alert]]:
+        """Count runs of matched lines in the order they arrived, as `add` for each in turn; the alerts they
+        complete, each with the number of the run that completed it. Records are asked for only as many as
+        an alert or the sample keeps."""
+        alerts: list[tuple[int, Alert]] = []
+        sampled = 0  # runs[:sampled] are in the sample
+        for i, (now, n, _) in enumerate(runs):
+            if not n or not self._count(now, n):
+                continue
+            if now < self.cooldown_until:
+                self.suppressed = True
+                continue
+            self._sample(runs[sampled:i + 1])
+            sampled = i + 1
+            alerts.append((i, self._fire(now)))
+        self._sample(runs[sampled:])
+        return alerts
+
+    def _count(self, now: float, n: int) -> bool:
+        """Count `n` matches at `now`; whether `threshold` unspent ones are now within the window (then spent:
+        the next alert needs `threshold` new matches)."""
         self.total += n
         self.pending += n
         self._bucket(now, n)
-        self.sample.extend(records[-SAMPLE:])
-        threshold = self.spec.threshold
-        self.recent.extend([now] * min(n, threshold))
-        while len(self.recent) > threshold:
-            self.recent.popleft()
-        while self.recent and now - self.recent[0] > self.spec.window:
-            self.recent.popleft()
-        if len(self.recent) < threshold:
-            return None
-        self.recent.clear()  # spent: the next alert needs `threshold` new matches
-        if now < self.cooldown_until:
-            self.suppressed = True
-            return None
-        return self._fire(now)
+        self._keep(now, n)
+        recent = self.recent
+        while recent and now - recent[0][0] > self.spec.window:
+            self.unspent -= recent.popleft()[1]
+        if self.unspent < self.spec.threshold:
+            return False
+        recent.clear()
+        self.unspent = 0
+        return True
+
+    def _keep(self, at: float, n: int) -> None:
+        """`n` unspent matches at `at`; of all, the last `threshold` only are kept (older ones cannot count)."""
+        threshold, recent = self.spec.threshold, self.recent
+        kept = min(n, threshold)
+        step = self.spec.window / STEPS
+        at = math.ceil(at / step) * step
+        if recent and recent[-1][0] == at:
+            recent[-1] = (at, recent[-1][1] + kept)
+        else:
+            recent.append((at, kept))
+        self.unspent += kept
+        while self.unspent > threshold:
+            first, count = recent[0]
+            excess = self.unspent - threshold
+            if count > excess:
+                recent[0] = (first, count - excess)
+                self.unspent = threshold
+            else:
+                recent.popleft()
+                self.unspent -= count
+
+    def _sample(self, runs: Sequence[Run]) -> None:
+        """The last SAMPLE matched lines of `runs` into the sample (what `add` would keep of them)."""
+        picked: list[Sampled] = []
+        for run in reversed(runs):
+            if len(picked) >= SAMPLE:
+                break
+            if run.n:
+                picked[:0] = run.records(min(run.n, SAMPLE - len(picked)))
+        self.sample.extend(picked)
 
     def tick(self, now: float) -> Alert | None:
         """The alert a crossing during a cooldown that has now ended owes."""
@@ -147,7 +211,9 @@ class WatchCounter:
 
     def load(self, data: dict[str, Any]) -> None:
         self.seq = int(data.get("seq", 0))
-        self.recent.extend(float(t) for t in data.get("recent", [])[-self.spec.threshold:])
+        for item in data.get("recent", []):  # a time per match (as first saved), or [time, count]
+            at, count = (item, 1) if isinstance(item, int | float) else item
+            self._keep(float(at), int(count))
         self.pending = int(data.get("pending", 0))
         self.sample.extend(data.get("sample", []))
         self.cooldown_until = float(data.get("cooldown_until", 0.0))

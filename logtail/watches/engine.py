@@ -1,8 +1,10 @@
 """The watches at work: every published line of a watched log is evaluated here, whether or not anyone
 streams it, and positions, counters and undelivered alerts are kept in the state file.
 
-The hub calls `observe()` for every published batch (`Hub.observers`); a log no watch covers costs a dict
-lookup and a count by level. Each distinct filter among a log's watches is evaluated once per line.
+The hub calls `observe()` for every published batch (`Hub.observers`), which only keeps it: each log's
+batches are evaluated joined within `EVALUATE_DELAY` (arrivals.py), each match counted at the time its line
+was published. A log no watch covers costs a count by level. Each distinct filter among a log's watches is
+evaluated once per joined batch.
 
 Never missed, never doubled: an alert is handed to its destinations only once the state that holds it (and
 the positions past its lines) is on disk. A crash before that re-evaluates the lines at the next start and
@@ -17,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import itertools
 import logging
 import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +38,10 @@ from logtail.core.hub import Hub
 from logtail.match.filters import LineFilter
 from logtail.sources.base import Sources
 from logtail.sources.redis.client import Client
+from logtail.watches.arrivals import EVALUATE_DELAY, Arrival, Part, joined, runs
 from logtail.watches.blockfilter import Batch
 from logtail.watches.coordination import AlertClaims, node_identity
-from logtail.watches.counter import SAMPLE, Alert, Sampled, WatchCounter
+from logtail.watches.counter import Alert, Run, WatchCounter
 from logtail.watches.delivery import BACKOFF_CAP, Destination, Outcome, describe, send_once
 from logtail.watches.spec import WatchSpec
 from logtail.watches.statefile import StateFile
@@ -74,6 +79,9 @@ class WatchEngine:
         self._covering: dict[str, list[tuple[LineFilter, list[WatchSpec]]]] = {}
         self.positions: dict[str, Cursor] = {}  # each watched log evaluated up to here
         self.catching_up: dict[str, Cursor] = {}  # logs evaluated from a saved position, not live yet
+        self.waiting: dict[str, list[Arrival]] = {}  # published, evaluated within EVALUATE_DELAY (arrivals.py)
+        self._seq = itertools.count()  # the order of arrival across logs
+        self._timer: asyncio.TimerHandle | None = None  # the next evaluation of what waits
         self.outbox: dict[str, tuple[Alert, set[str]]] = {}  # alert id -> (alert, destinations still to tell)
         self.unsaved: list[Alert] = []  # fired, not on disk yet: not sent yet
         self.store = StateFile(Path(settings.state_dir)) if settings.state_dir else None
@@ -102,29 +110,69 @@ class WatchEngine:
     # --- evaluation (on the hub's publish path: no awaits) ---------------------------------------------------
 
     def observe(self, name: str, block: LineBlock, position: Cursor) -> None:
+        """A published block: what the watches evaluate of it waits (arrivals.py) for `evaluate_waiting`."""
         groups = self._watches_of(name)
         if not block.count:
             if groups and name not in self.catching_up and name not in self.seeds:
-                self.positions[name] = position
+                self._wait(name, Arrival(block, None, position, 0.0, 0))
             return
-        batch = Batch(block)
+        evaluated: LineBlock | None = None
+        if groups and not self._shipped_seed(name):
+            evaluated = block
+            seed = self.seeds.get(name)
+            if seed is not None:
+                # Lines that were in the file at start (the window's seed) are not news: never evaluated as new.
+                evaluated = LineBlock.of_lines(name, [line for line in block.lines if line.end > seed])
+                if position.offset >= seed:
+                    del self.seeds[name]
+            if name in self.catching_up:
+                evaluated = None  # these lines are in the window: the catch-up evaluates them in order
+        self._wait(name, Arrival(block, evaluated, None if evaluated is None else position, time.time(),
+                                 next(self._seq)))
+
+    def _wait(self, name: str, arrival: Arrival) -> None:
+        waiting = self.waiting.get(name)
+        if waiting is None:
+            self.waiting[name] = [arrival]
+        else:
+            waiting.append(arrival)
+        if self._timer is None:
+            with contextlib.suppress(RuntimeError):  # no loop: a test that publishes calls evaluate_waiting
+                self._timer = asyncio.get_running_loop().call_later(EVALUATE_DELAY, self.evaluate_waiting)
+
+    def evaluate_waiting(self) -> None:
+        """Evaluate every waiting block, each log's joined (arrivals.py), their matches counted in the order
+        and at the times they arrived; then each log's position moves past them."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiting, self.waiting = self.waiting, {}
+        found: dict[str, list[tuple[int, int, Run]]] = {}
+        for name, arrivals in waiting.items():
+            self._count_levels(name, [a.block for a in arrivals if a.block.count and a.evaluated is not a.block])
+            evaluated = [(a.evaluated, a) for a in arrivals if a.evaluated is not None and a.evaluated.count]
+            for block, parts in joined(evaluated):
+                batch = Batch(block)
+                if all(a.evaluated is a.block for _, a in parts):
+                    self._by_level(name).update(batch.levels)
+                else:
+                    self._count_levels(name, [a.block for _, a in parts if a.evaluated is a.block])
+                self._find(name, batch, parts, found)
+            position = next((a.position for a in reversed(arrivals) if a.position is not None), None)
+            if position is not None:
+                self.positions[name] = position
+                self._dirty.set()
+        self._count(found)
+
+    def _count_levels(self, name: str, blocks: list[LineBlock]) -> None:
+        for block, _ in joined((b, None) for b in blocks):
+            self._by_level(name).update(Batch(block).levels)
+
+    def _by_level(self, name: str) -> Counter[str | None]:
         by_level = self.lines_by_level.get(name)
         if by_level is None:
             by_level = self.lines_by_level[name] = Counter()
-        by_level.update(batch.levels)
-        if not groups or self._shipped_seed(name):
-            return
-        seed = self.seeds.get(name)
-        if seed is not None:
-            # Lines that were in the file at start (the window's seed) are not news: never evaluated as new.
-            batch = Batch(LineBlock.of_lines(name, [line for line in block.lines if line.end > seed]))
-            if position.offset >= seed:
-                del self.seeds[name]
-        if name in self.catching_up:
-            return  # these lines are in the window: the catch-up evaluates them in order
-        self._evaluate(groups, batch, time.time())
-        self.positions[name] = position
-        self._dirty.set()
+        return by_level
 
     def _shipped_seed(self, name: str) -> bool:
         # The Redis reader publishes a newly found log's last entries before adding it to the table.
@@ -145,17 +193,34 @@ class WatchEngine:
             groups = self._covering[name] = list(by_filter.items())
         return groups
 
-    def _evaluate(self, groups: list[tuple[LineFilter, list[WatchSpec]]], batch: Batch, now: float) -> None:
-        # Each distinct filter once per batch; its count and its last lines go to every watch that shares it.
-        for flt, specs in groups:
-            hits = batch.hits(flt)
-            if not hits:
-                continue
-            sample: list[Sampled] = list(batch.lines(hits[-SAMPLE:]))
+    def _evaluate(self, name: str, block: LineBlock) -> None:
+        """A block read back (catching up) evaluated now, after every block published before."""
+        self.evaluate_waiting()
+        found: dict[str, list[tuple[int, int, Run]]] = {}
+        self._find(name, Batch(block), [(0, Arrival(block, block, None, time.time(), next(self._seq)))], found)
+        self._count(found)
+
+    def _find(self, name: str, batch: Batch, parts: list[Part],
+              found: dict[str, list[tuple[int, int, Run]]]) -> None:
+        """Each distinct filter once per batch: its runs of matches go to every watch that shares it, with
+        (place of arrival, place of the watch among the log's) to count and fire them in that order."""
+        order = 0
+        for flt, specs in self._watches_of(name):
+            matched = runs(batch, flt, parts)
             for spec in specs:
-                alert = self.counters[spec.name].add(now, len(hits), sample)
-                if alert is not None:
-                    self._fired(alert)
+                if matched:
+                    found.setdefault(spec.name, []).extend((seq, order, run) for seq, run in matched)
+                order += 1
+
+    def _count(self, found: dict[str, list[tuple[int, int, Run]]]) -> None:
+        fired: list[tuple[int, int, Alert]] = []
+        for watch, matched in found.items():
+            matched.sort(key=itemgetter(0))  # a watch over several logs: in the order the lines arrived
+            for i, alert in self.counters[watch].add_runs([run for _, _, run in matched]):
+                fired.append((matched[i][0], matched[i][1], alert))
+        fired.sort(key=itemgetter(0, 1))
+        for _, _, alert in fired:
+            self._fired(alert)
 
     def _fired(self, alert: Alert) -> None:
         log.info("watch %s: alert %s (%d matches)", alert.watch, alert.id, alert.count)
@@ -223,7 +288,9 @@ class WatchEngine:
             group.create_task(self._persist(), name="watch-state")
 
     async def close(self) -> None:
-        """After `run` was cancelled: the last state to disk (undelivered alerts are sent at the next start)."""
+        """After `run` was cancelled: what waits evaluated and the last state to disk (undelivered alerts,
+        those it fired too, are sent at the next start)."""
+        self.evaluate_waiting()
         if self.store is not None:
             await self.store.save(self._snapshot())
         await self.client.aclose()
@@ -233,6 +300,7 @@ class WatchEngine:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK)
+            self.evaluate_waiting()  # matches that arrived before now count before a cooldown's end fires
             now = time.time()
             for counter in self.counters.values():
                 alert = counter.tick(now)
@@ -291,7 +359,7 @@ class WatchEngine:
             # No await between reading the window and going live: every later line is observed live.
             after = [] if cursor == ch.position else ch.lines_after(cursor)
             if after is not None:
-                self._evaluate(groups, Batch(LineBlock.of_lines(name, after)), time.time())
+                self._evaluate(name, LineBlock.of_lines(name, after))
                 self.positions[name] = ch.position
                 del self.catching_up[name]
                 self._dirty.set()
@@ -317,7 +385,7 @@ class WatchEngine:
                 if isinstance(batch, bytes):
                     continue  # a notice: the lines are what a watch counts
                 block = batch if isinstance(batch, LineBlock) else LineBlock.of_lines(name, batch)
-                self._evaluate(groups, Batch(block), time.time())
+                self._evaluate(name, block)
                 lines = lines_of(batch)
                 if lines:
                     self.positions[name] = Cursor(name, lines[-1].fid, lines[-1].end)
