@@ -3,6 +3,8 @@ line by line: the same levels, the same fields' JSON, the same frames."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,24 +26,29 @@ TIMES = ["10/Oct/2026:13:55:36 +0000", "", "-", "a]b", 'x"y', "a b", "x] [y"]
 REQUESTS = ["GET /a?b=1 HTTP/1.1", "POST /x%20y HTTP/2.0", "-", "", "GET /", "get / HTTP/1.1", "GET  / HTTP/1.1",
             "GET / HTTP/", "GET / HTTP/1.x", "GET / FTP/1.0", "PURGE_X /p HTTP/1.1", "GET /%s%d HTTP/1.1",
             "GET /\\x22 HTTP/1.1", "M-SEARCH * HTTP/1.1", "GET / HTTP/1.1HTTP/1.1", "GET / HTTP/1.1 x",
-            "\\x16\\x03\\x01", "GET /\u00e9 HTTP/1.1", "GET /a\x0bb HTTP/1.1"]
+            "\\x16\\x03\\x01", "GET /\u00e9 HTTP/1.1", "GET /a\x0bb HTTP/1.1", " / HTTP/1.1", "GET  HTTP/1.1"]
 STATUSES = ["200", "404", "500", "-", "2000", "20", "\u0663\u0660\u0660", "301", "", "5xx"]
 SIZES = ["1234", "0", "-", "", "12a", "\u0661\u0662"]
 QUOTED = ["-", "https://example.com/", "Mozilla/5.0 (X11; Linux x86_64)", "", "a\\x22b", "%s", "a\\\\b", "]"]
-BETWEEN = [" ", "  ", "", "x"]
+BETWEEN = [" ", "  ", "", "x", "x ", " x"]
 TAILS = ["", " ", " request_time=0.5", "x", " extra words", "\t1"]
 
 
 @st.composite
 def access_lines(draw: st.DrawFn, usual: bool, quotes: int | None = None) -> str:
     """An access line (`quotes` quoted fields after the status, or any number): with `usual`, only nginx's
-    ordinary values (a block of such lines in one format is always parsed at once)."""
-    def pick(choices: list[str], plain: int = 1) -> str:  # otherwise mostly usual: one odd part at a time
-        return draw(st.sampled_from(choices[:plain] if usual or draw(st.integers(0, 9)) < 8 else choices))
+    ordinary values (a block of such lines in one format is always parsed at once); else one part of it, or
+    none, is any of the cases above."""
+    odd = -1 if usual else draw(st.integers(0, 16))
+    count = itertools.count()
 
-    quoted = [f'"{pick(QUOTED, 4)}"' for _ in range(draw(st.sampled_from([0, 1, 2, 3])) if quotes is None else quotes)]
-    return (f"{pick(CLIENTS, 2)} {pick(NAMES, 2)} {pick(NAMES, 2)} [{pick(TIMES)}] \"{pick(REQUESTS, 2)}\" "
-            f"{pick(STATUSES, 3)}{pick(BETWEEN)}{pick(SIZES, 2)}"
+    def pick(choices: list[str], plain: int = 1) -> str:
+        return draw(st.sampled_from(choices if next(count) == odd else choices[:plain]))
+
+    number = draw(st.sampled_from([0, 1, 2, 3])) if quotes is None else quotes
+    quoted = [f'"{pick(QUOTED, 4)}"' for _ in range(number)]
+    return (f"{pick(CLIENTS, 2)} {pick(NAMES, 2)} {pick(NAMES, 2)} [{pick(TIMES)}] \"{pick(REQUESTS, 2)}\""
+            f"{pick(BETWEEN)}{pick(STATUSES, 3)}{pick(BETWEEN)}{pick(SIZES, 2)}"
             + "".join(pick(BETWEEN) + q for q in quoted) + pick(TAILS))
 
 
