@@ -62,7 +62,7 @@ def grammar(texts: list[str]) -> tuple[list[str | None], list[bytes]]:
 
 def laid_out(texts: list[str]) -> tuple[list[str | None], list[bytes]] | None:
     """The same from `block_fields`, each line's JSON joined from the layout; None when it leaves the block."""
-    whole = block_fields([text.encode() for text in texts])
+    whole = block_fields("".join(text + "\n" for text in texts).encode(), len(texts))
     if whole is None:
         return None
     rows = [[item] * len(texts) if isinstance(item, bytes) else item for item in whole.layout]
@@ -99,7 +99,7 @@ def test_any_block_parsed_at_once_is_parsed_as_the_grammar_parses_each(texts: li
 
 def test_blocks_the_grammar_parses_otherwise_are_left_to_it() -> None:
     usual = '1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
-    assert block_fields([usual.encode()]) is not None
+    assert block_fields(usual.encode() + b"\n", 1) is not None
     for other in [usual + " rt=0.5", usual.replace("200", "-"), usual.replace("GET / HTTP/1.1", "-"),
                   usual.replace('"-" "curl/8"', ""), usual.replace("1.2.3.4", "-")]:
-        assert block_fields([usual.encode(), other.encode()]) is None, other
+        assert block_fields(f"{usual}\n{other}\n".encode(), 2) is None, other

@@ -138,7 +138,7 @@ class LineBlock:
         else:
             jsons = list(map(str.encode, map(encode_basestring, self._texts()[0])))
         ends = list(map(b"%d".__mod__, self._ends(pieces)))
-        levels, fields = self._fields(pieces, quoted)
+        levels, fields = self._fields(quoted)
         mark = b'"' if quoted else b""
         record: Layout = [b'{"log":' + json_str(self.log) + b',"text":' + mark, jsons,
                           mark + b',"id":' + json_str(prefix.decode())[:-1], ends, b'","level":', levels,
@@ -147,14 +147,14 @@ class LineBlock:
             return _laid_out([b"id: " + prefix, ends, b"\nevent: line\ndata: ", *record, b"\n\n"], self.count)
         return _laid_out([*record, b"\n"], self.count)
 
-    def _fields(self, pieces: list[bytes], quoted: bool) -> tuple[list[bytes], Layout]:
+    def _fields(self, quoted: bool) -> tuple[list[bytes], Layout]:
         """Each line's level JSON, and what its record holds after the level: a parsed log's fields."""
         parser = self.parser
         if parser is None:
             texts, joined = self._texts()
             return list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined))), []
         if parser.block is not None and quoted and self.data.isascii():  # quoted: no backslash, no control
-            whole = parser.block(pieces)
+            whole = parser.block(self.data, self.count)
             if whole is not None:
                 return list(map(LEVEL_JSON.__getitem__, whole.levels)), [b',"fields":', *whole.layout]
         levels, extras = _parsed(parser, self._texts()[0])

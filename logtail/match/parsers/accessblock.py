@@ -28,33 +28,34 @@ _TIME = slice(1, -2)  # `[time] ` without its brackets and the space
 Column = Sequence[bytes]
 
 
-def block_fields(pieces: list[bytes]) -> BlockParse | None:
-    """The levels and fields' JSON of each line of a block (`pieces`: each line's bytes; the caller checked
-    that the block is ASCII with no control character and no backslash), or None when some line is not the
-    common case."""
-    parts = list(map(bytes.split, pieces, repeat(b'"')))
-    shape = set(map(len, parts))
-    if len(shape) != 1:
+def block_fields(data: bytes, count: int) -> BlockParse | None:
+    """The levels and fields' JSON of each of the `count` lines of `data` (a block's lines and their newlines;
+    the caller checked that it is ASCII with no control character and no backslash), or None when some line
+    is not the common case."""
+    quotes = data.count(b'"')
+    step = quotes // count if quotes % count == 0 else 0  # each line's quotes: 6 (combined) or 8 (main)
+    if step not in (6, 8):
         return None
-    n = shape.pop()
-    columns = list(zip(*parts, strict=True))
-    if n == 7:
-        quoted, seps = [columns[3], columns[5]], columns[4:5]
-    elif n == 9:
-        quoted, seps = [columns[3], columns[5], columns[7]], [columns[4], columns[6]]
-    else:
+    # Split once for the whole block: a line's parts are `step` pieces apart. A piece that holds a newline is
+    # a line's end (its tail, the newline, the next line's head): when each of the `count` pieces where a line
+    # ends starts with its newline, no line has a tail and no other piece holds a newline.
+    parts = data.split(b'"')
+    ends = parts[step::step]
+    if not all(map(bytes.startswith, ends, repeat(b"\n"))) or ends[-1] != b"\n":
         return None
-    if any(set(sep) != {b" "} for sep in seps) or set(columns[-1]) != {b""}:  # no trailing pairs: per line
+    quoted = [parts[3::step], parts[5::step], *([parts[7::step]] if step == 8 else [])]
+    if any(b"".join(parts[i::step]) != b" " * count for i in range(4, step, 2)):  # `" "` between quoted fields
         return None
-    head = _head(columns[0])
-    status_size = _status_size(columns[2])
-    request = _request(columns[1])
+    head = _head([parts[0], *map(bytes.removeprefix, ends[:-1], repeat(b"\n"))])
+    status_size = _status_size(parts[2::step], count)
+    requests = parts[1::step]
+    request = _request(requests, count)
     if head is None or b"-" in head[0] or status_size is None or request is None:
         return None
     statuses, sizes = status_size
     return BlockParse(list(map(_LEVEL_OF_DIGIT.__getitem__, map(itemgetter(0), statuses))), _layout([
         (b"remote_addr", head[0]), (b"ident", head[1]), (b"user", head[2]), (b"time", head[3]),
-        (b"request", columns[1]), (b"status", statuses), (b"bytes", sizes),
+        (b"request", requests), (b"status", statuses), (b"bytes", sizes),
         *zip((b"referer", b"user_agent", b"forwarded_for"), quoted, strict=False),
         (b"method", request[0]), (b"path", request[1]), (b"protocol", request[2]),
     ]))
@@ -73,29 +74,30 @@ def _head(heads: Column) -> tuple[Column, Column, Column, Column] | None:
     return clients, idents, users, list(map(getitem, brackets, repeat(_TIME)))
 
 
-def _status_size(middles: Column) -> tuple[Column, Column] | None:
-    """` status bytes ` between the request and the referer: three digits, and digits."""
-    pieces = list(map(bytes.split, middles, repeat(b" ")))
-    if set(map(len, pieces)) != {4}:
+def _status_size(middles: Column, count: int) -> tuple[Column, Column] | None:
+    """` status bytes ` between the request and the referer: three digits, and digits. The middles joined by
+    newlines and split at the spaces: each line's three pieces, then the newline before the next line's."""
+    pieces = b"\n".join(middles).split(b" ")
+    if len(pieces) != 3 * count + 1 or pieces[0] or pieces[-1] or set(pieces[3:-1:3]) - {b"\n"}:
         return None
-    before, statuses, sizes, after = zip(*pieces, strict=True)
+    statuses, sizes = pieces[1::3], pieces[2::3]
     digits = b"".join(statuses) + b"".join(sizes)
-    if set(before) != {b""} or set(after) != {b""} or set(map(len, statuses)) != {3} or b"" in sizes \
-            or not digits.isdigit():
+    if set(map(len, statuses)) != {3} or b"" in sizes or not digits.isdigit():
         return None
     return statuses, sizes
 
 
-def _request(requests: Column) -> tuple[Column, Column, Column] | None:
-    """`METHOD PATH HTTP/x.y` of each request: an upper-case method, a path, an HTTP/ protocol."""
-    pieces = list(map(bytes.split, requests, repeat(b" ")))
-    if set(map(len, pieces)) != {3}:
+def _request(requests: Column, count: int) -> tuple[Column, Column, Column] | None:
+    """`METHOD PATH HTTP/x.y` of each request: an upper-case method, a path, an HTTP/ protocol. The requests
+    joined by ` \n ` and split at the spaces: each line's three pieces, then the newline."""
+    pieces = b" \n ".join(requests).split(b" ")
+    if len(pieces) != 4 * count - 1 or set(pieces[3::4]) - {b"\n"}:
         return None
-    methods, paths, protocols = zip(*pieces, strict=True)
+    methods, paths, protocols = pieces[0::4], pieces[1::4], pieces[2::4]
     letters, versions = b"".join(methods), b"".join(protocols)
     if (b"" in methods or b"" in paths or not (letters.isalpha() and letters.isupper())
             or not all(map(bytes.startswith, protocols, repeat(b"HTTP/")))
-            or versions.count(b"HTTP/") != len(requests) or min(map(len, protocols)) <= 5
+            or versions.count(b"HTTP/") != count or min(map(len, protocols)) <= 5
             or versions.replace(b"HTTP/", b"").strip(b"0123456789.")):
         return None
     return methods, paths, protocols

@@ -24,9 +24,9 @@ class BlockParse:
     layout: list[bytes | Sequence[bytes]]
 
 
-# Each line's bytes -> the block parsed, or None (then the lines are parsed one by one). The caller checks
-# that the block is ASCII with no control character and no backslash.
-BlockFields = Callable[[list[bytes]], BlockParse | None]
+# A block's bytes (lines and newlines) and its number of lines -> the block parsed, or None (then the lines
+# are parsed one by one). The caller checks that the block is ASCII with no control character and no backslash.
+BlockFields = Callable[[bytes, int], BlockParse | None]
 
 
 class ParserError(ValueError):
