@@ -100,6 +100,9 @@ def test_any_block_parsed_at_once_is_parsed_as_the_grammar_parses_each(texts: li
 def test_blocks_the_grammar_parses_otherwise_are_left_to_it() -> None:
     usual = '1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
     assert block_fields(usual.encode() + b"\n", 1) is not None
+    no_space, two_spaces = usual.replace('" "', '""'), usual.replace('" "', '"  "')
+    # a space missing on one line and one too many on another: as many spaces in all, the block is not parsed
+    assert block_fields(f"{usual}\n{no_space}\n{two_spaces}\n".encode(), 3) is None
     for other in [usual + " rt=0.5", usual.replace("200", "-"), usual.replace("GET / HTTP/1.1", "-"),
                   usual.replace('"-" "curl/8"', ""), usual.replace("1.2.3.4", "-")]:
         assert block_fields(f"{usual}\n{other}\n".encode(), 2) is None, other

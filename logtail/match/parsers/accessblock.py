@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat
-from operator import getitem, itemgetter
+from operator import itemgetter
 
 from logtail.match.levels import Level
 from logtail.match.parsers.base import BlockParse
@@ -24,7 +24,6 @@ from logtail.match.parsers.base import BlockParse
 # An access line's level from the first digit of its status (`access.status_level`), a byte's value.
 _LEVEL_OF_DIGIT: dict[int, Level] = {digit: "error" if digit == ord("5") else "warn" if digit == ord("4")
                                      else "info" for digit in b"0123456789"}
-_TIME = slice(1, -2)  # `[time] ` without its brackets and the space
 Column = Sequence[bytes]
 
 
@@ -44,9 +43,9 @@ def block_fields(data: bytes, count: int) -> BlockParse | None:
     if not all(map(bytes.startswith, ends, repeat(b"\n"))) or ends[-1] != b"\n":
         return None
     quoted = [parts[3::step], parts[5::step], *([parts[7::step]] if step == 8 else [])]
-    if any(b"".join(parts[i::step]) != b" " * count for i in range(4, step, 2)):  # `" "` between quoted fields
+    if any(set(parts[i::step]) != {b" "} for i in range(4, step, 2)):  # `" "` between quoted fields
         return None
-    head = _head([parts[0], *map(bytes.removeprefix, ends[:-1], repeat(b"\n"))])
+    head = _head(parts[0::step], count)
     status_size = _status_size(parts[2::step], count)
     requests = parts[1::step]
     request = _request(requests, count)
@@ -61,17 +60,37 @@ def block_fields(data: bytes, count: int) -> BlockParse | None:
     ]))
 
 
-def _head(heads: Column) -> tuple[Column, Column, Column, Column] | None:
-    """`client ident user [time] ` of each line (each of the first three non-empty, the time without `]`)."""
-    pieces = list(map(bytes.split, heads, repeat(b" "), repeat(3)))
-    if set(map(len, pieces)) != {4}:
+def _head(heads: Column, count: int) -> tuple[Column, Column, Column, Column] | None:
+    """`client ident user [time] ` of each line (each of the first three non-empty, the time without `]`).
+    `heads`: each line's head with a newline after it (the first line's before it); joined, and split at the
+    spaces when every line has as many (the time's own spaces included) and each newline falls where a line
+    ends. The `] ` before each newline is the only `]`: the time has none."""
+    joined = b"".join(heads)
+    if joined.count(b"]") != count or joined.count(b"] \n") != count:
         return None
-    clients, idents, users, brackets = zip(*pieces, strict=True)
-    if (b"" in clients or b"" in idents or b"" in users or not all(map(bytes.startswith, brackets, repeat(b"[")))
-            or not all(map(bytes.endswith, brackets, repeat(b"] ")))
-            or b"".join(brackets).count(b"]") != len(brackets)):  # one `]` each: the time has none
+    spaces, odd = divmod(joined.count(b" ") - count, count)  # a line's spaces but the one after `]`
+    width = spaces + 2  # a line's pieces (client, ident, user, the time's) and the newline after them
+    pieces = joined[:-3].replace(b"] \n", b" \n ").split(b" ")
+    if odd or width < 5 or len(pieces) != width * count - 1 or set(pieces[width - 1::width]) - {b"\n"}:
         return None
-    return clients, idents, users, list(map(getitem, brackets, repeat(_TIME)))
+    clients, idents, users, first = pieces[0::width], pieces[1::width], pieces[2::width], pieces[3::width]
+    if b"" in clients or b"" in idents or b"" in users or not all(map(bytes.startswith, first, repeat(b"["))):
+        return None
+    times: list[Column] = [list(map(bytes.removeprefix, first, repeat(b"["))),
+                           *(pieces[i::width] for i in range(4, width - 1))]
+    return clients, idents, users, times[0] if width == 5 else _spaced(times, count)
+
+
+def _spaced(columns: list[Column], count: int) -> list[bytes]:
+    """Each line's values of `columns` joined by spaces (the block's rows joined by newlines, then split)."""
+    width = 2 * len(columns)
+    cells = [b" "] * (width * count)
+    for i, column in enumerate(columns):
+        cells[2 * i::width] = column
+    cells[width - 1::width] = [b"\n"] * count
+    rows = b"".join(cells).split(b"\n")
+    rows.pop()
+    return rows
 
 
 def _status_size(middles: Column, count: int) -> tuple[Column, Column] | None:
