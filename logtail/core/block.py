@@ -2,10 +2,12 @@
 
 A follower's read usually ends in a run of lines that need no work to become text: no CR, valid UTF-8, none
 over the length cap. Such a run is kept as the bytes read (`LineBlock.of_bytes`): a `format=text` client is
-sent those bytes as they are, SSE and NDJSON frames for the whole block are built with a few C-level passes
-(`map` over C functions, one bytes %-format per line), and `Line` objects are made only when something asks
-for them (a filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch
-is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
+sent those bytes as they are; SSE and NDJSON frames for the whole block are built with a few C-level passes
+(`map` over C functions, then one list of every line's parts filled a slice at a time and joined:
+`_laid_out`), a parsed log's levels and fields from its parser for the whole block when it can
+(`Parser.block`), else line by line; and `Line` objects are made only when something asks for them (a
+filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch is a list of
+`Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 nginx writes a `"` inside a value, a control character and any byte outside ASCII as `\\xHH`
 (`escape=default`). So in a block of its combined or `main` lines (or Apache's, when nothing is escaped)
 that is ASCII with no backslash and no control character, every line is the grammar's groups between its
-quotes and spaces, and every value is its own JSON. Each line's bytes are split at the quotes, the block is
-taken apart in columns (`zip`), and each column is checked as the grammar would match it with calls that
-loop in C (`map`, `join`, `set`): no Python runs per line. The fields' JSON is then laid out as constant
-pieces and columns, which the block's frames lay out with their own (`core/block.py`). A block with any
-other line (a custom format's trailing pairs, a bad request line, a `-` status, ...) is left to the per-line
-parse: `block_fields` says None. Both give the same levels and the same JSON, `-` and empty values left
-out (tests/test_access_block.py checks them against each other on generated lines).
+quotes and spaces, and every value is its own JSON. The block is split at its quotes once, its columns
+(heads, middles, requests) joined and split at their spaces, and each column checked as the grammar would
+match it with calls that loop in C (`map`, `join`, `set`, where the newlines fall after a split); the one
+Python loop over lines is for a column whose lines differ in having a value (`-` referers among URLs). The
+fields' JSON is laid out as constant pieces and columns, which the block's frames lay out with their own
+(`core/block.py`). A block with any other line (a custom format's trailing pairs, a bad request line, a `-`
+status, ...) is left to the per-line parse: `block_fields` says None. Both give the same levels and the
+same JSON, `-` and empty values left out (tests/test_access_block.py checks them against each other).
 """
 
 from __future__ import annotations
