@@ -2,15 +2,17 @@
 
 A follower's read usually ends in a run of lines that need no work to become text: no CR, valid UTF-8, none
 over the length cap. Such a run is kept as the bytes read (`LineBlock.of_bytes`): a `format=text` client is
-sent those bytes as they are, SSE and NDJSON frames for the whole block are built with a few C-level passes
-(`map` over C functions, one bytes %-format per line), and `Line` objects are made only when something asks
-for them (a filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch
-is a list of `Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
+sent those bytes as they are; SSE and NDJSON frames for the whole block are built with a few C-level passes
+(`map` over C functions, then one list of every line's parts filled a slice at a time and joined:
+`_laid_out`), a parsed log's levels and fields from its parser for the whole block when it can
+(`Parser.block`), else line by line; and `Line` objects are made only when something asks for them (a
+filter, the multi-log stream, a resume or catch-up from the window, a backlog). Any other batch is a list of
+`Line`s (`LineBlock.of_lines`), encoded line by line as before. Both give the same bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
@@ -20,6 +22,7 @@ from logtail.core.terminal import terminal_safe
 from logtail.match.levels import detect_level, detect_levels
 from logtail.match.parsers import Parser
 
+Layout = list[bytes | Sequence[bytes]]  # a row's parts: the same bytes on every row, or one item a row
 # What JSON escapes in a string (json.encoder's ESCAPE: the control characters, quote and backslash).
 _JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
 
@@ -123,28 +126,62 @@ class LineBlock:
         return ends
 
     def _encode(self, fmt: Format) -> bytes:
-        """The frames `Line.frame` would build for each line, from one bytes template per block: the same
-        bytes. Template fields: the line's end, its text's JSON, its end again, its level's JSON, and for a
-        parsed log its fields (each line parsed once, here, with no `Line` made)."""
-        texts, joined = self._texts()
+        """The frames `Line.frame` would build for each line, laid out for the whole block at once: the same
+        bytes. The parts of a frame that vary are columns (the line's end, its text's JSON, its level's JSON,
+        for a parsed log its fields: each line parsed once, here, with no `Line` made)."""
         pieces = self._pieces()
         prefix = cursor_text(self.log, self.fid, 0)[:-1].encode()  # the id without its offset
-        # A text with nothing JSON escapes is its own JSON between quotes (checked for the whole block at
-        # once). The id's JSON is its prefix's JSON with the digits added.
-        plain = len(self.data.translate(None, _JSON_ESCAPED)) == len(self.data) - self.count
-        record = (b'{"log":' + _literal(json_str(self.log)) + b',"text":' + (b'"%s"' if plain else b"%s")
-                  + b',"id":' + _literal(json_str(prefix.decode())[:-1]) + b'%d","level":%s%s}')
-        ends = self._ends(pieces)
-        jsons = pieces if plain else list(map(str.encode, map(encode_basestring, texts)))
-        if self.parser is None:
-            levels = list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined)))
-            extras: Iterable[bytes] = repeat(b"")
+        # A text with nothing JSON escapes is its own JSON between quotes, and one whose only such character
+        # is the quote is that with each quote escaped (checked for the whole block at once, as is the
+        # escaping). The id's JSON is its prefix's JSON with the digits added.
+        escaped = len(self.data) - len(self.data.translate(None, _JSON_ESCAPED)) - self.count
+        quoted = escaped == 0 or escaped == self.data.count(b'"')
+        if escaped == 0:
+            jsons = pieces
+        elif quoted:
+            jsons = self.data.replace(b'"', b'\\"').split(b"\n")
+            jsons.pop()
         else:
-            levels, extras = _parsed(self.parser, texts)
+            jsons = list(map(str.encode, map(encode_basestring, self._texts()[0])))
+        ends = list(map(b"%d".__mod__, self._ends(pieces)))
+        levels, fields = self._fields(quoted)
+        mark = b'"' if quoted else b""
+        record: Layout = [b'{"log":' + json_str(self.log) + b',"text":' + mark, jsons,
+                          mark + b',"id":' + json_str(prefix.decode())[:-1], ends, b'","level":', levels,
+                          *fields, b"}"]
         if fmt == "sse":
-            template = b"id: " + _literal(prefix) + b"%d\nevent: line\ndata: " + record + b"\n\n"
-            return b"".join(map(template.__mod__, zip(ends, jsons, ends, levels, extras, strict=False)))
-        return b"".join(map((record + b"\n").__mod__, zip(jsons, ends, levels, extras, strict=False)))
+            return _laid_out([b"id: " + prefix, ends, b"\nevent: line\ndata: ", *record, b"\n\n"], self.count)
+        return _laid_out([*record, b"\n"], self.count)
+
+    def _fields(self, quoted: bool) -> tuple[list[bytes], Layout]:
+        """Each line's level JSON, and what its record holds after the level: a parsed log's fields."""
+        parser = self.parser
+        if parser is None:
+            texts, joined = self._texts()
+            return list(map(LEVEL_JSON.__getitem__, detect_levels(texts, joined))), []
+        if parser.block is not None and quoted and self.data.isascii():  # quoted: no backslash, no control
+            whole = parser.block(self.data, self.count)
+            if whole is not None:
+                return list(map(LEVEL_JSON.__getitem__, whole.levels)), [b',"fields":', *whole.layout]
+        levels, extras = _parsed(parser, self._texts()[0])
+        return levels, [extras]
+
+
+def _laid_out(layout: Layout, count: int) -> bytes:
+    """Each of `count` rows joined, a bytes item of `layout` the same in every row, a sequence holding each
+    row's own (one list of every row's items filled a slice at a time, then joined: no Python per row)."""
+    merged: Layout = []
+    for item in layout:  # neighbouring constants as one
+        last = merged[-1] if merged else None
+        if isinstance(item, bytes) and isinstance(last, bytes):
+            merged[-1] = last + item
+        else:
+            merged.append(item)
+    step = len(merged)
+    row: list[bytes] = [b""] * (step * count)
+    for i, item in enumerate(merged):
+        row[i::step] = [item] * count if isinstance(item, bytes) else item
+    return b"".join(row)
 
 
 def _parsed(parser: Parser, texts: list[str]) -> tuple[list[bytes], list[bytes]]:
@@ -171,8 +208,3 @@ def position_of(log: str, where: Line | Cursor) -> Cursor:
 def lines_of(batch: list[Line] | LineBlock) -> list[Line]:
     """The lines of a batch, whichever its form."""
     return batch.lines if isinstance(batch, LineBlock) else batch
-
-
-def _literal(text: bytes) -> bytes:
-    """`text` inside a %-template."""
-    return text.replace(b"%", b"%%")

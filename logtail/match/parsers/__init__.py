@@ -15,6 +15,7 @@ import re2
 from logtail.match.fields import Fields, json_fields, logfmt_fields
 from logtail.match.levels import Level, detect_level
 from logtail.match.parsers.access import access_fields, status_level
+from logtail.match.parsers.accessblock import block_fields
 from logtail.match.parsers.base import Parser, ParserError
 from logtail.match.parsers.syslog import syslog_fields
 from logtail.match.patterns import re2_message
@@ -37,8 +38,8 @@ def _syslog_level(text: str, fields: Fields) -> Level | None:
 _BUILT_IN: dict[str, Parser] = {
     "json": Parser("json", json_fields),
     "logfmt": Parser("logfmt", logfmt_fields),
-    "nginx": Parser("nginx", access_fields, _access_level),
-    "apache": Parser("apache", access_fields, _access_level),
+    "nginx": Parser("nginx", access_fields, _access_level, block_fields),
+    "apache": Parser("apache", access_fields, _access_level, block_fields),
     "syslog": Parser("syslog", syslog_fields, _syslog_level),
 }
 

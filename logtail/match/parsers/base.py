@@ -7,12 +7,26 @@ error; its level and time are then read off its text as for any other log.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logtail.match.fields import Fields
 from logtail.match.levels import LEVEL_KEYS, SYNONYMS, Level, detect_level
 from logtail.match.timestamps import TIME_KEYS, line_time, value_time
+
+
+@dataclass(frozen=True)
+class BlockParse:
+    """A block's lines parsed at once: each line's level, and its fields' JSON laid out: a bytes item is the
+    same on every line, a sequence holds each line's own (the JSON is each line's items joined)."""
+
+    levels: list[Level]
+    layout: list[bytes | Sequence[bytes]]
+
+
+# A block's bytes (lines and newlines) and its number of lines -> the block parsed, or None (then the lines
+# are parsed one by one). The caller checks that the block is ASCII with no control character and no backslash.
+BlockFields = Callable[[bytes, int], BlockParse | None]
 
 
 class ParserError(ValueError):
@@ -36,6 +50,9 @@ class Parser:
     parse: Callable[[str], Fields | None]
     # The level of a line with fields that name none (an access log's status, a syslog line's message).
     fallback_level: Callable[[str, Fields], Level | None] = lambda text, _fields: detect_level(text)
+    # A whole block at once (`accessblock.block_fields`): each line's level and its fields' JSON, the same
+    # as `level` and `fields` give line by line.
+    block: BlockFields | None = None
     # The last line parsed and its fields: a line's level and its fields are asked for one after the other
     # (by a filter, a frame, a search hit), and this saves the second parse. One tuple, replaced whole, so a
     # search's worker thread and the event loop never see a text with another line's fields.
