@@ -12,7 +12,7 @@ filter, the multi-log stream, a resume or catch-up from the window, a backlog). 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 
