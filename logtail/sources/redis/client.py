@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from logtail.config import ConfigError
-from logtail.sources.redis.keys import Entry, decode_entry, text_of
+from logtail.sources.redis.keys import Entry, RawEntry, decode_entry
 
 # What "Redis is unreachable" looks like: connection refused or reset, timeouts, a server loading its data.
 UNREACHABLE: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -63,15 +64,25 @@ def _single(url: str) -> str:
 
 
 def connect(url: str) -> Client:
+    client: Client
     if is_cluster(url):
         # redis-py's cluster client follows MOVED/ASK and a failover itself: its own retries stay on.
-        return RedisCluster.from_url(_single(url), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
-                                     client_name="logtail")
-    # A socket timeout bounds every command, so a link that silently drops packets is noticed too.
-    return aioredis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
-        health_check_interval=10, client_name="logtail",
-    )
+        client = RedisCluster.from_url(_single(url), socket_connect_timeout=3,
+                                       socket_timeout=BLOCK_MS / 1000 + 4, client_name="logtail")
+    else:
+        # A socket timeout bounds every command, so a link that silently drops packets is noticed too.
+        client = aioredis.Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=3, socket_timeout=BLOCK_MS / 1000 + 4,
+            health_check_interval=10, client_name="logtail",
+        )
+    # XREAD's reply is kept as hiredis parsed it (lists of bytes): `read_new` hands it to keys.decode_raw,
+    # which builds a plain entry's lines in one pass, where redis-py's callback would build a dict per entry.
+    client.set_response_callback("XREAD", _as_parsed)
+    return client
+
+
+def _as_parsed(response: Any, **_options: Any) -> Any:
+    return response
 
 
 class Backoff:
@@ -152,34 +163,42 @@ async def read_last(client: Client, key: str, count: int) -> list[Entry]:
     return [decode_entry(i, f) for i, f in reversed(found or [])]
 
 
-async def read_new(client: Client, after: dict[str, str], count: int, block_ms: int
-                   ) -> list[tuple[str, list[Entry]]]:
-    """XREAD: entries after the given ids, by key; waits up to `block_ms` for the first one."""
+async def read_new(client: Client, streams: Sequence[bytes], after: Sequence[bytes | str], count: int,
+                   block_ms: int) -> list[tuple[bytes, list[RawEntry]]]:
+    """XREAD: the entries of each of `streams` after its id in `after`, as the reply holds them (keys.RawEntry),
+    by key; waits up to `block_ms` for the first one."""
     if isinstance(client, RedisCluster):
-        return await _read_new_cluster(client, after, count, block_ms)
-    found: Any = await client.xread(after, count=count, block=block_ms)  # type: ignore[arg-type]
-    return [(text_of(key), [decode_entry(i, f) for i, f in entries]) for key, entries in found or []]
+        return await _read_new_cluster(client, dict(zip(streams, after, strict=True)), count, block_ms)
+    found: Any = await client.execute_command(  # type: ignore[no-untyped-call]
+        "XREAD", "COUNT", count, "BLOCK", block_ms, "STREAMS", *streams, *after)
+    return _by_key(found)
+
+
+def _by_key(found: Any) -> list[tuple[bytes, list[RawEntry]]]:
+    """A raw XREAD reply as (key, entries) pairs: RESP2 answers a list of pairs, RESP3 (`?protocol=3`) a map."""
+    if not found:
+        return []
+    return list(found.items()) if isinstance(found, dict) else found
 
 
 CLUSTER_POLL = 0.05  # seconds between reads of a cluster's streams while none has anything new
 
 
-async def _read_new_cluster(client: RedisCluster, after: dict[str, str], count: int, block_ms: int
-                            ) -> list[tuple[str, list[Entry]]]:
+async def _read_new_cluster(client: RedisCluster, after: dict[bytes, bytes | str], count: int, block_ms: int
+                            ) -> list[tuple[bytes, list[RawEntry]]]:
     """XREAD on a Redis Cluster: one XREAD per hash slot (keys of different slots cannot share one: CROSSSLOT),
     all of them in one pipeline, which redis-py sends as one round trip per shard. Polled rather than blocking:
     a blocking XREAD per slot would hold a connection per slot, i.e. per stream."""
-    by_slot: dict[int, dict[str, str]] = {}
-    for key, last in after.items():
-        by_slot.setdefault(client.keyslot(key), {})[key] = last
+    by_slot: dict[int, list[bytes]] = {}
+    for key in after:
+        by_slot.setdefault(client.keyslot(key), []).append(key)
     deadline = asyncio.get_running_loop().time() + block_ms / 1000
     while True:
         async with client.pipeline(transaction=False) as pipe:
             for group in by_slot.values():
-                pipe.xread(group, count=count)  # type: ignore[arg-type]
+                pipe.xread({key: after[key] for key in group}, count=count)
             replies: Any = await pipe.execute()
-        found = [(text_of(key), [decode_entry(i, f) for i, f in entries])
-                 for reply in replies for key, entries in reply or []]
+        found = [pair for reply in replies for pair in _by_key(reply)]
         if found or asyncio.get_running_loop().time() >= deadline:
             return found
         await asyncio.sleep(CLUSTER_POLL)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
@@ -51,6 +52,7 @@ class StreamReader:
         self.outage = shipped.outage
         self._next_discovery = 0.0
         self.hosts = HostWatch(gone_after)
+        self._reading = ReadArgs([])
 
     async def run(self) -> None:
         while True:
@@ -76,8 +78,11 @@ class StreamReader:
             await _sleep_until(min([self._next_discovery, *(x.paused_until for x in self.shipped.logs.values())]))
             return
         block = max(1, min(BLOCK_MS, int((self._next_discovery - now) * 1000)))
+        if logs != self._reading.logs:
+            self._reading = ReadArgs(logs)
+        reading = self._reading
         try:
-            found = await read_new(self.client, {x.key: x.last_id for x in logs}, READ_COUNT, block)
+            found = await read_new(self.client, reading.keys, reading.ids, READ_COUNT, block)
         except ResponseError as exc:
             if not str(exc).startswith("WRONGTYPE"):
                 raise
@@ -87,9 +92,10 @@ class StreamReader:
             if x.pause:
                 self._resumed(x)
         for key, entries in found:
-            shipped = self.shipped.by_key.get(key)
-            if shipped is not None:
-                self._publish(shipped, entries)
+            at = reading.index.get(key)
+            if at is not None and entries:
+                self._publish_raw(reading.logs[at], entries)
+                reading.ids[at] = entries[-1][0]
 
     async def discover(self) -> None:
         raw: Any = await self.client.hgetall(keys.LOGS_KEY)
@@ -127,10 +133,20 @@ class StreamReader:
                 if x.known.host == host:
                     self.hub.notice(x.name, kind, message)
 
-    def _publish(self, shipped: ShippedLog, entries: list[keys.Entry]) -> None:
-        """Entries into the hub in order: runs of lines as one batch, notices between them."""
-        batch = []
+    def _publish_raw(self, shipped: ShippedLog, entries: list[keys.RawEntry]) -> None:
+        """Entries of an XREAD reply into the hub (keys.decode_raw: a plain entry is its lines)."""
+        name, cap, parser = shipped.name, self.max_line_bytes, shipped.parser
+        self._publish(shipped, [keys.decode_raw(i, f, name, cap, parser) for i, f in entries])
+        shipped.last_id = keys.text_of(entries[-1][0])
+
+    def _publish(self, shipped: ShippedLog, entries: Sequence[list[Line] | keys.Entry]) -> None:
+        """Entries into the hub in order: runs of lines as one batch, notices between them. An entry already
+        decoded to its lines (`decode_raw`) is those lines."""
+        batch: list[Line] = []
         for entry in entries:
+            if isinstance(entry, list):
+                batch += entry
+                continue
             notice = entry.notice
             if notice is None:
                 batch.extend(entry.lines(shipped.name, 0, self.max_line_bytes, shipped.parser))
@@ -141,8 +157,9 @@ class StreamReader:
             batch = []
             self.hub.notice(shipped.name, *notice)
         self._flush(shipped, batch)
-        if entries:
-            shipped.last_id = entries[-1].id
+        last = entries[-1] if entries else None
+        if isinstance(last, keys.Entry):
+            shipped.last_id = last.id
 
     def _flush(self, shipped: ShippedLog, batch: list[Line]) -> None:
         if batch:
@@ -202,6 +219,17 @@ class StreamReader:
     def _notice_all(self, kind: NoticeKind, message: str) -> None:
         for x in self.shipped.logs.values():
             self.hub.notice(x.name, kind, message)
+
+
+class ReadArgs:
+    """XREAD's keys and ids for the logs read, kept between reads: rebuilt when those logs change, and one
+    id replaced per stream that had new entries (a read of 1,000 streams otherwise builds 2,000 arguments)."""
+
+    def __init__(self, logs: list[ShippedLog]) -> None:
+        self.logs = logs
+        self.keys = [x.key.encode() for x in logs]
+        self.ids: list[bytes | str] = [x.last_id for x in logs]
+        self.index = {key: i for i, key in enumerate(self.keys)}
 
 
 async def _sleep_until(deadline: float) -> None:
