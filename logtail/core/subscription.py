@@ -277,6 +277,8 @@ class Subscription(Sender):
         self._append((log, lines) if self.own_ids else b"".join(line.frame(self.fmt) for line in lines))
 
     def _lines_size(self, lines: list[Line]) -> int:
+        if len(lines) == 1:  # a quiet log's batch: no generator to run
+            return len(lines[0].sse_body) + 64
         return sum(len(line.sse_body) for line in lines) + 64 * len(lines)
 
     def _gap_frame(self, log: str, missed: int) -> bytes:
