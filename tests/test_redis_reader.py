@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from logtail.sources.redis import keys
+from logtail.sources.redis.client import connect, read_new
 from tests.redis_support import RedisServer, Shipper, body_lines, listed, one_host, read_from_node
 from tests.streams import SSEClient, append, async_wait_for, gauge
 from tests.support import LogtailServer
@@ -204,3 +205,24 @@ async def test_a_redis_restart_without_persistence_is_announced_as_a_gap(
         append(log, ["after"])
         await client.wait_lines(2, within=30)
         assert client.lines() == ["before", "after"]
+
+
+@pytest.mark.parametrize("protocol", ["", "?protocol=3"])
+async def test_xread_replies_reach_the_reader_as_hiredis_parsed_them(redis_server: RedisServer,
+                                                                     protocol: str) -> None:
+    """The node reads XREAD's reply itself (client.read_new, keys.decode_raw): the same pairs of key and raw
+    entries whether the URL asks for RESP2 or RESP3 (a map of streams), so a plain entry is its lines."""
+    raw = redis_server.client()
+    raw.xadd("k1", keys.line_fields(["one"], [], "ab", 4))
+    first = raw.xadd("k2", {**keys.line_fields(["two"], [], "ab", 4), "n": "1"})
+    client = connect(redis_server.url + protocol)
+    try:
+        found = await read_new(client, [b"k1", b"k2"], ["0-0", b"0-0"], 10, 100)
+        assert [(key, [flat for _, flat in entries]) for key, entries in found] == [
+            (b"k1", [[b"fid", b"ab", b"end", b"4", b"lines", b"one"]]),
+            (b"k2", [[b"fid", b"ab", b"end", b"4", b"lines", b"two", b"n", b"1"]])]
+        lines = keys.decode_raw(*found[1][1][0], "x@h")
+        assert isinstance(lines, list) and [x.text for x in lines] == ["two"]
+        assert await read_new(client, [b"k2"], [first], 10, 1) == []
+    finally:
+        await client.aclose()
