@@ -30,7 +30,7 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import BLOCK_MS, read_last, read_new
+from logtail.sources.redis.client import BLOCK_MS, Streams, read_last, read_new
 from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, UNREACHABLE, ShippedLog, ShippedLogs
 from logtail.sources.redis.hosts import HostWatch, read_hosts
 
@@ -82,7 +82,7 @@ class StreamReader:
             self._reading = ReadArgs(logs)
         reading = self._reading
         try:
-            found = await read_new(self.client, reading.keys, reading.ids, READ_COUNT, block)
+            found = await read_new(self.client, reading.streams, READ_COUNT, block)
         except ResponseError as exc:
             if not str(exc).startswith("WRONGTYPE"):
                 raise
@@ -92,10 +92,10 @@ class StreamReader:
             if x.pause:
                 self._resumed(x)
         for key, entries in found:
-            at = reading.index.get(key)
+            at = reading.streams.index.get(key)
             if at is not None and entries:
                 self._publish_raw(reading.logs[at], entries)
-                reading.ids[at] = entries[-1][0]
+                reading.streams.advance(at, entries[-1][0])
 
     async def discover(self) -> None:
         raw: Any = await self.client.hgetall(keys.LOGS_KEY)
@@ -222,14 +222,12 @@ class StreamReader:
 
 
 class ReadArgs:
-    """XREAD's keys and ids for the logs read, kept between reads: rebuilt when those logs change, and one
-    id replaced per stream that had new entries (a read of 1,000 streams otherwise builds 2,000 arguments)."""
+    """The logs read and their streams (client.Streams), kept from one read to the next while the logs
+    read stay the same."""
 
     def __init__(self, logs: list[ShippedLog]) -> None:
         self.logs = logs
-        self.keys = [x.key.encode() for x in logs]
-        self.ids: list[bytes | str] = [x.last_id for x in logs]
-        self.index = {key: i for i, key in enumerate(self.keys)}
+        self.streams = Streams([x.key.encode() for x in logs], [x.last_id.encode() for x in logs])
 
 
 async def _sleep_until(deadline: float) -> None:
