@@ -75,8 +75,12 @@ class Processes:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+        # Run from the temp directory: `python -m logtail` run from the checkout would import the checkout's
+        # code ahead of PYTHONPATH (sys.path[0] is the working directory), so a `before` code put there first
+        # would not be what runs.
         with (self.dir / f"{name}.log").open("wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=self.dir)
         self.procs.append(proc)
         return proc
 

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 
 from logtail.sources.redis import keys
+from logtail.sources.redis.client import Streams, connect, read_new
 from tests.redis_support import RedisServer, Shipper, body_lines, listed, one_host, read_from_node
 from tests.streams import SSEClient, append, async_wait_for, gauge
 from tests.support import LogtailServer
@@ -204,3 +207,32 @@ async def test_a_redis_restart_without_persistence_is_announced_as_a_gap(
         append(log, ["after"])
         await client.wait_lines(2, within=30)
         assert client.lines() == ["before", "after"]
+
+
+@pytest.mark.parametrize(("protocol", "packed"), [("", True), ("?protocol=3", True), ("", False)])
+async def test_xread_replies_reach_the_reader_as_hiredis_parsed_them(redis_server: RedisServer,
+                                                                     protocol: str, packed: bool) -> None:
+    """The node sends XREAD already in Redis's protocol (client.Streams) and reads its reply itself
+    (client.read_new, keys.decode_raw): the same pairs of key and raw entries whether the URL asks for RESP2
+    or RESP3 (a map of streams), and from a connection that packs the command itself."""
+    raw = redis_server.client()
+    raw.xadd("k1", keys.line_fields(["one"], [], "ab", 4))
+    first = raw.xadd("k2", {**keys.line_fields(["two"], [], "ab", 4), "n": "1"})
+    client = connect(redis_server.url + protocol)
+    assert isinstance(client, Redis)
+    if not packed:
+        client.connection_pool.connection_class = Connection
+    try:
+        streams = Streams([b"k1", b"k2"], [b"0-0", b"0-0"])
+        found = await read_new(client, streams, 10, 100)
+        assert [(key, [flat for _, flat in entries]) for key, entries in found] == [
+            (b"k1", [[b"fid", b"ab", b"end", b"4", b"lines", b"one"]]),
+            (b"k2", [[b"fid", b"ab", b"end", b"4", b"lines", b"two", b"n", b"1"]])]
+        lines = keys.decode_raw(*found[1][1][0], "x@h")
+        assert isinstance(lines, list) and [x.text for x in lines] == ["two"]
+        streams.advance(0, found[0][1][-1][0])
+        assert [key for key, _ in await read_new(client, streams, 10, 100)] == [b"k2"]
+        streams.advance(1, first)
+        assert await read_new(client, streams, 10, 1) == []
+    finally:
+        await client.aclose()

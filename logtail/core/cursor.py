@@ -35,6 +35,44 @@ def event_id(cursors: Iterable[str]) -> str:
     return ",".join(cursors)
 
 
+class EventIds:
+    """A multi-log stream's event id as the stream goes on: one cursor per log, in the order the logs first
+    came, joined with commas (the bytes of `event_id`). With many logs the id is long, and one cursor
+    changes per line: the cursors are kept in runs of `RUN`, each joined again only once one of its cursors
+    changed, so a line's id joins one run and the runs rather than every cursor."""
+
+    RUN = 16
+    __slots__ = ("_at", "_cursors", "_dirty", "_runs")
+
+    def __init__(self) -> None:
+        self._at: dict[str, int] = {}  # each log's place
+        self._cursors: list[bytes] = []
+        self._runs: list[bytes] = []  # each run of RUN cursors, joined
+        self._dirty: set[int] = set()  # the runs to join again
+
+    def __setitem__(self, log: str, cursor: str) -> None:
+        at = self._at.get(log)
+        if at is None:
+            at = self._at[log] = len(self._cursors)
+            self._cursors.append(b"")
+            if at % self.RUN == 0:
+                self._runs.append(b"")
+        self._cursors[at] = cursor.encode()
+        self._dirty.add(at // self.RUN)
+
+    def update(self, cursors: dict[str, str]) -> None:
+        for log, cursor in cursors.items():
+            self[log] = cursor
+
+    def id(self) -> bytes:
+        if self._dirty:
+            runs, cursors, size = self._runs, self._cursors, self.RUN
+            for run in self._dirty:
+                runs[run] = b",".join(cursors[run * size:(run + 1) * size])
+            self._dirty.clear()
+        return b",".join(self._runs)
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     log: str

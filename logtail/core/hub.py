@@ -221,12 +221,14 @@ class Hub:
                 if plan.needs_sets:
                     found.append(set(slots))
         # A line's fields are parsed when a filter first asks, once for all filters, by the log's parser if any.
-        parsed = FieldCache(None if block.parser is None else block.parser.fields)
+        parsed: FieldCache | None = None
         for flt, subs, slot in plan.steps:
             # A line's level is found only for a filter of levels (on a parsed log it is found from its fields).
             if flt.is_empty:
                 self._deliver(ch, subs, block)  # the block as it is: its shared frames, lines only if asked
                 continue
+            if parsed is None:
+                parsed = FieldCache(None if block.parser is None else block.parser.fields)
             if slot is None:
                 hits = [line for line in block.lines
                         if flt.matches(line.text, line.level if flt.levels else None, None, parsed)]

@@ -36,6 +36,14 @@ class FileSpans:
         self.dropped = 0  # entries at the front that belong to blocks gone from the window
         self.ordered = True
 
+    @classmethod
+    def of_one(cls, seq: int, last: int, ordered: bool) -> FileSpans:
+        spans = cls()
+        spans.seqs.append(seq)
+        spans.lasts.append(last)
+        spans.ordered = ordered
+        return spans
+
     def add(self, seq: int, span: Span) -> None:
         if not span.ordered or (self.lasts and span.first <= self.lasts[-1]):
             self.ordered = False
@@ -60,14 +68,22 @@ class FileSpans:
         return [self.seqs[i]] if i < len(self.seqs) else []
 
 
+# A file id seen in one block of the window so far: that block's number, the end of the file's last line in
+# it and whether its ends only grow. A shipped log's lines have a file id per Redis entry (keys.py), so most
+# of its file ids are in one block: a tuple of numbers is no object for the garbage collector to go through,
+# where a `FileSpans` is three.
+OneBlock = tuple[int, int, bool]
+
+
 class PositionIndex:
-    """Every file id in a window, with its blocks (`FileSpans`). Blocks are numbered in the order they
-    enter the window; the index keeps which files each block still in the window holds, oldest first."""
+    """Every file id in a window, with its blocks (`FileSpans`, or `OneBlock` while there is one). Blocks
+    are numbered in the order they enter the window; the index keeps which files each block still in the
+    window holds, oldest first."""
 
     __slots__ = ("block_files", "files", "next")
 
     def __init__(self) -> None:
-        self.files: dict[str, FileSpans] = {}
+        self.files: dict[str, FileSpans | OneBlock] = {}
         self.block_files: deque[tuple[str, ...]] = deque()
         self.next = 0
 
@@ -80,10 +96,14 @@ class PositionIndex:
         seq = self.next
         self.next += 1
         spans_of = _spans(block)
+        files = self.files
         for fid, span in spans_of.items():
-            spans = self.files.get(fid)
+            spans = files.get(fid)
             if spans is None:
-                spans = self.files[fid] = FileSpans()
+                files[fid] = (seq, span.last, span.ordered)
+                continue
+            if isinstance(spans, tuple):
+                spans = files[fid] = FileSpans.of_one(*spans)
             spans.add(seq, span)
         self.block_files.append(tuple(spans_of))
 
@@ -91,6 +111,9 @@ class PositionIndex:
         """The oldest block has left the window."""
         for fid in self.block_files.popleft():
             spans = self.files[fid]
+            if isinstance(spans, tuple):  # this block was its only one
+                del self.files[fid]
+                continue
             spans.drop_oldest()
             if spans.empty:
                 del self.files[fid]
@@ -101,6 +124,8 @@ class PositionIndex:
         spans = self.files.get(fid)
         if spans is None:
             return []
+        if isinstance(spans, tuple):  # one block: the block itself tells whether the line is in it
+            return [spans[0] - self.first]
         return [seq - self.first for seq in spans.candidates(end)]
 
 
@@ -116,6 +141,9 @@ def _spans(block: LineBlock) -> dict[str, Span]:
     """Each file id's lines in `block`."""
     if block.data:  # one file, clean lines: the first ends after `start`, the last at the end of the bytes
         return {block.fid: Span(block.start + 1, block.start + len(block.data))}
+    if block.count == 1:  # a quiet log's block
+        ((fid, end),) = block.ends()
+        return {fid: Span(end, end)}
     firsts: dict[str, int] = {}
     lasts: dict[str, int] = {}
     unordered: set[str] = set()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from logtail.core.block import LineBlock, position_of
-from logtail.core.cursor import Cursor, event_id, file_id
+from logtail.core.cursor import Cursor, EventIds, file_id
 from logtail.core.directwrite import DirectWriter
 from logtail.core.frames import Format, Line, notice_frame
 from logtail.core.rawresponse import Sender
@@ -71,7 +71,7 @@ class Subscription(Sender):
         self.overflow = overflow
         # Only the multi-log SSE stream needs an id per client (one cursor per log in the stream).
         self.own_ids = multi and fmt == "sse" and len(logs) > 1
-        self.cursors: dict[str, str] = {}
+        self.cursors = EventIds()  # the multi-log SSE stream's id: what the client has received of each log
         self.chunks: list[Item] = []
         self.size = 0
         self.missed: dict[str, int] = {}  # skip: lines dropped per log since the last gap notice
@@ -241,11 +241,11 @@ class Subscription(Sender):
         """
         if not self.own_ids:
             return b"".join(line.frame(self.fmt) for line in lines)
-        parts = []
+        parts: list[bytes] = []
         cursors = self.cursors
         for line in lines:
             cursors[log] = line.cursor
-            parts.append(b"id: " + event_id(cursors.values()).encode() + b"\n" + line.sse_body)
+            parts += (b"id: ", cursors.id(), b"\n", line.sse_body)
         return b"".join(parts)
 
     def _encode_item(self, item: tuple[str, list[Line]] | Mark) -> bytes:
@@ -254,7 +254,7 @@ class Subscription(Sender):
         if self.fmt != "sse":
             return b""
         self.cursors.update(item.positions)
-        return b"id: " + event_id(self.cursors.values()).encode() + b"\n\n"
+        return b"id: " + self.cursors.id() + b"\n\n"
 
     def _write_now(self, data: bytes) -> bool:
         """Write `data` straight to the client when its writer is parked with nothing queued (so nothing
@@ -277,6 +277,8 @@ class Subscription(Sender):
         self._append((log, lines) if self.own_ids else b"".join(line.frame(self.fmt) for line in lines))
 
     def _lines_size(self, lines: list[Line]) -> int:
+        if len(lines) == 1:  # a quiet log's batch: no generator to run
+            return len(lines[0].sse_body) + 64
         return sum(len(line.sse_body) for line in lines) + 64 * len(lines)
 
     def _gap_frame(self, log: str, missed: int) -> bytes:

@@ -68,7 +68,7 @@ class LogStream(RawResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         opts = self.options
         sub = Subscription(self.logs, opts.filter, opts.fmt, self.queue_bytes, opts.multi, opts.overflow)
-        sub.cursors = {name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors}
+        sub.cursors.update({name: str(opts.cursors[name]) for name in self.logs if name in opts.cursors})
         self._subscribe(sub)
         catchup = CatchUp(sub, self.hub, self.sources.find, sibling_starts=opts.sibling_starts)
         self._send = send

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
@@ -39,11 +40,12 @@ class ShippedLog:
         except ParserError as exc:  # only data from Redis: served unparsed, as an `auto` log
             log.warning("shipped log %s: parse: %s; serving its lines unparsed", self.name, exc)
 
-    @property
+    # Both are asked for each read batch; a refreshed `known` is always the same host and log.
+    @cached_property
     def name(self) -> str:
         return self.known.shipped_name
 
-    @property
+    @cached_property
     def key(self) -> str:
         return self.known.key
 

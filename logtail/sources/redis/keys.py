@@ -232,6 +232,43 @@ def decode_entry(entry_id: Any, raw: Any) -> Entry:
     return Entry(ms, seq, fields, problem, carried)
 
 
+# An entry as the raw XREAD reply holds it: its id and its fields and values in turn, all bytes.
+RawEntry = tuple[bytes, list[bytes]]
+_PLAIN = [b"fid", b"end", b"lines"]  # the fields of a plain entry of lines, in the order a shipper writes them
+_FID_BYTES = re.compile(rb"[0-9a-f]{1,32}")
+_ENTRY_ID_BYTES = re.compile(rb"([0-9]{1,15})-([0-9]{1,19})")
+
+
+def decode_raw(entry_id: bytes, flat: list[bytes], log: str, max_line_bytes: int = MAX_LINE_BYTES,
+               parser: Parser | None = None) -> list[Line] | Entry:
+    """An entry of the raw XREAD reply: its lines when it is a plain entry of lines, else the `Entry`.
+
+    A plain entry (`fid`, `end`, `lines`, then `n` or nothing: what a shipper writes for lines with no
+    `cut`, `sizes` or `carried`) is most of a stream, one entry per line on a quiet log. Its lines are built
+    here with the checks of `decode_entry` on the bytes as they came, and no field map or `Entry`: the same
+    lines `Entry.lines` gives. Any other entry, or one a check refuses, is decoded by `decode_entry` (which
+    names what is wrong with it), as entries written before or by other shippers are.
+    """
+    if flat and flat[0:6:2] == _PLAIN and (len(flat) == 6 or (len(flat) == 8 and flat[6] == b"n")):
+        m = _ENTRY_ID_BYTES.fullmatch(entry_id)
+        end = flat[3]
+        if m and _FID_BYTES.fullmatch(flat[1]) and end.isdigit() and len(end) <= 19:  # bytes: ASCII digits only
+            ms, seq = int(m.group(1)), int(m.group(2))
+            text = flat[5].decode("utf-8", "replace")
+            if ms < 1 << 48 and seq < 1 << 43 and text.count("\n") < LAST_INDEX:
+                fid = f"{ms:012x}"
+                base = seq << INDEX_BITS
+                if "\n" not in text:  # a quiet log's entry: one line
+                    text, longer = _capped(text, max_line_bytes)
+                    return [Line(log, text, fid, base + 1, longer, parser)]
+                out = []
+                for k, line in enumerate(text.split("\n"), start=1):
+                    line, longer = _capped(line, max_line_bytes)
+                    out.append(Line(log, line, fid, base + k, longer, parser))
+                return out
+    return decode_entry(entry_id, dict(zip(flat[::2], flat[1::2], strict=False)) if flat else {})
+
+
 def _carried(raw: str, count: int) -> Carried | None:
     """The `carried` field checked: one [level or null, {str: str}] or [level or null, {str: str}, text] per
     line, values at most MAX_FIELD_CHARS."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis.exceptions import RedisError, ResponseError
@@ -29,13 +30,17 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.hub import Hub
 from logtail.sources.redis import keys
-from logtail.sources.redis.client import BLOCK_MS, read_last, read_new
+from logtail.sources.redis.client import BLOCK_MS, Streams, read_last, read_new
 from logtail.sources.redis.discovery import DISCOVERY_INTERVAL, UNREACHABLE, ShippedLog, ShippedLogs
 from logtail.sources.redis.hosts import HostWatch, read_hosts
 
 log = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # entries per stream per XREAD
+# Seconds from one XREAD to the next while entries keep coming. Each read has a cost of its own (every
+# stream's key and id sent, every client with news woken and sent to), which a read returning as soon as
+# one entry of 1,000 streams is there pays for a few entries; this adds at most as much to a line's latency.
+READ_EVERY = 0.05
 WRONG_TYPE_RETRY = (1.0, 60.0)  # first and longest pause of a log whose key is not a stream (seconds)
 
 
@@ -51,6 +56,7 @@ class StreamReader:
         self.outage = shipped.outage
         self._next_discovery = 0.0
         self.hosts = HostWatch(gone_after)
+        self._reading = ReadArgs([])
 
     async def run(self) -> None:
         while True:
@@ -76,8 +82,12 @@ class StreamReader:
             await _sleep_until(min([self._next_discovery, *(x.paused_until for x in self.shipped.logs.values())]))
             return
         block = max(1, min(BLOCK_MS, int((self._next_discovery - now) * 1000)))
+        if logs != self._reading.logs:
+            self._reading = ReadArgs(logs)
+        reading = self._reading
+        started = time.monotonic()
         try:
-            found = await read_new(self.client, {x.key: x.last_id for x in logs}, READ_COUNT, block)
+            found = await read_new(self.client, reading.streams, READ_COUNT, block)
         except ResponseError as exc:
             if not str(exc).startswith("WRONGTYPE"):
                 raise
@@ -87,9 +97,12 @@ class StreamReader:
             if x.pause:
                 self._resumed(x)
         for key, entries in found:
-            shipped = self.shipped.by_key.get(key)
-            if shipped is not None:
-                self._publish(shipped, entries)
+            at = reading.streams.index.get(key)
+            if at is not None and entries:
+                self._publish_raw(reading.logs[at], entries)
+                reading.streams.advance(at, entries[-1][0])
+        if found:  # more is surely on its way: let it gather rather than read a few entries at a time
+            await asyncio.sleep(started + READ_EVERY - time.monotonic())
 
     async def discover(self) -> None:
         raw: Any = await self.client.hgetall(keys.LOGS_KEY)
@@ -127,10 +140,20 @@ class StreamReader:
                 if x.known.host == host:
                     self.hub.notice(x.name, kind, message)
 
-    def _publish(self, shipped: ShippedLog, entries: list[keys.Entry]) -> None:
-        """Entries into the hub in order: runs of lines as one batch, notices between them."""
-        batch = []
+    def _publish_raw(self, shipped: ShippedLog, entries: list[keys.RawEntry]) -> None:
+        """Entries of an XREAD reply into the hub (keys.decode_raw: a plain entry is its lines)."""
+        name, cap, parser = shipped.name, self.max_line_bytes, shipped.parser
+        self._publish(shipped, [keys.decode_raw(i, f, name, cap, parser) for i, f in entries])
+        shipped.last_id = keys.text_of(entries[-1][0])
+
+    def _publish(self, shipped: ShippedLog, entries: Sequence[list[Line] | keys.Entry]) -> None:
+        """Entries into the hub in order: runs of lines as one batch, notices between them. An entry already
+        decoded to its lines (`decode_raw`) is those lines."""
+        batch: list[Line] = []
         for entry in entries:
+            if isinstance(entry, list):
+                batch += entry
+                continue
             notice = entry.notice
             if notice is None:
                 batch.extend(entry.lines(shipped.name, 0, self.max_line_bytes, shipped.parser))
@@ -141,8 +164,9 @@ class StreamReader:
             batch = []
             self.hub.notice(shipped.name, *notice)
         self._flush(shipped, batch)
-        if entries:
-            shipped.last_id = entries[-1].id
+        last = entries[-1] if entries else None
+        if isinstance(last, keys.Entry):
+            shipped.last_id = last.id
 
     def _flush(self, shipped: ShippedLog, batch: list[Line]) -> None:
         if batch:
@@ -202,6 +226,15 @@ class StreamReader:
     def _notice_all(self, kind: NoticeKind, message: str) -> None:
         for x in self.shipped.logs.values():
             self.hub.notice(x.name, kind, message)
+
+
+class ReadArgs:
+    """The logs read and their streams (client.Streams), kept from one read to the next while the logs
+    read stay the same."""
+
+    def __init__(self, logs: list[ShippedLog]) -> None:
+        self.logs = logs
+        self.streams = Streams([x.key.encode() for x in logs], [x.last_id.encode() for x in logs])
 
 
 async def _sleep_until(deadline: float) -> None:
