@@ -13,6 +13,7 @@ raising `Unavailable`, which the client gets as a 4xx naming the reason: never a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -26,6 +27,8 @@ from logtail.core.frames import Format, Line, NoticeKind
 from logtail.core.hub import Channel
 from logtail.core.rawresponse import Transfers
 from logtail.match.filters import LineFilter
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 10_000  # matches per search request at most
 DEFAULT_LIMIT = 100
@@ -143,6 +146,7 @@ class Sources:
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
+        self.failed: str | None = None  # why a source stopped following its logs, for /readyz
 
     def __iter__(self) -> Iterator[Source]:
         return iter(self.sources)
@@ -163,7 +167,18 @@ class Sources:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for source in self.sources:
-                group.create_task(source.run(), name=type(source).__name__)
+                group.create_task(self._run(source), name=type(source).__name__)
+
+    async def _run(self, source: Source) -> None:
+        # A source that fails (a bug, not an outage: each source rides those out itself) must neither stop the
+        # others, as a task group would, nor go unnoticed until shutdown: it is logged now, and /readyz
+        # answers 503 naming it, so that a supervisor restarts the node.
+        try:
+            await source.run()
+        except Exception as exc:
+            what = type(source).__name__
+            log.exception("%s stopped following its logs: %s", what, exc)
+            self.failed = f"{what} stopped ({type(exc).__name__}); restart logtail"
 
     async def close(self) -> None:
         for source in self.sources:
@@ -173,7 +188,8 @@ class Sources:
         return [c for source in self.sources for c in source.collectors()]
 
     def unready(self) -> str | None:
-        return next((why for source in self.sources if (why := source.unready()) is not None), None)
+        return self.failed or next((why for source in self.sources if (why := source.unready()) is not None),
+                                   None)
 
     async def hosts(self) -> list[dict[str, Any]]:
         return [host for source in self.sources for host in await source.hosts()]

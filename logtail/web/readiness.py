@@ -1,8 +1,8 @@
 """`/readyz`: whether this node can serve everything it is configured to serve, for a load balancer.
 
 `/healthz` stays a liveness check (the process answers); readiness is false while a source cannot serve
-(`Source.unready`: a node started with `--redis` that cannot reach Redis), so a balancer can send new clients
-to a node that can. A node without Redis is always ready.
+(`Source.unready`: a node started with `--redis` that cannot reach Redis) or after a source stopped on an
+unexpected error (`Sources.failed`), so a balancer can send new clients to a node that can.
 """
 
 from __future__ import annotations
