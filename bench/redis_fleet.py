@@ -13,7 +13,10 @@ node, then runs, each in its own process:
   clients together cover every log), which check every line's sequence (loss, repeats) and record each
   line's latency from its XADD to its arrival: ship-to-client;
 - a baseline: a bare redis-py client doing the same blocking XREAD over every stream, decoding and timing
-  the same lines: what reading these streams costs with no web node at all.
+  the same lines: what reading these streams costs with no web node at all. By default it has a window of
+  its own after the node's, with the node stopped and the same writing (`--baseline apart`): on 2 cores, a
+  bare client taking half a core beside the node made the node's latency the two's contention;
+  `--baseline alongside` runs it in the node's window as before.
 
 Reports the node's CPU as % of a core over the measured window, the baseline's, and p50/p99/max latency of
 both, with loss and repeats per side. The machine's load average is recorded before and after.
@@ -262,8 +265,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 mine = groups[i::args.reader_procs]
                 pipes[f"clients{i}"], theirs = ctx.Pipe()
                 children.append(ctx.Process(target=client_main, args=(base, mine, theirs), daemon=True))
-            pipes["baseline"], theirs = ctx.Pipe()
-            children.append(ctx.Process(target=baseline_main, args=(port, names, theirs), daemon=True))
+            if args.baseline == "alongside":
+                pipes["baseline"], theirs = ctx.Pipe()
+                children.append(ctx.Process(target=baseline_main, args=(port, names, theirs), daemon=True))
             for child in children:
                 child.start()
             for p in pipes.values():
@@ -297,6 +301,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 p.send(sent)
             results = {k: p.recv() for k, p in pipes.items() if p.poll(DRAIN + 30)}
             node_cpu_total = cpu_seconds(node.pid) - cpu0  # also what it spent catching up after the window
+            base_elapsed = elapsed
+            if args.baseline == "apart":  # the node stopped: the baseline meets the same writing on its own
+                procs.stop([node])
+                results["baseline"], base_elapsed = baseline_apart(ctx, port, names, args.rate, args.seconds)
         finally:
             for child in children:
                 if child.is_alive():
@@ -320,11 +328,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["baseline"] = {
             "what": "redis-py XREAD BLOCK over every stream, one process",
             "lines": base_result["lines"], "missing": base_result["missing"], "repeated": base_result["repeated"],
-            "cpu_percent_of_a_core": round(100 * base_result["cpu_s"] / elapsed, 2),
+            "when": args.baseline,
+            "cpu_percent_of_a_core": round(100 * base_result["cpu_s"] / base_elapsed, 2),
             "cpu_s_per_million_lines": round(base_result["cpu_s_total"] / max(base_result["lines"], 1) * 1e6, 2),
             "ship_to_client_ms": percentiles(base_result["latency_ms"]),
         }
     return report
+
+
+def baseline_apart(ctx: Any, port: int, names: list[str], rate: float, seconds: float) -> tuple[Any, float]:
+    """The baseline in a window of its own, after the node's (`--baseline apart`): the same writing, nothing
+    else reading. Its report and the window's length."""
+    mine, theirs = ctx.Pipe()
+    child = ctx.Process(target=baseline_main, args=(port, names, theirs), daemon=True)
+    child.start()
+    writer = None
+    try:
+        if not mine.poll(60):
+            raise SystemExit("the baseline did not start")
+        mine.recv()
+        writer_pipe, writer_end = ctx.Pipe()
+        writer = ctx.Process(target=writer_main, args=(port, names, rate, seconds, writer_end), daemon=True)
+        t0 = time.monotonic()
+        writer.start()
+        if not writer_pipe.poll(seconds * 3 + 60):
+            raise SystemExit("the writer did not finish")
+        sent = writer_pipe.recv()["rounds"]
+        elapsed = time.monotonic() - t0
+        mine.send(sent)
+        if not mine.poll(DRAIN + 30):
+            raise SystemExit("the baseline did not report")
+        return mine.recv(), elapsed
+    finally:
+        for proc in (child, writer):
+            if proc is not None:
+                if proc.is_alive():
+                    proc.kill()
+                proc.join(5)
 
 
 def _count_logs(base: str) -> int:
@@ -347,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="5 hosts x 2 logs, 2 clients of 5 logs, 3 s")
     parser.add_argument("--profile", help="record the node with py-spy into this directory (bench/pyspy.py)")
     parser.add_argument("--json", help="write the report here too")
+    parser.add_argument("--baseline", choices=("apart", "alongside"), default="apart",
+                        help="the bare client's window: after the node's, the node stopped (default), or the same"
+                             " window beside it (on 2 cores they compete for the CPU)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.logs, args.clients, args.logs_per_client, args.seconds = 5, 2, 2, 5, 3.0
