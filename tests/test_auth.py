@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import subprocess
 import sys
 import threading
@@ -215,6 +216,14 @@ def test_first_logins_are_checked_two_at_a_time_where_there_are_two_cores(monkey
     assert AuthLimits().concurrent_checks == 1
 
 
+def test_password_checks_run_at_a_lower_priority_than_the_event_loop(hashed: str) -> None:
+    """A flood of checks must not take the cores from the loop that serves the streams: the checks' threads
+    are niced (Linux schedules each thread on its own)."""
+    middleware = BasicAuth(app, f"{USER}:{hashed}")
+    niceness = middleware._checks.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert niceness.result(10) == os.getpriority(os.PRIO_PROCESS, 0) + auth.CHECK_NICE
+
+
 async def test_too_many_waiting_checks_get_503(hashed: str) -> None:
     middleware = BasicAuth(app, f"{USER}:{hashed}", limits=AuthLimits(concurrent_checks=1, queued_checks=2))
     answers = await asyncio.gather(*(call(middleware, WRONG, client=f"198.51.100.{i}") for i in range(6)))
@@ -403,6 +412,7 @@ async def test_wrong_password_flood_does_not_stall_streams(tmp_path: Path, attac
                     reader.cancel()
                     writer.cancel()
                     await asyncio.gather(reader, writer, return_exceptions=True)
+    print(f"largest write-to-receive delay {max(delays):.3f}s ({attackers})")
     assert max(delays) < BOUND, f"largest write-to-receive delay {max(delays):.3f}s"
     assert opened_in < BOUND, f"a new authorized stream took {opened_in:.3f}s to answer"
     assert 200 not in statuses and set(statuses) <= {401, 429, 503}, statuses

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -24,8 +25,10 @@ import logging
 import math
 import os
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,6 +41,7 @@ from logtail.web.users import UserEntry, UserTable, make_user
 log = logging.getLogger(__name__)
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+CHECK_NICE = 10  # the checks' threads' niceness: on Linux they get ~1/10 of a core the event loop wants too
 OPEN_PATHS = ("/healthz", "/readyz")
 # Checked in place of an unknown user's hash, so that a refusal takes as long whether or not the name exists.
 _NOBODY = "scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -68,9 +72,9 @@ class AuthLimits:
     failures: int = 10  # wrong credentials allowed per address and window; the next are answered 429
     window: float = 60.0  # seconds
     addresses: int = 10_000  # addresses remembered; the longest-unseen is forgotten first
-    # Checks at once, in worker threads (scrypt releases the GIL): two, where there are two cores, so that a
-    # burst of first logins (a team opening the page after a restart) waits half as long; the event loop
-    # still gets its share of the cores beside them, and a third check waits.
+    # Checks at once, in worker threads of their own (scrypt releases the GIL): two, where there are two
+    # cores, so that a burst of first logins (a team opening the page after a restart) waits half as long.
+    # Those threads run at a lower priority (CHECK_NICE), so that the event loop, and the streams, come first.
     concurrent_checks: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     queued_checks: int = 16  # checks waiting for their turn; beyond that, 503 at once
     remembered: int = 16  # valid credentials remembered
@@ -212,6 +216,13 @@ class CheckGate:
         self.free += 1
 
 
+def _lower_priority() -> None:
+    """Run this thread at CHECK_NICE (Linux schedules threads one by one; raising one's own niceness needs no
+    privilege). Elsewhere the thread keeps its priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICE)
+
+
 def _is_preflight(scope: Scope) -> bool:
     """A CORS preflight: browsers send it without credentials (Fetch standard), so it cannot be asked for
     them. It reads nothing: the CORS middleware answers it, or the app's 405 when CORS is off."""
@@ -240,6 +251,8 @@ class BasicAuth:
         # Two queues: addresses with no failure in their window, and the others. A first login never waits
         # behind the checks of addresses that keep failing (an attacker's), only behind other first tries.
         self._gate = CheckGate(self.limits.concurrent_checks)
+        self._checks = ThreadPoolExecutor(self.limits.concurrent_checks, thread_name_prefix="logtail-password",
+                                          initializer=_lower_priority)
         # Checks under way by address and header: the same credentials sent at once from one address (a page's
         # streams, an office's browsers behind one NAT after a restart) share one check instead of each paying
         # scrypt and counting a failure until the address is refused. Other addresses are checked on their own.
@@ -335,7 +348,7 @@ class BasicAuth:
             try:
                 await self._gate.acquire(failing)
                 try:
-                    password_ok = await off_loop(check_password, password, secret)
+                    password_ok = await off_loop(check_password, password, secret, executor=self._checks)
                 finally:
                     self._gate.release()
             finally:
