@@ -102,7 +102,7 @@ def same_frames(texts: list[str]) -> None:
         assert block.frames(fmt) == b"".join(line.frame(fmt) for line in lines), fmt
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from([2, 3]).flatmap(lambda quotes: st.lists(access_lines(True, quotes), min_size=1,
                                                                   max_size=12)))
 def test_a_block_of_usual_lines_is_parsed_at_once_as_the_grammar_parses_each(texts: list[str]) -> None:
@@ -110,7 +110,7 @@ def test_a_block_of_usual_lines_is_parsed_at_once_as_the_grammar_parses_each(tex
     same_frames(texts)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.sampled_from([2, 3, None]).flatmap(lambda quotes: st.lists(access_lines(False, quotes), min_size=1,
                                                                         max_size=4)))
 def test_any_block_parsed_at_once_is_parsed_as_the_grammar_parses_each(texts: list[str]) -> None:

@@ -146,7 +146,7 @@ def outcome(engine: WatchEngine) -> object:
     return alerts, counters, {k: dict(v) for k, v in engine.lines_by_level.items()}, engine.positions
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(published)
 def test_blocks_evaluated_joined_count_as_each_on_its_own(tmp_path: Path,
                                                           blocks: list[tuple[str, list[str], bool]]) -> None:
