@@ -25,7 +25,6 @@ so the baseline must meet the same trickle. `--baseline concurrent` runs it alon
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyspy import recording
+from report import emit
 from server_process import CLOCK_TICKS, ServerProcess
 
 from tests.journal_support import JournalWriter
@@ -233,9 +233,7 @@ def main() -> None:
     result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                       cwd=Path(__file__).parent).stdout.strip()
     result["load_average"] = os.getloadavg()
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from journal_bench import Counter
+from report import emit
 from server_process import ServerProcess
 
 CLIENTS = 100
@@ -218,9 +219,7 @@ def main() -> None:
         if "multiline" in rows:
             result["multiline"] = multiline_latency(work, args.bursts)
     result["load_average_after"] = os.getloadavg()
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import shutil
 import socket
@@ -37,6 +36,8 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from report import emit  # noqa: E402
 
 from logtail.sources.redis import keys  # noqa: E402
 
@@ -287,15 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         report[target] = run_target(target == "cluster", args)
     return emit(report, args.json)
-
-
-def emit(report: dict[str, Any], path: str | None) -> int:
-    """The report on stdout, and in `path` too if given."""
-    text = json.dumps(report, indent=2)
-    print(text)
-    if path:
-        Path(path).write_text(text)
-    return 0
 
 
 if __name__ == "__main__":

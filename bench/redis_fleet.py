@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pyspy  # noqa: E402
-from redis_bench import Processes, Servers, cpu_seconds, emit, free_port, load_average, wait  # noqa: E402
+from redis_bench import Processes, Servers, cpu_seconds, free_port, load_average, wait  # noqa: E402
+from report import emit  # noqa: E402
 
 from logtail.sources.redis import keys  # noqa: E402
 
@@ -276,17 +277,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 p.recv()
             wait(lambda: gauge(base) >= args.clients, 30, "every client connected")
             time.sleep(args.settle)  # the node's idle state, before the measured window
-            writer_pipe, theirs = ctx.Pipe()
-            writer = ctx.Process(target=writer_main, args=(port, names, args.rate, args.seconds, theirs), daemon=True)
             report: dict[str, Any] = {"load_before": load_average()}
             cpu0, redis_cpu0, t0 = cpu_seconds(node.pid), servers.cpu()[port], time.monotonic()
             profile = Path(args.profile) / "fleet-node.txt" if args.profile else None
             with pyspy.recording(node.pid, profile, report):
-                writer.start()
-                children.append(writer)
-                if not writer_pipe.poll(args.seconds * 3 + 60):
-                    raise SystemExit("the writer did not finish")
-            report["writer"] = writer_pipe.recv()
+                report["writer"] = write(ctx, port, names, args.rate, args.seconds, children)
             elapsed = time.monotonic() - t0
             report["node_cpu_percent_of_a_core"] = round(100 * (cpu_seconds(node.pid) - cpu0) / elapsed, 2)
             report["redis_cpu_percent_of_a_core"] = round(100 * (servers.cpu()[port] - redis_cpu0) / elapsed, 2)
@@ -342,29 +337,36 @@ def baseline_apart(ctx: Any, port: int, names: list[str], rate: float, seconds: 
     mine, theirs = ctx.Pipe()
     child = ctx.Process(target=baseline_main, args=(port, names, theirs), daemon=True)
     child.start()
-    writer = None
+    started = [child]
     try:
         if not mine.poll(60):
             raise SystemExit("the baseline did not start")
         mine.recv()
-        writer_pipe, writer_end = ctx.Pipe()
-        writer = ctx.Process(target=writer_main, args=(port, names, rate, seconds, writer_end), daemon=True)
         t0 = time.monotonic()
-        writer.start()
-        if not writer_pipe.poll(seconds * 3 + 60):
-            raise SystemExit("the writer did not finish")
-        sent = writer_pipe.recv()["rounds"]
+        sent = write(ctx, port, names, rate, seconds, started)["rounds"]
         elapsed = time.monotonic() - t0
         mine.send(sent)
         if not mine.poll(DRAIN + 30):
             raise SystemExit("the baseline did not report")
         return mine.recv(), elapsed
     finally:
-        for proc in (child, writer):
-            if proc is not None:
-                if proc.is_alive():
-                    proc.kill()
-                proc.join(5)
+        for proc in started:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+
+
+def write(ctx: Any, port: int, names: list[str], rate: float, seconds: float,
+          started: list[multiprocessing.process.BaseProcess]) -> Any:
+    """The writer's run, in its own process (added to `started`, for the caller to stop), to its end; its
+    report."""
+    pipe, theirs = ctx.Pipe()
+    writer = ctx.Process(target=writer_main, args=(port, names, rate, seconds, theirs), daemon=True)
+    writer.start()
+    started.append(writer)
+    if not pipe.poll(seconds * 3 + 60):
+        raise SystemExit("the writer did not finish")
+    return pipe.recv()
 
 
 def _count_logs(base: str) -> int:
