@@ -29,6 +29,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from logtail.app import create_app
 from logtail.config import ConfigError, Settings
+from logtail.core import collector
 from logtail.web.gate import read_access
 from logtail.web.headertimeout import HeaderTimeoutProtocol
 from logtail.web.state import AppState
@@ -106,6 +107,7 @@ def serve(settings: Settings) -> None:
         _serve_workers(settings)
         return
     config, state = uvicorn_config(settings)
+    collector.install()
     LogtailServer(config, state).run()
 
 
@@ -120,6 +122,7 @@ def _run_worker(settings: Settings, sock: socket.socket) -> None:
         # another mistake found only when the app is built) ends this worker, and with it the supervisor.
         print(f"logtail: error: {exc}", file=sys.stderr)
         raise SystemExit(CONFIG_FAILURE) from None
+    collector.install()
     LogtailServer(config, state).run(sockets=[sock])
 
 

@@ -110,10 +110,11 @@ class SSEClient:
         return last_id(self.events)
 
     def id_of(self, text: str) -> str:
-        """The event id of the line whose text is `text`."""
+        """The position of the line whose text is `text`: its data's `id` (on a one-log stream its event's
+        `id:` too; a multi-log SSE stream's line events have none: docs/api.md)."""
         for ev in self.events:
             if ev.get("event") == "line" and json.loads(ev["data"])["text"] == text:
-                return ev["id"]
+                return str(json.loads(ev["data"])["id"])
         raise AssertionError(f"no line {text!r} received")
 
     async def wait(self, check: Callable[[], T | None], within: float = 10.0, what: str = "") -> T:

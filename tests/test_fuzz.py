@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from logtail.core.frames import Line, NoticeKind, notice_frame
 from logtail.core.lines import LineSplitter, RawLine, cut_at_char_boundary
-from logtail.core.subscription import Subscription
+from logtail.core.subscription import LogStats, Subscription
 from logtail.match.filters import LineFilter
 from logtail.match.levels import LEVELS, detect_level
 from tests.sse_client import decode_events
@@ -113,15 +113,22 @@ def test_notice_frames_parse_back(log: str | None, kind: NoticeKind, message: st
 @given(lines=st.lists(st.tuples(st.sampled_from(["a.log", "b.log"]), ANY_TEXT, st.integers(1, 10**9)),
                       min_size=1, max_size=10))
 def test_multi_log_ids_carry_the_position_of_every_log(lines: list[tuple[str, str, int]]) -> None:
-    sub = Subscription(["a.log", "b.log"], LineFilter(), "sse", 1 << 20, multi=True)
-    data = b"".join(sub.encode(log, [Line(log, text, "0" * 12, end)]) for log, text, end in lines)
-    events = list(decode_events(data.decode()))
-    assert len(events) == len(lines)
+    """NDJSON: each row's `id` is every log's position as of that row. SSE: line events carry no id, and the
+    write ends with one id-only event holding every log's position."""
+    ndjson = Subscription(["a.log", "b.log"], LineFilter(), "ndjson", 1 << 20, multi=True)
+    sse = Subscription(["a.log", "b.log"], LineFilter(), "sse", 1 << 20, multi=True)
+    for log, text, end in lines:
+        for sub in (ndjson, sse):
+            sub.push_lines(log, [Line(log, text, "0" * 12, end)], LogStats())
+    rows = [json.loads(row) for row in ndjson.take().split(b"\n") if row]  # JSON escapes every LF in a row
+    events = list(decode_events(sse.take().decode()))
+    assert len(rows) == len(lines) and len(events) == len(lines) + 1
     position: dict[str, str] = {}
-    for (log, text, end), ev in zip(lines, events, strict=True):
+    for (log, text, end), row, ev in zip(lines, rows, events, strict=False):
         position[log] = f"{log}=000000000000:{end}"
-        assert ev["id"] == ",".join(position.values())
-        assert json.loads(ev["data"])["text"] == text
+        assert row["id"] == ",".join(position.values()) and row["text"] == text and row["log"] == log
+        assert "id" not in ev and json.loads(ev["data"])["text"] == text
+    assert events[-1] == {"id": ",".join(position.values())}
 
 
 # --- filters ----------------------------------------------------------------------------------------------

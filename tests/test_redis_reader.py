@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -73,6 +74,41 @@ async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(
     async with SSEClient(f"{node_b.url}/api/logs/app.log@web1/stream", headers={"Last-Event-ID": single_id}) as one:
         await one.wait_lines(19, within=20)
         assert one.lines() == ["a3", *more_a, "a21"]
+
+
+async def test_every_ndjson_row_of_a_multi_log_stream_resumes_the_whole_stream(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    """A row's `id` holds every log's position as of that row: given back as `last_event_id`, each log goes on
+    exactly after it (a row carried its own log's id only, and giving it back replayed the other log from the
+    first entry Redis held)."""
+    logs = {}
+    for host in ("web1", "web2"):
+        (tmp_path / host).mkdir()
+        logs[host] = tmp_path / host / "app.log"
+        logs[host].touch()
+        start_shipper(str(logs[host]), "--host-name", host, "--redis", redis_server.url)
+    node = start_server("--redis", redis_server.url, "--backlog", "0")
+    names = ["app.log@web1", "app.log@web2"]
+    listed(node, *names)
+    url = f"{node.url}/api/stream?log={names[0]}&log={names[1]}&format=ndjson"
+    reading = asyncio.ensure_future(body_lines(url, 6, within=20))
+    await async_wait_for(lambda: gauge(node.url) >= 1, 10, "the stream open")
+    append(logs["web1"], ["a1", "a2", "a3"])
+    append(logs["web2"], ["b1", "b2", "b3"])
+    rows = [json.loads(row) for row in await reading]
+    append(logs["web1"], ["a4"])
+    append(logs["web2"], ["b4"])
+    for name in names:
+        read_from_node(node, name, 4)
+    for k in range(len(rows)):
+        own = [part for part in rows[k]["id"].split(",") if part.startswith(rows[k]["log"] + "=")]
+        assert len(own) == 1, rows[k]  # the row's own position is in its id
+        expected = {name: [r["text"] for r in rows[k + 1:] if r["log"] == name] for name in names}
+        expected[names[0]].append("a4")
+        expected[names[1]].append("b4")
+        resumed = await body_lines(f"{url}&last_event_id={quote(rows[k]['id'])}", sum(map(len, expected.values())))
+        got = [json.loads(row) for row in resumed]
+        assert {name: [r["text"] for r in got if r["log"] == name] for name in names} == expected, rows[k]["id"]
 
 
 async def test_a_position_redis_no_longer_has_gets_a_gap_then_what_it_retains(

@@ -166,14 +166,19 @@ async def test_resume_multi_log_stream_vector_id(logs: Path, start_server: Start
     server = start_server(str(a), str(b), "--window-lines", "5")
     url = f"{server.url}/api/stream?log=a.log&log=b.log&backlog=0"
     async with SSEClient(url) as c:
-        for i in range(1, 11):
+        for i in range(1, 7):
+            append(a, [f"a {i}"])
+            append(b, [f"b {i}"])
+        await c.wait_lines(12)
+        # The id that closed the write of the 12th line: the client has exactly the lines up to it. It then
+        # receives more, and resumes from that id as if it had not.
+        closing = await c.wait(lambda: [ev for ev in c.events[-1:] if set(ev) == {"id"}], 5, "the write's id")
+        cut = closing[0]
+        received = c.events[: c.events.index(cut) + 1]
+        for i in range(7, 11):
             append(a, [f"a {i}"])
             append(b, [f"b {i}"])
         await c.wait_lines(20)
-        # Take the id of some event in the middle: the client has exactly the lines up to it.
-        line_events = [ev for ev in c.events if ev.get("event") == "line"]
-        cut = line_events[12]
-        received = c.events[: c.events.index(cut) + 1]
     read = lines_read(server, "a.log"), lines_read(server, "b.log")
     got = {name: line_texts(received, name) for name in ("a.log", "b.log")}
     assert len(cut["id"].split(",")) == 2, cut["id"]

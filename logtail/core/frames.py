@@ -182,6 +182,12 @@ class Line:
             )
         return self._json
 
+    def json_with_id(self, event_id: bytes) -> bytes:
+        """The line's JSON with `event_id` (a multi-log stream's, cursor characters only: nothing to escape)
+        as its `id`. The first `,"id":"` is the id's: the log name has no quote, the text's are escaped."""
+        head, _, tail = self.json.partition(b',"id":' + json_str(self.cursor))
+        return head + b',"id":"' + event_id + b'"' + tail
+
     @property
     def sse_body(self) -> bytes:
         """The event without its `id:` field (the multi-log stream adds its own id)."""

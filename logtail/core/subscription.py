@@ -69,9 +69,10 @@ class Subscription(Sender):
         self.fmt = fmt
         self.queue_bytes = queue_bytes
         self.overflow = overflow
-        # Only the multi-log SSE stream needs an id per client (one cursor per log in the stream).
-        self.own_ids = multi and fmt == "sse" and len(logs) > 1
-        self.cursors = EventIds()  # the multi-log SSE stream's id: what the client has received of each log
+        # Only a multi-log stream needs ids of its own, one cursor per log (what the client has received of
+        # each): SSE sends one at the end of each write, NDJSON puts it in every row (`encode`).
+        self.own_ids = multi and fmt in ("sse", "ndjson") and len(logs) > 1
+        self.cursors = EventIds()
         self.chunks: list[Item] = []
         self.size = 0
         self.missed: dict[str, int] = {}  # skip: lines dropped per log since the last gap notice
@@ -225,8 +226,11 @@ class Subscription(Sender):
 
     def take(self) -> bytes:
         """Everything queued, followed by a gap notice per log for lines dropped on overflow (skip)."""
-        data = b"".join(c if isinstance(c, bytes) else self._encode_item(c) for c in self.chunks)
-        self.chunks.clear()
+        chunks = self.chunks
+        data = b"".join([c if isinstance(c, bytes) else self._encode_item(c) for c in chunks])
+        if self.own_ids and self.fmt == "sse" and not all(isinstance(c, bytes) for c in chunks):
+            data += b"id: " + self.cursors.id() + b"\n\n"  # see `encode`
+        chunks.clear()
         self.size = 0
         if self.missed:
             data += b"".join(self._gap_frame(name, n) for name, n in self.missed.items())
@@ -236,24 +240,32 @@ class Subscription(Sender):
     def encode(self, log: str, lines: list[Line]) -> bytes:
         """Frames for `lines` in this client's format.
 
-        On the multi-log SSE stream each line's id is the client's whole position vector (one cursor per
-        log), built when the line is sent so that it always matches what the client has really received.
+        A multi-log stream's id is the client's whole position vector (one cursor per log), built as lines are
+        taken so that it always matches what the client has really received. On NDJSON it is every row's
+        `id`. On SSE its line events carry no `id:` and each write ends with an id-only event (`take`): with a
+        client of 100 logs the id is ~3 KB, 20 times the line, and every event's id would be most of what is
+        sent. A browser's `Last-Event-ID` is then the end of the last write it received whole; each line's own
+        cursor is in its data, for a client that must drop what a write cut off halfway sends again
+        (docs/api.md).
         """
         if not self.own_ids:
-            return b"".join(line.frame(self.fmt) for line in lines)
-        parts: list[bytes] = []
+            return b"".join([line.frame(self.fmt) for line in lines])
         cursors = self.cursors
+        if self.fmt == "sse":
+            cursors[log] = lines[-1].cursor
+            return b"".join([line.sse_body for line in lines])
+        rows: list[bytes] = []
         for line in lines:
             cursors[log] = line.cursor
-            parts += (b"id: ", cursors.id(), b"\n", line.sse_body)
-        return b"".join(parts)
+            rows += (line.json_with_id(cursors.id()), b"\n")
+        return b"".join(rows)
 
     def _encode_item(self, item: tuple[str, list[Line]] | Mark) -> bytes:
         if not isinstance(item, Mark):
             return self.encode(*item)
-        if self.fmt != "sse":
-            return b""
         self.cursors.update(item.positions)
+        if self.fmt != "sse" or self.own_ids:
+            return b""  # NDJSON has no id-only row; own ids: the next row's or the write's closing id holds it
         return b"id: " + self.cursors.id() + b"\n\n"
 
     def _write_now(self, data: bytes) -> bool:

@@ -7,9 +7,10 @@ app (no process-global default registry), so several apps in one process (tests)
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, GCCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -39,9 +40,19 @@ class HubCollector(Collector):
         yield from families.values()
 
 
+class FrozenCollector(Collector):
+    """How many objects the garbage collector's passes skip (logtail/core/collector.py)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("logtail_gc_frozen_objects", "Objects the garbage collector's passes skip: what "
+                                "survived its last full pass", value=gc.get_freeze_count())
+
+
 def build_registry(hub: Hub) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HubCollector(hub))
+    registry.register(FrozenCollector())
+    GCCollector(registry=registry)  # python_gc_collections_total{generation} and the objects collected
     return registry
 
 
