@@ -75,13 +75,13 @@ class Processes:
         self.dir = directory
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
+    def start(self, args: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         # Run from the temp directory: `python -m logtail` run from the checkout would import the checkout's
         # code ahead of PYTHONPATH (sys.path[0] is the working directory), so a `before` code put there first
         # would not be what runs.
         with (self.dir / f"{name}.log").open("wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                    cwd=self.dir)
+                                    cwd=self.dir, env=env)
         self.procs.append(proc)
         return proc
 

@@ -19,13 +19,16 @@ node, then runs, each in its own process:
   `--baseline alongside` runs it in the node's window as before.
 
 Reports the node's CPU as % of a core over the measured window, the baseline's, and p50/p99/max latency of
-both, with loss and repeats per side. The machine's load average is recorded before and after.
+both, with loss and repeats per side; the node's resident memory at the window's end and its garbage
+collector's passes (watched from outside its code: bench/gcstats/sitecustomize.py), the window's longest. The
+machine's load average is recorded before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import re
@@ -244,6 +247,27 @@ def gauge(base: str, name: str = "logtail_clients", timeout: float = 5) -> float
     return 0.0
 
 
+def gc_watched(out: Path) -> dict[str, str]:
+    """The node's environment with its garbage collector watched (bench/gcstats/sitecustomize.py)."""
+    path = os.pathsep.join(p for p in (str(Path(__file__).parent / "gcstats"), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "LOGTAIL_BENCH_GC_FILE": str(out)}
+
+
+def gc_passes(watched: Path, since: float) -> dict[str, Any]:
+    """The node's collector passes: totals per generation since it started, and the passes of the measured
+    window (since `since`, wall clock) that took 5 ms or more, longest first."""
+    wait(watched.exists, 5, "the node's garbage-collector record")
+    state = json.loads(watched.read_text())
+    window = sorted(((ms, gen) for at, gen, ms in state["noted"] if at >= since), reverse=True)
+    return {"totals_since_start": state["totals"], "window_passes_over_5ms": len(window),
+            "window_longest_ms": [{"generation": gen, "ms": ms} for ms, gen in window[:5]]}
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     names = log_names(args.hosts, args.logs)
     per = args.logs_per_client
@@ -257,8 +281,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             port = servers.ports[0]
             register(redis.Redis(port=port), names)
             web_port = free_port()
+            gc_file = Path(tmp) / "node-gc.json"
             node = procs.start([sys.executable, "-m", "logtail", "serve", "--port", str(web_port), "--redis",
-                                servers.url, "--log-level", "warning"], "web")
+                                servers.url, "--log-level", "warning"], "web", gc_watched(gc_file))
             base = f"http://127.0.0.1:{web_port}"
             wait(lambda: _count_logs(base) >= len(names), 60, f"{len(names)} logs listed by the node")
             pipes: dict[str, Connection] = {}
@@ -283,6 +308,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with pyspy.recording(node.pid, profile, report):
                 report["writer"] = write(ctx, port, names, args.rate, args.seconds, children)
             elapsed = time.monotonic() - t0
+            report["node_gc"] = gc_passes(gc_file, time.time() - elapsed)
+            report["node_rss_mb"] = rss_mb(node.pid)
             report["node_cpu_percent_of_a_core"] = round(100 * (cpu_seconds(node.pid) - cpu0) / elapsed, 2)
             report["redis_cpu_percent_of_a_core"] = round(100 * (servers.cpu()[port] - redis_cpu0) / elapsed, 2)
             report["load_after"] = load_average()

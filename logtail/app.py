@@ -57,7 +57,7 @@ class LogtailApp(FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
-    hub = Hub(settings.window_lines, settings.queue_bytes)
+    hub = Hub(settings.window_lines, settings.queue_bytes, settings.window_total_lines)
     sources = build_sources(settings, hub)
     state = AppState(
         settings=settings,

@@ -7,7 +7,7 @@ from typing import get_args
 
 from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line
-from logtail.core.hub import Hub
+from logtail.core.hub import MIN_WINDOW_LINES, Hub
 from logtail.match.filters import CHUNK_CHARS, CHUNK_PATTERNS, LineFilter
 from tests.hub_support import block_of, lines, publish, publish_texts, sub, texts
 from tests.sse_client import decode_events
@@ -209,3 +209,22 @@ def test_a_block_goes_to_each_format_as_the_per_line_frames_would() -> None:
     end = 1000 + len("".join(t + "\n" for t in texts_in).encode())
     assert subs["sse"].given["a"] == Cursor("a", "0123456789ab", end)
 
+
+
+def test_the_logs_windows_share_the_nodes_total_as_logs_are_added() -> None:
+    """`--window-total-lines`: each log keeps `--window-lines` while the node's logs fit in the total, then an
+    equal share of it (at least MIN_WINDOW_LINES), trimmed as the log's next lines come; its newest lines stay."""
+    hub = Hub(1000, 1 << 20, 2000)
+    publish(hub, lines(1500))
+    assert hub.channel("a").size == 1000
+    for name in ("b", "c", "d"):
+        hub.channel(name)
+    assert hub.channel("a").size == 1000  # trimmed when a's next lines come
+    publish(hub, lines(1, start=1500))
+    assert hub.channel("a").size == 500
+    assert [line.text for line in hub.channel("a").recent()][-1] == "line 1500"
+    for i in range(40):
+        hub.channel(f"x{i}")
+    publish(hub, lines(1, start=1501))
+    assert hub.channel("a").size == MIN_WINDOW_LINES  # 2000 // 44 is fewer
+    assert Hub(1000, 1 << 20).windows.lines == 1000  # no total: --window-lines each, however many logs

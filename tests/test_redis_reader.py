@@ -31,14 +31,20 @@ StartServer = Callable[..., LogtailServer]
 
 
 
-async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(
-        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+def two_shipping_hosts(tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> dict[str, Path]:
+    """An empty app.log on each of hosts web1 and web2, each shipped by its own shipper."""
     logs = {}
     for host in ("web1", "web2"):
         (tmp_path / host).mkdir()
         logs[host] = tmp_path / host / "app.log"
         logs[host].touch()
         start_shipper(str(logs[host]), "--host-name", host, "--redis", redis_server.url)
+    return logs
+
+
+async def test_two_hosts_on_one_node_and_an_exact_resume_on_the_other(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper, start_server: StartServer) -> None:
+    logs = two_shipping_hosts(tmp_path, redis_server, start_shipper)
     # A window of 5 lines: the resume below is read back from Redis, not from the node's memory.
     node_a = start_server("--redis", redis_server.url, "--window-lines", "5", "--backlog", "0")
     node_b = start_server("--redis", redis_server.url, "--window-lines", "5", "--backlog", "0")
@@ -81,12 +87,7 @@ async def test_every_ndjson_row_of_a_multi_log_stream_resumes_the_whole_stream(
     """A row's `id` holds every log's position as of that row: given back as `last_event_id`, each log goes on
     exactly after it (a row carried its own log's id only, and giving it back replayed the other log from the
     first entry Redis held)."""
-    logs = {}
-    for host in ("web1", "web2"):
-        (tmp_path / host).mkdir()
-        logs[host] = tmp_path / host / "app.log"
-        logs[host].touch()
-        start_shipper(str(logs[host]), "--host-name", host, "--redis", redis_server.url)
+    logs = two_shipping_hosts(tmp_path, redis_server, start_shipper)
     node = start_server("--redis", redis_server.url, "--backlog", "0")
     names = ["app.log@web1", "app.log@web2"]
     listed(node, *names)

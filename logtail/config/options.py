@@ -18,6 +18,8 @@ HELP: dict[str, str] = {
     "max_clients": "open streams allowed; the next gets 503 with Retry-After",
     "backlog": "lines sent first when a stream opens without backlog=",
     "window_lines": "recent lines kept in memory per log for backlog and resume",
+    "window_total_lines": "recent lines kept in memory for all logs together: with more logs than "
+                          "this allows --window-lines each, each keeps an equal share (at least 100)",
     "max_line_bytes": "longer lines are cut on a character boundary and flagged",
     "queue_bytes": "per-client queue bound; a slower client catches up from memory and the files, "
                    "or skips ahead with overflow=skip",

@@ -76,6 +76,7 @@ class Settings:
     max_clients: int = 10000
     backlog: int = 10
     window_lines: int = 10000
+    window_total_lines: int = 500_000
     max_line_bytes: int = 65536
     queue_bytes: int = 4 * 1024 * 1024
     send_timeout: float = 30.0

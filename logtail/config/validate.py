@@ -24,8 +24,8 @@ def validate(s: Settings, given: Collection[str] = ()) -> None:
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     _check_range("metrics_port", s.metrics_port or 0, 0, 65535)
-    for name in ("max_clients", "window_lines", "max_line_bytes", "queue_bytes", "workers", "page_max_lines",
-                 "redis_maxlen"):
+    for name in ("max_clients", "window_lines", "window_total_lines", "max_line_bytes", "queue_bytes", "workers",
+                 "page_max_lines", "redis_maxlen"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
     if not 0 <= s.rotate_wait <= MAX_ROTATE_WAIT:  # also refuses nan and inf

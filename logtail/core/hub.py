@@ -37,17 +37,38 @@ log = logging.getLogger(__name__)
 REGEX_SET_MIN = 4  # distinct patterns on one log before they are matched as one RE2 set
 
 
+MIN_WINDOW_LINES = 100  # a log's window never shrinks below this for the node's total (`Windows`)
+
+
+class Windows:
+    """How many lines each log's window keeps: `per_log` (`--window-lines`), or, once the node follows more
+    logs than `total` (`--window-total-lines`) allows that many each, an equal share of `total`, at least
+    `MIN_WINDOW_LINES`. A node reading 1,000 shipped logs would otherwise keep 10 million lines (~0.7 KB
+    each); what leaves a window is read back from its source (the file, Redis, the journal) when asked."""
+
+    __slots__ = ("lines", "per_log", "total")
+
+    def __init__(self, per_log: int, total: int | None = None) -> None:
+        self.per_log = per_log
+        self.total = total
+        self.lines = per_log
+
+    def share(self, logs: int) -> None:
+        if self.total is not None and logs:
+            self.lines = min(self.per_log, max(MIN_WINDOW_LINES, self.total // logs))
+
+
 class Channel:
     """One log: its window of recent lines (any file generation), kept as the blocks they were published
     in (block.py), and its subscribers."""
 
-    def __init__(self, name: str, window_lines: int) -> None:
+    def __init__(self, name: str, windows: Windows) -> None:
         self.name = name
         self.blocks: deque[LineBlock] = deque()
         self.skip = 0  # lines at the start of blocks[0] that are already out of the window
         self.size = 0  # lines in the window
         self.positions = PositionIndex()  # which block holds a position (positions.py)
-        self.window_lines = window_lines
+        self.windows = windows  # shared by the node's logs: a log's window shrinks as logs are added
         self.subscribers: set[Subscription] = set()
         self.groups: dict[LineFilter, set[Subscription]] = {}  # subscribers by filter
         self._dispatch: Dispatch | None = None  # how to evaluate the groups; rebuilt when they change
@@ -86,7 +107,7 @@ class Channel:
         self.blocks.append(block)
         self.positions.add(block)
         self.size += block.count
-        excess = self.size - self.window_lines
+        excess = self.size - self.windows.lines
         while excess > 0:
             live = self.blocks[0].count - self.skip
             if live <= excess:
@@ -163,8 +184,8 @@ class Dispatch:
 
 
 class Hub:
-    def __init__(self, window_lines: int, queue_bytes: int) -> None:
-        self.window_lines = window_lines
+    def __init__(self, window_lines: int, queue_bytes: int, window_total_lines: int | None = None) -> None:
+        self.windows = Windows(window_lines, window_total_lines)
         self.queue_bytes = queue_bytes
         self.channels: dict[str, Channel] = {}
         self.subscriptions: set[Subscription] = set()
@@ -179,7 +200,8 @@ class Hub:
     def channel(self, name: str) -> Channel:
         ch = self.channels.get(name)
         if ch is None:
-            ch = self.channels[name] = Channel(name, self.window_lines)
+            ch = self.channels[name] = Channel(name, self.windows)
+            self.windows.share(len(self.channels))
         return ch
 
     @property
