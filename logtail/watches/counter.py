@@ -202,9 +202,12 @@ class WatchCounter:
     # --- the state file (statefile.py) ------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
+        """The counter's state as JSON values, copied: it is encoded in a worker thread (statefile.py) while
+        matches go on being counted."""
         return {"total": self.total, "seq": self.seq, "recent": list(self.recent), "pending": self.pending,
                 "sample": self._records(), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
-                "last_alert": self.last_alert, "notes": self.notes, "buckets": list(self.buckets)}
+                "last_alert": self.last_alert, "notes": list(self.notes),
+                "buckets": [tuple(bucket) for bucket in self.buckets]}
 
     def _records(self) -> list[dict[str, Any]]:
         return [item if isinstance(item, dict) else dict(item.record()) for item in self.sample]
