@@ -23,6 +23,7 @@ from logtail import __version__
 from logtail.config import Settings
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
+from logtail.core.supervised import supervised
 from logtail.paths import resource_dir
 from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
@@ -74,12 +75,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(sources.run(), name="sources"),
-            asyncio.create_task(keep_alive(hub, state.transfers, settings.heartbeat), name="keep-alive"),
-        ]
+        work = {"sources": sources.run(), "keep-alive": keep_alive(hub, state.transfers, settings.heartbeat)}
         if watches is not None:
-            tasks.append(asyncio.create_task(watches.run(), name="watches"))
+            work["watches"] = watches.run()
+        tasks = [asyncio.create_task(supervised(run, name, state.stopped), name=name) for name, run in work.items()]
         reloading = _reload_on_sighup(state, settings, tasks)
         try:
             yield

@@ -43,14 +43,14 @@ async def test_a_failed_source_is_logged_at_once_and_makes_the_node_unready_whil
     following, failing = Following(), Failing()
     sources = Sources(cast(list[Source], [failing, following]))
     assert sources.unready() is None
-    with caplog.at_level(logging.ERROR, logger="logtail.sources.base"):
+    with caplog.at_level(logging.ERROR, logger="logtail.core.supervised"):
         task = asyncio.create_task(sources.run())
         await asyncio.wait_for(following.started.wait(), 5)
         await asyncio.wait_for(failing.started.wait(), 5)
         await asyncio.sleep(0)  # the failure's handling is the failing task's next step
     assert not task.done() and not following.cancelled, "the other source was stopped with the failed one"
     assert sources.unready() == "Failing stopped (RuntimeError); restart logtail"
-    record: Any = next(r for r in caplog.records if "stopped following its logs" in r.getMessage())
+    record: Any = next(r for r in caplog.records if r.getMessage() == "Failing stopped: a bug")
     assert record.exc_info is not None and "a bug" in record.getMessage()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -26,6 +26,7 @@ from logtail.core.cursor import Cursor
 from logtail.core.frames import Format, Line, NoticeKind
 from logtail.core.hub import Channel
 from logtail.core.rawresponse import Transfers
+from logtail.core.supervised import supervised
 from logtail.match.filters import LineFilter
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class Sources:
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
-        self.failed: str | None = None  # why a source stopped following its logs, for /readyz
+        self.stopped: list[str] = []  # why sources stopped following their logs, for /readyz
 
     def __iter__(self) -> Iterator[Source]:
         return iter(self.sources)
@@ -170,15 +171,8 @@ class Sources:
                 group.create_task(self._run(source), name=type(source).__name__)
 
     async def _run(self, source: Source) -> None:
-        # A source that fails (a bug, not an outage: each source rides those out itself) must neither stop the
-        # others, as a task group would, nor go unnoticed until shutdown: it is logged now, and /readyz
-        # answers 503 naming it, so that a supervisor restarts the node.
-        try:
-            await source.run()
-        except Exception as exc:
-            what = type(source).__name__
-            log.exception("%s stopped following its logs: %s", what, exc)
-            self.failed = f"{what} stopped ({type(exc).__name__}); restart logtail"
+        # A source that fails must not stop the others, as the task group would: core/supervised.py.
+        await supervised(source.run(), type(source).__name__, self.stopped)
 
     async def close(self) -> None:
         for source in self.sources:
@@ -188,8 +182,8 @@ class Sources:
         return [c for source in self.sources for c in source.collectors()]
 
     def unready(self) -> str | None:
-        return self.failed or next((why for source in self.sources if (why := source.unready()) is not None),
-                                   None)
+        reasons = (why for source in self.sources if (why := source.unready()) is not None)
+        return next(iter(self.stopped), None) or next(reasons, None)
 
     async def hosts(self) -> list[dict[str, Any]]:
         return [host for source in self.sources for host in await source.hosts()]

@@ -26,6 +26,12 @@ class AppState:
     metrics: CollectorRegistry
     transfers: Transfers  # downloads and searches under way (for the keep-alive ticker)
     access: AccessGate = field(default_factory=AccessGate)  # users, [access] rules, open streams, audit
+    stopped: list[str] = field(default_factory=list)  # the server's background tasks that failed (/readyz)
+
+    def unready(self) -> str | None:
+        """Why this node cannot serve all it should (`/readyz`): a background task or a source stopped on an
+        unexpected error (core/supervised.py), or a source cannot serve (Redis unreachable)."""
+        return next(iter(self.stopped), None) or self.sources.unready()
 
     def has_log(self, name: str) -> bool:
         return name in self.sources
