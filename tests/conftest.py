@@ -44,14 +44,15 @@ def start_server(run_server: Callable[[LogtailServer], LogtailServer]) -> Callab
 @pytest.fixture
 def serve_app_log(start_server: Callable[..., LogtailServer],
                   tmp_path: Path) -> Callable[..., tuple[LogtailServer, Path]]:
-    """A server on a new, empty logs/app.log with `--backlog 0` and ARGS: (server, log)."""
+    """A server on a new, empty logs/app.log with `--backlog 0` and ARGS (keyword arguments go to
+    LogtailServer): (server, log)."""
 
-    def start(*args: str) -> tuple[LogtailServer, Path]:
+    def start(*args: str, **kwargs: Any) -> tuple[LogtailServer, Path]:
         logs = tmp_path / "logs"
         logs.mkdir()
         log = logs / "app.log"
         log.touch()
-        return start_server(str(log), "--backlog", "0", *args), log
+        return start_server(str(log), "--backlog", "0", *args, **kwargs), log
 
     return start
 
