@@ -10,6 +10,8 @@ import pytest
 from tests.redis_support import RedisServer, Shipper
 from tests.support import Certificate, LogtailServer, require_tool
 
+pytest_plugins = ["tests.order"]  # the longest modules first (xdist hands modules out in this order)
+
 
 @pytest.fixture
 def run_server(tmp_path: Path) -> Iterator[Callable[[LogtailServer], LogtailServer]]:
