@@ -10,7 +10,8 @@ import pytest
 from tests.redis_support import RedisServer, Shipper
 from tests.support import Certificate, LogtailServer, require_tool
 
-pytest_plugins = ["tests.order"]  # the longest modules first (xdist hands modules out in this order)
+# The longest modules first (xdist hands them out in this order); one SSL context for httpx clients.
+pytest_plugins = ["tests.order", "tests.httpx_tls"]
 
 
 @pytest.fixture
