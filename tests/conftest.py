@@ -10,6 +10,9 @@ import pytest
 from tests.redis_support import RedisServer, Shipper
 from tests.support import Certificate, LogtailServer, require_tool
 
+# The longest modules first (xdist hands them out in this order); one SSL context for httpx clients.
+pytest_plugins = ["tests.order", "tests.httpx_tls"]
+
 
 @pytest.fixture
 def run_server(tmp_path: Path) -> Iterator[Callable[[LogtailServer], LogtailServer]]:
@@ -44,14 +47,15 @@ def start_server(run_server: Callable[[LogtailServer], LogtailServer]) -> Callab
 @pytest.fixture
 def serve_app_log(start_server: Callable[..., LogtailServer],
                   tmp_path: Path) -> Callable[..., tuple[LogtailServer, Path]]:
-    """A server on a new, empty logs/app.log with `--backlog 0` and ARGS: (server, log)."""
+    """A server on a new, empty logs/app.log with `--backlog 0` and ARGS (keyword arguments go to
+    LogtailServer): (server, log)."""
 
-    def start(*args: str) -> tuple[LogtailServer, Path]:
+    def start(*args: str, **kwargs: Any) -> tuple[LogtailServer, Path]:
         logs = tmp_path / "logs"
         logs.mkdir()
         log = logs / "app.log"
         log.touch()
-        return start_server(str(log), "--backlog", "0", *args), log
+        return start_server(str(log), "--backlog", "0", *args, **kwargs), log
 
     return start
 

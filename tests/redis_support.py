@@ -290,11 +290,12 @@ def paced_writer(path: Path, lines: list[str], chunk: int = 500) -> threading.Th
     return thread
 
 
-def shipping_a_and_b(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper]) -> tuple[Path, Shipper]:
-    """app.log shipped as host web1 by a shipper that has stored its first lines, `a` and `b`."""
+def shipping_a_and_b(tmp_path: Path, redis: RedisServer, start_shipper: Callable[..., Shipper],
+                     env: dict[str, str] | None = None) -> tuple[Path, Shipper]:
+    """app.log shipped as host web1 by a shipper (its `env` added) that has stored its first lines, `a` and `b`."""
     log = tmp_path / "app.log"
     log.write_text("")
-    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis.url)
+    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis.url, env=env)
     append(log, ["a", "b"])
     wait_shipped(redis, "web1", "app.log", ["a", "b"])
     return log, shipper

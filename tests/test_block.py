@@ -41,7 +41,7 @@ def fields(line: Line) -> tuple[object, ...]:
     return line.log, line.text, line.fid, line.end, line.truncated, line.level, line.cursor
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     chunks=st.lists(st.lists(st.sampled_from(PIECES), max_size=12).map(b"".join), max_size=8),
     cap=st.integers(1, 24),

@@ -149,8 +149,10 @@ async def test_stalled_reader_resumes_with_everything_and_bounded_memory(serve_a
 def test_laggard_rotated_twice_reads_on_through_name_2(serve_app_log: ServeAppLog) -> None:
     """Regression: the laggard's file is rotated twice while it lags, so its position is in `app.log.2`; it
     got a `gap` and lost the rest of that file. Now it reads the rest of `app.log.2`, all of `app.log.1`
-    and the new file, every line once and in order, each `rotated` notice where it happened."""
-    server, log = serve_app_log("--queue-bytes", "65536", "--window-lines", "100")
+    and the new file, every line once and in order, each `rotated` notice where it happened. (The server lets
+    a renamed file go 0.2 s after its last write, not 5 s: nothing is written to one after its rename.)"""
+    server, log = serve_app_log("--queue-bytes", "65536", "--window-lines", "100",
+                                env={"LOGTAIL_ROTATE_WAIT": "0.2"})
     laggard = RawStream(server.port, "/api/logs/app.log/stream", rcvbuf=4096)
     wait_for(lambda: gauge(server.url) == 1, 10)
     first, pad = [], "y" * 200

@@ -17,7 +17,7 @@ from logtail.match.filters import LineFilter
 from logtail.match.levels import LEVELS, detect_level
 from tests.sse_client import decode_events
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- the line splitter ------------------------------------------------------------------------------------
 

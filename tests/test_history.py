@@ -127,10 +127,11 @@ class Logs:
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Logs:
     d = tmp_path_factory.mktemp("logs")
     files = {
-        "app.log.3.gz": generate(3, 9000),
-        "app.log.2.gz": generate(2, 9000) + b"2026 last line of .2 without newline timeout",
-        "app.log.1": generate(1, 20000) + b"2026 ERROR last line of .1 without newline timeout",
-        "app.log": generate(4, 30000) + b"2026 ERROR a line being written timeout",
+        # 1.8 to 5.3 MB each: every file is several of the search's 1 MB blocks (files/scan.py).
+        "app.log.3.gz": generate(3, 4500),
+        "app.log.2.gz": generate(2, 4500) + b"2026 last line of .2 without newline timeout",
+        "app.log.1": generate(1, 10000) + b"2026 ERROR last line of .1 without newline timeout",
+        "app.log": generate(4, 15000) + b"2026 ERROR a line being written timeout",
     }
     for name, data in files.items():
         (d / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
@@ -433,11 +434,11 @@ def test_ids_are_the_streams_ids(client: httpx.Client) -> None:
 
 def test_after_and_before_together_and_show_in_context(client: httpx.Client, logs: Logs) -> None:
     refs = logs.expected({"order": "oldest", "rotated": "1"})
-    i, j = 20500, 20600  # the first in app.log.1, the second too
+    i, j = 10500, 10600  # the first in app.log.1, the second too
     hits = search(client, order="oldest", after=refs[i].id, before=refs[j].id, limit=1000).hits
     assert without_lines(hits) == [expected_hit(r) for r in refs[i + 1 : j]]
     # "Show in context": from the line before a hit, oldest first.
-    match = next(r for r in refs[30000:] if "timeout" in r.text)
+    match = next(r for r in refs[15000:] if "timeout" in r.text)
     k = refs.index(match)
     around = search(client, order="oldest", after=refs[k - 1].id, limit=5).hits
     assert without_lines(around) == [expected_hit(r) for r in refs[k : k + 5]]

@@ -61,7 +61,7 @@ def described(line: Line) -> tuple[object, ...]:
             line.truncated, line.level, line.cursor)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(entries=st.lists(entry, min_size=1, max_size=8), not_entry=st.booleans(),
        size=st.sampled_from([37, 200, 1 << 20]), cap=st.sampled_from([16, 1 << 16]),
        log=st.sampled_from(["journal", "we%ird{0}", 'q"uote']))

@@ -48,19 +48,19 @@ def nobody_can_run_python() -> bool:
         return False
 
 
-def unprivileged_server(args: list[str]) -> LogtailServer:
+def unprivileged_server(args: list[str], env: dict[str, str] | None = None) -> LogtailServer:
     """A server subject to file permissions, which root ignores. As root: run it as `nobody`, or, when
     `nobody` cannot run this interpreter (it may live under /root, mode 0700), as root without the
     capabilities that bypass permission checks (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH). Files are made
     unreadable with mode 000, which denies both."""
     if os.geteuid() != 0:
-        return LogtailServer(args)
+        return LogtailServer(args, env=env)
     if nobody_can_run_python():
-        return LogtailServer(args, user=NOBODY)
+        return LogtailServer(args, user=NOBODY, env=env)
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("running as root, and neither `nobody` nor setpriv can drop the permission bypass")
-    server = LogtailServer(args)
+    server = LogtailServer(args, env=env)
     server.args = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *server.args]
     return server
 
@@ -103,11 +103,12 @@ async def test_unreadable_directory_is_reported_then_followed_again(shared_dir: 
 async def test_rotated_to_unreadable_file_is_reported_then_read_when_readable(shared_dir: Path,
                                                                              run_server: Run) -> None:
     """logrotate creates the new file unreadable to logtail: `rotated`, `unreadable`; after chmod the new
-    file is read from its first line (`appeared`)."""
+    file is read from its first line (`appeared`). (The renamed file is let go 0.2 s after its last write,
+    not 5 s: `rotated` comes sooner.)"""
     log = shared_dir / "app.log"
     append(log, ["old 1"])
     log.chmod(0o644)
-    server = run_server(unprivileged_server([str(log)]))
+    server = run_server(unprivileged_server([str(log)], env={"LOGTAIL_ROTATE_WAIT": "0.2"}))
     async with SSEClient(f"{server.url}/api/logs/app.log/stream?backlog=10") as c:
         await c.wait_lines(1)
         log.rename(shared_dir / "app.log.1")

@@ -129,7 +129,9 @@ async def test_an_event_split_across_writes(start_server: Start, tmp_path: Path)
 async def test_rotation_ends_an_event_and_read_back_keeps_events_whole(start_server: Start, tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("")
-    server = start_server("--config", str(config(tmp_path, log, wait="30s")), "--window-lines", "2")
+    # The renamed file is let go 0.2 s after its last write, not 5 s: `rotated` comes sooner.
+    server = start_server("--config", str(config(tmp_path, log, wait="30s")), "--window-lines", "2",
+                          env={"LOGTAIL_ROTATE_WAIT": "0.2"})
     async with SSEClient(f"{server.url}/api/logs/app/stream") as client:
         append(log, ["2026-10-10 13:55:35,000 INFO one", *TRACEBACK[:3]])
         assert await client.wait_lines(1) == ["2026-10-10 13:55:35,000 INFO one"]

@@ -90,8 +90,9 @@ def _log_under_test(request: pytest.FixtureRequest, path: Path, journal: Journal
     return LogUnderTest(kind, f"{name}@web1", path, node, journal)
 
 
-def ndjson(url: str, count: int, within: float = 15, headers: dict[str, str] | None = None) -> list[dict[str, object]]:
-    """At most `count` rows of an NDJSON stream, read for at most `within` seconds."""
+def ndjson(url: str, count: int, within: float = 15, headers: dict[str, str] | None = None,
+           last: str | None = None) -> list[dict[str, object]]:
+    """At most `count` rows of an NDJSON stream, read for at most `within` seconds, or up to the line `last`."""
     async def read() -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client, \
@@ -101,7 +102,7 @@ def ndjson(url: str, count: int, within: float = 15, headers: dict[str, str] | N
                 async with asyncio.timeout(within):
                     async for line in response.aiter_lines():
                         out.append(json.loads(line))
-                        if len(out) == count:
+                        if len(out) == count or (last is not None and out[-1].get("text") == last):
                             break
             except TimeoutError:
                 pass
@@ -151,10 +152,15 @@ def test_resume_max_bytes_bounds_a_read_back(log: LogUnderTest, start_server: St
     if log.shipped:
         wait_for(lambda: texts(ndjson(f"{node.url}/api/logs/{log.name}/stream?format=ndjson&backlog=1", 1,
                                       within=2)) == ["line 0999"], 30, 0.2, "the last line on the new node")
+    # A line written now ends the read: the stream is read up to it, not for a fixed time, and a repeat
+    # before it would still show.
+    log.write("the end")
     rows = ndjson(f"{node.url}/api/logs/{log.name}/stream?format=ndjson&last_event_id={first[0]['id']}", 200,
-                  within=5)
+                  last="the end")
     assert rows[0].get("kind") == "gap", rows[:2]
     got = texts(rows)
+    assert got[-1] == "the end", got[-2:]
+    got = got[:-1]
     assert 50 <= len(got) <= 150 and got[-1] == "line 0999", (len(got), got[:2], got[-2:])  # ~1100 bytes, not 11,000
     assert got == [f"line {i:04d}" for i in range(1000 - len(got), 1000)]
 

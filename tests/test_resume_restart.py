@@ -58,12 +58,12 @@ async def resume(url: str, cursor: str, expected: list[str], sentinel_log: Path,
 
 
 async def away_after_line_10(logs: Path, start_server: Start) -> tuple[Path, LogtailServer, str, str, float]:
-    """`app.log` with lines 1-10 under a server keeping 5 lines in memory, the id of line 10 as a client saw it,
-    then lines 11-20 read by the server while that client is away: the log, the server, the stream's URL, the
-    id, and the lines the server has read by then."""
+    """`app.log` with lines 1-10 under a server keeping 5 lines in memory (quick rotations), the id of line 10
+    as a client saw it, then lines 11-20 read by the server while that client is away: the log, the server, the
+    stream's URL, the id, and the lines the server has read by then."""
     log = logs / "app.log"
     append(log, lines("line", 1, 10))
-    server = start_server(str(log), "--window-lines", "5")
+    server = quick_rotations(start_server, str(log), "--window-lines", "5")
     url = f"{server.url}/api/logs/app.log/stream"
     at10 = await cursor_of(url, "line 10")
     read = lines_read(server, "app.log") + 10
@@ -141,7 +141,7 @@ async def test_resume_from_rotated_sibling(logs: Path, restart: bool, start_serv
     log = logs / "app.log"
     append(log, lines("line", 1, 10))
     args = [str(log), "--window-lines", "5"]
-    server = start_server(*args)
+    server = quick_rotations(start_server, *args)
     url = f"{server.url}/api/logs/app.log/stream"
     at10 = await cursor_of(url, "line 10", backlog=5)
     read = lines_read(server, "app.log")
@@ -151,7 +151,7 @@ async def test_resume_from_rotated_sibling(logs: Path, restart: bool, start_serv
     log.rename(logs / "app.log.1")
     append(log, lines("line", 21, 30))
     if restart:
-        server = start_server(*args, port=server.port)
+        server = quick_rotations(start_server, *args, port=server.port)
     else:
         wait_read(server, "app.log", read + 20)
     c = await resume(url, at10, lines("line", 11, 30), log)
@@ -217,7 +217,8 @@ def rotate(log: Path) -> None:
 
 
 def quick_rotations(start: Start, *args: str, port: int | None = None) -> LogtailServer:
-    """A server that lets a renamed file go 0.2 s after its last write, so that two rotations settle fast."""
+    """A server that lets a renamed file go 0.2 s after its last write (not 5 s), so that rotations settle fast;
+    only where nothing is written to a file after it was renamed."""
     return start(*args, port=port, env={"LOGTAIL_ROTATE_WAIT": "0.2"})
 
 
@@ -386,7 +387,7 @@ async def test_gap_after_truncation_does_not_replay_an_older_rotated_file(logs: 
     truncation, `app.log.1` must not be replayed (its lines are older than the position)."""
     log = logs / "app.log"
     append(log, lines("old", 1, 5))
-    server = start_server(str(log), "--window-lines", "5", "--backlog", "0")
+    server = quick_rotations(start_server, str(log), "--window-lines", "5", "--backlog", "0")
     url = f"{server.url}/api/logs/app.log/stream"
     wait_read(server, "app.log", 5)
     read = 5
