@@ -40,7 +40,8 @@ READ_COUNT = 1000  # entries per stream per XREAD
 # Seconds from one XREAD to the next while entries keep coming. Each read has a cost of its own (every
 # stream's key and id sent, every client with news woken and sent to), which a read returning as soon as
 # one entry of 1,000 streams is there pays for a few entries; this adds at most as much to a line's latency.
-READ_EVERY = 0.05
+# 25 ms: on the fleet bench (bench/RESULTS.md) 50 ms cost the same CPU and 30 ms more at p50.
+READ_EVERY = 0.025
 WRONG_TYPE_RETRY = (1.0, 60.0)  # first and longest pause of a log whose key is not a stream (seconds)
 
 
