@@ -7,6 +7,8 @@ import asyncio
 from logtail.core.cursor import Cursor
 from logtail.core.frames import HEARTBEAT, Line
 from logtail.core.hub import Hub
+from logtail.core.subscription import LogStats, Subscription
+from logtail.match.filters import LineFilter
 from logtail.web.keepalive import tick
 from tests.hub_support import block_of, events, lines, publish, sub, texts
 from tests.sse_client import decode_events
@@ -171,3 +173,18 @@ def test_a_block_read_back_is_queued_as_its_lines_would_be() -> None:
     picky.lag("a")
     picky.catch_up("a", block, reached, hub.channel("a").stats)
     assert texts(picky.take()) == ["line 3"]
+
+
+def test_a_multi_log_ndjson_queue_counts_the_whole_stream_id_of_each_row() -> None:
+    """Each row of a multi-log NDJSON stream carries every log's cursor: its queue bound counts them, so a
+    write stays near `queue_bytes` however many logs the stream has."""
+    logs = [f"log{i}.log" for i in range(100)]
+    s = Subscription(logs, LineFilter(), "ndjson", 1 << 20, multi=True)
+    s.begin([], {name: Cursor(name, "0123456789ab", 10) for name in logs}, {})
+    s.take()
+    for i in range(10_000):
+        s.push_lines(logs[i % 100], [Line(logs[i % 100], f"line {i}", "0123456789ab", 20 + i)], LogStats())
+        if s.lagging:
+            break
+    assert s.lagging, "the queue never filled"
+    assert len(s.take()) <= 2 * (1 << 20)

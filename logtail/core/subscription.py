@@ -73,6 +73,9 @@ class Subscription(Sender):
         # each): SSE sends one at the end of each write, NDJSON puts it in every row (`encode`).
         self.own_ids = multi and fmt in ("sse", "ndjson") and len(logs) > 1
         self.cursors = EventIds()
+        # What a queued line adds to its JSON when sent: the SSE framing, or a multi-log NDJSON row's id (a
+        # cursor of up to ~40 bytes per log), so that `queue_bytes` bounds what a write can be.
+        self.line_overhead = 40 * len(logs) if self.own_ids and fmt == "ndjson" else 64
         self.chunks: list[Item] = []
         self.size = 0
         self.missed: dict[str, int] = {}  # skip: lines dropped per log since the last gap notice
@@ -290,8 +293,8 @@ class Subscription(Sender):
 
     def _lines_size(self, lines: list[Line]) -> int:
         if len(lines) == 1:  # a quiet log's batch: no generator to run
-            return len(lines[0].sse_body) + 64
-        return sum(len(line.sse_body) for line in lines) + 64 * len(lines)
+            return len(lines[0].sse_body) + self.line_overhead
+        return sum(len(line.sse_body) for line in lines) + self.line_overhead * len(lines)
 
     def _gap_frame(self, log: str, missed: int) -> bytes:
         return notice_frame(self.fmt, log, "gap", f"{missed} lines skipped: this client read too slowly",
