@@ -113,3 +113,27 @@ def test_a_state_saved_with_a_time_per_match_is_read() -> None:
     c = counter(3, 60)
     c.load({"recent": [T0, T0 + 1], "pending": 2})
     assert c.unspent == 2 and c.add(T0 + 2, 1, [rec(3)]) is not None
+
+
+def test_a_days_buckets_are_saved_as_text_that_follows_each_minute() -> None:
+    """The per-minute counts go into the state file as `MINUTE:COUNT,...` (one string for JSON to encode, the
+    closed minutes' text made once a minute); what is loaded back is what was counted, also after minutes
+    were added and a day's first ones dropped out; a file with [minute, count] lists (as first saved) is read."""
+    c = counter(10**9, 60)
+    start = 29_000_000 * 60.0
+    for minute in range(1500):  # more than a day: the first 60 minutes drop out
+        c.add(start + minute * 60, minute % 7 + 1, [])
+        if minute in (0, 1, 700, 1499):
+            saved = json.loads(json.dumps(c.dump()))
+            assert isinstance(saved["buckets"], str)
+            again = counter(10**9, 60)
+            again.load(saved)
+            assert list(again.buckets) == list(c.buckets)
+    c.add(start + 1499 * 60 + 30, 5, [])  # the current minute's count changes, the closed ones do not
+    again = counter(10**9, 60)
+    again.load(json.loads(json.dumps(c.dump())))
+    assert list(again.buckets) == list(c.buckets) and again.buckets[-1] == [29_001_499, 1499 % 7 + 1 + 5]
+    assert len(again.buckets) == 1440
+    first_saved = counter(10**9, 60)
+    first_saved.load({"buckets": [[29_000_000, 3], [29_000_001, 4]]})
+    assert list(first_saved.buckets) == [[29_000_000, 3], [29_000_001, 4]]

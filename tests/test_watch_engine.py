@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +22,6 @@ from logtail.sources.catalog import build_sources
 from logtail.watches.arrivals import joined
 from logtail.watches.blockfilter import Batch
 from logtail.watches.engine import WatchEngine
-from logtail.watches.statefile import StateFile
 
 
 def make(tmp_path: Path, watches: str, state: bool = False) -> WatchEngine:
@@ -222,20 +219,3 @@ async def test_a_cancelled_run_still_leaves_what_waited_saved(tmp_path: Path) ->
     saved = json.loads((tmp_path / "state" / "watches.json").read_text())
     assert saved["positions"] == {"app.log": "app.log=000000000000:17"}
     assert [item["alert"]["lines"][0]["text"] for item in saved["outbox"]] == ["ERROR at the end"]
-
-
-async def test_the_state_is_encoded_and_written_off_the_event_loop(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """A day of per-minute counts for 20 watches is tens of milliseconds of JSON: never on the loop's thread."""
-    encoded_in: list[threading.Thread] = []
-    dumps = json.dumps
-
-    def recording(*args: Any, **kwargs: Any) -> str:
-        encoded_in.append(threading.current_thread())
-        return dumps(*args, **kwargs)
-
-    monkeypatch.setattr(json, "dumps", recording)
-    state = {"watches": {"w": {"buckets": [(29_000_000 + m, m % 7) for m in range(1440)]}}}
-    await StateFile(tmp_path).save(state)
-    assert encoded_in and threading.current_thread() not in encoded_in
-    assert StateFile(tmp_path).load()["watches"]["w"]["buckets"][-1] == [29_001_439, 4]

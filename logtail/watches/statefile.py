@@ -39,12 +39,9 @@ class StateFile:
         return data
 
     async def save(self, state: dict[str, Any]) -> None:
-        """`state`, a snapshot that nothing changes any more, encoded and written in a worker thread: with 20
-        watches of a day's per-minute counts the JSON alone takes tens of milliseconds."""
-        await off_loop(self.write_state, state)
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        self.write(json.dumps({"version": VERSION, **state}, separators=(",", ":")).encode())
+        # Encoded here: json's C encoder holds the GIL, so in a worker thread it would stall the loop as long.
+        data = json.dumps({"version": VERSION, **state}, separators=(",", ":")).encode()
+        await off_loop(self.write, data)
 
     def write(self, data: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
