@@ -3,7 +3,7 @@
 The hub's windows hold every recent line of every log as objects the collector tracks (a `Line`, its block):
 a node serving 1,000 shipped logs holds hundreds of thousands of them after a minute. CPython's collector
 runs a full pass, over every tracked object, each time a quarter more objects have survived into its oldest
-generation, and holds the GIL throughout: on such a node a pass took up to 470 ms, every few seconds, a
+generation, and holds the GIL throughout: on such a node passes took 470-730 ms, every few seconds, a
 stall for every stream (bench/RESULTS.md, issue 23). Reference counting frees lines leaving the window
 anyway (they hold no cycles); what the full passes are for is cyclic garbage, which is rare and small.
 
