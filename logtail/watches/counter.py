@@ -205,8 +205,7 @@ class WatchCounter:
     # --- the state file (statefile.py) ------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
-        """The counter's state as JSON values, copied: it is encoded in a worker thread (statefile.py) while
-        matches go on being counted."""
+        """The counter's state as JSON values, for the state file (statefile.py)."""
         return {"total": self.total, "seq": self.seq, "recent": list(self.recent), "pending": self.pending,
                 "sample": self._records(), "cooldown_until": self.cooldown_until, "suppressed": self.suppressed,
                 "last_alert": self.last_alert, "notes": list(self.notes), "buckets": self._buckets_text()}
