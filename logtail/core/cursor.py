@@ -60,6 +60,11 @@ class EventIds:
         self._cursors[at] = cursor.encode()
         self._dirty.add(at // self.RUN)
 
+    @property
+    def changed(self) -> bool:
+        """Whether a cursor was set since the id was last built."""
+        return bool(self._dirty)
+
     def update(self, cursors: dict[str, str]) -> None:
         for log, cursor in cursors.items():
             self[log] = cursor

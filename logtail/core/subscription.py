@@ -231,7 +231,7 @@ class Subscription(Sender):
         """Everything queued, followed by a gap notice per log for lines dropped on overflow (skip)."""
         chunks = self.chunks
         data = b"".join([c if isinstance(c, bytes) else self._encode_item(c) for c in chunks])
-        if self.own_ids and self.fmt == "sse" and not all(isinstance(c, bytes) for c in chunks):
+        if self.own_ids and self.fmt == "sse" and self.cursors.changed:
             data += b"id: " + self.cursors.id() + b"\n\n"  # see `encode`
         chunks.clear()
         self.size = 0
