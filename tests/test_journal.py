@@ -120,6 +120,18 @@ async def test_follows_live_with_backlog_and_matches(writer: JournalWriter,
     assert r.hub.channel("journal").position == Cursor("journal", fid, 6)
 
 
+async def test_not_ready_until_every_logs_window_is_read(writer: JournalWriter,
+                                                         run_source: Callable[[Settings], Running]) -> None:
+    writer.write("old a1", "old a2")
+    await until(lambda: len(writer_messages(writer)) == 2, "the first entries in the file")
+    r = run_source(settings(writer.directory, "journal", "journal:app.service"))
+    # Before the windows are read a stream's backlog would come as live lines: /readyz says 503 meanwhile.
+    assert r.source.unready() == "journal log 'journal': reading its last entries"
+    await r.started("journal", "app.service")
+    await until(lambda: r.source.unready() is None, "every window read")
+    assert r.texts("app.service") == ["old a1", "old a2"]
+
+
 def writer_messages(writer: JournalWriter) -> list[str]:
     from tests.journal_support import journal_messages
     return journal_messages(writer.directory)

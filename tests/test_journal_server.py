@@ -29,7 +29,10 @@ def in_file(writer: JournalWriter, count: int) -> None:
 
 
 def serve(start_server: StartServer, writer: JournalWriter, *sources: str) -> LogtailServer:
-    return start_server(*sources, "--journal-directory", str(writer.directory))
+    """A server on the writer's journal, once it is ready: every journal log's window read."""
+    server = start_server(*sources, "--journal-directory", str(writer.directory))
+    wait_for(lambda: httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200, 15, 0.02, "ready")
+    return server
 
 
 async def test_streams_filter_on_fields_and_levels(start_server: StartServer, writer: JournalWriter) -> None:

@@ -214,7 +214,11 @@ class JournalSource:
         return list(self.journal_logs)
 
     def unready(self) -> str | None:
-        return None  # a journalctl that died is restarted; its log's clients are told (notices)
+        # Not ready until every log's window is read: a client opening a stream before that would get the
+        # rest of the window as live lines, past its `backlog`. A journalctl that dies later is restarted,
+        # and its log's clients are told (notices).
+        seeding = next((name for name, follower in self.followers.items() if not follower.started), None)
+        return None if seeding is None else f"journal log {seeding!r}: reading its last entries"
 
     def entry_time(self, line: Line) -> float | None:
         return None  # the hub's lines carry no entry time: the line's own timestamp orders it
