@@ -125,11 +125,13 @@ async def test_not_ready_until_every_logs_window_is_read(writer: JournalWriter,
     writer.write("old a1", "old a2")
     await until(lambda: len(writer_messages(writer)) == 2, "the first entries in the file")
     r = run_source(settings(writer.directory, "journal", "journal:app.service"))
-    # Before the windows are read a stream's backlog would come as live lines: /readyz says 503 meanwhile.
+    # Before the windows are read a stream's backlog would be empty and a resume would find no position:
+    # /readyz says 503 meanwhile, and a new stream waits for its logs' windows.
     assert r.source.unready() == "journal log 'journal': reading its last entries"
-    await r.started("journal", "app.service")
-    await until(lambda: r.source.unready() is None, "every window read")
+    waiting = asyncio.create_task(r.source.started(["app.service", "a-file.log"]))
+    await asyncio.wait_for(waiting, 10)
     assert r.texts("app.service") == ["old a1", "old a2"]
+    await until(lambda: r.source.unready() is None, "every window read")
 
 
 def writer_messages(writer: JournalWriter) -> list[str]:

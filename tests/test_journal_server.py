@@ -4,6 +4,8 @@ fields and levels, resume by Last-Event-ID across a restart of logtail, since=, 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +84,36 @@ async def test_resume_across_a_restart_loses_and_repeats_nothing(start_server: S
         await client.wait_lines(3)
         assert client.lines() == ["while down 1", "while down 2", "live"]
         assert client.notices("gap") == []
+
+
+async def test_a_stream_opened_before_the_window_is_read_gets_its_backlog_and_resume(
+        start_server: StartServer, writer: JournalWriter, tmp_path: Path) -> None:
+    """journalctl made slow (a wrapper first on PATH), so that streams open before the journal log's window is
+    read: each waits for it, then gets the backlog it asked for, or exactly what follows its id."""
+    writer.write(*(f"line {i}" for i in range(5)))
+    in_file(writer, 5)
+    server = serve(start_server, writer, "journal:app.service")
+    url = f"{server.url}/api/logs/app.service/stream"
+    async with SSEClient(f"{url}?backlog=4") as client:
+        await client.wait_lines(4)
+        after_line_1 = client.id_of("line 1")
+    server.stop()
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "journalctl").write_text(f"#!/bin/sh\nsleep 1\nexec {shutil.which('journalctl')} \"$@\"\n")
+    (slow / "journalctl").chmod(0o755)
+    server = start_server("journal:app.service", "--journal-directory", str(writer.directory),
+                          env={"PATH": f"{slow}:{os.environ['PATH']}"})
+    assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 503  # still reading the window
+    url = f"{server.url}/api/logs/app.service/stream"
+    async with SSEClient(f"{url}?backlog=2") as fresh, SSEClient(url, {"Last-Event-ID": after_line_1}) as resumed:
+        assert await fresh.wait_lines(2, 30) == ["line 3", "line 4"]
+        assert await resumed.wait_lines(3, 30) == ["line 2", "line 3", "line 4"]
+        writer.write("live")
+        await fresh.wait_lines(3, 30)
+        await resumed.wait_lines(4, 30)
+        assert fresh.lines() == ["line 3", "line 4", "live"]
+        assert resumed.lines() == ["line 2", "line 3", "line 4", "live"]
 
 
 async def test_since_search_and_download(start_server: StartServer, writer: JournalWriter) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -131,6 +131,11 @@ class Source(Protocol):
     def unready(self) -> str | None:
         """Why the source cannot serve its logs now (/readyz answers 503 with it), or None."""
 
+    async def started(self, names: Sequence[str]) -> None:
+        """Return once each of `names` that is this source's has its window and position (a stream's backlog
+        and resume are taken from them), or after a bounded wait; at once for a source that has them from
+        the start."""
+
     def opening_notice(self, name: str) -> tuple[NoticeKind, str] | None:
         """What a client that opens a stream of `name` must hear at once (e.g. the source is unreachable)."""
 
@@ -180,6 +185,9 @@ class Sources:
 
     def collectors(self) -> list[Collector]:
         return [c for source in self.sources for c in source.collectors()]
+
+    async def started(self, names: Sequence[str]) -> None:
+        await asyncio.gather(*(source.started(names) for source in self.sources))
 
     def unready(self) -> str | None:
         reasons = (why for source in self.sources if (why := source.unready()) is not None)

@@ -165,6 +165,7 @@ async def open_stream(st: AppState, scope: Scope, path_name: str | None) -> Resp
         return JSONResponse({"detail": f"too many open streams (max_clients={s.max_clients}); retry later"},
                             status_code=503, headers={"Retry-After": "5"})
     st.access.audit.record(scope, "stream", params.names)
+    await st.sources.started(params.names)
     if params.since is None:
         options = StreamOptions(params.filter, params.fmt, params.backlog, params.cursors, params.multi,
                                 params.overflow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,11 @@ class FileSource:
 
     def unready(self) -> str | None:
         return None
+
+    async def started(self, names: Sequence[str]) -> None:
+        # A file's follower publishes its position with the first lines it reads, as soon as it is added: a
+        # stream opened while the rest of its window is read gets that rest as live lines, nothing lost.
+        pass
 
     def entry_time(self, line: Line) -> float | None:
         return None  # a file records no time per line: the line's own timestamp orders it

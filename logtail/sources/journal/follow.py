@@ -112,6 +112,7 @@ class JournalFollower:
         self.clock = clock
         self.place: Place | None = None  # after the last entry published (or the journal's tail at start)
         self.started = False
+        self.ready = asyncio.Event()  # set once the window is seeded (or resumed): streams wait for it
         self.restarts = 0
         self.child: Journalctl | None = None  # the running journalctl (tests kill it)
         self.last_write: float | None = None  # the time of the last entry published (seconds since the epoch)
@@ -138,6 +139,7 @@ class JournalFollower:
         if not self.started:
             await self._seed(sink)
             self.started = True
+        self.ready.set()
         delay = BACKOFF_FIRST
         while True:
             began = self.clock()

@@ -10,7 +10,8 @@ afresh), the client gets a `gap` notice, then every entry of the log that the jo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ from logtail.sources.journal.history import JournalDownload, JournalSearch
 from logtail.sources.journal.ids import HEADERS_INTERVAL, SeqnumIds, fid_of
 from logtail.sources.journal.process import Journalctl, journal_command
 
+# How long a new stream waits for its log's window to be read (well under a second for --window-lines
+# entries): a journal slower than that is served as it is.
+SEED_WAIT = 10.0
 GAP_MESSAGE = ("the position to resume from is no longer in the journal (vacuumed, rotated away or a new "
                "journal); continuing with what it retains")
 
@@ -217,8 +221,19 @@ class JournalSource:
         # Not ready until every log's window is read: a client opening a stream before that would get the
         # rest of the window as live lines, past its `backlog`. A journalctl that dies later is restarted,
         # and its log's clients are told (notices).
-        seeding = next((name for name, follower in self.followers.items() if not follower.started), None)
+        seeding = next((name for name, follower in self.followers.items() if not follower.ready.is_set()), None)
         return None if seeding is None else f"journal log {seeding!r}: reading its last entries"
+
+    async def started(self, names: Sequence[str]) -> None:
+        # A stream opened before its log's window is read would take an empty backlog, and a resume would
+        # find no position to read back to: the window's lines would come as live ones, past the backlog asked
+        # for, and a resume would lose what came before them.
+        waits = [follower.ready.wait() for name in names
+                 if (follower := self.followers.get(name)) is not None and not follower.ready.is_set()]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SEED_WAIT):
+                    await asyncio.gather(*waits)
 
     def entry_time(self, line: Line) -> float | None:
         return None  # the hub's lines carry no entry time: the line's own timestamp orders it

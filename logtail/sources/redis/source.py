@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client.registry import Collector
@@ -123,6 +124,9 @@ class RedisSource:
 
     def unready(self) -> str | None:
         return None if self.shipped.outage.connected else "redis unreachable"
+
+    async def started(self, names: Sequence[str]) -> None:
+        pass  # a shipped log is listed (and can be streamed) once its window is seeded (reader.py)
 
     def entry_time(self, line: Line) -> float | None:
         return keys.entry_time(line.fid)
