@@ -227,13 +227,16 @@ async def test_log_content_cannot_forge_events_or_ids(server: LogtailServer, log
 
 
 async def test_log_content_cannot_break_ndjson(server: LogtailServer, logs: Path) -> None:
-    async with SSEClient(f"{server.url}/api/logs/evil.log/stream?backlog=100&format=ndjson") as c:
-        await c.wait(lambda: b"the end" in c.raw, 5, "the backlog")
+    async with SSEClient(f"{server.url}/api/logs/evil.log/stream?backlog=0&format=ndjson") as c:
+        await c.wait(lambda: c.response is not None, 5, "the stream to open")
+        with (logs / "evil.log").open("ab") as f:
+            f.write(b"".join(line + b"\n" for line in FORGERIES) + b"the ndjson end\n")
+        await c.wait(lambda: b"the ndjson end" in c.raw, 5, "the last line")
         # Split on LF only: JSON strings may hold U+2028 or U+0085, which str.splitlines() treats as breaks.
         records = [json.loads(line) for line in bytes(c.raw).decode().split("\n") if line]
     texts = [r["text"] for r in records if "text" in r]
-    expected = [*expected_texts(FORGERIES), "the end"]
-    assert texts[-len(expected):] == expected
+    expected = [*expected_texts(FORGERIES), "the ndjson end"]
+    assert texts == expected
 
 
 def test_html_security_headers(server: LogtailServer) -> None:
