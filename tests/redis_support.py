@@ -25,7 +25,7 @@ from redis.cluster import ClusterNode
 
 from logtail.sources.redis import keys
 from tests.streams import append, counter
-from tests.support import LogtailServer, free_port, require_tool, wait_for
+from tests.support import LogtailServer, free_port, require_tool, stop_group, wait_for
 
 
 def redis_binary() -> str:
@@ -136,13 +136,8 @@ class Shipper:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_group(self.proc, f"logtail ship {' '.join(self.args[-4:])}", self.output)
 
 
 __all__ = ["LogtailServer", "RedisServer", "Shipper"]

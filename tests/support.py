@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,24 @@ def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
         time.sleep(interval)
+
+
+def stop_group(proc: subprocess.Popen[bytes], what: str, output: Callable[[], str], timeout: float = 10.0) -> None:
+    """SIGTERM to the process group of `proc`, SIGKILL after `timeout`. A process that had to be killed is
+    reported as a warning (pytest's summary lists it) with the end of its output: a stop that hangs is a bug
+    to find, and would otherwise only show as a slow teardown."""
+    try:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                warnings.warn(f"{what} did not stop within {timeout} s of SIGTERM and was killed; its output "
+                              f"ends:\n{output()[-2000:]}", stacklevel=3)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+    except ProcessLookupError:
+        pass
 
 
 class LogtailServer:
@@ -123,18 +142,8 @@ class LogtailServer:
             os.killpg(self.proc.pid, signal.SIGTERM)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None:
-            return
-        try:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(5)
-        except ProcessLookupError:
-            pass
+        if self.proc is not None:
+            stop_group(self.proc, f"logtail serve on port {self.port}", self.output, timeout)
 
     def __enter__(self) -> LogtailServer:
         return self
