@@ -4,10 +4,11 @@ deploy/nginx/logtail-oauth2-proxy.conf (issue 26).
 nginx asks an auth service about every request with `auth_request` and passes the answer to logtail in
 X-Forwarded-User / X-Forwarded-Groups, connecting from 127.0.0.2, the only address logtail trusts for them.
 The service is a fixture: a session cookie -> user and groups, answered as each set-up's service answers
-(set-up 2: 200 and X-Auth-User; set-up 3: oauth2-proxy's /oauth2/auth contract, 202 and X-Auth-Request-User,
-played by a stand-in because oauth2-proxy is not installable on the test machines). Checked: streams (SSE,
-NDJSON, text) and the list per user, a forged header through nginx (overwritten) and straight to logtail
-(401), no session (refused by nginx without asking logtail).
+(set-up 2: 200 and X-Auth-User; set-up 3: oauth2-proxy's /oauth2/auth contract, 202 and X-Auth-Request-Email,
+played by a stand-in because oauth2-proxy is not installable on the test machines; docs/access.md says how the
+file was tried with the real oauth2-proxy). Checked: streams (SSE, NDJSON, text) and the list per user, a
+forged header through nginx (overwritten) and straight to logtail (401), no session (refused by nginx without
+asking logtail), and for oauth2-proxy where sign-out leads.
 """
 
 from __future__ import annotations
@@ -45,14 +46,16 @@ class SetUp:
 
 
 AUTH_REQUEST = SetUp("logtail-auth-request.conf", "session", "/auth", 200, "X-Auth-User", "X-Auth-Groups")
-# oauth2-proxy with --set-xauthrequest: its /oauth2/auth answers 202 or 401, the user and groups in these.
+# oauth2-proxy with --set-xauthrequest: its /oauth2/auth answers 202 or 401, the e-mail address and groups in
+# these (its X-Auth-Request-User is the provider's `sub`, an opaque ID: OPAQUE_SUB).
 OAUTH2_PROXY = SetUp("logtail-oauth2-proxy.conf", "_oauth2_proxy", "/oauth2/auth", 202,
-                     "X-Auth-Request-User", "X-Auth-Request-Groups")
+                     "X-Auth-Request-Email", "X-Auth-Request-Groups")
+OPAQUE_SUB = "8d0f4c1e-5b7a-4c55-9d0e-2f1a6b3c9e71"
 
 
 class AuthHandler(BaseHTTPRequestHandler):
     """The auth service: its granted status with the user's headers for a known session cookie, else 401;
-    for oauth2-proxy also its sign-in page."""
+    for oauth2-proxy also its sign-in page, its `sub` header and its sign-out redirect."""
 
     service: SetUp
 
@@ -61,12 +64,20 @@ class AuthHandler(BaseHTTPRequestHandler):
         if path == "/oauth2/sign_in" and self.service is OAUTH2_PROXY:
             self._answer(200, {"Content-Type": "text/html"}, b"<p>sign in</p>")
             return
+        if path == "/oauth2/sign_out" and self.service is OAUTH2_PROXY:
+            # oauth2-proxy's choice of where to go: `rd`, else X-Auth-Request-Redirect, else /.
+            rd = re.search(r"[?&]rd=([^&]*)", self.path)
+            target = rd.group(1) if rd else self.headers.get("X-Auth-Request-Redirect") or "/"
+            self._answer(302, {"Location": target, "Set-Cookie": f"{self.service.cookie}=; Max-Age=0"}, b"")
+            return
         if path != self.service.verdict:
             self._answer(404, {}, b"")
             return
         match = re.search(rf"{self.service.cookie}=([\w-]+)", self.headers.get("Cookie", ""))
         session = SESSIONS.get(match.group(1)) if match else None
         headers = {self.service.user_header: session[0], self.service.groups_header: session[1]} if session else {}
+        if session and self.service is OAUTH2_PROXY:
+            headers["X-Auth-Request-User"] = OPAQUE_SUB
         self._answer(self.service.granted if session else 401, headers, b"")
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -195,6 +206,10 @@ def test_nginx_single_sign_on_signs_users_in_and_logtail_applies_their_rules(
         assert refused.status_code == 302
         assert refused.headers["location"].endswith("/oauth2/sign_in?rd=/api/logs?x=1")
         assert httpx.get(url + "/oauth2/sign_in", timeout=10).text == "<p>sign in</p>"
+        # Signing out ends at /, not back at /oauth2/sign_out (a redirect loop when nginx sent
+        # X-Auth-Request-Redirect: $request_uri to oauth2-proxy's pages).
+        signed_out = httpx.get(url + "/oauth2/sign_out", cookies={setup.cookie: "tok-alice"}, timeout=10)
+        assert (signed_out.status_code, signed_out.headers["location"]) == (302, "/")
     else:
         assert refused.status_code == 401
     assert "/api/logs?x=1" not in logtail.output()
