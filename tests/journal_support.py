@@ -9,6 +9,7 @@ that installs it.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -110,3 +111,13 @@ def journal_messages(directory: Path, *args: str, timeout: float = 30.0) -> list
     out = subprocess.run(["journalctl", "--directory", str(directory), "--output=cat", *args],
                          capture_output=True, timeout=max(1.0, deadline - time.monotonic()), check=False)
     return out.stdout.decode(errors="replace").splitlines()
+
+
+def slow_journalctl(directory: Path, delay: float = 1.0) -> dict[str, str]:
+    """The environment of a server whose journalctl takes `delay` seconds to start (a wrapper in `directory`,
+    first on PATH): for tests of what happens while a journal log's window is still being read."""
+    directory.mkdir(exist_ok=True)
+    wrapper = directory / "journalctl"
+    wrapper.write_text(f"#!/bin/sh\nsleep {delay}\nexec {shutil.which('journalctl')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {"PATH": f"{directory}:{os.environ['PATH']}"}

@@ -127,7 +127,7 @@ async def test_not_ready_until_every_logs_window_is_read(writer: JournalWriter,
     r = run_source(settings(writer.directory, "journal", "journal:app.service"))
     # Before the windows are read a stream's backlog would be empty and a resume would find no position:
     # /readyz says 503 meanwhile, and a new stream waits for its logs' windows.
-    assert r.source.unready() == "journal log 'journal': reading its last entries"
+    assert r.source.unready() == "journal logs: reading their last entries"
     waiting = asyncio.create_task(r.source.started(["app.service", "a-file.log"]))
     await asyncio.wait_for(waiting, 10)
     assert r.texts("app.service") == ["old a1", "old a2"]

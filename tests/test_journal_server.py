@@ -4,15 +4,13 @@ fields and levels, resume by Last-Event-ID across a restart of logtail, since=, 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.journal_support import JournalWriter, journal_messages
+from tests.journal_support import JournalWriter, journal_messages, slow_journalctl
 from tests.streams import SSEClient
 from tests.support import LogtailServer, wait_for
 
@@ -98,12 +96,8 @@ async def test_a_stream_opened_before_the_window_is_read_gets_its_backlog_and_re
         await client.wait_lines(4)
         after_line_1 = client.id_of("line 1")
     server.stop()
-    slow = tmp_path / "slow"
-    slow.mkdir()
-    (slow / "journalctl").write_text(f"#!/bin/sh\nsleep 1\nexec {shutil.which('journalctl')} \"$@\"\n")
-    (slow / "journalctl").chmod(0o755)
     server = start_server("journal:app.service", "--journal-directory", str(writer.directory),
-                          env={"PATH": f"{slow}:{os.environ['PATH']}"})
+                          env=slow_journalctl(tmp_path / "slow"))
     assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 503  # still reading the window
     url = f"{server.url}/api/logs/app.service/stream"
     async with SSEClient(f"{url}?backlog=2") as fresh, SSEClient(url, {"Last-Event-ID": after_line_1}) as resumed:

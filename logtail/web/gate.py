@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from logtail.config import ConfigError, Settings, access_table, users_table
 from logtail.core.frames import notice_frame
 from logtail.core.offloop import off_loop
 from logtail.core.subscription import Subscription
-from logtail.web.access import AccessControl, AccessRules, Identity, identity
+from logtail.web.access import AccessControl, AccessRules, Identity, control_of, first_unreadable, identity, unknown_log
 from logtail.web.audit import Audit
 from logtail.web.stream import LogStream
 from logtail.web.users import UserEntry, UserTable, load_users
@@ -49,6 +49,12 @@ class GuardedStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.streams.add(self)
         try:
+            # Access was decided before the route's awaits (a journal log's window being read, `since=`); a
+            # reload meanwhile did not find this stream open, so it is decided again, as it would have been.
+            denied = first_unreadable(control_of(scope), scope, self.stream.logs)
+            if denied is not None:
+                await JSONResponse({"detail": unknown_log(denied)}, status_code=404)(scope, receive, send)
+                return
             await self.stream(scope, receive, send)
         finally:
             self.streams.discard(self)

@@ -218,11 +218,11 @@ class JournalSource:
         return list(self.journal_logs)
 
     def unready(self) -> str | None:
-        # Not ready until every log's window is read: a client opening a stream before that would get the
-        # rest of the window as live lines, past its `backlog`. A journalctl that dies later is restarted,
-        # and its log's clients are told (notices).
-        seeding = next((name for name, follower in self.followers.items() if not follower.ready.is_set()), None)
-        return None if seeding is None else f"journal log {seeding!r}: reading its last entries"
+        # Not ready until every log's window is read (new streams wait for it: `started`). The reason names no
+        # log: /readyz answers anyone. A journalctl that dies later is restarted, and its log's clients are
+        # told (notices).
+        seeding = any(not follower.ready.is_set() for follower in self.followers.values())
+        return "journal logs: reading their last entries" if seeding else None
 
     async def started(self, names: Sequence[str]) -> None:
         # A stream opened before its log's window is read would take an empty backlog, and a resume would
