@@ -148,6 +148,11 @@ def test_config_tables(tmp_path: Path) -> None:
     ("", {"auth": "a:b", "auth_proxy_header": "X-User"}, "auth_proxy_header replaces Basic auth"),
     ("", {"auth_proxy_header": "X User"}, "not an HTTP header name"),
     ("", {"auth_proxy_groups_header": "X-Groups"}, "needs auth_proxy_header"),
+    ("", {"auth_proxy_sign_out": "/oauth2/sign_out"}, "auth_proxy_sign_out needs auth_proxy_header"),
+    ("", {"auth_proxy_header": "X-User", "forwarded_allow_ips": "127.0.0.2", "auth_proxy_sign_out": "javascript:x"},
+     "auth_proxy_sign_out 'javascript:x' is not a path"),
+    ("", {"auth_proxy_header": "X-User", "forwarded_allow_ips": "127.0.0.2", "auth_proxy_sign_out": "/a b"},
+     "is not a path"),
     ("", {"auth_proxy_header": "X-User", "forwarded_allow_ips": "*"}, "not '\\*'"),
     ("", {"metrics_users": "alice"}, "metrics_users needs users"),
 ])

@@ -126,7 +126,8 @@ def nginx(tmp_path: Path, setup: SetUp, auth_service: int,
     (tmp_path / "logtail.toml").write_text(RULES)
     logtail = start_server("--config", str(tmp_path / "logtail.toml"), str(tmp_path / "app.log"),
                            str(tmp_path / "db.log"), "--auth-proxy-header", "X-Forwarded-User",
-                           "--auth-proxy-groups-header", "X-Forwarded-Groups", "--forwarded-allow-ips", "127.0.0.2")
+                           "--auth-proxy-groups-header", "X-Forwarded-Groups", "--forwarded-allow-ips", "127.0.0.2",
+                           *(["--auth-proxy-sign-out", "/oauth2/sign_out"] if setup is OAUTH2_PROXY else []))
     port = free_port()
     site = (DEPLOY / setup.conf).read_text()
     site = _replace(site, "127.0.0.1:8080", f"127.0.0.1:{port}")
@@ -189,6 +190,12 @@ def test_nginx_single_sign_on_signs_users_in_and_logtail_applies_their_rules(
         assert [i["name"] for i in alice.get(url + "/api/logs").json()] == ["app.log", "db.log"]
         page = alice.get(url + "/").text
         assert "alice" in page and "signed in through the proxy" in page
+        sign_out = '<a class="sign-out" href="/oauth2/sign_out">Sign out</a>'
+        assert (sign_out in page) == (setup is OAUTH2_PROXY)  # --auth-proxy-sign-out: where the proxy has one
+    for path in ("/api/logs/app.log", "/api/logs/app.log/search?q=first", "/api/logs/app.log/download",
+                 "/api/logs/app.log/rotated"):
+        assert opened(path, "tok-alice")[0] == 200, path
+        assert opened(path, "tok-bob") == (404, b'{"detail":"unknown log \'app.log\'"}'), path
     for fmt, first in (("sse", b"retry:"), ("ndjson", b'{"log":"app.log"'), ("text", b"app.log first")):
         status, body = opened(f"/api/logs/app.log/stream?format={fmt}", "tok-alice")
         assert status == 200 and body.startswith(first), (fmt, body)

@@ -9,6 +9,8 @@ from typing import Any
 from logtail.config.settings import ConfigError, Settings
 
 HEADER_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+# A path on the page's own site, or an http(s) address: no scheme that runs script (javascript:) on a click.
+SIGN_OUT_RE = re.compile(r"(/|https?://)[\x21-\x7e]{0,500}")
 
 
 def validate_access(s: Settings) -> None:
@@ -16,8 +18,12 @@ def validate_access(s: Settings) -> None:
         value = getattr(s, name)
         if value is not None and not HEADER_RE.fullmatch(value):
             raise ConfigError(f"{name} {value[:50]!r} is not an HTTP header name")
-    if s.auth_proxy_groups_header and not s.auth_proxy_header:
-        raise ConfigError("auth_proxy_groups_header needs auth_proxy_header")
+    for name in ("auth_proxy_groups_header", "auth_proxy_sign_out"):
+        if getattr(s, name) and not s.auth_proxy_header:
+            raise ConfigError(f"{name} needs auth_proxy_header")
+    if s.auth_proxy_sign_out is not None and not SIGN_OUT_RE.fullmatch(s.auth_proxy_sign_out):
+        raise ConfigError(f"auth_proxy_sign_out {s.auth_proxy_sign_out[:50]!r} is not a path (/...) or an "
+                          "http(s):// address")
     if s.auth_proxy_header and (s.auth or s.users or s.users_table):
         raise ConfigError("auth_proxy_header replaces Basic auth: remove auth, users and [users]")
     if s.auth_proxy_header and s.forwarded_allow_ips.strip() == "*":

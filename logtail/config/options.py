@@ -51,6 +51,8 @@ HELP: dict[str, str] = {
                          "e.g. X-Forwarded-User",
     "auth_proxy_groups_header": "with --auth-proxy-header: the user's comma-separated groups, "
                                 "e.g. X-Forwarded-Groups",
+    "auth_proxy_sign_out": "with --auth-proxy-header: the proxy's sign-out address, linked beside the user's "
+                           "name on the page, e.g. /oauth2/sign_out",
     "metrics_users": "comma-separated users allowed /metrics when auth is on; none: every user",
     "host_heartbeat": "ship: seconds between heartbeats into the host's record in Redis",
     "host_gone_after": "seconds without a heartbeat after which a shipping host is gone "

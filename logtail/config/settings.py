@@ -112,6 +112,7 @@ class Settings:
     users: str | None = None
     auth_proxy_header: str | None = None
     auth_proxy_groups_header: str | None = None
+    auth_proxy_sign_out: str | None = None
     metrics_users: tuple[str, ...] = ()
     users_table: tuple[tuple[str, Any], ...] = ()
     access: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -72,6 +72,7 @@ def build_router() -> APIRouter:
             "user": who.name if who else None,
             "user_hint": ("signed in through the proxy: sign out there" if who and who.via_proxy
                           else "signed in with a password: close the browser to sign out"),
+            "sign_out": st.settings.auth_proxy_sign_out if who and who.via_proxy else None,
             "logs": [info.model_dump() for info in await _list_logs(request)],
             "levels": LEVELS,
             "page": {"max_lines": st.settings.page_max_lines, "heartbeat": st.settings.heartbeat,
