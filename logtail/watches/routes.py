@@ -47,9 +47,11 @@ def _watch(request: Request, name: str) -> WatchEngine:
 def _may_see(request: Request, engine: WatchEngine, name: str) -> bool:
     """A watch is the user's to see when they may read every log it covers now: like a multi-log stream, its
     live view is refused whole for one log they may not read, and its name, filter and counts tell of those
-    logs too."""
-    spec = engine.specs[name]
-    return all(readable(request, log) for log in _log_names(state_of(request)) if spec.covers(log))
+    logs too. A watch that covers no log now (its host gone, or not shipping yet) may have counted lines of
+    logs the user may not read: only a user who may read every log sees it."""
+    spec, names = engine.specs[name], _log_names(state_of(request))
+    covered = [log for log in names if spec.covers(log)]
+    return all(readable(request, log) for log in covered or names)
 
 
 def describe(engine: WatchEngine, name: str, now: float,
