@@ -122,6 +122,23 @@ def test_a_reload_ends_the_streams_of_users_who_lost_access_and_keeps_the_others
     assert "reload: 3 users, 2 access rules; 1 streams ended" in server.output()
 
 
+def test_a_rule_changed_on_reload_ends_the_streams_it_no_longer_allows(server: LogtailServer, logs: Path) -> None:
+    async def scenario() -> None:
+        url = f"{server.url}/api/stream?log=app.log&log=db.log&format=ndjson&backlog=1"
+        async with SSEClient(url, _basic("alice")) as alice:
+            await alice.wait(lambda: b"db.log line 1" in alice.raw, what="alice's backlog")
+            # db* is no longer alice's by name: her multi-log NDJSON stream loses one of its logs.
+            config = logs / "logtail.toml"
+            config.write_text(config.read_text().replace('"db*" = ["group:dba", "alice"]', '"db*" = ["group:dba"]'))
+            assert server.proc is not None
+            os.kill(server.proc.pid, signal.SIGHUP)
+            await alice.wait(lambda: b'"kind":"revoked"' in alice.raw, within=10, what="alice's stream revoked")
+            await alice.wait(lambda: alice.ended, within=10, what="alice's stream closed")
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert names(server, "alice") == ["app.log"]
+
+
 def test_a_broken_users_file_on_reload_keeps_the_users_in_force(server: LogtailServer, logs: Path) -> None:
     (logs / "users").write_text("alice:not-a-hash:web\n")
     assert server.proc is not None
@@ -151,6 +168,7 @@ def test_what_is_opened_is_audited_with_the_user_and_counted(server: LogtailServ
     ]
     metrics = httpx.get(f"{server.url}/metrics", auth=("alice", PASSWORD), timeout=10).text
     assert 'logtail_opened_total{event="search",user="alice"} 1.0' in metrics
+    assert 'logtail_opened_total{event="stream",user="alice"} 1.0' in metrics
     assert 'logtail_opened_total{event="download",user="bob"} 1.0' in metrics
 
 
