@@ -187,7 +187,10 @@ class Sources:
         return [c for source in self.sources for c in source.collectors()]
 
     async def started(self, names: Sequence[str]) -> None:
-        await asyncio.gather(*(source.started(names) for source in self.sources))
+        # One after the other: a source with nothing to wait for returns at once, without a task or a turn
+        # of the event loop (every stream opening passes here).
+        for source in self.sources:
+            await source.started(names)
 
     def unready(self) -> str | None:
         reasons = (why for source in self.sources if (why := source.unready()) is not None)
