@@ -157,6 +157,7 @@ def test_metrics_only_for_metrics_users_and_healthz_open(server: LogtailServer) 
 def test_what_is_opened_is_audited_with_the_user_and_counted(server: LogtailServer) -> None:
     assert get(server, "alice", "/api/logs/app.log/search?q=line&level=error")[0] == 200
     assert get(server, "alice", "/api/stream?log=app.log&log=db.log&regex=line&format=text")[0] == 200
+    assert get(server, "bob", "/api/logs/db.log/download?rotated=9")[0] == 404  # refused: not audited
     assert get(server, "bob", "/api/logs/db.log/download")[0] == 200
     lines = wait_for(lambda: [json.loads(line.split(" audit ", 1)[1]) for line in server.output().splitlines()
                               if " audit " in line] or None, 10, what="audit lines")

@@ -105,12 +105,13 @@ def build_history_router() -> APIRouter:
     ) -> Response:
         st = state_of(request)
         require_readable(request, [name])
-        st.access.audit.record(request.scope, "download", [name])
         source = require_source(request, name)
         try:
-            return await source.download(name, DownloadRequest(rotated, range_header, if_range), st.transfers)
+            response = await source.download(name, DownloadRequest(rotated, range_header, if_range), st.transfers)
         except Unavailable as exc:
             raise HTTPException(exc.status, detail=exc.detail) from None
+        st.access.audit.record(request.scope, "download", [name])  # what is served, not what was refused
+        return response
 
     @router.get("/api/logs/{name}/rotated", summary="The rotated files of a log (NAME.1, NAME.2.gz, ...)",
                 responses={404: {"description": "Unknown log, or a log whose rotated files are out of reach "
@@ -131,12 +132,13 @@ def build_history_router() -> APIRouter:
                      params: Annotated[SearchQuery, Depends()]) -> Response:
         st = state_of(request)
         require_readable(request, [name])
-        st.access.audit.record(request.scope, "search", [name])
         source = require_source(request, name)
         try:
-            return source.search(name, params.request, st.transfers)
+            response = source.search(name, params.request, st.transfers)
         except Unavailable as exc:
             raise HTTPException(exc.status, detail=exc.detail) from None
+        st.access.audit.record(request.scope, "search", [name])
+        return response
 
     return router
 
