@@ -100,10 +100,11 @@ async def test_a_reload_while_a_stream_waits_for_the_window_refuses_it(
         tmp_path: Path, writer: JournalWriter, password_hash: str,
         start_server: Callable[..., LogtailServer]) -> None:
     """bob's stream passes the access check, then waits for the journal log's window (journalctl made slow);
-    a reload then takes db.service from bob: the stream is refused when it would open, not served."""
+    a reload then takes db.service from bob: the stream is refused when it would open, not served. (2 s a
+    journalctl: the window takes 4 s or more, room for the reload on a loaded machine.)"""
     config = tmp_path / "logtail.toml"
     config.write_text(config_text(password_hash, {"alice": '"web"', "bob": '"dba"'}))
-    server = serve(start_server, writer, config, env=slow_journalctl(tmp_path / "slow"))
+    server = serve(start_server, writer, config, env=slow_journalctl(tmp_path / "slow", 2.0))
     assert httpx.get(f"{server.url}/readyz", timeout=5).json()["reason"] == "journal logs: reading their last entries"
     async with httpx.AsyncClient(timeout=30) as client:
         request = client.build_request("GET", f"{server.url}/api/logs/db.service/stream?format=text")
