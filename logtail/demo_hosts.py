@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -109,6 +110,8 @@ def run_many_hosts_demo(host: str, port: int, rate: float) -> None:
         procs.append(stack.enter_context(_process(
             [nginx_bin, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"],
             root / "nginx.log")))
+        for node_port in node_ports:  # the address is given once both nodes serve (and nginx with them)
+            _wait_ready(f"http://127.0.0.1:{node_port}/logs/readyz", procs)
         print(f"logtail demo --many-hosts: open http://{host}:{port}/logs/  (hosts {', '.join(HOSTS)} shipping to "
               f"Redis on port {redis_port}; two nodes on ports {node_ports[0]} and {node_ports[1]} behind nginx; "
               f"files and logs in {tmp}; Ctrl-C to stop)", flush=True)
@@ -139,6 +142,23 @@ def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
+
+
+def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    """Until a node's /readyz answers 200 (it has read Redis's registry of shipped logs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # not listening yet, or 503 (urllib's HTTPError is an OSError)
+            pass
+        stopped = next((proc for proc in procs if proc.poll() is not None), None)
+        if stopped is not None or time.monotonic() > deadline:
+            why = f"{_program(stopped)} exited ({stopped.returncode})" if stopped else f"{url} is not ready"
+            raise ConfigError(f"the demo did not start: {why}")
+        time.sleep(0.1)
 
 
 def _wait_port(port: int, timeout: float = 10) -> None:

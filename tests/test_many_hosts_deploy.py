@@ -53,8 +53,7 @@ async def test_the_demo_starts_and_serves_a_shipped_line_through_nginx(tmp_path:
     base = f"http://127.0.0.1:{port}/logs"
     try:
         def listed() -> bool:
-            # nginx takes turns between the two nodes: two answers in a row are one from each, so the stream
-            # below cannot meet a node that is still starting (nginx's HTML error page).
+            # nginx takes turns between the two nodes: both must list the logs before the stream below.
             for _ in range(2):
                 try:
                     names = {x["name"] for x in httpx.get(f"{base}/api/logs", timeout=2).json()}
@@ -63,6 +62,9 @@ async def test_the_demo_starts_and_serves_a_shipped_line_through_nginx(tmp_path:
                 if not {"app.log@web1", "app.log@web2"} <= names:
                     return False
             return True
+        # The demo gives its address once both nodes are ready (each has read Redis's registry).
+        await asyncio.to_thread(wait_for, lambda: "open http://" in out.read_text(errors="replace"), 60, 0.1,
+                                "the demo's address")
         await asyncio.to_thread(wait_for, listed, 40, 0.2, "the demo's shipped logs through nginx")
         async with httpx.AsyncClient(timeout=10) as client, \
                 client.stream("GET", f"{base}/api/stream?log=app.log@web1&log=app.log@web2&backlog=0"

@@ -85,9 +85,14 @@ def _log_under_test(request: pytest.FixtureRequest, path: Path, journal: Journal
     redis: RedisServer = request.getfixturevalue("redis_server")
     start_shipper(*source, "--host-name", "web1", "--redis", redis.url)
     node = start_server("--redis", redis.url, *NODE_ARGS)
-    wait_for(lambda: any(x["name"] == f"{name}@web1" for x in httpx.get(f"{node.url}/api/logs").json()),
-             30, 0.1, "the shipped log listed")
+    wait_listed(node, f"{name}@web1")
     return LogUnderTest(kind, f"{name}@web1", path, node, journal)
+
+
+def wait_listed(node: LogtailServer, name: str) -> None:
+    """Until a node has found a shipped log in Redis (before that, a stream of it is an unknown log's 404)."""
+    wait_for(lambda: any(x["name"] == name for x in httpx.get(f"{node.url}/api/logs").json()), 30, 0.1,
+             f"{name} listed")
 
 
 def ndjson(url: str, count: int, within: float = 15, headers: dict[str, str] | None = None,
@@ -150,6 +155,7 @@ def test_resume_max_bytes_bounds_a_read_back(log: LogUnderTest, start_server: St
              30, 0.2, "the last line on the node")
     node = start_server(*_args_of(log), "--resume-max-bytes", "1100")
     if log.shipped:
+        wait_listed(node, log.name)
         wait_for(lambda: texts(ndjson(f"{node.url}/api/logs/{log.name}/stream?format=ndjson&backlog=1", 1,
                                       within=2)) == ["line 0999"], 30, 0.2, "the last line on the new node")
     # A line written now ends the read: the stream is read up to it, not for a fixed time, and a repeat
