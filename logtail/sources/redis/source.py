@@ -123,7 +123,11 @@ class RedisSource:
         return [OutageCollector(self.shipped.outage, lambda: self.reader.malformed)]
 
     def unready(self) -> str | None:
-        return None if self.shipped.outage.connected else "redis unreachable"
+        outage = self.shipped.outage
+        if outage.connected:
+            return None
+        # At start, until the registry of shipped logs is read: a stream of one of them would be a 404.
+        return "redis unreachable" if outage.down else "redis: reading the registry of shipped logs"
 
     async def started(self, names: Sequence[str]) -> None:
         pass  # a shipped log is listed (and can be streamed) once its window is seeded (reader.py)
