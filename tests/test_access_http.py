@@ -97,6 +97,11 @@ def test_every_endpoint_refuses_a_denied_log_exactly_as_an_unknown_one(server: L
         status, body = ask("alice", "app.log", path, query)
         assert status == 200 and body, where  # the same request of a user who may read it
 
+    def head(user: str) -> int:
+        return httpx.head(f"{server.url}/api/logs/app.log/download", auth=(user, PASSWORD), timeout=10).status_code
+
+    assert (head("bob"), head("alice")) == (404, 200)  # HEAD as GET
+
 
 def test_a_reload_ends_the_streams_of_users_who_lost_access_and_keeps_the_others(
         server: LogtailServer, logs: Path, password_hash: str) -> None:

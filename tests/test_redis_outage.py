@@ -13,8 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from logtail.config import Settings
+from logtail.core.hub import Hub
 from logtail.sources.redis import client as redis_client
 from logtail.sources.redis.client import Backoff
+from logtail.sources.redis.source import RedisSource
 from tests.redis_support import RedisServer, Shipper, body_lines, one_host
 from tests.streams import gauge
 from tests.support import LogtailServer, free_port, wait_for
@@ -85,3 +88,15 @@ async def test_a_client_connecting_during_an_outage_hears_of_it_at_once(
     rows = await body_lines(f"{node.url}/api/stream?log=app.log@web1&format=ndjson&backlog=0", 1, within=5)
     notice = json.loads(rows[0])
     assert (notice["kind"], notice["log"]) == ("unreachable", "app.log@web1"), rows
+
+
+async def test_readiness_says_why_at_start_during_an_outage_and_after() -> None:
+    """Before its first read of the registry a node is not ready (its shipped logs would be 404s), which is not
+    an outage; after a failed attempt it is one; after a success it is ready."""
+    source = RedisSource(Settings(redis=f"redis://127.0.0.1:{free_port()}/0"), Hub(10, 1 << 20))
+    outage = source.shipped.outage
+    assert source.unready() == "redis: reading the registry of shipped logs"
+    await outage.failed(ConnectionError("refused"))  # waits its first backoff, at most 0.1 s
+    assert source.unready() == "redis unreachable"
+    outage.ok()
+    assert source.unready() is None
