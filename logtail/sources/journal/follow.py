@@ -111,7 +111,6 @@ class JournalFollower:
         self.max_line_bytes = max_line_bytes
         self.clock = clock
         self.place: Place | None = None  # after the last entry published (or the journal's tail at start)
-        self.started = False
         self.ready = asyncio.Event()  # set once the window is seeded (or resumed): streams wait for it
         self.restarts = 0
         self.child: Journalctl | None = None  # the running journalctl (tests kill it)
@@ -124,7 +123,7 @@ class JournalFollower:
         """Go on after `place` (None: from the journal's first entry) instead of seeding a window (a shipper
         continuing after the last entry it stored)."""
         self.place = place
-        self.started = True
+        self.ready.set()
 
     def _args(self) -> list[str]:
         # After the last entry published; with none, the journal was empty at start: all it holds is new.
@@ -136,10 +135,9 @@ class JournalFollower:
     async def run(self, sink: Sink) -> None:
         """Follow until cancelled."""
         sink.add(self.name)
-        if not self.started:
+        if not self.ready.is_set():
             await self._seed(sink)
-            self.started = True
-        self.ready.set()
+            self.ready.set()
         delay = BACKOFF_FIRST
         while True:
             began = self.clock()
@@ -170,7 +168,6 @@ class JournalFollower:
 
     async def _run_once(self, sink: Sink) -> int | None:
         args = self._args()
-        self.started = True
         async with Journalctl(args, self.name) as child:
             self.child = child
             try:
