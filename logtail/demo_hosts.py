@@ -19,8 +19,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 from logtail.config import ConfigError
@@ -87,7 +88,7 @@ def run_many_hosts_demo(host: str, port: int, rate: float) -> None:
         procs = [stack.enter_context(_process(
             [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", tmp], root / "redis.log"))]
-        _wait_port(redis_port)
+        _wait_until(partial(_listening, redis_port), f"redis-server listening on port {redis_port}", procs, 10)
         for name in HOSTS:
             directory = root / name
             directory.mkdir()
@@ -111,7 +112,8 @@ def run_many_hosts_demo(host: str, port: int, rate: float) -> None:
             [nginx_bin, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"],
             root / "nginx.log")))
         for node_port in node_ports:  # the address is given once both nodes serve (and nginx with them)
-            _wait_ready(f"http://127.0.0.1:{node_port}/logs/readyz", procs)
+            url = f"http://127.0.0.1:{node_port}/logs/readyz"
+            _wait_until(partial(_ready, url), f"{url} answering 200", procs, 60)
         print(f"logtail demo --many-hosts: open http://{host}:{port}/logs/  (hosts {', '.join(HOSTS)} shipping to "
               f"Redis on port {redis_port}; two nodes on ports {node_ports[0]} and {node_ports[1]} behind nginx; "
               f"files and logs in {tmp}; Ctrl-C to stop)", flush=True)
@@ -144,30 +146,32 @@ def _process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait(5)
 
 
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
-    """Until a node's /readyz answers 200 (it has read Redis's registry of shipped logs)."""
+def _wait_until(ready: Callable[[], bool], what: str, procs: list[subprocess.Popen[bytes]],
+                timeout: float) -> None:
+    """Poll `ready` (an OSError is a "not yet") until it is true; one of the demo's processes exiting, or
+    `timeout` seconds, ends the demo."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:  # not listening yet, or 503 (urllib's HTTPError is an OSError)
+            if ready():
+                return
+        except OSError:
             pass
         stopped = next((proc for proc in procs if proc.poll() is not None), None)
         if stopped is not None or time.monotonic() > deadline:
-            why = f"{_program(stopped)} exited ({stopped.returncode})" if stopped else f"{url} is not ready"
+            why = (f"{_program(stopped)} exited ({stopped.returncode})" if stopped
+                   else f"no {what} after {timeout:.0f} s")
             raise ConfigError(f"the demo did not start: {why}")
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
-def _wait_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ConfigError(f"redis-server did not start on port {port}") from None
-            time.sleep(0.05)
+def _listening(port: int) -> bool:
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
+
+
+def _ready(url: str) -> bool:
+    """Whether a node's /readyz answers 200 (it has read Redis's registry of shipped logs); a 503 is urllib's
+    HTTPError, an OSError."""
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        return bool(answer.status == 200)
