@@ -287,3 +287,11 @@ def append(path: Path, data: str | bytes | Iterable[str]) -> None:
         data = "".join(f"{line}\n" for line in data).encode()
     with path.open("ab") as f:
         f.write(data)
+
+
+def first_bytes(url: str, *, auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
+                cookies: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Status and the first bytes of a GET's answer: a stream is read only until its first bytes arrive."""
+    with httpx.Client(cookies=cookies, timeout=timeout) as client, \
+            client.stream("GET", url, headers=headers, auth=auth) as response:
+        return response.status_code, next(response.iter_bytes(), b"")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from logtail.web.middleware.auth import hash_password
-from tests.streams import SSEClient
+from tests.streams import SSEClient, first_bytes
 from tests.support import LogtailServer, wait_for
 
 PASSWORD = "secret"
@@ -60,13 +60,9 @@ def server(logs: Path, password_hash: str, start_server: Callable[..., LogtailSe
     return start_server("--config", str(config), str(logs / "app.log"), str(logs / "db.log"), "--heartbeat", "1")
 
 
-def get(server: LogtailServer, user: str | None, path: str, **kwargs: object) -> tuple[int, bytes]:
-    """Status and the first bytes of the answer: a stream is read only until its first bytes arrive."""
-    auth = (user, PASSWORD) if user else None
-    with httpx.stream("GET", server.url + path, auth=auth, timeout=10, **kwargs) as response:  # type: ignore[arg-type]
-        for chunk in response.iter_bytes():
-            return response.status_code, chunk
-        return response.status_code, b""
+def get(server: LogtailServer, user: str | None, path: str,
+        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    return first_bytes(server.url + path, auth=(user, PASSWORD) if user else None, headers=headers)
 
 
 def names(server: LogtailServer, user: str) -> list[str]:

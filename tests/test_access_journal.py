@@ -14,6 +14,7 @@ import pytest
 
 from logtail.web.middleware.auth import hash_password
 from tests.journal_support import JournalWriter, journal_messages, slow_journalctl
+from tests.streams import first_bytes
 from tests.support import LogtailServer, wait_for
 
 PASSWORD = "secret"
@@ -62,11 +63,7 @@ def serve(start_server: Callable[..., LogtailServer], writer: JournalWriter, con
 
 
 def get(server: LogtailServer, user: str, path: str) -> tuple[int, bytes]:
-    """Status and the first bytes of the answer: a stream is read only until its first bytes arrive."""
-    with httpx.stream("GET", server.url + path, auth=(user, PASSWORD), timeout=20) as response:
-        for chunk in response.iter_bytes():
-            return response.status_code, chunk
-        return response.status_code, b""
+    return first_bytes(server.url + path, auth=(user, PASSWORD), timeout=20)
 
 
 def test_every_endpoint_refuses_a_denied_journal_log_exactly_as_an_unknown_one(

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.streams import first_bytes
 from tests.support import LogtailServer, free_port, require_tool, wait_for
 
 pytestmark = pytest.mark.nginx
@@ -170,19 +171,12 @@ http {{ access_log {prefix}/access.log; {temp} gzip on; gzip_types text/event-st
         print(logtail.output())
 
 
-def first_bytes(url: str, session: str | None, headers: dict[str, str] | None = None,
-                cookie: str = "session") -> tuple[int, bytes]:
-    cookies = {cookie: session} if session else None
-    with httpx.Client(cookies=cookies, timeout=10) as client, client.stream("GET", url, headers=headers) as r:
-        return r.status_code, next(r.iter_bytes(), b"")
-
-
 def test_nginx_single_sign_on_signs_users_in_and_logtail_applies_their_rules(
         nginx: tuple[str, LogtailServer], setup: SetUp) -> None:
     url, logtail = nginx
 
     def opened(path: str, session: str | None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        return first_bytes(url + path, session, headers, setup.cookie)
+        return first_bytes(url + path, headers=headers, cookies={setup.cookie: session} if session else None)
 
     with httpx.Client(cookies={setup.cookie: "tok-bob"}, timeout=10) as bob:
         assert [i["name"] for i in bob.get(url + "/api/logs").json()] == ["db.log"]
@@ -221,5 +215,5 @@ def test_nginx_single_sign_on_signs_users_in_and_logtail_applies_their_rules(
         assert refused.status_code == 401
     assert "/api/logs?x=1" not in logtail.output()
     # Straight to logtail, past nginx, from 127.0.0.1: the header is not believed.
-    assert first_bytes(f"{logtail.url}/api/logs/app.log/stream", None, forged)[0] == 401
+    assert first_bytes(f"{logtail.url}/api/logs/app.log/stream", headers=forged)[0] == 401
     assert "refused a request with X-Forwarded-User from 127.0.0.1" in logtail.output()

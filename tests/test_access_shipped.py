@@ -10,7 +10,7 @@ import pytest
 
 from logtail.web.middleware.auth import hash_password
 from tests.redis_support import RedisServer, Shipper
-from tests.streams import append
+from tests.streams import append, first_bytes
 from tests.support import LogtailServer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,7 @@ def test_a_shipped_log_is_shown_and_refused_by_the_rules(
     assert listed("bob") == ["db.log"]
 
     def status(user: str, path: str) -> tuple[int, bytes]:
-        with httpx.stream("GET", server.url + path, auth=(user, PASSWORD), timeout=10) as response:
-            return response.status_code, next(response.iter_bytes(), b"")
+        return first_bytes(server.url + path, auth=(user, PASSWORD))
 
     for path in (f"/api/logs/{SHIPPED}", f"/api/logs/{SHIPPED}/stream?format=ndjson",
                  f"/api/logs/{SHIPPED}/stream?format=sse", f"/api/stream?log={SHIPPED}&format=text",
