@@ -30,16 +30,18 @@ batches = st.lists(st.tuples(st.booleans(), st.sampled_from(FIDS), st.booleans()
 
 
 @settings(max_examples=300, deadline=None)
-@given(batches=batches, window=st.integers(1, 12))
+@given(batches=batches, window=st.integers(1, 12), looks=st.sets(st.integers(0, 29)))
 def test_lines_after_matches_a_walk_over_the_window(batches: list[tuple[bool, str, bool, list[int]]],
-                                                    window: int) -> None:
+                                                    window: int, looks: set[int]) -> None:
     """Blocks of bytes and lists of lines, several files, files rewritten from the start (positions that
     recur), lines leaving the window: every position ever published, and a few that never were, give what
-    a walk over the window's lines gives."""
+    a walk over the window's lines gives. Lookups also come between publishes (`looks`): blocks are indexed
+    when a lookup needs them, so the window holds indexed blocks, blocks not indexed yet, or both, as blocks
+    leave it."""
     hub = Hub(window_lines=window, queue_bytes=1 << 20)
     offsets = dict.fromkeys(FIDS, 0)
     published: set[tuple[str, int]] = set()
-    for as_bytes, fid, restart, lengths in batches:
+    for n, (as_bytes, fid, restart, lengths) in enumerate(batches):
         start = 0 if restart else offsets[fid]
         texts = ["x" * (n - 1) for n in lengths]
         ends = [start + sum(lengths[: i + 1]) for i in range(len(lengths))]
@@ -50,6 +52,9 @@ def test_lines_after_matches_a_walk_over_the_window(batches: list[tuple[bool, st
         hub.publish("a", block, Cursor("a", fid, ends[-1]))
         offsets[fid] = ends[-1]
         published.update((fid, e) for e in ends)
+        if n in looks:
+            cursor = Cursor("a", fid, ends[0])
+            assert hub.channel("a").lines_after(cursor) == reference(hub, cursor)
     ch = hub.channel("a")
     for fid, end in sorted(published | {(FIDS[0], 10_000), ("dddddddddddd", 1)}):
         cursor = Cursor("a", fid, end)
@@ -93,12 +98,28 @@ def test_blocks_gone_from_the_window_are_forgotten() -> None:
         line = Line("a", f"line {i}", fid, (i + 1) * 10)
         hub.publish("a", LineBlock.of_lines("a", [line]), Cursor("a", fid, line.end))
         ch = hub.channel("a")
-        spans = ch.positions.files[fid]
+        spans = ch.positions.indexed().files[fid]
         assert i == 0 if isinstance(spans, tuple) else len(spans.seqs) <= 2 * len(ch.blocks) + COMPACT_AFTER
         assert [x.text for x in ch.lines_after(Cursor("a", fid, max(10, i * 10))) or []] == (
             [f"line {i}"] if i >= 1 else [])
     assert ch.lines_after(Cursor("a", fid, 9960)) is None  # line 995: gone
     assert [x.text for x in ch.lines_after(Cursor("a", fid, 9980)) or []] == ["line 998", "line 999"]
+
+
+def test_blocks_are_indexed_only_when_a_lookup_needs_them() -> None:
+    """Publishing indexes nothing: a window no lookup ever reads costs no index, and the blocks waiting to be
+    indexed leave with the window. The first lookup indexes what is in the window, and answers as if every
+    block had been indexed as it came."""
+    hub = Hub(window_lines=3, queue_bytes=1 << 20)
+    for i in range(1000):
+        fid = f"{i:012x}"
+        line = Line("a", f"line {i}", fid, 1)
+        hub.publish("a", LineBlock.of_lines("a", [line]), Cursor("a", fid, 1))
+    positions = hub.channel("a").positions
+    assert positions.files == {} and len(positions.pending) == 3
+    assert [x.text for x in hub.channel("a").lines_after(Cursor("a", f"{998:012x}", 1)) or []] == ["line 999"]
+    assert len(positions.files) == 3 and not positions.pending
+    assert hub.channel("a").lines_after(Cursor("a", f"{996:012x}", 1)) is None  # gone before it was indexed
 
 
 def test_a_file_id_per_block_costs_no_more_than_its_block() -> None:
@@ -115,7 +136,7 @@ def test_a_file_id_per_block_costs_no_more_than_its_block() -> None:
             continue
         hub.publish("a", CountingBlock("a", lines, b"", "", 0), Cursor("a", fid, lines[0].end))
     ch = hub.channel("a")
-    assert len(ch.positions.files) == len({line.fid for block in ch.blocks for line in block.lines}) <= 100
+    assert len(ch.positions.indexed().files) == len({line.fid for block in ch.blocks for line in block.lines}) <= 100
     assert sum(not isinstance(x, tuple) for x in ch.positions.files.values()) == 9  # 210, 220, ... 290
     CountingBlock.looked_into = 0
     for i, k in [(250, 1), (251, 1), (290, 2), (299, 1)]:

@@ -10,6 +10,11 @@ of its last line of that file. Within one file positions only grow, and the bloc
 first whose last end is not below it. A file id whose positions do not grow (a file rewritten from the
 start, or two files with the same first bytes: cursor.py) is marked `ordered = False`, and all of its blocks
 are candidates, newest first: a position that recurs means its latest line.
+
+Blocks are indexed when a lookup needs them, not as they are published: most blocks of a busy window are
+never looked up (a lookup is a resume or a catch-up step), and indexing each as it came cost a node serving a
+fleet's 1,000 quiet shipped logs a tenth of its CPU (bench/RESULTS.md). A lookup first indexes the blocks
+published since the one before it, at most a window's blocks, each once.
 """
 
 from __future__ import annotations
@@ -80,11 +85,12 @@ class PositionIndex:
     are numbered in the order they enter the window; the index keeps which files each block still in the
     window holds, oldest first."""
 
-    __slots__ = ("block_files", "files", "next")
+    __slots__ = ("block_files", "files", "next", "pending")
 
     def __init__(self) -> None:
         self.files: dict[str, FileSpans | OneBlock] = {}
-        self.block_files: deque[tuple[str, ...]] = deque()
+        self.block_files: deque[tuple[str, ...]] = deque()  # the files of each indexed block in the window
+        self.pending: deque[LineBlock] = deque()  # the window's newer blocks, not indexed yet
         self.next = 0
 
     @property
@@ -93,6 +99,15 @@ class PositionIndex:
         return self.next - len(self.block_files)
 
     def add(self, block: LineBlock) -> None:
+        self.pending.append(block)
+
+    def indexed(self) -> PositionIndex:
+        """The index with every block of the window in it."""
+        while self.pending:
+            self._index(self.pending.popleft())
+        return self
+
+    def _index(self, block: LineBlock) -> None:
         seq = self.next
         self.next += 1
         spans_of = _spans(block)
@@ -109,6 +124,10 @@ class PositionIndex:
 
     def drop_oldest(self) -> None:
         """The oldest block has left the window."""
+        if not self.block_files:  # it was never indexed: it only takes its number with it
+            self.pending.popleft()
+            self.next += 1
+            return
         for fid in self.block_files.popleft():
             spans = self.files[fid]
             if isinstance(spans, tuple):  # this block was its only one
@@ -121,7 +140,7 @@ class PositionIndex:
     def candidates(self, fid: str, end: int) -> list[int]:
         """The indexes in the window of the blocks that can hold the line ending at (`fid`, `end`), newest
         first: one at most, unless the file's positions recur."""
-        spans = self.files.get(fid)
+        spans = self.indexed().files.get(fid)
         if spans is None:
             return []
         if isinstance(spans, tuple):  # one block: the block itself tells whether the line is in it
