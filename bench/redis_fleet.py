@@ -49,10 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pyspy  # noqa: E402
+from fleet_floor import floor_main, sink_main  # noqa: E402
 from redis_bench import Processes, Servers, cpu_seconds, free_port, load_average, wait  # noqa: E402
 from report import emit  # noqa: E402
 
 from logtail.sources.redis import keys  # noqa: E402
+from logtail.sources.redis.reader import READ_EVERY  # noqa: E402
 
 LINE = re.compile(rb"seq=(\d+) ts=(\d+) src=([\w.@-]+)")
 FID = "0123456789ab"
@@ -327,6 +329,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.baseline == "apart":  # the node stopped: the baseline meets the same writing on its own
                 procs.stop([node])
                 results["baseline"], base_elapsed = baseline_apart(ctx, port, names, args.rate, args.seconds)
+            if args.floor:
+                procs.stop([node])
+                floor = floor_apart(ctx, port, groups, args.rate, args.seconds, args.floor_every)
         finally:
             for child in children:
                 if child.is_alive():
@@ -355,7 +360,51 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_s_per_million_lines": round(base_result["cpu_s_total"] / max(base_result["lines"], 1) * 1e6, 2),
             "ship_to_client_ms": percentiles(base_result["latency_ms"]),
         }
+    if args.floor:
+        report["floor"] = floor
     return report
+
+
+def floor_apart(ctx: Any, port: int, groups: list[list[str]], rate: float, seconds: float, every: float
+                ) -> dict[str, Any]:
+    """The floor (bench/fleet_floor.py) in a window of its own, the node stopped: its CPU and its clients'
+    lines, as the node's are reported."""
+    sink_pipe, theirs = ctx.Pipe()
+    started = [ctx.Process(target=sink_main, args=([Tally(g) for g in groups], theirs), daemon=True)]
+    started[0].start()
+    try:
+        if not sink_pipe.poll(60):
+            raise SystemExit("the floor's clients did not start")
+        floor_pipe, theirs = ctx.Pipe()
+        streams = [[stream_of(n).encode() for n in g] for g in groups]
+        started.append(ctx.Process(target=floor_main, args=(port, sink_pipe.recv(), streams, every, theirs),
+                                   daemon=True))
+        started[1].start()
+        for pipe in (floor_pipe, sink_pipe):
+            if not pipe.poll(60):
+                raise SystemExit("the floor did not start")
+            pipe.recv()
+        t0 = time.monotonic()
+        sent = write(ctx, port, [n for g in groups for n in g], rate, seconds, started)["rounds"]
+        elapsed = time.monotonic() - t0
+        floor_pipe.send(sent)
+        cpu = floor_pipe.recv() if floor_pipe.poll(30) else float("nan")
+        sink_pipe.send(sent)
+        if not sink_pipe.poll(DRAIN + 30):
+            raise SystemExit("the floor's clients did not report")
+        tallies = sink_pipe.recv()
+        floor_pipe.send("stop")
+    finally:
+        for proc in started:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+    return {"what": f"hiredis on a raw socket, the node's XREAD every {every * 1000:g} ms, one SSE frame per "
+                    "line, one write per client per read (bench/fleet_floor.py)",
+            "cpu_percent_of_a_core": round(100 * cpu / elapsed, 2),
+            "lines": sum(t["lines"] for t in tallies), "missing": sum(t["missing"] for t in tallies),
+            "repeated": sum(t["repeated"] for t in tallies),
+            "ship_to_client_ms": percentiles([x for t in tallies for x in t["latency_ms"]])}
 
 
 def baseline_apart(ctx: Any, port: int, names: list[str], rate: float, seconds: float) -> tuple[Any, float]:
@@ -419,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", choices=("apart", "alongside"), default="apart",
                         help="the bare client's window: after the node's, the node stopped (default), or the same"
                              " window beside it (on 2 cores they compete for the CPU)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the floor (bench/fleet_floor.py) in a window of its own, the node stopped")
+    parser.add_argument("--floor-every", type=float, default=READ_EVERY,
+                        help="the floor's seconds between reads while entries keep coming (default: the node's)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.logs, args.clients, args.logs_per_client, args.seconds = 5, 2, 2, 5, 3.0

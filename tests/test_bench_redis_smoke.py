@@ -36,10 +36,12 @@ def test_redis_bench_smoke_run_reports_no_loss(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(180)
 def test_redis_fleet_smoke_run_delivers_every_line_once(tmp_path: Path) -> None:
-    """bench/redis_fleet.py: writer, node, clients and the bare-client baseline in their own processes."""
+    """bench/redis_fleet.py: writer, node, clients, the bare-client baseline and the floor (fleet_floor.py) in
+    their own processes."""
     redis_binary()
     out = tmp_path / "fleet.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "redis_fleet.py"), "--smoke", "--json", str(out)],
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "redis_fleet.py"), "--smoke", "--floor", "--json",
+                           str(out)],
                           capture_output=True, text=True, timeout=170, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
@@ -47,6 +49,9 @@ def test_redis_fleet_smoke_run_delivers_every_line_once(tmp_path: Path) -> None:
     # --smoke: 10 logs at 10 lines/s for 3 s; 2 clients of 5 logs each, the baseline on all 10.
     assert (clients["lines_expected"], clients["lines"], clients["missing"], clients["repeated"]) == (300, 300, 0, 0)
     assert (baseline["lines"], baseline["missing"], baseline["repeated"]) == (300, 0, 0)
+    floor = report["floor"]
+    assert (floor["lines"], floor["missing"], floor["repeated"]) == (300, 0, 0)
+    assert floor["cpu_percent_of_a_core"] > 0 and floor["ship_to_client_ms"]["p99"] > 0
     p50, p99 = clients["ship_to_client_ms"]["p50"], clients["ship_to_client_ms"]["p99"]
     assert 0 < p50 <= p99, clients
     assert report["node_cpu_percent_of_a_core"] >= 0
