@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from tests.streams import first_bytes
-from tests.support import LogtailServer, free_port, require_tool, wait_for
+from tests.support import LogtailServer, free_port, require_tool, stop_group, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -164,9 +163,7 @@ http {{ access_log {prefix}/access.log; {temp} gzip on; gzip_types text/event-st
         wait_for(up, 10, 0.05, "nginx")
         yield url, logtail
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(10)
+        stop_group(proc, "nginx", lambda: (prefix / "stdout.log").read_text(errors="replace"))
         print((prefix / "error.log").read_text(errors="replace") if (prefix / "error.log").exists() else "")
         print(logtail.output())
 

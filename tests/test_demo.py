@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import free_port, wait_for
+from tests.support import free_port, stop_group, wait_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 
@@ -25,9 +24,10 @@ def digest() -> dict[str, str]:
 async def test_demo_serves_live_lines_and_leaves_samples_alone(tmp_path: Path) -> None:
     before = digest()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "logtail", "demo", "--port", str(port), "--rate", "20"],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    out = tmp_path / "demo.out"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "logtail", "demo", "--port", str(port), "--rate", "20"],
+                                cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         def up() -> bool:
@@ -48,6 +48,6 @@ async def test_demo_serves_live_lines_and_leaves_samples_alone(tmp_path: Path) -
                     if seen == {"app.log", "jobs.jsonl"}:
                         break
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        stop_group(proc, "logtail demo", lambda: out.read_text(errors="replace"))
+    assert proc.returncode != -signal.SIGKILL, "the demo did not stop on SIGTERM"
     assert digest() == before

@@ -18,7 +18,7 @@ import pytest
 
 from logtail.demo_hosts import runnable_nginx_conf
 from tests.redis_support import redis_binary
-from tests.support import free_port, wait_for
+from tests.support import free_port, stop_group, wait_for
 
 pytestmark = pytest.mark.nginx
 CONF = Path(__file__).resolve().parent.parent / "deploy" / "many-hosts" / "nginx.conf"
@@ -77,8 +77,8 @@ async def test_the_demo_starts_and_serves_a_shipped_line_through_nginx(tmp_path:
                         break
         redis_port = int(re.search(r"Redis on port (\d+)", out.read_text())[1])  # type: ignore[index]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        stop_group(proc, "logtail demo --many-hosts", lambda: out.read_text(errors="replace"), 30)
+    assert proc.returncode != -signal.SIGKILL, "the demo did not stop on SIGTERM"
     # Everything it started is gone with it.
     assert subprocess.run(["redis-cli", "-p", str(redis_port), "ping"], capture_output=True, text=True,
                           timeout=10).stdout.strip() != "PONG"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from logtail.web.middleware.auth import AuthLimits
-from tests.support import Certificate, LogtailServer, free_port, wait_for
+from tests.support import Certificate, LogtailServer, free_port, stop_group, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -146,17 +145,8 @@ http {{
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM) of nginx's process group; SIGQUIT would wait for the open streams."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        except ProcessLookupError:
-            pass
+        if self.proc is not None:
+            stop_group(self.proc, "nginx", self.errors, 5)
 
 
 # --- logtail behind nginx --------------------------------------------------------------------------------
