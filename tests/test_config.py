@@ -133,3 +133,18 @@ def test_every_flag_is_documented_in_docs_configuration_as_the_cli_describes_it(
     for name, action in flags.items():
         row = f"| `{action.option_strings[0]}` | `LOGTAIL_{name.upper()}` / `{name}` | {action.help} |"
         assert row in doc, f"docs/configuration.md does not document {name} as: {row}"
+
+
+@pytest.mark.parametrize("name", ["metrics_users", "cors_origins"])
+def test_list_settings_from_a_flag_the_environment_or_the_file(name: str, tmp_path: Path) -> None:
+    """A list setting is comma-separated as a flag or in the environment, and a string or a list in the file;
+    a flag wins over both."""
+    from logtail.cli import settings_from_args
+
+    flag, env = f"--{name.replace('_', '-')}", f"LOGTAIL_{name.upper()}"
+    cfg = tmp_path / "logtail.toml"
+    cfg.write_text(f'users = "/etc/logtail/users"\n{name} = ["c", "d"]\n')  # metrics_users needs users
+    args = build_parser().parse_args(["serve", flag, "a, b", "--config", str(cfg)])
+    assert getattr(settings_from_args(args), name) == ("a", "b")
+    assert getattr(resolve({}, None, cfg, {env: "e,f"}), name) == ("e", "f")
+    assert getattr(resolve({}, None, cfg, {}), name) == ("c", "d")
