@@ -43,7 +43,7 @@ async def _relay(redis_port: int, sink_port: int, streams_of: list[list[bytes]],
         lasts.xrevrange(key, "+", "-", count=1)
     streams = Streams(read, [found[0][0] if found else b"0-0" for found in lasts.execute()])
     group_of = {key: g for g, group in enumerate(streams_of) for key in group}
-    reader_r, reader_w = await asyncio.open_connection("127.0.0.1", redis_port)
+    from_redis, to_redis = await asyncio.open_connection("127.0.0.1", redis_port)
     clients = []
     for g in range(len(streams_of)):
         _, writer = await asyncio.open_connection("127.0.0.1", sink_port)
@@ -60,10 +60,13 @@ async def _relay(redis_port: int, sink_port: int, streams_of: list[list[bytes]],
             cpu = time.process_time() - cpu0
             pipe.send(cpu)
         started = loop.time()
-        reader_w.write(streams.command(READ_COUNT, BLOCK_MS))
+        to_redis.write(streams.command(READ_COUNT, BLOCK_MS))
         reply: Any = parser.gets()
         while reply is False:
-            parser.feed(await reader_r.read(1 << 20))
+            data = await from_redis.read(1 << 20)
+            if not data:
+                raise SystemExit("redis closed the floor's connection")
+            parser.feed(data)
             reply = parser.gets()
         frames: list[list[bytes]] = [[] for _ in streams_of]
         for key, entries in reply or []:
