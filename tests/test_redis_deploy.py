@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import pytest
 import redis
 
 from logtail.demo_hosts import runnable_nginx_conf
+from logtail.sources.redis import keys
+from logtail.sources.redis.hosts import heartbeat_fields
 from tests.redis_support import RedisServer, Shipper, listed
 from tests.streams import SSEClient, append, gauge
 from tests.support import Certificate, LogtailServer, free_port, wait_for
@@ -24,6 +28,7 @@ pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "many-hosts"
 SHIP_USERS = {host: (f"logtail-ship-{host}", f"CHANGE-ME-{host}") for host in ("web1", "web2")}
 WEB_USER = ("logtail-web", "CHANGE-ME-web")
+ADMIN_USER = ("logtail-admin", "CHANGE-ME-admin")
 
 
 @pytest.fixture
@@ -57,6 +62,32 @@ def test_the_shipped_acl_users_can_do_their_job_and_nothing_else(acl_redis: Redi
             forbidden()
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(port=port).ping()
+
+
+def test_the_shipped_admin_user_forgets_a_host_and_can_do_nothing_else(acl_redis: RedisServer) -> None:
+    """`logtail hosts --forget` as the shipped `logtail-admin` user (docs/many-hosts.md, walkthrough step 6): the
+    host's stream, registry record and host record go, another host's stay; the user can touch nothing else."""
+    port = acl_redis.port
+    now = time.time()
+    for host in ("web1", "web2"):
+        shipper = redis.Redis(port=port, username=SHIP_USERS[host][0], password=SHIP_USERS[host][1])
+        shipper.xadd(keys.stream_key(host, "app.log"), keys.line_fields(["x"], [], "0123456789ab", 2))
+        shipper.hset(keys.host_key(host), mapping=heartbeat_fields("0.1.0", now, 10, {"app.log": {}}, now))
+        shipper.hset(keys.LOGS_KEY, keys.shipped_name(host, "app.log"),
+                     keys.registry_value(host, "app.log", "/var/log/app.log", now))
+    done = subprocess.run([sys.executable, "-m", "logtail", "hosts", "--forget", "web1"], capture_output=True,
+                          text=True, timeout=30, env={**os.environ, "LOGTAIL_REDIS": acl_redis.url_for(*ADMIN_USER)})
+    assert (done.returncode, done.stdout.strip()) == (0, "forgot host web1: app.log"), done.stderr
+    admin = redis.Redis(port=port, username="test-admin", password="admin")
+    assert sorted(admin.scan_iter(match="logtail:*")) == [b"logtail:host:web2", b"logtail:logs",
+                                                          b"logtail:stream:web2:app.log"]
+    assert list(admin.hkeys(keys.LOGS_KEY)) == [b"app.log@web2"]
+    forgetter = redis.Redis(port=port, username=ADMIN_USER[0], password=ADMIN_USER[1])
+    for forbidden in (lambda: forgetter.set("other", "x"), lambda: forgetter.delete("other"),
+                      lambda: forgetter.xadd("logtail:stream:web2:app.log", {"lines": "forged"}),
+                      lambda: forgetter.hset(keys.LOGS_KEY, "a", "b"), lambda: forgetter.flushall()):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            forbidden()
 
 
 async def test_two_nodes_behind_nginx_resume_exactly_on_either(
