@@ -16,7 +16,9 @@ node, then runs, each in its own process:
   the same lines: what reading these streams costs with no web node at all. By default it has a window of
   its own after the node's, with the node stopped and the same writing (`--baseline apart`): on 2 cores, a
   bare client taking half a core beside the node made the node's latency the two's contention;
-  `--baseline alongside` runs it in the node's window as before.
+  `--baseline alongside` runs it in the node's window as before;
+- with `--floor`, the floor (bench/fleet_floor.py) in a window of its own, the node stopped: the least any
+  Python process spends relaying these lines to its clients, so the lowest CPU a node could reach here.
 
 Reports the node's CPU as % of a core over the measured window, the baseline's, and p50/p99/max latency of
 both, with loss and repeats per side; the node's resident memory at the window's end and its garbage
@@ -329,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.baseline == "apart":  # the node stopped: the baseline meets the same writing on its own
                 procs.stop([node])
                 results["baseline"], base_elapsed = baseline_apart(ctx, port, names, args.rate, args.seconds)
+            floor: dict[str, Any] | None = None
             if args.floor:
                 procs.stop([node])
                 floor = floor_apart(ctx, port, groups, args.rate, args.seconds, args.floor_every)
@@ -360,7 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_s_per_million_lines": round(base_result["cpu_s_total"] / max(base_result["lines"], 1) * 1e6, 2),
             "ship_to_client_ms": percentiles(base_result["latency_ms"]),
         }
-    if args.floor:
+    if floor is not None:
         report["floor"] = floor
     return report
 
