@@ -206,3 +206,26 @@ def test_an_acl_without_host_records_still_ships_and_serves(
         assert "unreachable" not in shipper.output() + node.output()
     finally:
         redis.stop()
+
+
+@pytest.mark.slow
+def test_a_shipper_announces_its_host_and_logs_again_as_soon_as_redis_is_back(
+        tmp_path: Path, redis_server: RedisServer, start_shipper: StartShipper) -> None:
+    """A Redis restarted without its data has forgotten the host's record and the registry of its logs (web
+    nodes then list neither): the shipper writes both again when it finds Redis back, not at its next
+    heartbeat (60 s here) or registry refresh (10 s)."""
+    log = tmp_path / "app.log"
+    log.write_text("a\n")
+    shipper = start_shipper(str(log), "--host-name", "web1", "--redis", redis_server.url, "--host-heartbeat", "60")
+
+    def announced() -> bool:
+        raw = redis_server.client()
+        return bool(raw.exists(keys.host_key("web1")) and raw.hexists(keys.LOGS_KEY, "app.log@web1"))
+    wait_for(announced, 15, 0.05, "the host's record and its log registered")
+    redis_server.stop()
+    redis_server.start()  # the same port, nothing kept
+    assert not announced()
+    with log.open("a") as f:
+        f.write("b\n")  # the shipper's next command meets the closed connection: the outage, then its end
+    wait_for(announced, 8, 0.05, f"the host announced again\n{shipper.output()}")
+    assert "is back" in shipper.output()

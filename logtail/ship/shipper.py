@@ -126,6 +126,10 @@ class Shipper:
         self.host = host
         self.client = client
         self.outage = Outage(settings.redis, log, "not reading the files until it is back")
+        # Set when Redis is back after an outage: the heartbeat loop writes the host's record and the registry
+        # at once, as a Redis restarted without its data has neither (web nodes would not list the host's
+        # logs until the next beat and refresh, up to --host-heartbeat and REGISTRY_INTERVAL later).
+        self.recovered = asyncio.Event()
         self.sink = ShipSink(self._wake)
         self.table = FileTable(settings, self.sink, on_add=self.track)
         self.started = time.time()
@@ -253,7 +257,7 @@ class Shipper:
             except (RedisError, OSError) as exc:
                 uncertain = True
                 await self.outage.failed(exc)
-        self.outage.ok()
+        self._ok()
 
     async def _ids_of(self, key: str, count: int) -> list[str]:
         return [entry.id for entry in await read_last(self.client, key, count)]
@@ -265,8 +269,13 @@ class Shipper:
             except (RedisError, OSError) as exc:
                 await self.outage.failed(exc)
                 continue
-            self.outage.ok()
+            self._ok()
             return result
+
+    def _ok(self) -> None:
+        """A command reached Redis: the end of an outage, if there was one, wakes the heartbeat."""
+        if self.outage.ok():
+            self.recovered.set()
 
     # --- the registry of known logs -----------------------------------------------------------------------
 
@@ -296,7 +305,18 @@ class Shipper:
                 started = [x for x in self.sink.logs.values() if x.started]
                 if started:
                     await self._register(started)
-            await asyncio.sleep(self.settings.host_heartbeat)
+            if await self._recovered_within(self.settings.host_heartbeat):
+                next_registry = 0.0
+
+    async def _recovered_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True, at once, when Redis comes back after an outage meanwhile."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.recovered.wait()
+        except TimeoutError:
+            return False
+        self.recovered.clear()
+        return True
 
     async def _beat(self) -> None:
         logs = list(self.sink.logs.values())
