@@ -82,10 +82,10 @@ async def _relay(redis_port: int, sink_port: int, streams_of: list[list[bytes]],
     pipe.send(time.process_time() - cpu0)
 
 
-def sink_main(tallies: list[Any], pipe: Connection) -> None:
+def sink_main(tallies: list[Any], drain: float, pipe: Connection) -> None:
     """The floor's clients: a connection per group on a free loopback port (sent to the parent), each naming
-    its group first; every chunk read goes to that group's tally (redis_fleet.Tally) until the parent says
-    stop."""
+    its group first; every chunk read goes to that group's tally (redis_fleet.Tally). Once the parent says
+    how many lines each log got, waits up to `drain` seconds for the last of them, then reports."""
     groups = len(tallies)
 
     async def run() -> None:
@@ -110,7 +110,7 @@ def sink_main(tallies: list[Any], pipe: Connection) -> None:
         await connected.wait()
         pipe.send("ready")
         sent = await asyncio.to_thread(pipe.recv)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + drain
         while time.monotonic() < deadline and not all(t.complete(sent) for t in tallies):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         server.close()

@@ -373,7 +373,7 @@ def floor_apart(ctx: Any, port: int, groups: list[list[str]], rate: float, secon
     """The floor (bench/fleet_floor.py) in a window of its own, the node stopped: its CPU and its clients'
     lines, as the node's are reported."""
     sink_pipe, theirs = ctx.Pipe()
-    started = [ctx.Process(target=sink_main, args=([Tally(g) for g in groups], theirs), daemon=True)]
+    started = [ctx.Process(target=sink_main, args=([Tally(g) for g in groups], DRAIN, theirs), daemon=True)]
     started[0].start()
     try:
         if not sink_pipe.poll(60):
