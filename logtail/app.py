@@ -23,7 +23,7 @@ from logtail import __version__
 from logtail.config import Settings
 from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
-from logtail.core.supervised import supervised
+from logtail.core.supervised import cancel_and_wait, supervised
 from logtail.paths import resource_dir
 from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
@@ -86,9 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
             if reloading:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             state.shutdown_streams()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks)
             if watches is not None:
                 await watches.close()
             await sources.close()

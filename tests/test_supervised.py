@@ -14,7 +14,7 @@ import pytest
 import logtail.app
 from logtail.app import create_app
 from logtail.config import LogSource, Settings
-from logtail.core.supervised import supervised
+from logtail.core.supervised import cancel_and_wait, supervised
 
 
 async def bug() -> None:
@@ -60,3 +60,25 @@ async def test_a_server_task_that_fails_makes_readyz_answer_503_naming_it(
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "reason": "keep-alive stopped (RuntimeError); restart logtail"}
         assert (await client.get("/api/logs")).json()[0]["name"] == "app.log"  # the rest goes on
+
+
+async def test_a_cancellation_lost_in_asyncio_wait_for_is_sent_again() -> None:
+    """A loop of sends through `asyncio.wait_for` (redis-py's, under a source's reading): on Python 3.11 a
+    cancellation that arrives as the awaited operation completes is lost (wait_for returns the result), and
+    the loop goes on. `cancel_and_wait` cancels again, so a shutdown ends; a single cancel and a wait for the
+    task, as before, waited for ever."""
+    loop = asyncio.get_running_loop()
+    sends: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+
+    async def reading() -> None:
+        while True:
+            send = loop.create_future()
+            sends.put_nowait(send)
+            await asyncio.wait_for(send, 60)
+
+    task = asyncio.create_task(reading())
+    first = await sends.get()
+    await asyncio.sleep(0)  # the task waits in wait_for
+    first.set_result(None)  # the operation completes, and the shutdown's cancellation comes in the same turn
+    await asyncio.wait_for(cancel_and_wait([task], every=0.05), 10)
+    assert task.cancelled()

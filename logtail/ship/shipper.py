@@ -37,6 +37,7 @@ from logtail.core.events import EventJoiner
 from logtail.core.frames import Line, NoticeKind
 from logtail.core.lines import RawLine
 from logtail.core.offloop import off_loop
+from logtail.core.supervised import cancel_and_wait
 from logtail.match.parsers import Parser
 from logtail.ship.journal import JournalShipping
 from logtail.ship.metrics import file_lag, serve_metrics
@@ -409,9 +410,7 @@ async def _main(settings: Settings, host: str) -> None:
             runner.result()  # a crash of the shipper is reported, not hidden
         log.info("stopping; a restart continues after the last stored entry")
     finally:
-        for task in (runner, stopper):
-            task.cancel()
-        await asyncio.gather(runner, stopper, return_exceptions=True)
+        await cancel_and_wait((runner, stopper))
         await shipper.stopped()
         shipper.table.close()
         if stop_metrics is not None:
