@@ -25,6 +25,7 @@ from logtail.core.hub import Hub
 from logtail.core.rawresponse import Transfers
 from logtail.core.supervised import cancel_and_wait, supervised
 from logtail.paths import resource_dir
+from logtail.sources.base import Unavailable
 from logtail.sources.catalog import build_sources
 from logtail.web.fastpath import StreamFastPath
 from logtail.web.gate import AccessGate
@@ -37,7 +38,7 @@ from logtail.web.middleware.headers import SecurityHeaders
 from logtail.web.middleware.proxy import AcceptPrefixedPaths
 from logtail.web.middleware.proxyauth import PEER, ProxyHeaderAuth
 from logtail.web.readiness import build_readiness_router
-from logtail.web.routes import build_router
+from logtail.web.routes import build_router, unavailable_response
 from logtail.web.state import AppState
 from logtail.web.stream import SERVER_SEND
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.logtail = state
     app.state.watches = watches  # the watch routes' engine (logtail.watches.routes)
+    app.add_exception_handler(Unavailable, unavailable_response)
     app.include_router(build_router())
     app.include_router(build_history_router())
     app.include_router(build_readiness_router())

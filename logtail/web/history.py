@@ -1,7 +1,7 @@
 """HTTP routes over what a source retains of a log: download (with Range), search (NDJSON), rotated files.
 
 What each does is the log's source's business (`sources.base.Source`); what a source cannot do for a log it
-says with `Unavailable`, answered here as that status and message.
+says with `Unavailable`, which the app answers as that status and message (`routes.unavailable_response`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from logtail.sources.base import (
     MAX_LIMIT,
     DownloadRequest,
     SearchRequest,
-    Unavailable,
 )
 from logtail.web.access import require_readable
 from logtail.web.query import FILTER_PARAMETERS, QueryError, refuse_long_numbers
@@ -106,10 +105,7 @@ def build_history_router() -> APIRouter:
         st = state_of(request)
         require_readable(request, [name])
         source = require_source(request, name)
-        try:
-            response = await source.download(name, DownloadRequest(rotated, range_header, if_range), st.transfers)
-        except Unavailable as exc:
-            raise HTTPException(exc.status, detail=exc.detail) from None
+        response = await source.download(name, DownloadRequest(rotated, range_header, if_range), st.transfers)
         st.access.audit.record(request.scope, "download", [name])  # what is served, not what was refused
         return response
 
@@ -118,10 +114,7 @@ def build_history_router() -> APIRouter:
                                                 "(another host's)"}})
     async def rotated_files(request: Request, name: Annotated[str, NAME_PATH]) -> list[RotatedInfo]:
         source = require_source(request, name)
-        try:
-            found = await source.rotated(name)
-        except Unavailable as exc:
-            raise HTTPException(exc.status, detail=exc.detail) from None
+        found = await source.rotated(name)
         return [RotatedInfo(name=f.name, rotated=f.rotated, compressed=f.compressed, size=f.size, mtime=f.mtime)
                 for f in found]
 
@@ -133,10 +126,7 @@ def build_history_router() -> APIRouter:
         st = state_of(request)
         require_readable(request, [name])
         source = require_source(request, name)
-        try:
-            response = source.search(name, params.request, st.transfers)
-        except Unavailable as exc:
-            raise HTTPException(exc.status, detail=exc.detail) from None
+        response = source.search(name, params.request, st.transfers)
         st.access.audit.record(request.scope, "search", [name])
         return response
 

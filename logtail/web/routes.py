@@ -127,6 +127,13 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def unavailable_response(request: Request, exc: Exception) -> Response:
+    """What a route answers when its source cannot do what it asked (`Unavailable`, raised out of the route): the
+    status and message the source gave (the app's handler for it)."""
+    assert isinstance(exc, Unavailable)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
 def require_source(request: Request, name: str) -> Source:
     """The source of the log named in a request; 404 if there is none of that name (or the user may not read it)."""
     source = state_of(request).sources.find(name)
