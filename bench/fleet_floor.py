@@ -38,10 +38,7 @@ def floor_main(redis_port: int, sink_port: int, streams_of: list[list[bytes]], e
 async def _relay(redis_port: int, sink_port: int, streams_of: list[list[bytes]], every: float, pipe: Connection
                  ) -> None:
     read = [key for group in streams_of for key in group]
-    lasts = redis.Redis(port=redis_port).pipeline(transaction=False)
-    for key in read:
-        lasts.xrevrange(key, "+", "-", count=1)
-    streams = Streams(read, [found[0][0] if found else b"0-0" for found in lasts.execute()])
+    streams = Streams(read, last_ids(redis.Redis(port=redis_port), read))
     group_of = {key: g for g, group in enumerate(streams_of) for key in group}
     from_redis, to_redis = await asyncio.open_connection("127.0.0.1", redis_port)
     clients = []
@@ -82,6 +79,15 @@ async def _relay(redis_port: int, sink_port: int, streams_of: list[list[bytes]],
     pipe.send(time.process_time() - cpu0)
 
 
+def last_ids(client: redis.Redis, keys: list[bytes]) -> list[bytes]:
+    """Each stream's last entry id now (0-0 for an empty one), to read after: XREAD's "$" would mean "now" again
+    at every read, skipping what came in between."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.xrevrange(key, "+", "-", count=1)
+    return [found[0][0] if found else b"0-0" for found in pipe.execute()]
+
+
 def sink_main(tallies: list[Any], drain: float, pipe: Connection) -> None:
     """The floor's clients: a connection per group on a free loopback port (sent to the parent), each naming
     its group first; every chunk read goes to that group's tally (redis_fleet.Tally). Once the parent says
@@ -99,10 +105,7 @@ def sink_main(tallies: list[Any], drain: float, pipe: Connection) -> None:
                 connected.set()
             rest = b""
             while chunk := await reader.read(1 << 20):
-                data = rest + chunk
-                whole = data.rfind(b"\n") + 1
-                tallies[g].add(data[:whole], time.time_ns())
-                rest = data[whole:]
+                rest = tallies[g].add_chunk(rest, chunk, time.time_ns())
             writer.close()
 
         server = await asyncio.start_server(one, "127.0.0.1", 0)

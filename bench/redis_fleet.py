@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import pyspy  # noqa: E402
-from fleet_floor import floor_main, sink_main  # noqa: E402
+from fleet_floor import floor_main, last_ids, sink_main  # noqa: E402
 from redis_bench import Processes, Servers, cpu_seconds, free_port, load_average, wait  # noqa: E402
 from report import emit  # noqa: E402
 
@@ -94,6 +94,14 @@ class Tally:
             self.next[src] = seq + 1
             self.latency.append((now - int(ts_b)) / 1e6)
 
+    def add_chunk(self, rest: bytes, chunk: bytes, now: int) -> bytes:
+        """A chunk read after `rest` (the unfinished end of the chunk before): its whole lines added, the new
+        unfinished end returned. A line split across two chunks is counted once, whole."""
+        data = rest + chunk
+        whole = data.rfind(b"\n") + 1
+        self.add(data[:whole], now)
+        return data[whole:]
+
     def complete(self, sent: int) -> bool:
         return all(n >= sent for n in self.next.values())
 
@@ -115,10 +123,7 @@ def client_main(base: str, groups: list[list[str]], pipe: Connection) -> None:
                     response.raise_for_status()
                     rest = b""
                     async for chunk in response.aiter_raw():
-                        data = rest + chunk
-                        whole = data.rfind(b"\n") + 1  # a line split across two chunks is read once, whole
-                        tally.add(data[:whole], time.time_ns())
-                        rest = data[whole:]
+                        rest = tally.add_chunk(rest, chunk, time.time_ns())
             tasks = [asyncio.create_task(one(g, t)) for g, t in zip(groups, tallies, strict=True)]
             await asyncio.sleep(1)  # the streams are open (the parent waits for the node's client count too)
             pipe.send("ready")
@@ -136,12 +141,8 @@ def client_main(base: str, groups: list[list[str]], pipe: Connection) -> None:
 def baseline_main(port: int, names: list[str], pipe: Connection) -> None:
     """A bare client: blocking XREAD over every stream from now on, every line decoded and timed."""
     client = redis.Redis(port=port, socket_timeout=10)
-    # Each stream's last id now: "$" would mean "now" again at every XREAD, skipping what came in between.
-    pipe_ = client.pipeline(transaction=False)
-    for name in names:
-        pipe_.xrevrange(stream_of(name), "+", "-", count=1)
-    after = {stream_of(n): (last[0][0].decode() if last else "0-0")
-             for n, last in zip(names, pipe_.execute(), strict=True)}
+    read = [stream_of(n) for n in names]
+    after = {key: last.decode() for key, last in zip(read, last_ids(client, [k.encode() for k in read]), strict=True)}
     tally = Tally(names)
     pipe.send("ready")
     cpu0 = time.process_time()
