@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logtail.cli import build_parser
+from logtail.cli import build_parser, settings_from_args
 from logtail.config import OPTIONS, ConfigError, LogSource, Settings, help_text, parse_source, resolve
 
 
@@ -139,8 +139,6 @@ def test_every_flag_is_documented_in_docs_configuration_as_the_cli_describes_it(
 def test_list_settings_from_a_flag_the_environment_or_the_file(name: str, tmp_path: Path) -> None:
     """A list setting is comma-separated as a flag or in the environment, and a string or a list in the file;
     a flag wins over both."""
-    from logtail.cli import settings_from_args
-
     flag, env = f"--{name.replace('_', '-')}", f"LOGTAIL_{name.upper()}"
     cfg = tmp_path / "logtail.toml"
     cfg.write_text(f'users = "/etc/logtail/users"\n{name} = ["c", "d"]\n')  # metrics_users needs users
